@@ -1,0 +1,28 @@
+# mingw-common.cmake - shared part of the MinGW-w64 toolchain files.
+# The including file sets XSHM_MINGW_TRIPLE and XSHM_CMOCKA_TARGET first.
+
+set(CMAKE_SYSTEM_NAME Windows)
+
+set(CMAKE_C_COMPILER ${XSHM_MINGW_TRIPLE}-gcc)
+set(CMAKE_CXX_COMPILER ${XSHM_MINGW_TRIPLE}-g++)
+set(CMAKE_RC_COMPILER ${XSHM_MINGW_TRIPLE}-windres)
+
+# CMocka for this target is cross-compiled by scripts/bootstrap.sh into
+# $XSHM_CACHE/cmocka-<target> (default ~/.cache/xshm/cmocka-<target>).
+if(DEFINED ENV{XSHM_CACHE})
+    set(_xshm_cache "$ENV{XSHM_CACHE}")
+else()
+    set(_xshm_cache "$ENV{HOME}/.cache/xshm")
+endif()
+
+set(CMAKE_FIND_ROOT_PATH /usr/${XSHM_MINGW_TRIPLE} "${_xshm_cache}/cmocka-${XSHM_CMOCKA_TARGET}")
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
+
+# Tests run under Wine (/usr/bin/wine picks the 32- or 64-bit loader).
+find_program(XSHM_WINE NAMES wine wine64 PATHS /usr/bin /usr/lib/wine NO_CMAKE_FIND_ROOT_PATH)
+if(XSHM_WINE)
+    set(CMAKE_CROSSCOMPILING_EMULATOR "${XSHM_WINE}")
+endif()

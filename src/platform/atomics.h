@@ -1,0 +1,199 @@
+/*
+ * atomics.h - the memory-ordering vocabulary of xshm.
+ *
+ * All shared-memory words are accessed through these helpers, never through
+ * plain loads and stores. Each helper names its ordering:
+ *   relaxed  - atomic (never torn), no ordering with other accesses;
+ *   acquire  - later loads/stores of this thread cannot move before it;
+ *   release  - earlier loads/stores of this thread cannot move after it;
+ *   seq_cst  - a full fence: also orders an earlier store before a later load
+ *              (the store-load order x86 does not give for free).
+ * 64-bit helpers are single atomic accesses on 32-bit x86 too (cmpxchg8b /
+ * 8-byte SSE or x87 moves), provided the word is 8-byte aligned, which the
+ * shared layout guarantees.
+ *
+ * Two branches: GCC/Clang/MinGW (__atomic builtins) and MSVC (intrinsics).
+ */
+#ifndef XSHM_ATOMICS_H
+#define XSHM_ATOMICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__SANITIZE_THREAD__)
+#define XA_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define XA_TSAN 1
+#endif
+#endif
+
+#if defined(_MSC_VER) && !defined(__clang__)
+/* ------------------------------------------------------------------ MSVC */
+#include <intrin.h>
+
+#define XA_INLINE static __forceinline
+#define xa_compiler_barrier() _ReadWriteBarrier()
+
+XA_INLINE uint32_t xa_load32_relaxed(const uint32_t *p) { return *(const volatile uint32_t *)p; }
+XA_INLINE uint32_t xa_load32_acq(const uint32_t *p)
+{
+    uint32_t v = *(const volatile uint32_t *)p;
+    _ReadWriteBarrier();
+    return v;
+}
+XA_INLINE void xa_store32_relaxed(uint32_t *p, uint32_t v) { *(volatile uint32_t *)p = v; }
+XA_INLINE void xa_store32_rel(uint32_t *p, uint32_t v)
+{
+    _ReadWriteBarrier();
+    *(volatile uint32_t *)p = v;
+}
+XA_INLINE uint32_t xa_fetch_add32(uint32_t *p, uint32_t v)
+{
+    return (uint32_t)_InterlockedExchangeAdd((volatile long *)p, (long)v);
+}
+XA_INLINE uint32_t xa_xchg32(uint32_t *p, uint32_t v)
+{
+    return (uint32_t)_InterlockedExchange((volatile long *)p, (long)v);
+}
+/* Compare-and-swap: returns 1 and stores `desired` if *p == expected. */
+XA_INLINE int xa_cas32(uint32_t *p, uint32_t expected, uint32_t desired)
+{
+    return (uint32_t)_InterlockedCompareExchange((volatile long *)p, (long)desired,
+                                                 (long)expected) == expected;
+}
+
+#if defined(_M_X64) || defined(_M_ARM64)
+XA_INLINE uint64_t xa_load64_relaxed(const uint64_t *p) { return *(const volatile uint64_t *)p; }
+XA_INLINE void xa_store64_relaxed(uint64_t *p, uint64_t v) { *(volatile uint64_t *)p = v; }
+#else
+/* x86: a 64-bit access is atomic only through cmpxchg8b. */
+XA_INLINE uint64_t xa_load64_relaxed(const uint64_t *p)
+{
+    return (uint64_t)_InterlockedCompareExchange64((volatile __int64 *)p, 0, 0);
+}
+XA_INLINE void xa_store64_relaxed(uint64_t *p, uint64_t v)
+{
+    __int64 old = *(volatile __int64 *)p;
+    for (;;) {
+        __int64 seen = _InterlockedCompareExchange64((volatile __int64 *)p, (__int64)v, old);
+        if (seen == old)
+            break;
+        old = seen;
+    }
+}
+#endif
+XA_INLINE uint64_t xa_load64_acq(const uint64_t *p)
+{
+    uint64_t v = xa_load64_relaxed(p);
+    _ReadWriteBarrier();
+    return v;
+}
+XA_INLINE void xa_store64_rel(uint64_t *p, uint64_t v)
+{
+    _ReadWriteBarrier();
+    xa_store64_relaxed(p, v);
+}
+XA_INLINE uint64_t xa_fetch_add64(uint64_t *p, uint64_t v)
+{
+    return (uint64_t)_InterlockedExchangeAdd64((volatile __int64 *)p, (__int64)v);
+}
+XA_INLINE int xa_cas64(uint64_t *p, uint64_t expected, uint64_t desired)
+{
+    return (uint64_t)_InterlockedCompareExchange64((volatile __int64 *)p, (__int64)desired,
+                                                   (__int64)expected) == expected;
+}
+/* x86/x64 are TSO: acquire and release fences only restrain the compiler. */
+XA_INLINE void xa_fence_acq(void) { _ReadWriteBarrier(); }
+XA_INLINE void xa_fence_rel(void) { _ReadWriteBarrier(); }
+XA_INLINE void xa_fence_seq_cst(void)
+{
+    long dummy = 0;
+    _InterlockedOr(&dummy, 0); /* a locked instruction is a full fence */
+    _ReadWriteBarrier();
+}
+XA_INLINE void xa_pause(void) { _mm_pause(); }
+
+#else
+/* ------------------------------------------------------ GCC, Clang, MinGW */
+
+#define XA_INLINE static inline __attribute__((always_inline))
+#define xa_compiler_barrier() __asm__ __volatile__("" ::: "memory")
+
+/* On i386 a uint64_t member may be only 4-aligned to the compiler; the
+ * shared layout puts every one at an 8-byte offset, and this type tells the
+ * compiler so, which keeps 64-bit atomics inline and lock-free. */
+typedef uint64_t xa_u64_aligned __attribute__((aligned(8)));
+
+XA_INLINE uint32_t xa_load32_relaxed(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+XA_INLINE uint32_t xa_load32_acq(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+XA_INLINE void xa_store32_relaxed(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+XA_INLINE void xa_store32_rel(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+XA_INLINE uint32_t xa_fetch_add32(uint32_t *p, uint32_t v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
+XA_INLINE uint32_t xa_xchg32(uint32_t *p, uint32_t v) { return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST); }
+XA_INLINE int xa_cas32(uint32_t *p, uint32_t expected, uint32_t desired)
+{
+    return __atomic_compare_exchange_n(p, &expected, desired, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+XA_INLINE uint64_t xa_load64_relaxed(const uint64_t *p)
+{
+    return __atomic_load_n((const xa_u64_aligned *)p, __ATOMIC_RELAXED);
+}
+XA_INLINE uint64_t xa_load64_acq(const uint64_t *p)
+{
+    return __atomic_load_n((const xa_u64_aligned *)p, __ATOMIC_ACQUIRE);
+}
+XA_INLINE void xa_store64_relaxed(uint64_t *p, uint64_t v)
+{
+    __atomic_store_n((xa_u64_aligned *)p, v, __ATOMIC_RELAXED);
+}
+XA_INLINE void xa_store64_rel(uint64_t *p, uint64_t v)
+{
+    __atomic_store_n((xa_u64_aligned *)p, v, __ATOMIC_RELEASE);
+}
+XA_INLINE uint64_t xa_fetch_add64(uint64_t *p, uint64_t v)
+{
+    return __atomic_fetch_add((xa_u64_aligned *)p, v, __ATOMIC_SEQ_CST);
+}
+XA_INLINE int xa_cas64(uint64_t *p, uint64_t expected, uint64_t desired)
+{
+    return __atomic_compare_exchange_n((xa_u64_aligned *)p, &expected, desired, 0,
+                                       __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+XA_INLINE void xa_fence_acq(void) { __atomic_thread_fence(__ATOMIC_ACQUIRE); }
+XA_INLINE void xa_fence_rel(void) { __atomic_thread_fence(__ATOMIC_RELEASE); }
+XA_INLINE void xa_fence_seq_cst(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+
+#if defined(__i386__) || defined(__x86_64__)
+XA_INLINE void xa_pause(void) { __builtin_ia32_pause(); }
+#else
+XA_INLINE void xa_pause(void) { xa_compiler_barrier(); }
+#endif
+
+#endif /* compiler branches */
+
+/*
+ * Bulk copies into and out of a ring's data area. A reader may copy bytes
+ * that the writer is overwriting at the same moment; the ring detects that
+ * afterwards (tail intent) and discards the copy. Under ThreadSanitizer the
+ * copies are made of relaxed atomic words so that this designed race is not
+ * reported; elsewhere they are plain memcpy.
+ */
+#if defined(XA_TSAN)
+static inline void xa_copy_shared(void *dst, const void *src, size_t n)
+{
+    unsigned char *d = (unsigned char *)dst;
+    const unsigned char *s = (const unsigned char *)src;
+    for (size_t i = 0; i < n; i++)
+        __atomic_store_n(d + i, __atomic_load_n(s + i, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
+}
+#define xa_copy_from_shared(dst, src, n) xa_copy_shared((dst), (src), (n))
+#define xa_copy_to_shared(dst, src, n) xa_copy_shared((dst), (src), (n))
+#else
+#define xa_copy_from_shared(dst, src, n) memcpy((dst), (src), (n))
+#define xa_copy_to_shared(dst, src, n) memcpy((dst), (src), (n))
+#endif
+
+#endif /* XSHM_ATOMICS_H */

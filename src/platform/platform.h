@@ -1,0 +1,206 @@
+/*
+ * platform.h - the only door to the operating system.
+ *
+ * Every function a port must provide, each with its contract. The ports are
+ * win32.c (Windows, MSVC and MinGW) and posix.c (Linux); CMake compiles one.
+ * Functions that can fail return an shm_error_t (0 on success) and record the
+ * failing OS call and its code for plat_last_os_error().
+ */
+#ifndef XSHM_PLATFORM_H
+#define XSHM_PLATFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shm_ipc.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Thread-local storage class, for every compiler the project builds with. */
+#if defined(_MSC_VER) && !defined(__clang__)
+#define PLAT_THREAD_LOCAL __declspec(thread)
+#else
+#define PLAT_THREAD_LOCAL _Thread_local
+#endif
+
+/* ---- shared memory ------------------------------------------------------ */
+
+/* Longest OS object name the layers above build (prefix + name + suffix). */
+#define PLAT_NAME_MAX 128
+
+typedef struct plat_shm {
+    void *base;    /* first byte of the mapping, NULL when closed */
+    size_t size;   /* bytes mapped (for an opened segment: the whole object) */
+    intptr_t fd;   /* POSIX: file descriptor; Windows: mapping HANDLE */
+    char name[PLAT_NAME_MAX]; /* OS object name as given */
+} plat_shm_t;
+
+/*
+ * Create the named segment of `size` bytes, zero-filled, readable and
+ * writable by the creating user only (Linux: mode 0600; Windows: a DACL for
+ * the user, SYSTEM and Administrators), and map it. `name` is an OS object
+ * name built by the caller from a validated channel name (on Windows it may
+ * start with "Local\" or "Global\").
+ * Errors: SHM_ERROR_EXISTS if an object with that name exists,
+ * SHM_ERROR_ACCESS, SHM_ERROR_MEMORY (no room / mapping failed),
+ * SHM_ERROR_INVALID_PARAM (name too long or size 0), SHM_ERROR_SYSTEM.
+ */
+shm_error_t plat_shm_create(plat_shm_t *shm, const char *name, size_t size);
+
+/*
+ * Open and map an existing named segment, read-write, in full; shm->size is
+ * the size of the object as the OS reports it (Windows: the mapped region,
+ * rounded to pages).
+ * Errors: SHM_ERROR_NOT_FOUND, SHM_ERROR_ACCESS, SHM_ERROR_MEMORY,
+ * SHM_ERROR_INVALID_PARAM, SHM_ERROR_SYSTEM.
+ */
+shm_error_t plat_shm_open(plat_shm_t *shm, const char *name);
+
+/* Unmap and close. Safe on a zeroed or already closed plat_shm_t. */
+void plat_shm_close(plat_shm_t *shm);
+
+/*
+ * Remove the name so that a later plat_shm_create can succeed; mappings
+ * stay valid until closed. Windows: names vanish with their last handle, so
+ * this does nothing and returns SHM_SUCCESS. Returns SHM_ERROR_NOT_FOUND if
+ * there was no such name.
+ */
+shm_error_t plat_shm_unlink(const char *name);
+
+/* ---- wake-up objects ------------------------------------------------------
+ *
+ * A wake-up object pairs a 32-bit word in shared memory with an OS object
+ * that a sleeping reader waits on. Linux: a process-shared futex on the word
+ * itself (the name is unused). Windows: a named auto-reset event.
+ */
+
+typedef struct plat_wake {
+    intptr_t handle; /* Windows: event HANDLE; POSIX: unused (0) */
+} plat_wake_t;
+
+/*
+ * Create (create = true) or open the wake-up object `name` (an OS object
+ * name, see plat_shm_create; same security rules).
+ * Errors: SHM_ERROR_NOT_FOUND (open), SHM_ERROR_ACCESS, SHM_ERROR_SYSTEM.
+ */
+shm_error_t plat_wake_open(plat_wake_t *w, const char *name, bool create);
+
+/* Close. Safe on a zeroed or closed plat_wake_t. */
+void plat_wake_close(plat_wake_t *w);
+
+/*
+ * Sleep while *word == expected, for at most timeout_ms milliseconds
+ * (PLAT_WAIT_FOREVER: no limit). Returns SHM_SUCCESS when woken, when *word
+ * differs from expected on entry, or spuriously; SHM_ERROR_TIMEOUT when the
+ * time ran out. The caller re-checks its condition in every case.
+ */
+#define PLAT_WAIT_FOREVER UINT32_MAX
+shm_error_t plat_wake_wait(plat_wake_t *w, uint32_t *word, uint32_t expected,
+                           uint32_t timeout_ms);
+
+/*
+ * Wake the sleeper(s) of this object. The caller has already changed *word
+ * (with a full fence before reading the sleeper's "waiting" mark).
+ */
+void plat_wake_signal(plat_wake_t *w, uint32_t *word);
+
+/* ---- threads and locks --------------------------------------------------- */
+
+typedef struct plat_thread {
+    intptr_t handle; /* Windows: thread HANDLE; POSIX: pthread_t */
+    uint64_t id;     /* OS thread id, for plat_thread_is_current */
+} plat_thread_t;
+
+typedef void (*plat_thread_fn)(void *arg);
+
+/* Start a thread running fn(arg). Errors: SHM_ERROR_SYSTEM. */
+shm_error_t plat_thread_start(plat_thread_t *t, plat_thread_fn fn, void *arg);
+
+/* Wait for the thread to finish and release it. */
+void plat_thread_join(plat_thread_t *t);
+
+/* Release a thread that will finish on its own (no join). */
+void plat_thread_detach(plat_thread_t *t);
+
+/* True when called from thread t. */
+bool plat_thread_is_current(const plat_thread_t *t);
+
+/* A non-zero number identifying the calling thread while it runs. */
+uint64_t plat_thread_self(void);
+
+/* A non-recursive in-process lock. Storage large enough for
+ * pthread_mutex_t (POSIX) and CRITICAL_SECTION (Windows). */
+typedef struct plat_mutex {
+    union {
+        uint64_t align_;
+        unsigned char bytes[64];
+    } u;
+} plat_mutex_t;
+
+void plat_mutex_init(plat_mutex_t *m);
+void plat_mutex_destroy(plat_mutex_t *m);
+void plat_mutex_lock(plat_mutex_t *m);
+void plat_mutex_unlock(plat_mutex_t *m);
+
+/* ---- asymmetric fences -------------------------------------------------------
+ *
+ * A writer that publishes a message and then checks whether a reader sleeps
+ * needs a full fence between the two (store-load order). With these, the
+ * writer's process registers once and skips that fence; a reader about to
+ * sleep calls plat_remote_fence(), which acts as a full fence on every thread
+ * of every registered process (Linux: membarrier GLOBAL_EXPEDITED).
+ */
+
+/* Register the calling process; true when remote fences will cover it.
+ * False where the OS has no such fence (Windows) or refuses it. Idempotent. */
+bool plat_remote_fence_register(void);
+
+/* A full fence on this thread and on every thread of every registered
+ * process. False if the call failed (then registered writers are not
+ * covered; callers fall back to bounded waits). */
+bool plat_remote_fence(void);
+
+/*
+ * The same for the threads of this process only (Linux: membarrier
+ * PRIVATE_EXPEDITED). Register once; false where unavailable, and then the
+ * callers never skip their fences.
+ */
+bool plat_local_fence_register(void);
+bool plat_local_fence(void);
+
+/* ---- processes and time ---------------------------------------------------- */
+
+/* A process identity that a reused process id cannot impersonate. */
+typedef struct plat_proc_id {
+    uint32_t pid;
+    uint64_t start_time; /* OS-specific units; 0 when unknown */
+} plat_proc_id_t;
+
+/* The calling process. */
+void plat_proc_self(plat_proc_id_t *id);
+
+/*
+ * True when the process `id` is running: same pid and, when start_time is not
+ * 0, the same start time. A process that has exited but has not been reaped
+ * (a zombie) counts as gone.
+ */
+bool plat_proc_alive(const plat_proc_id_t *id);
+
+/* Monotonic time in nanoseconds, from an arbitrary origin. */
+uint64_t plat_now_ns(void);
+
+/* Sleep for ms milliseconds (0: give up the time slice). */
+void plat_sleep_ms(uint32_t ms);
+
+/* The last failing OS call of this thread, for diagnostics: its function name
+ * and its error code (errno or GetLastError()); "" and 0 if none. */
+const char *plat_last_os_error(int *code);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* XSHM_PLATFORM_H */

@@ -1,0 +1,85 @@
+/*
+ * shm_common.c - error texts, the thread's last error, version.
+ */
+#include "shm_common.h"
+
+const char *shm_strerror(shm_error_t err)
+{
+    switch (err) {
+#define SHM_ERROR_TEXT_(name, value, text) \
+    case name:                             \
+        return text;
+        SHM_ERROR_MAP(SHM_ERROR_TEXT_)
+#undef SHM_ERROR_TEXT_
+    default:
+        return "unknown error";
+    }
+}
+
+/* initial-exec: one instruction to reach it, even from the shared library
+ * (busy-polling receives return SHM_ERROR_EMPTY millions of times a second) */
+#if defined(__GNUC__) && defined(__ELF__)
+__attribute__((tls_model("initial-exec")))
+#endif
+static PLAT_THREAD_LOCAL shm_error_t last_error = SHM_SUCCESS;
+
+shm_error_t shm_last_error(void) { return last_error; }
+
+shm_error_t shm_set_error(shm_error_t err)
+{
+    last_error = err;
+    return err;
+}
+
+uint32_t shm_version(void) { return SHM_VERSION_NUMBER; }
+
+/* ---- locks ---------------------------------------------------------------------- */
+
+void shm_spin_lock(uint32_t *lock)
+{
+    for (unsigned spins = 0; xa_xchg32(lock, 1) != 0;) {
+        while (xa_load32_relaxed(lock) != 0) {
+            if (++spins < 256)
+                xa_pause();
+            else
+                plat_sleep_ms(0); /* the holder may be preempted: let it run */
+        }
+    }
+}
+
+/* Called with l->spin held: end the owner's fast path. */
+static void revoke(shm_block_t *l)
+{
+    if (xa_load32_relaxed(&l->revoked))
+        return;
+    xa_store32_relaxed(&l->revoked, 1);
+    if (!plat_local_fence())
+        xa_fence_seq_cst(); /* unreachable in practice: bias needs the fence */
+    for (unsigned spins = 0; xa_load32_acq(&l->busy) != 0;)
+        if (++spins > 256)
+            plat_sleep_ms(0);
+}
+
+bool shm_block_lock_slow(shm_block_t *l)
+{
+    uint64_t self = plat_thread_self();
+    shm_spin_lock(&l->spin);
+    uint64_t owner = xa_load64_relaxed(&l->owner);
+    if (owner == 0 && !xa_load32_relaxed(&l->revoked)) {
+        /* First taker: bias towards it if fences allow. */
+        if (plat_local_fence_register())
+            xa_store64_rel(&l->owner, self);
+        else
+            xa_store32_relaxed(&l->revoked, 1);
+    } else if (owner != self) {
+        revoke(l);
+    }
+    return false;
+}
+
+void shm_block_drain(shm_block_t *l)
+{
+    shm_spin_lock(&l->spin);
+    revoke(l);
+    shm_spin_unlock(&l->spin);
+}

@@ -1,0 +1,271 @@
+/*
+ * shm_events.c - waiting, waking and the listener thread.
+ */
+#include "shm_events.h"
+
+#include <string.h>
+
+#include "atomics.h"
+
+/* ---- wake targets ---------------------------------------------------------------- */
+
+void shm_wake_target_init(shm_wake_target_t *t, uint32_t *word, shm_ring_reader_t **readers,
+                          uint32_t reader_count)
+{
+    t->word = word;
+    t->readers = readers;
+    t->reader_count = reader_count;
+    t->sleepers = 0;
+    t->in_os_wait = 0;
+    plat_mutex_init(&t->lock);
+}
+
+void shm_wake_target_fini(shm_wake_target_t *t) { plat_mutex_destroy(&t->lock); }
+
+/*
+ * Several threads of one process may sleep on one target (receivers and the
+ * listener). Every sleeper (re)marks the slots: a writer clears a mark when
+ * it wakes the slot, and a thread that goes back to sleep must set it again.
+ * Only the last sleeper to leave clears the marks.
+ */
+static void sleep_begin(shm_wake_target_t *t)
+{
+    bool remote = false;
+    plat_mutex_lock(&t->lock);
+    t->sleepers++;
+    for (uint32_t i = 0; i < t->reader_count; i++)
+        if (t->readers[i] && t->readers[i]->slot)
+            remote |= shm_ring_reader_sleep_begin(t->readers[i]);
+    plat_mutex_unlock(&t->lock);
+    /* marks before the caller's re-check of the tails, on our side and, for
+     * writers that skip their fence, on theirs */
+    if (!remote || !plat_remote_fence())
+        xa_fence_seq_cst();
+}
+
+static void sleep_end(shm_wake_target_t *t)
+{
+    plat_mutex_lock(&t->lock);
+    if (--t->sleepers == 0)
+        for (uint32_t i = 0; i < t->reader_count; i++)
+            if (t->readers[i] && t->readers[i]->slot)
+                shm_ring_reader_sleep_end(t->readers[i]);
+    plat_mutex_unlock(&t->lock);
+}
+
+void shm_ev_signal(uint32_t *word, plat_wake_t *os)
+{
+    xa_fetch_add32(word, 1);
+    plat_wake_signal(os, word);
+}
+
+void shm_ev_wake_local(shm_wake_target_t *t) { shm_ev_signal(t->word, &t->os); }
+
+shm_error_t shm_ev_wait(shm_wake_target_t *t, bool (*ready)(void *ctx), void *ctx,
+                        uint32_t timeout_ms, uint32_t spin_ns)
+{
+    if (ready(ctx))
+        return SHM_SUCCESS;
+    uint64_t start = plat_now_ns();
+    /* Spin: a reply often comes within microseconds, and waking a sleeping
+     * thread costs tens of microseconds on virtual machines. */
+    if (spin_ns) {
+        uint64_t spin_until = start + spin_ns;
+        do {
+            for (int k = 0; k < 16; k++) {
+                xa_pause();
+                if (ready(ctx))
+                    return SHM_SUCCESS;
+            }
+        } while (plat_now_ns() < spin_until);
+    }
+    uint64_t deadline = start + (uint64_t)timeout_ms * 1000000u;
+    for (;;) {
+        uint32_t w = xa_load32_acq(t->word);
+        sleep_begin(t);
+        if (ready(ctx)) {
+            sleep_end(t);
+            return SHM_SUCCESS;
+        }
+        uint64_t now = plat_now_ns();
+        if (now >= deadline) {
+            sleep_end(t);
+            return SHM_ERROR_TIMEOUT;
+        }
+        uint64_t left_ms = (deadline - now + 999999u) / 1000000u;
+        xa_fetch_add32(&t->in_os_wait, 1);
+        shm_error_t e = plat_wake_wait(&t->os, t->word, w, (uint32_t)left_ms);
+        uint32_t others = xa_fetch_add32(&t->in_os_wait, (uint32_t)-1) - 1;
+        /* One signal may wake a single thread (an auto-reset event): pass it
+         * on while other threads of this process still sleep on it. */
+        if (e == SHM_SUCCESS && others > 0 && xa_load32_acq(t->word) != w)
+            plat_wake_signal(&t->os, t->word);
+        sleep_end(t);
+        if (ready(ctx))
+            return SHM_SUCCESS;
+    }
+}
+
+/* ---- listener ----------------------------------------------------------------------- */
+
+void shm_listener_init(shm_listener_t *l, const shm_listener_ops_t *ops, void *ep,
+                       shm_wake_target_t *target)
+{
+    memset(l, 0, sizeof(*l));
+    l->ops = ops;
+    l->ep = ep;
+    l->target = target;
+    plat_mutex_init(&l->lock);
+}
+
+void shm_listener_fini(shm_listener_t *l) { plat_mutex_destroy(&l->lock); }
+
+bool shm_listener_active(shm_listener_t *l)
+{
+    plat_mutex_lock(&l->lock);
+    bool on = l->cb != NULL;
+    plat_mutex_unlock(&l->lock);
+    return on;
+}
+
+void shm_listener_push(shm_listener_t *l, shm_event_type_t type, const shm_peer_info_t *peer,
+                       shm_error_t error)
+{
+    plat_mutex_lock(&l->lock);
+    if (l->cb) {
+        if (l->q_count == SHM_LISTENER_QUEUE) {
+            l->q_head = (l->q_head + 1) % SHM_LISTENER_QUEUE; /* drop the oldest */
+            l->q_count--;
+            l->dropped++;
+        }
+        shm_queued_event_t *e = &l->queue[(l->q_head + l->q_count) % SHM_LISTENER_QUEUE];
+        memset(e, 0, sizeof(*e));
+        e->type = type;
+        if (peer)
+            e->peer = *peer;
+        e->error = error;
+        l->q_count++;
+        xa_store32_rel(&l->q_pending, l->q_count);
+    }
+    bool wake = l->cb && l->started && !plat_thread_is_current(&l->thread);
+    plat_mutex_unlock(&l->lock);
+    if (wake)
+        shm_ev_wake_local(l->target);
+}
+
+static bool finishing(shm_listener_t *l) { return xa_load32_acq(&l->finish_on_exit) != 0; }
+
+/* Call the callback for each queued event, without holding the lock. */
+static void dispatch_queue(shm_listener_t *l)
+{
+    while (!finishing(l)) {
+        plat_mutex_lock(&l->lock);
+        if (l->q_count == 0) {
+            plat_mutex_unlock(&l->lock);
+            return;
+        }
+        shm_queued_event_t e = l->queue[l->q_head];
+        l->q_head = (l->q_head + 1) % SHM_LISTENER_QUEUE;
+        l->q_count--;
+        xa_store32_rel(&l->q_pending, l->q_count);
+        shm_event_callback_t cb = l->cb;
+        void *ud = l->ud;
+        plat_mutex_unlock(&l->lock);
+        if (!cb)
+            continue;
+        if (e.type == SHM_EVENT_ERROR)
+            cb(ud, e.type, &e.error, (uint32_t)sizeof(e.error));
+        else
+            cb(ud, e.type, &e.peer, (uint32_t)sizeof(e.peer));
+    }
+}
+
+static bool listener_ready(void *arg)
+{
+    shm_listener_t *l = (shm_listener_t *)arg;
+    if (xa_load32_acq(&l->stop) || xa_load32_acq(&l->q_pending))
+        return true;
+    return l->ops->pending(l->ep) && l->ops->data_mark(l->ep) != l->announced;
+}
+
+static void listener_main(void *arg)
+{
+    shm_listener_t *l = (shm_listener_t *)arg;
+    uint64_t next_poll = 0;
+    const uint64_t tick_ns = (uint64_t)SHM_LISTENER_TICK_MS * 1000000u;
+    while (!xa_load32_acq(&l->stop)) {
+        uint64_t now = plat_now_ns();
+        if (now >= next_poll) {
+            l->ops->poll(l->ep);
+            next_poll = now + tick_ns;
+        }
+        dispatch_queue(l);
+        if (finishing(l) || xa_load32_acq(&l->stop))
+            break;
+        uint64_t mark = l->ops->data_mark(l->ep);
+        if (mark != l->announced && l->ops->pending(l->ep)) {
+            l->announced = mark;
+            plat_mutex_lock(&l->lock);
+            shm_event_callback_t cb = l->cb;
+            void *ud = l->ud;
+            plat_mutex_unlock(&l->lock);
+            if (cb)
+                cb(ud, SHM_EVENT_DATA_AVAILABLE, NULL, 0);
+            if (finishing(l))
+                break;
+            continue; /* look again before sleeping */
+        }
+        now = plat_now_ns();
+        uint64_t wait_ms = next_poll > now ? (next_poll - now + 999999u) / 1000000u : 0;
+        if (wait_ms)
+            shm_ev_wait(l->target, listener_ready, l, (uint32_t)wait_ms, 0);
+    }
+    if (finishing(l)) {
+        /* Destroy was called from our own callback: nobody joins us. */
+        plat_thread_detach(&l->thread);
+        l->ops->finish(l->ep);
+    }
+}
+
+shm_error_t shm_listener_start(shm_listener_t *l, shm_event_callback_t cb, void *ud)
+{
+    if (!cb)
+        return SHM_ERROR_INVALID_PARAM;
+    plat_mutex_lock(&l->lock);
+    l->cb = cb;
+    l->ud = ud;
+    bool start = !l->started;
+    if (start)
+        l->started = true;
+    plat_mutex_unlock(&l->lock);
+    if (!start)
+        return SHM_SUCCESS;
+    shm_error_t err = plat_thread_start(&l->thread, listener_main, l);
+    if (err != SHM_SUCCESS) {
+        plat_mutex_lock(&l->lock);
+        l->started = false;
+        l->cb = NULL;
+        plat_mutex_unlock(&l->lock);
+    }
+    return err;
+}
+
+bool shm_listener_stop(shm_listener_t *l)
+{
+    plat_mutex_lock(&l->lock);
+    bool started = l->started;
+    l->cb = NULL;
+    plat_mutex_unlock(&l->lock);
+    if (!started)
+        return true;
+    if (plat_thread_is_current(&l->thread)) {
+        xa_store32_rel(&l->finish_on_exit, 1);
+        xa_store32_rel(&l->stop, 1);
+        return false;
+    }
+    xa_store32_rel(&l->stop, 1);
+    shm_ev_wake_local(l->target);
+    plat_thread_join(&l->thread);
+    l->started = false;
+    return true;
+}

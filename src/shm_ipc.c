@@ -1,0 +1,865 @@
+/*
+ * shm_ipc.c - server and client.
+ *
+ * A channel is one segment: ring 0 carries server -> clients (each client
+ * reads it through its own slot), ring 1 + i carries client i -> server.
+ * The server notices clients through the slots of ring 0: an ACTIVE slot
+ * whose process is alive is a connected client; a slot whose process died is
+ * reclaimed. A client notices the server going away through the segment
+ * state (graceful close), the creator's identity (crash) and the generation
+ * number (the channel was created anew).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atomics.h"
+#include "shm_common.h"
+#include "shm_events.h"
+#include "shm_ringbuffer.h"
+
+/* How often send/receive look for crashed peers when no listener does. */
+#define PEER_POLL_NS (50u * 1000000u)
+/* A blocked receive re-checks its peer this often. */
+#define WAIT_SLICE_MS 50u
+/* shm_client_connect retries this long while the channel is absent. */
+#define CONNECT_RETRY_MS 500u
+
+/* ---- names ------------------------------------------------------------------------ */
+
+/*
+ * "[Local\|Global\]name" -> OS base name "<prefix>xshm.name". On Windows the
+ * prefix selects the kernel namespace; elsewhere both prefixes mean the same
+ * single namespace and are dropped.
+ */
+static shm_error_t make_base_name(const char *name, char *out, size_t n)
+{
+    if (!name)
+        return SHM_ERROR_INVALID_PARAM;
+    const char *prefix = "Local\\";
+    if (strncmp(name, "Local\\", 6) == 0) {
+        name += 6;
+    } else if (strncmp(name, "Global\\", 7) == 0) {
+        prefix = "Global\\";
+        name += 7;
+    }
+    size_t len = strlen(name);
+    if (len < 1 || len > SHM_MAX_NAME_LENGTH)
+        return SHM_ERROR_INVALID_PARAM;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-';
+        if (!ok)
+            return SHM_ERROR_INVALID_PARAM;
+    }
+#ifndef _WIN32
+    prefix = "";
+#endif
+    int w = snprintf(out, n, "%sxshm.%s", prefix, name);
+    return (w > 0 && (size_t)w < n) ? SHM_SUCCESS : SHM_ERROR_INVALID_PARAM;
+}
+
+/* Wake-up object names carry the generation, so that objects of an older
+ * server with the same name are never confused with ours. */
+static shm_error_t wake_name(char *out, size_t n, const char *base, uint64_t gen,
+                             const char *what, uint32_t index)
+{
+    int w = snprintf(out, n, "%s.%08x%08x.%s%u", base, (unsigned)(gen >> 32), (unsigned)gen,
+                     what, (unsigned)index);
+    return (w > 0 && (size_t)w < n) ? SHM_SUCCESS : SHM_ERROR_INVALID_PARAM;
+}
+
+static shm_error_t check_config(const shm_ring_config_t *c)
+{
+    if (c->size < SHM_MIN_RING_SIZE || c->size > SHM_MAX_RING_SIZE || (c->size & (c->size - 1)))
+        return SHM_ERROR_INVALID_PARAM;
+    if (c->max_readers < 1 || c->max_readers > SHM_MAX_READERS)
+        return SHM_ERROR_INVALID_PARAM;
+    return SHM_SUCCESS;
+}
+
+static void peer_from_slot(const shm_reader_slot_t *s, uint32_t slot, shm_peer_info_t *p,
+                           plat_proc_id_t *id)
+{
+    memset(p, 0, sizeof(*p));
+    p->pid = xa_load32_relaxed(&s->pid);
+    p->ptr_bits = xa_load32_relaxed(&s->ptr_bits);
+    p->slot = slot;
+    id->pid = p->pid;
+    id->start_time = xa_load64_relaxed(&s->start_time);
+}
+
+/* Public functions returning shm_error_t leave failures in shm_last_error(). */
+static shm_error_t ret(shm_error_t e) { return e == SHM_SUCCESS ? e : shm_set_error(e); }
+
+/* ---- concurrency of calls on one endpoint ------------------------------------------ */
+
+/*
+ * Sends of one endpoint are serialised by send_lock, receives by recv_lock
+ * (biased locks: a single sending or receiving thread pays no atomic
+ * instruction per message). Destroy marks the endpoint closing, drains both
+ * locks (after which every call sees `closing`), wakes the receives that
+ * wait and waits until none is left: a receive registers in `waiting` while
+ * still holding recv_lock, and leaving it is its last access to the
+ * endpoint.
+ */
+typedef struct ep_sync {
+    uint32_t closing; /* atomic */
+    uint32_t waiting; /* atomic: receives between their tries */
+    shm_block_t send_lock;
+    shm_block_t recv_lock;
+} ep_sync_t;
+
+static bool ep_closing(ep_sync_t *e) { return xa_load32_acq(&e->closing) != 0; }
+
+/* True every 256th call: rate-limits checks that read the clock on paths
+ * that may be polled in a tight loop. Racy increments only skew the rate. */
+static bool due_by_count(uint32_t *counter)
+{
+    uint32_t n = xa_load32_relaxed(counter) + 1;
+    xa_store32_relaxed(counter, n);
+    return (n & 255u) == 0;
+}
+
+static void ep_close(ep_sync_t *e, shm_wake_target_t *t)
+{
+    xa_xchg32(&e->closing, 1);
+    shm_block_drain(&e->send_lock);
+    shm_block_drain(&e->recv_lock);
+    while (xa_load32_acq(&e->waiting) != 0) {
+        shm_ev_wake_local(t); /* a receive may be asleep */
+        plat_sleep_ms(1);
+    }
+}
+
+/* ---- server --------------------------------------------------------------------------- */
+
+typedef struct known_peer {
+    bool connected;
+    uint32_t word; /* slot state word when it connected */
+    shm_peer_info_t info;
+} known_peer_t;
+
+struct shm_server {
+    shm_segment_t seg;
+    char seg_name[PLAT_NAME_MAX];
+    char base[PLAT_NAME_MAX];
+    bool blocking;
+    uint32_t timeout_ms;
+    uint32_t max_readers;
+    shm_ring_t *tx;
+    shm_ring_reader_t rx[SHM_MAX_READERS];
+    shm_ring_reader_t *rx_ptr[SHM_MAX_READERS];
+    plat_wake_t client_wake[SHM_MAX_READERS];
+    shm_wake_target_t target; /* word: segment server_wake */
+    shm_listener_t listener;
+    ep_sync_t sync;
+    plat_mutex_t peer_lock;
+    known_peer_t known[SHM_MAX_READERS];
+    uint64_t last_poll_ns; /* atomic */
+    uint32_t send_count;   /* for rate-limiting peer polls */
+    uint32_t poll_count;
+    uint32_t rr;           /* round-robin start for receive (under recv_lock) */
+};
+
+/* Find connects, disconnects and dead clients; queue their events. */
+static void server_poll(void *arg)
+{
+    shm_server_t *s = (shm_server_t *)arg;
+    xa_store64_relaxed(&s->last_poll_ns, plat_now_ns());
+    plat_mutex_lock(&s->peer_lock);
+    for (uint32_t i = 0; i < s->max_readers; i++) {
+        shm_reader_slot_t *slot = &s->tx->slots[i];
+        known_peer_t *k = &s->known[i];
+        uint32_t word = xa_load32_acq(&slot->state);
+        bool active = SHM_SLOT_STATE(word) == SHM_SLOT_ACTIVE;
+        shm_peer_info_t info;
+        plat_proc_id_t id;
+        if (active) {
+            peer_from_slot(slot, i, &info, &id);
+            if (!plat_proc_alive(&id)) {
+                /* Crashed without disconnecting: free its slot. */
+                shm_ring_slot_reclaim(s->tx, i, word);
+                active = false;
+            }
+        }
+        if (k->connected && (!active || k->word != word)) {
+            k->connected = false;
+            shm_listener_push(&s->listener, SHM_EVENT_DISCONNECT, &k->info, SHM_SUCCESS);
+        }
+        if (active && !k->connected) {
+            k->connected = true;
+            k->word = word;
+            k->info = info;
+            shm_listener_push(&s->listener, SHM_EVENT_CONNECT, &k->info, SHM_SUCCESS);
+        }
+    }
+    plat_mutex_unlock(&s->peer_lock);
+}
+
+static void server_poll_if_due(shm_server_t *s)
+{
+    uint64_t now = plat_now_ns();
+    if (now - xa_load64_relaxed(&s->last_poll_ns) >= PEER_POLL_NS)
+        server_poll(s);
+}
+
+static bool server_pending(void *arg)
+{
+    shm_server_t *s = (shm_server_t *)arg;
+    for (uint32_t i = 0; i < s->max_readers; i++)
+        if (shm_ring_reader_pending(&s->rx[i]))
+            return true;
+    return false;
+}
+
+static uint64_t server_data_mark(void *arg)
+{
+    shm_server_t *s = (shm_server_t *)arg;
+    uint64_t m = 0;
+    for (uint32_t i = 0; i < s->max_readers; i++)
+        m += xa_load64_acq(&s->seg.rings[1 + i].hdr->tail);
+    return m;
+}
+
+static bool server_ready(void *arg)
+{
+    shm_server_t *s = (shm_server_t *)arg;
+    return ep_closing(&s->sync) || server_pending(s);
+}
+
+static void server_wake_client(void *arg, uint32_t slot)
+{
+    shm_server_t *s = (shm_server_t *)arg;
+    shm_ev_signal(&s->tx->slots[slot].wake_word, &s->client_wake[slot]);
+}
+
+static void server_free(shm_server_t *s);
+
+static void server_finish(void *arg) { server_free((shm_server_t *)arg); }
+
+static const shm_listener_ops_t server_ops = {server_poll, server_pending, server_data_mark,
+                                              server_finish};
+
+/* Open what is at seg_name and judge whether its server is alive. */
+static shm_error_t probe_existing(const char *seg_name, shm_segment_t *old, bool *live)
+{
+    shm_error_t e = shm_segment_open(old, seg_name);
+    if (e != SHM_SUCCESS)
+        return e;
+    shm_seg_header_t *h = old->hdr;
+    plat_proc_id_t id = {xa_load32_relaxed(&h->creator_pid), xa_load64_relaxed(&h->creator_start)};
+    *live = xa_load32_acq(&h->state) == SHM_SEG_READY && plat_proc_alive(&id);
+    return SHM_SUCCESS;
+}
+
+/* Create the segment, reclaiming one left by a server that is gone. */
+static shm_error_t create_segment(shm_server_t *s, const shm_seg_params_t *p)
+{
+    for (int attempt = 0; attempt < 3; attempt++) {
+        shm_error_t e = shm_segment_create(&s->seg, s->seg_name, p);
+        if (e != SHM_ERROR_EXISTS)
+            return e;
+        shm_segment_t *old = (shm_segment_t *)calloc(1, sizeof(*old));
+        if (!old)
+            return SHM_ERROR_MEMORY;
+        bool live = true;
+        e = probe_existing(s->seg_name, old, &live);
+        if (e == SHM_ERROR_NOT_FOUND) { /* vanished, or not yet published */
+            free(old);
+            continue;
+        }
+        if (e != SHM_SUCCESS || live) {
+            if (e == SHM_SUCCESS)
+                shm_segment_close(old);
+            free(old);
+            return SHM_ERROR_EXISTS;
+        }
+        if (attempt == 0) {
+            /* Stale: remove the name and create afresh. Clients of the dead
+             * server keep their mapping and see it gone. */
+            shm_segment_close(old);
+            free(old);
+            plat_shm_unlink(s->seg_name);
+            continue;
+        }
+        /* The name cannot be removed (Windows: a client still holds the
+         * object open): lay the new channel out in place when it fits. */
+        plat_shm_t shm = old->shm;
+        memset(&old->shm, 0, sizeof(old->shm));
+        shm_segment_close(old);
+        free(old);
+        e = shm_segment_format(&s->seg, shm.base, shm.size, p);
+        if (e != SHM_SUCCESS) {
+            plat_shm_close(&shm);
+            return SHM_ERROR_EXISTS;
+        }
+        s->seg.shm = shm;
+        return SHM_SUCCESS;
+    }
+    return SHM_ERROR_EXISTS;
+}
+
+static void server_free(shm_server_t *s)
+{
+    shm_listener_fini(&s->listener);
+    shm_wake_target_fini(&s->target);
+    plat_mutex_destroy(&s->peer_lock);
+    free(s);
+}
+
+shm_server_t *shm_server_create(const char *name, const shm_ring_config_t *config)
+{
+    shm_ring_config_t cfg = config ? *config : SHM_DEFAULT_CONFIG();
+    char base[PLAT_NAME_MAX];
+    shm_error_t err = make_base_name(name, base, sizeof(base));
+    if (err == SHM_SUCCESS)
+        err = check_config(&cfg);
+    if (err != SHM_SUCCESS) {
+        shm_set_error(err);
+        return NULL;
+    }
+    shm_server_t *s = (shm_server_t *)calloc(1, sizeof(*s));
+    if (!s) {
+        shm_set_error(SHM_ERROR_MEMORY);
+        return NULL;
+    }
+    snprintf(s->base, sizeof(s->base), "%s", base);
+    snprintf(s->seg_name, sizeof(s->seg_name), "%s", base);
+    s->blocking = cfg.blocking;
+    s->timeout_ms = cfg.timeout_ms;
+    s->max_readers = cfg.max_readers;
+
+    shm_seg_params_t p = {1 + cfg.max_readers, cfg.size, cfg.max_readers, cfg.blocking,
+                          cfg.timeout_ms};
+    err = create_segment(s, &p);
+    if (err != SHM_SUCCESS) {
+        free(s);
+        shm_set_error(err);
+        return NULL;
+    }
+    s->tx = &s->seg.rings[0];
+    uint64_t gen = s->seg.generation;
+    char wname[PLAT_NAME_MAX];
+    err = shm_ring_writer_init(s->tx);
+    for (uint32_t i = 0; err == SHM_SUCCESS && i < cfg.max_readers; i++) {
+        err = shm_ring_reader_attach(&s->seg.rings[1 + i], &s->rx[i]);
+        s->rx_ptr[i] = &s->rx[i];
+        if (err == SHM_SUCCESS)
+            err = wake_name(wname, sizeof(wname), base, gen, "c", i);
+        if (err == SHM_SUCCESS)
+            err = plat_wake_open(&s->client_wake[i], wname, true);
+    }
+    shm_wake_target_init(&s->target, &s->seg.hdr->server_wake, s->rx_ptr, cfg.max_readers);
+    if (err == SHM_SUCCESS)
+        err = wake_name(wname, sizeof(wname), base, gen, "s", 0);
+    if (err == SHM_SUCCESS)
+        err = plat_wake_open(&s->target.os, wname, true);
+    plat_mutex_init(&s->peer_lock);
+    shm_listener_init(&s->listener, &server_ops, s, &s->target);
+    if (err != SHM_SUCCESS) {
+        shm_server_destroy(s);
+        shm_set_error(err);
+        return NULL;
+    }
+    shm_set_error(SHM_SUCCESS);
+    return s;
+}
+
+void shm_server_destroy(shm_server_t *s)
+{
+    if (!s)
+        return;
+    bool own_thread = !shm_listener_stop(&s->listener);
+    shm_seg_header_t *h = s->seg.hdr;
+    if (h) {
+        /* Tell clients, and wake those asleep in receive. */
+        xa_store32_rel(&h->state, SHM_SEG_CLOSED);
+        xa_fence_seq_cst();
+        for (uint32_t i = 0; i < s->max_readers; i++)
+            server_wake_client(s, i);
+    }
+    ep_close(&s->sync, &s->target);
+    for (uint32_t i = 0; i < s->max_readers; i++) {
+        shm_ring_reader_detach(&s->rx[i]);
+        plat_wake_close(&s->client_wake[i]);
+    }
+    plat_wake_close(&s->target.os);
+    shm_segment_close(&s->seg);
+    plat_shm_unlink(s->seg_name);
+    if (!own_thread)
+        server_free(s);
+    /* else: the listener frees s when the callback returns */
+}
+
+shm_error_t shm_server_send(shm_server_t *s, const void *data, uint32_t size)
+{
+    if (!s || !data || size == 0 || size > s->tx->max_payload)
+        return ret(SHM_ERROR_INVALID_PARAM);
+    bool fast = shm_block_lock(&s->sync.send_lock);
+    shm_error_t err = SHM_ERROR_CLOSED;
+    if (!ep_closing(&s->sync)) {
+        if ((++s->send_count & 1023u) == 0)
+            server_poll_if_due(s);
+        err = SHM_ERROR_NOT_CONNECTED;
+        if (shm_ring_active_readers(s->tx) > 0) {
+            err = shm_ring_write(s->tx, data, size);
+            if (err == SHM_SUCCESS)
+                shm_ev_notify(s->tx, server_wake_client, s);
+        }
+    }
+    shm_block_unlock(&s->sync.send_lock, fast);
+    return ret(err);
+}
+
+/* One pass over the client rings, starting at a rotating index. */
+static shm_error_t server_try_receive(shm_server_t *s, void *data, uint32_t *size)
+{
+    uint32_t n = s->max_readers;
+    uint32_t start = s->rr++; /* under recv_lock */
+    for (uint32_t k = 0; k < n; k++) {
+        shm_ring_reader_t *rd = &s->rx[(start + k) % n];
+        if (!shm_ring_reader_pending(rd))
+            continue;
+        uint32_t sz = *size;
+        shm_error_t e = shm_ring_read(rd, data, &sz);
+        if (e == SHM_ERROR_EMPTY)
+            continue;
+        if (e == SHM_ERROR_INVALID_SEGMENT)
+            shm_listener_push(&s->listener, SHM_EVENT_ERROR, NULL, e);
+        if (e == SHM_SUCCESS || e == SHM_ERROR_BUFFER_TOO_SMALL)
+            *size = sz;
+        return e;
+    }
+    return SHM_ERROR_EMPTY;
+}
+
+/* The receive loop shared by server and client. */
+typedef struct recv_ops {
+    shm_error_t (*try_receive)(void *ep, void *data, uint32_t *size);
+    /* SHM_SUCCESS while waiting makes sense; `waiting`: once per wait slice,
+     * so expensive checks are due; otherwise keep it cheap (busy polling) */
+    shm_error_t (*peer_state)(void *ep, bool waiting);
+    bool (*ready)(void *ep);
+} recv_ops_t;
+
+/* One attempt under recv_lock; `closing` is checked inside the lock. */
+static shm_error_t try_locked(const recv_ops_t *ops, void *ep, ep_sync_t *sync, void *data,
+                              uint32_t *size, bool register_wait)
+{
+    bool fast = shm_block_lock(&sync->recv_lock);
+    shm_error_t e = ep_closing(sync) ? SHM_ERROR_CLOSED : ops->try_receive(ep, data, size);
+    if (e == SHM_ERROR_EMPTY && register_wait)
+        xa_fetch_add32(&sync->waiting, 1);
+    shm_block_unlock(&sync->recv_lock, fast);
+    return e;
+}
+
+static shm_error_t wait_loop(const recv_ops_t *ops, void *ep, ep_sync_t *sync,
+                             shm_wake_target_t *t, uint32_t timeout_ms, void *data,
+                             uint32_t *size)
+{
+    uint64_t start = plat_now_ns();
+    uint32_t spin = SHM_EV_SPIN_NS;
+    for (;;) {
+        if (ep_closing(sync))
+            return SHM_ERROR_CLOSED;
+        shm_error_t e = ops->peer_state(ep, true);
+        if (e != SHM_SUCCESS) {
+            /* The peer left: deliver what it sent before leaving first. */
+            shm_error_t last = try_locked(ops, ep, sync, data, size, false);
+            return last == SHM_ERROR_EMPTY ? e : last;
+        }
+        uint32_t slice = WAIT_SLICE_MS;
+        if (timeout_ms) {
+            uint64_t spent_ms = (plat_now_ns() - start) / 1000000u;
+            if (spent_ms >= timeout_ms) {
+                /* One last look: a message may have come at the deadline. */
+                e = try_locked(ops, ep, sync, data, size, false);
+                return e == SHM_ERROR_EMPTY ? SHM_ERROR_TIMEOUT : e;
+            }
+            if (timeout_ms - spent_ms < slice)
+                slice = (uint32_t)(timeout_ms - spent_ms);
+        }
+        shm_ev_wait(t, ops->ready, ep, slice, spin);
+        spin = 0; /* spin once per call, then sleep */
+        e = try_locked(ops, ep, sync, data, size, false);
+        if (e != SHM_ERROR_EMPTY)
+            return e;
+    }
+}
+
+/* The receive shared by server and client. */
+static shm_error_t receive_common(const recv_ops_t *ops, void *ep, ep_sync_t *sync,
+                                  shm_wake_target_t *t, bool blocking, uint32_t timeout_ms,
+                                  void *data, uint32_t *size)
+{
+    shm_error_t e = try_locked(ops, ep, sync, data, size, blocking);
+    if (e != SHM_ERROR_EMPTY)
+        return e;
+    if (!blocking) {
+        e = ops->peer_state(ep, false);
+        if (e == SHM_SUCCESS)
+            return SHM_ERROR_EMPTY;
+        shm_error_t last = try_locked(ops, ep, sync, data, size, false);
+        return last == SHM_ERROR_EMPTY ? e : last;
+    }
+    e = wait_loop(ops, ep, sync, t, timeout_ms, data, size);
+    xa_fetch_add32(&sync->waiting, (uint32_t)-1); /* our last access to ep */
+    return e;
+}
+
+static shm_error_t server_try_receive_v(void *ep, void *data, uint32_t *size)
+{
+    return server_try_receive((shm_server_t *)ep, data, size);
+}
+
+static shm_error_t server_peer_state(void *ep, bool waiting)
+{
+    shm_server_t *s = (shm_server_t *)ep;
+    if (waiting || due_by_count(&s->poll_count))
+        server_poll_if_due(s); /* clients come and go; keep waiting */
+    return SHM_SUCCESS;
+}
+
+static const recv_ops_t server_recv_ops = {server_try_receive_v, server_peer_state, server_ready};
+
+shm_error_t shm_server_receive(shm_server_t *s, void *data, uint32_t *size)
+{
+    if (!s || !size || (!data && *size != 0))
+        return ret(SHM_ERROR_INVALID_PARAM);
+    return ret(receive_common(&server_recv_ops, s, &s->sync, &s->target, s->blocking,
+                          s->timeout_ms, data, size));
+}
+
+shm_error_t shm_server_register_callback(shm_server_t *s, shm_event_callback_t cb, void *ud)
+{
+    if (!s || !cb)
+        return ret(SHM_ERROR_INVALID_PARAM);
+    if (ep_closing(&s->sync))
+        return ret(SHM_ERROR_CLOSED);
+    server_poll(s);
+    /* Under peer_lock: clients already known get CONNECT from here, later
+     * ones from the poll, none twice. */
+    plat_mutex_lock(&s->peer_lock);
+    bool was_active = shm_listener_active(&s->listener);
+    shm_error_t err = shm_listener_start(&s->listener, cb, ud);
+    if (err == SHM_SUCCESS && !was_active)
+        for (uint32_t i = 0; i < s->max_readers; i++)
+            if (s->known[i].connected)
+                shm_listener_push(&s->listener, SHM_EVENT_CONNECT, &s->known[i].info, SHM_SUCCESS);
+    plat_mutex_unlock(&s->peer_lock);
+    return ret(err);
+}
+
+shm_error_t shm_server_get_stats(shm_server_t *s, shm_stats_t *st)
+{
+    if (!s || !st)
+        return ret(SHM_ERROR_INVALID_PARAM);
+    if (ep_closing(&s->sync))
+        return ret(SHM_ERROR_CLOSED);
+    server_poll_if_due(s);
+    memset(st, 0, sizeof(*st));
+    st->messages_sent = shm_ring_messages_written(s->tx);
+    st->bytes_sent = xa_load64_relaxed(&s->tx->hdr->bytes_written);
+    for (uint32_t i = 0; i < s->max_readers; i++) {
+        shm_reader_counts_t n;
+        shm_ring_reader_counts(&s->rx[i], &n);
+        st->messages_received += n.received;
+        st->bytes_received += n.bytes;
+        st->messages_lost += n.lost;
+    }
+    st->connected = shm_ring_active_readers(s->tx);
+    return SHM_SUCCESS;
+}
+
+shm_ring_t *shm_server_tx_ring(shm_server_t *s)
+{
+    if (!s) {
+        shm_set_error(SHM_ERROR_INVALID_PARAM);
+        return NULL;
+    }
+    return s->tx;
+}
+
+/* ---- client --------------------------------------------------------------------------- */
+
+struct shm_client {
+    shm_segment_t seg;
+    char base[PLAT_NAME_MAX];
+    uint64_t generation;
+    uint32_t slot;
+    bool blocking;
+    uint32_t timeout_ms;
+    shm_ring_reader_t rx;
+    shm_ring_reader_t *rx_ptr;
+    bool rx_attached;
+    shm_ring_t *tx;
+    uint64_t tx_msgs0, tx_bytes0; /* ring counters when we connected */
+    plat_wake_t server_wake;
+    shm_wake_target_t target;     /* word: our slot's wake_word */
+    shm_listener_t listener;
+    ep_sync_t sync;
+    shm_peer_info_t server_info;
+    plat_proc_id_t server_id;
+    uint32_t server_gone;         /* atomic, latched */
+    uint64_t last_poll_ns;        /* atomic */
+    uint32_t send_count;
+    uint32_t poll_count;
+};
+
+/* The server closed, died, or was replaced by a new channel of that name. */
+static bool client_server_gone(shm_client_t *c, bool check_process)
+{
+    if (xa_load32_acq(&c->server_gone))
+        return true;
+    shm_seg_header_t *h = c->seg.hdr;
+    bool gone = xa_load32_acq(&h->state) != SHM_SEG_READY ||
+                xa_load64_relaxed(&h->generation) != c->generation ||
+                (check_process && !plat_proc_alive(&c->server_id));
+    if (gone && xa_xchg32(&c->server_gone, 1) == 0)
+        shm_listener_push(&c->listener, SHM_EVENT_DISCONNECT, &c->server_info, SHM_SUCCESS);
+    return gone;
+}
+
+static void client_poll(void *arg)
+{
+    shm_client_t *c = (shm_client_t *)arg;
+    xa_store64_relaxed(&c->last_poll_ns, plat_now_ns());
+    client_server_gone(c, true);
+}
+
+static bool client_gone_now(shm_client_t *c)
+{
+    uint64_t now = plat_now_ns();
+    bool due = now - xa_load64_relaxed(&c->last_poll_ns) >= PEER_POLL_NS;
+    if (due)
+        xa_store64_relaxed(&c->last_poll_ns, now);
+    return client_server_gone(c, due);
+}
+
+static bool client_pending(void *arg) { return shm_ring_reader_pending(&((shm_client_t *)arg)->rx); }
+
+static uint64_t client_data_mark(void *arg)
+{
+    return xa_load64_acq(&((shm_client_t *)arg)->rx.ring->hdr->tail);
+}
+
+static bool client_ready(void *arg)
+{
+    shm_client_t *c = (shm_client_t *)arg;
+    return ep_closing(&c->sync) || client_pending(c) ||
+           xa_load32_relaxed(&c->seg.hdr->state) != SHM_SEG_READY;
+}
+
+static void client_wake_server(void *arg, uint32_t slot)
+{
+    shm_client_t *c = (shm_client_t *)arg;
+    (void)slot;
+    shm_ev_signal(&c->seg.hdr->server_wake, &c->server_wake);
+}
+
+static void client_free(shm_client_t *c)
+{
+    shm_listener_fini(&c->listener);
+    shm_wake_target_fini(&c->target);
+    free(c);
+}
+
+static void client_finish(void *arg) { client_free((shm_client_t *)arg); }
+
+static const shm_listener_ops_t client_ops = {client_poll, client_pending, client_data_mark,
+                                              client_finish};
+
+/* One attempt: open, check the channel and its server, claim a slot. */
+static shm_error_t client_attach(shm_client_t *c)
+{
+    shm_error_t e = shm_segment_open(&c->seg, c->base);
+    if (e != SHM_SUCCESS)
+        return e;
+    shm_seg_header_t *h = c->seg.hdr;
+    uint32_t readers = xa_load32_relaxed(&h->max_readers);
+    if (c->seg.ring_count != 1 + readers) {
+        shm_segment_close(&c->seg);
+        return SHM_ERROR_INVALID_SEGMENT; /* a segment, but not a channel */
+    }
+    c->server_id.pid = xa_load32_relaxed(&h->creator_pid);
+    c->server_id.start_time = xa_load64_relaxed(&h->creator_start);
+    if (xa_load32_acq(&h->state) != SHM_SEG_READY || !plat_proc_alive(&c->server_id)) {
+        shm_segment_close(&c->seg);
+        return SHM_ERROR_NOT_FOUND; /* left by a server that is gone */
+    }
+    e = shm_ring_reader_attach(&c->seg.rings[0], &c->rx);
+    if (e != SHM_SUCCESS) {
+        shm_segment_close(&c->seg);
+        return e;
+    }
+    c->rx_attached = true;
+    c->slot = c->rx.slot_index;
+    c->generation = c->seg.generation;
+    c->blocking = xa_load32_relaxed(&h->cfg_blocking) != 0;
+    c->timeout_ms = xa_load32_relaxed(&h->cfg_timeout_ms);
+    c->server_info.pid = c->server_id.pid;
+    c->server_info.ptr_bits = xa_load32_relaxed(&h->creator_ptr_bits);
+    return SHM_SUCCESS;
+}
+
+shm_client_t *shm_client_connect(const char *name)
+{
+    char base[PLAT_NAME_MAX];
+    shm_error_t err = make_base_name(name, base, sizeof(base));
+    if (err != SHM_SUCCESS) {
+        shm_set_error(err);
+        return NULL;
+    }
+    shm_client_t *c = (shm_client_t *)calloc(1, sizeof(*c));
+    if (!c) {
+        shm_set_error(SHM_ERROR_MEMORY);
+        return NULL;
+    }
+    snprintf(c->base, sizeof(c->base), "%s", base);
+    /* Retry while the channel is absent or not yet published. */
+    uint64_t deadline = plat_now_ns() + (uint64_t)CONNECT_RETRY_MS * 1000000u;
+    for (;;) {
+        err = client_attach(c);
+        if (err != SHM_ERROR_NOT_FOUND || plat_now_ns() >= deadline)
+            break;
+        plat_sleep_ms(5);
+    }
+    if (err != SHM_SUCCESS) {
+        free(c);
+        shm_set_error(err);
+        return NULL;
+    }
+    c->tx = &c->seg.rings[1 + c->slot];
+    err = shm_ring_writer_init(c->tx);
+    c->tx_msgs0 = shm_ring_messages_written(c->tx);
+    c->tx_bytes0 = xa_load64_relaxed(&c->tx->hdr->bytes_written);
+    c->rx_ptr = &c->rx;
+    shm_wake_target_init(&c->target, &c->rx.slot->wake_word, &c->rx_ptr, 1);
+    shm_listener_init(&c->listener, &client_ops, c, &c->target);
+    char wname[PLAT_NAME_MAX];
+    if (err == SHM_SUCCESS)
+        err = wake_name(wname, sizeof(wname), base, c->generation, "s", 0);
+    if (err == SHM_SUCCESS)
+        err = plat_wake_open(&c->server_wake, wname, false);
+    if (err == SHM_SUCCESS)
+        err = wake_name(wname, sizeof(wname), base, c->generation, "c", c->slot);
+    if (err == SHM_SUCCESS)
+        err = plat_wake_open(&c->target.os, wname, false);
+    if (err != SHM_SUCCESS) {
+        shm_client_disconnect(c);
+        shm_set_error(err);
+        return NULL;
+    }
+    xa_store64_relaxed(&c->last_poll_ns, plat_now_ns());
+    shm_set_error(SHM_SUCCESS);
+    return c;
+}
+
+void shm_client_disconnect(shm_client_t *c)
+{
+    if (!c)
+        return;
+    bool own_thread = !shm_listener_stop(&c->listener);
+    ep_close(&c->sync, &c->target);
+    /* Leave the slot only if the channel is still the one we joined: a new
+     * server may have laid out a new channel in the same memory. */
+    if (c->rx_attached && xa_load64_relaxed(&c->seg.hdr->generation) == c->generation) {
+        shm_ring_reader_detach(&c->rx);
+        /* Let the server notice at once rather than at its next poll. */
+        client_wake_server(c, 0);
+    }
+    plat_wake_close(&c->server_wake);
+    plat_wake_close(&c->target.os);
+    shm_segment_close(&c->seg);
+    if (!own_thread)
+        client_free(c);
+}
+
+shm_error_t shm_client_send(shm_client_t *c, const void *data, uint32_t size)
+{
+    if (!c || !data || size == 0 || size > c->tx->max_payload)
+        return ret(SHM_ERROR_INVALID_PARAM);
+    bool fast = shm_block_lock(&c->sync.send_lock);
+    shm_error_t err = SHM_ERROR_CLOSED;
+    if (!ep_closing(&c->sync)) {
+        bool check = (++c->send_count & 1023u) == 0;
+        err = SHM_ERROR_NOT_CONNECTED;
+        if (!(check ? client_gone_now(c) : client_server_gone(c, false))) {
+            err = shm_ring_write(c->tx, data, size);
+            if (err == SHM_SUCCESS)
+                shm_ev_notify(c->tx, client_wake_server, c);
+        }
+    }
+    shm_block_unlock(&c->sync.send_lock, fast);
+    return ret(err);
+}
+
+static shm_error_t client_try_receive(void *ep, void *data, uint32_t *size)
+{
+    shm_client_t *c = (shm_client_t *)ep;
+    shm_error_t e = shm_ring_read(&c->rx, data, size);
+    if (e == SHM_ERROR_INVALID_SEGMENT)
+        shm_listener_push(&c->listener, SHM_EVENT_ERROR, NULL, e);
+    return e;
+}
+
+static shm_error_t client_peer_state(void *ep, bool waiting)
+{
+    shm_client_t *c = (shm_client_t *)ep;
+    bool gone = (waiting || due_by_count(&c->poll_count)) ? client_gone_now(c)
+                                                           : client_server_gone(c, false);
+    return gone ? SHM_ERROR_NOT_CONNECTED : SHM_SUCCESS;
+}
+
+static const recv_ops_t client_recv_ops = {client_try_receive, client_peer_state, client_ready};
+
+shm_error_t shm_client_receive(shm_client_t *c, void *data, uint32_t *size)
+{
+    if (!c || !size || (!data && *size != 0))
+        return ret(SHM_ERROR_INVALID_PARAM);
+    return ret(receive_common(&client_recv_ops, c, &c->sync, &c->target, c->blocking,
+                          c->timeout_ms, data, size));
+}
+
+shm_error_t shm_client_register_callback(shm_client_t *c, shm_event_callback_t cb, void *ud)
+{
+    if (!c || !cb)
+        return ret(SHM_ERROR_INVALID_PARAM);
+    if (ep_closing(&c->sync))
+        return ret(SHM_ERROR_CLOSED);
+    bool was_active = shm_listener_active(&c->listener);
+    shm_error_t err = shm_listener_start(&c->listener, cb, ud);
+    if (err == SHM_SUCCESS && !was_active && !client_server_gone(c, true))
+        shm_listener_push(&c->listener, SHM_EVENT_CONNECT, &c->server_info, SHM_SUCCESS);
+    return ret(err);
+}
+
+shm_error_t shm_client_get_stats(shm_client_t *c, shm_stats_t *st)
+{
+    if (!c || !st)
+        return ret(SHM_ERROR_INVALID_PARAM);
+    if (ep_closing(&c->sync))
+        return ret(SHM_ERROR_CLOSED);
+    memset(st, 0, sizeof(*st));
+    st->messages_sent = shm_ring_messages_written(c->tx) - c->tx_msgs0;
+    st->bytes_sent = xa_load64_relaxed(&c->tx->hdr->bytes_written) - c->tx_bytes0;
+    shm_reader_counts_t n;
+    shm_ring_reader_counts(&c->rx, &n);
+    st->messages_received = n.received;
+    st->bytes_received = n.bytes;
+    st->messages_lost = n.lost;
+    st->connected = client_gone_now(c) ? 0u : 1u;
+    return SHM_SUCCESS;
+}
+
+shm_ring_t *shm_client_tx_ring(shm_client_t *c)
+{
+    if (!c) {
+        shm_set_error(SHM_ERROR_INVALID_PARAM);
+        return NULL;
+    }
+    return c->tx;
+}

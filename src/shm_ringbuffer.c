@@ -1,0 +1,776 @@
+/*
+ * shm_ringbuffer.c - segment layout and the overwriting multi-reader ring.
+ * The protocol is described in shm_ringbuffer.h.
+ */
+#include "shm_ringbuffer.h"
+
+#include <string.h>
+
+#include "atomics.h"
+
+/* ---- layout checks: the same on every compiler and target ------------------- */
+
+#if defined(__cplusplus)
+#define SHM_STATIC_ASSERT(c, m) static_assert(c, m)
+#else
+#define SHM_STATIC_ASSERT(c, m) _Static_assert(c, m)
+#endif
+
+#define SHM_ASSERT_OFFSET(type, field, off) \
+    SHM_STATIC_ASSERT(offsetof(type, field) == (off), #type "." #field " offset")
+
+SHM_STATIC_ASSERT(sizeof(shm_seg_header_t) == 128, "segment header size");
+SHM_ASSERT_OFFSET(shm_seg_header_t, magic, 0);
+SHM_ASSERT_OFFSET(shm_seg_header_t, layout_version, 4);
+SHM_ASSERT_OFFSET(shm_seg_header_t, header_size, 8);
+SHM_ASSERT_OFFSET(shm_seg_header_t, ring_count, 12);
+SHM_ASSERT_OFFSET(shm_seg_header_t, total_size, 16);
+SHM_ASSERT_OFFSET(shm_seg_header_t, ring_capacity, 24);
+SHM_ASSERT_OFFSET(shm_seg_header_t, max_readers, 28);
+SHM_ASSERT_OFFSET(shm_seg_header_t, max_message, 32);
+SHM_ASSERT_OFFSET(shm_seg_header_t, creator_ptr_bits, 36);
+SHM_ASSERT_OFFSET(shm_seg_header_t, creator_pid, 40);
+SHM_ASSERT_OFFSET(shm_seg_header_t, state, 44);
+SHM_ASSERT_OFFSET(shm_seg_header_t, creator_start, 48);
+SHM_ASSERT_OFFSET(shm_seg_header_t, generation, 56);
+SHM_ASSERT_OFFSET(shm_seg_header_t, cfg_blocking, 64);
+SHM_ASSERT_OFFSET(shm_seg_header_t, cfg_timeout_ms, 68);
+SHM_ASSERT_OFFSET(shm_seg_header_t, server_wake, 72);
+SHM_ASSERT_OFFSET(shm_seg_header_t, reserved, 76);
+
+SHM_STATIC_ASSERT(sizeof(shm_ring_header_t) == 256, "ring header size");
+SHM_ASSERT_OFFSET(shm_ring_header_t, capacity, 0);
+SHM_ASSERT_OFFSET(shm_ring_header_t, max_readers, 4);
+SHM_ASSERT_OFFSET(shm_ring_header_t, ring_index, 8);
+SHM_ASSERT_OFFSET(shm_ring_header_t, writer_pid, 12);
+SHM_ASSERT_OFFSET(shm_ring_header_t, writer_start, 16);
+SHM_ASSERT_OFFSET(shm_ring_header_t, writer_ptr_bits, 24);
+SHM_ASSERT_OFFSET(shm_ring_header_t, writer_flags, 28);
+SHM_ASSERT_OFFSET(shm_ring_header_t, reserved0, 32);
+SHM_ASSERT_OFFSET(shm_ring_header_t, tail, 64);
+SHM_ASSERT_OFFSET(shm_ring_header_t, intent, 72);
+SHM_ASSERT_OFFSET(shm_ring_header_t, reserved1, 80);
+SHM_ASSERT_OFFSET(shm_ring_header_t, head, 128);
+SHM_ASSERT_OFFSET(shm_ring_header_t, next_seq, 136);
+SHM_ASSERT_OFFSET(shm_ring_header_t, pub_ver, 144);
+SHM_ASSERT_OFFSET(shm_ring_header_t, bytes_written, 152);
+SHM_ASSERT_OFFSET(shm_ring_header_t, reserved2, 160);
+SHM_ASSERT_OFFSET(shm_ring_header_t, waiters, 192);
+SHM_ASSERT_OFFSET(shm_ring_header_t, reserved3, 196);
+
+SHM_STATIC_ASSERT(sizeof(shm_reader_slot_t) == 128, "reader slot size");
+SHM_ASSERT_OFFSET(shm_reader_slot_t, cursor, 0);
+SHM_ASSERT_OFFSET(shm_reader_slot_t, expected_seq, 8);
+SHM_ASSERT_OFFSET(shm_reader_slot_t, received, 16);
+SHM_ASSERT_OFFSET(shm_reader_slot_t, lost, 24);
+SHM_ASSERT_OFFSET(shm_reader_slot_t, bytes, 32);
+SHM_ASSERT_OFFSET(shm_reader_slot_t, state, 64);
+SHM_ASSERT_OFFSET(shm_reader_slot_t, reserved_epoch, 68);
+SHM_ASSERT_OFFSET(shm_reader_slot_t, pid, 72);
+SHM_ASSERT_OFFSET(shm_reader_slot_t, ptr_bits, 76);
+SHM_ASSERT_OFFSET(shm_reader_slot_t, start_time, 80);
+SHM_ASSERT_OFFSET(shm_reader_slot_t, waiting, 88);
+SHM_ASSERT_OFFSET(shm_reader_slot_t, wake_word, 92);
+
+SHM_STATIC_ASSERT(sizeof(shm_record_header_t) == SHM_RECORD_HEADER_SIZE, "record header");
+SHM_ASSERT_OFFSET(shm_record_header_t, length, 0);
+SHM_ASSERT_OFFSET(shm_record_header_t, type, 4);
+SHM_ASSERT_OFFSET(shm_record_header_t, seq, 8);
+
+/* ---- geometry ------------------------------------------------------------------ */
+
+static uint32_t ring_slot_count(uint32_t ring_index, uint32_t max_readers)
+{
+    return ring_index == 0 ? max_readers : 1u;
+}
+
+static size_t ring_span(uint32_t slots, uint32_t capacity)
+{
+    return sizeof(shm_ring_header_t) + (size_t)slots * sizeof(shm_reader_slot_t) + capacity;
+}
+
+static bool is_pow2(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+static uint32_t record_size(uint32_t payload)
+{
+    return (SHM_RECORD_HEADER_SIZE + payload + (SHM_RECORD_ALIGN - 1)) & ~(SHM_RECORD_ALIGN - 1);
+}
+
+static uint32_t ptr_bits(void) { return (uint32_t)(sizeof(void *) * 8); }
+
+shm_error_t shm_seg_params_check(const shm_seg_params_t *p)
+{
+    if (!p || p->ring_count < 1 || p->ring_count > SHM_SEG_MAX_RINGS)
+        return SHM_ERROR_INVALID_PARAM;
+    if (!is_pow2(p->capacity) || p->capacity < SHM_MIN_RING_SIZE || p->capacity > SHM_MAX_RING_SIZE)
+        return SHM_ERROR_INVALID_PARAM;
+    if (p->max_readers < 1 || p->max_readers > SHM_MAX_READERS)
+        return SHM_ERROR_INVALID_PARAM;
+    return SHM_SUCCESS;
+}
+
+/* Size of a layout; 0 when it would not fit a size_t (32-bit processes). */
+static size_t layout_size(uint32_t ring_count, uint32_t capacity, uint32_t max_readers)
+{
+    uint64_t total = sizeof(shm_seg_header_t);
+    for (uint32_t i = 0; i < ring_count; i++)
+        total += ring_span(ring_slot_count(i, max_readers), capacity);
+    if (total > (uint64_t)(SIZE_MAX / 2))
+        return 0;
+    return (size_t)total;
+}
+
+size_t shm_segment_size(const shm_seg_params_t *p)
+{
+    if (shm_seg_params_check(p) != SHM_SUCCESS)
+        return 0;
+    return layout_size(p->ring_count, p->capacity, p->max_readers);
+}
+
+/* Bind the process-local ring handles to validated geometry. */
+static void bind_rings(shm_segment_t *seg, uint8_t *base, uint32_t ring_count,
+                       uint32_t capacity, uint32_t max_readers)
+{
+    size_t off = sizeof(shm_seg_header_t);
+    seg->ring_count = ring_count;
+    for (uint32_t i = 0; i < ring_count; i++) {
+        shm_ring_t *r = &seg->rings[i];
+        uint32_t slots = ring_slot_count(i, max_readers);
+        memset(r, 0, sizeof(*r));
+        r->hdr = (shm_ring_header_t *)(void *)(base + off);
+        r->slots = (shm_reader_slot_t *)(void *)(base + off + sizeof(shm_ring_header_t));
+        r->data = base + off + sizeof(shm_ring_header_t) + (size_t)slots * sizeof(shm_reader_slot_t);
+        r->capacity = capacity;
+        r->mask = capacity - 1;
+        r->max_readers = slots;
+        r->max_payload = capacity - SHM_RECORD_HEADER_SIZE < SHM_MAX_MESSAGE_SIZE
+                             ? capacity - SHM_RECORD_HEADER_SIZE
+                             : SHM_MAX_MESSAGE_SIZE;
+        off += ring_span(slots, capacity);
+    }
+}
+
+shm_error_t shm_segment_format(shm_segment_t *seg, void *mem, size_t size,
+                               const shm_seg_params_t *p)
+{
+    if (!seg || !mem || ((uintptr_t)mem & (SHM_CACHE_LINE - 1)) != 0)
+        return SHM_ERROR_INVALID_PARAM;
+    size_t need = shm_segment_size(p);
+    if (need == 0 || size < need)
+        return SHM_ERROR_INVALID_PARAM;
+
+    plat_proc_id_t self;
+    plat_proc_self(&self);
+    uint8_t *base = (uint8_t *)mem;
+    shm_seg_header_t *h = (shm_seg_header_t *)mem;
+    xa_store32_rel(&h->magic, 0); /* unpublished while we write */
+    memset(base + sizeof(h->magic), 0, need - sizeof(h->magic));
+    h->layout_version = SHM_LAYOUT_VERSION;
+    h->header_size = (uint32_t)sizeof(shm_seg_header_t);
+    h->ring_count = p->ring_count;
+    h->total_size = need;
+    h->ring_capacity = p->capacity;
+    h->max_readers = p->max_readers;
+    h->max_message = SHM_MAX_MESSAGE_SIZE;
+    h->creator_ptr_bits = ptr_bits();
+    h->creator_pid = self.pid;
+    h->creator_start = self.start_time;
+    h->generation = plat_now_ns() ^ ((uint64_t)self.pid << 32) ^ self.start_time;
+    h->cfg_blocking = p->blocking ? 1u : 0u;
+    h->cfg_timeout_ms = p->timeout_ms;
+    h->state = SHM_SEG_READY;
+
+    memset(seg, 0, sizeof(*seg));
+    bind_rings(seg, base, p->ring_count, p->capacity, p->max_readers);
+    for (uint32_t i = 0; i < p->ring_count; i++) {
+        shm_ring_header_t *rh = seg->rings[i].hdr;
+        rh->capacity = p->capacity;
+        rh->max_readers = seg->rings[i].max_readers;
+        rh->ring_index = i;
+    }
+    seg->hdr = h;
+    seg->mapped_size = size;
+    seg->generation = h->generation;
+    /* Publish: everything above becomes visible before the magic. */
+    xa_store32_rel(&h->magic, SHM_SEG_MAGIC);
+    return SHM_SUCCESS;
+}
+
+shm_error_t shm_segment_attach(shm_segment_t *seg, void *mem, size_t size)
+{
+    if (!seg || !mem || ((uintptr_t)mem & 7u) != 0)
+        return SHM_ERROR_INVALID_PARAM;
+    if (size < sizeof(shm_seg_header_t))
+        return SHM_ERROR_INVALID_SEGMENT;
+    shm_seg_header_t *h = (shm_seg_header_t *)mem;
+    uint32_t magic = xa_load32_acq(&h->magic);
+    if (magic == 0)
+        return SHM_ERROR_NOT_FOUND; /* creator has not published it yet */
+    if (magic != SHM_SEG_MAGIC)
+        return SHM_ERROR_INVALID_SEGMENT;
+    /* Read each field once, check it, and use only the checked copy. */
+    uint32_t version = xa_load32_relaxed(&h->layout_version);
+    uint32_t hsize = xa_load32_relaxed(&h->header_size);
+    uint32_t rings = xa_load32_relaxed(&h->ring_count);
+    uint64_t total = xa_load64_relaxed(&h->total_size);
+    uint32_t cap = xa_load32_relaxed(&h->ring_capacity);
+    uint32_t readers = xa_load32_relaxed(&h->max_readers);
+    uint32_t maxmsg = xa_load32_relaxed(&h->max_message);
+    if (version != SHM_LAYOUT_VERSION || hsize != sizeof(shm_seg_header_t) ||
+        maxmsg != SHM_MAX_MESSAGE_SIZE)
+        return SHM_ERROR_INVALID_SEGMENT;
+    shm_seg_params_t p = {rings, cap, readers, false, 0};
+    if (shm_seg_params_check(&p) != SHM_SUCCESS)
+        return SHM_ERROR_INVALID_SEGMENT;
+    size_t need = layout_size(rings, cap, readers);
+    if (need == 0 || total != (uint64_t)need || need > size)
+        return SHM_ERROR_INVALID_SEGMENT;
+    memset(seg, 0, sizeof(*seg));
+    bind_rings(seg, (uint8_t *)mem, rings, cap, readers);
+    /* Each ring header must agree with the segment header. */
+    for (uint32_t i = 0; i < rings; i++) {
+        shm_ring_t *r = &seg->rings[i];
+        if (xa_load32_relaxed(&r->hdr->capacity) != cap ||
+            xa_load32_relaxed(&r->hdr->max_readers) != r->max_readers ||
+            xa_load32_relaxed(&r->hdr->ring_index) != i) {
+            memset(seg, 0, sizeof(*seg));
+            return SHM_ERROR_INVALID_SEGMENT;
+        }
+    }
+    seg->hdr = h;
+    seg->mapped_size = size;
+    seg->generation = xa_load64_relaxed(&h->generation);
+    return SHM_SUCCESS;
+}
+
+shm_error_t shm_segment_create(shm_segment_t *seg, const char *os_name,
+                               const shm_seg_params_t *p)
+{
+    if (!seg || !os_name)
+        return SHM_ERROR_INVALID_PARAM;
+    size_t need = shm_segment_size(p);
+    if (need == 0)
+        return SHM_ERROR_INVALID_PARAM;
+    plat_shm_t shm;
+    memset(&shm, 0, sizeof(shm));
+    shm_error_t err = plat_shm_create(&shm, os_name, need);
+    if (err != SHM_SUCCESS)
+        return err;
+    err = shm_segment_format(seg, shm.base, shm.size, p);
+    if (err != SHM_SUCCESS) {
+        plat_shm_close(&shm);
+        plat_shm_unlink(os_name);
+        return err;
+    }
+    seg->shm = shm;
+    return SHM_SUCCESS;
+}
+
+shm_error_t shm_segment_open(shm_segment_t *seg, const char *os_name)
+{
+    if (!seg || !os_name)
+        return SHM_ERROR_INVALID_PARAM;
+    plat_shm_t shm;
+    memset(&shm, 0, sizeof(shm));
+    shm_error_t err = plat_shm_open(&shm, os_name);
+    if (err != SHM_SUCCESS)
+        return err;
+    err = shm_segment_attach(seg, shm.base, shm.size);
+    if (err != SHM_SUCCESS) {
+        plat_shm_close(&shm);
+        return err;
+    }
+    seg->shm = shm;
+    return SHM_SUCCESS;
+}
+
+void shm_segment_close(shm_segment_t *seg)
+{
+    if (!seg)
+        return;
+    for (uint32_t i = 0; i < seg->ring_count && i < SHM_SEG_MAX_RINGS; i++)
+        shm_ring_writer_fini(&seg->rings[i]);
+    if (seg->shm.base)
+        plat_shm_close(&seg->shm);
+    memset(seg, 0, sizeof(*seg));
+}
+
+/* ---- records --------------------------------------------------------------------- */
+
+/* Copy a record header out of the data area (offset already bounded). */
+static void read_record_header(const shm_ring_t *r, uint32_t off, shm_record_header_t *out)
+{
+    xa_copy_from_shared(out, r->data + off, sizeof(*out));
+}
+
+/*
+ * Size of the record starting at `pos`, as the writer laid it out, or 0 if
+ * what is there is not a well-formed record. Bounds every field.
+ */
+static uint32_t record_span_at(const shm_ring_t *r, uint64_t pos, shm_record_header_t *hdr)
+{
+    uint32_t off = (uint32_t)(pos & r->mask);
+    uint32_t rest = r->capacity - off;
+    if (rest < SHM_RECORD_HEADER_SIZE) {
+        hdr->type = SHM_REC_PADDING;
+        hdr->length = rest;
+        hdr->seq = 0;
+        return rest; /* implicit padding: too little room for a header */
+    }
+    read_record_header(r, off, hdr);
+    if (hdr->type == SHM_REC_PADDING)
+        return hdr->length == rest ? rest : 0;
+    if (hdr->type != SHM_REC_MESSAGE || hdr->length == 0 || hdr->length > r->max_payload)
+        return 0;
+    uint32_t span = record_size(hdr->length);
+    return span <= rest ? span : 0;
+}
+
+/* ---- writer --------------------------------------------------------------------------- */
+
+shm_error_t shm_ring_writer_init(shm_ring_t *r)
+{
+    if (!r || !r->hdr)
+        return SHM_ERROR_INVALID_PARAM;
+    shm_ring_header_t *h = r->hdr;
+    /* Continue where the previous writer (if any) stopped; bound what it left. */
+    uint64_t tail = xa_load64_acq(&h->tail);
+    uint64_t head = xa_load64_relaxed(&h->head);
+    uint64_t intent = xa_load64_relaxed(&h->intent);
+    if (tail >= (1ull << 62) || intent >= (1ull << 62)) {
+        /* Positions no honest writer reaches (2^62 bytes): start over. */
+        head = tail = intent = 0;
+        xa_store64_relaxed(&h->head, 0);
+        xa_store64_relaxed(&h->intent, 0);
+        xa_store64_rel(&h->tail, 0);
+    } else if (head > tail || tail - head > r->capacity || intent < tail ||
+               intent - tail > 2ull * r->capacity) {
+        /* Inconsistent: start after everything, readers resynchronise. */
+        uint64_t start = (intent > tail ? intent : tail) + r->capacity;
+        start = (start + SHM_RECORD_ALIGN - 1) & ~(uint64_t)(SHM_RECORD_ALIGN - 1);
+        head = tail = start;
+        xa_store64_relaxed(&h->head, head);
+        xa_store64_relaxed(&h->intent, tail);
+        xa_store64_rel(&h->tail, tail);
+    } else if (intent > tail) {
+        /* A writer died mid-record: [tail, intent) is garbage; readers will
+         * never be pointed at it because the next record starts at tail and
+         * intent only grows. */
+    }
+    plat_proc_id_t self;
+    plat_proc_self(&self);
+    xa_store32_relaxed(&h->writer_pid, self.pid);
+    xa_store64_relaxed(&h->writer_start, self.start_time);
+    xa_store32_relaxed(&h->writer_ptr_bits, ptr_bits());
+    r->w_remote_fence = plat_remote_fence_register();
+    /* Published with a full fence: a reader that sleeps after seeing the flag
+     * fences for us; one that saw it clear keeps relying on our own fence. */
+    xa_xchg32(&h->writer_flags, r->w_remote_fence ? SHM_WRITER_REMOTE_FENCE : 0u);
+    r->w_tail = tail;
+    r->w_head = head;
+    r->w_seq = xa_load64_relaxed(&h->next_seq);
+    r->w_bytes = xa_load64_relaxed(&h->bytes_written);
+    r->writer_ready = true;
+    return SHM_SUCCESS;
+}
+
+void shm_ring_writer_fini(shm_ring_t *r)
+{
+    if (r)
+        r->writer_ready = false;
+}
+
+/* Move head past every record that [.., end) will overwrite. */
+static uint64_t advance_head(const shm_ring_t *r, uint64_t head, uint64_t tail,
+                             uint64_t start, uint64_t end)
+{
+    if (end <= r->capacity)
+        return head;
+    uint64_t target = end - r->capacity;
+    while (head < target) {
+        if (head >= tail)
+            return start; /* only the padding we are about to write is left */
+        shm_record_header_t hdr;
+        uint32_t span = record_span_at(r, head, &hdr);
+        if (span == 0 || head + span > tail)
+            return start; /* our own records are damaged: skip everything */
+        head += span;
+    }
+    return head;
+}
+
+shm_error_t shm_ring_write(shm_ring_t *r, const void *data, uint32_t size)
+{
+    if (!r || !r->hdr || !data || size == 0 || size > r->max_payload)
+        return SHM_ERROR_INVALID_PARAM;
+    if (!r->writer_ready)
+        return SHM_ERROR_INVALID_PARAM;
+    shm_ring_header_t *h = r->hdr;
+    uint32_t span = record_size(size);
+
+    uint64_t tail = r->w_tail;
+    uint32_t off = (uint32_t)(tail & r->mask);
+    uint32_t rest = r->capacity - off;
+    uint32_t pad = rest < span ? rest : 0;
+    uint64_t start = tail + pad;
+    uint64_t end = start + span;
+    uint64_t head = advance_head(r, r->w_head, tail, start, end);
+    uint64_t intent = xa_load64_relaxed(&h->intent);
+
+    /* Announce what we overwrite before touching a byte of it. head first:
+     * a reader that sees the new intent also sees a head past the damage. */
+    xa_store64_rel(&h->head, head);
+    xa_store64_rel(&h->intent, end > intent ? end : intent);
+    xa_fence_rel(); /* ...and intent is visible before any byte below */
+
+    if (pad >= SHM_RECORD_HEADER_SIZE) {
+        shm_record_header_t ph = {pad, SHM_REC_PADDING, 0};
+        xa_copy_to_shared(r->data + off, &ph, sizeof(ph));
+    }
+    uint32_t roff = (uint32_t)(start & r->mask);
+    shm_record_header_t rh = {size, SHM_REC_MESSAGE, r->w_seq};
+    xa_copy_to_shared(r->data + roff, &rh, sizeof(rh));
+    xa_copy_to_shared(r->data + roff + SHM_RECORD_HEADER_SIZE, data, size);
+
+    /* Publish tail and next_seq together (pub_ver odd while they change). */
+    uint64_t ver = xa_load64_relaxed(&h->pub_ver);
+    xa_store64_relaxed(&h->pub_ver, ver + 1);
+    xa_fence_rel();
+    xa_store64_relaxed(&h->next_seq, r->w_seq + 1);
+    r->w_bytes += size;
+    xa_store64_relaxed(&h->bytes_written, r->w_bytes);
+    xa_store64_rel(&h->tail, end);
+    xa_store64_rel(&h->pub_ver, ver + 2);
+
+    r->w_tail = end;
+    r->w_head = head;
+    r->w_seq++;
+    return SHM_SUCCESS;
+}
+
+bool shm_ring_wake_needed(shm_ring_t *r)
+{
+    /* Orders our tail store before the load of `waiters`; the reader does the
+     * mirror image (waiting store, fence, tail load): one side sees the other.
+     * With a remote fence the sleeper's plat_remote_fence() plays our part. */
+    if (r->w_remote_fence)
+        xa_compiler_barrier();
+    else
+        xa_fence_seq_cst();
+    return xa_load32_relaxed(&r->hdr->waiters) != 0;
+}
+
+void shm_ring_wake_sleepers(shm_ring_t *r, void (*wake)(void *ctx, uint32_t slot), void *ctx)
+{
+    for (uint32_t i = 0; i < r->max_readers; i++) {
+        shm_reader_slot_t *s = &r->slots[i];
+        if (xa_load32_relaxed(&s->waiting) && xa_xchg32(&s->waiting, 0) == 1) {
+            xa_fetch_add32(&r->hdr->waiters, (uint32_t)-1);
+            wake(ctx, i);
+        }
+    }
+}
+
+/* ---- readers ----------------------------------------------------------------------------- */
+
+/* A consistent (tail, next_seq) pair. */
+static void snapshot_tail(const shm_ring_t *r, uint64_t *tail, uint64_t *seq)
+{
+    shm_ring_header_t *h = r->hdr;
+    for (unsigned spins = 0;; spins++) {
+        uint64_t v1 = xa_load64_acq(&h->pub_ver);
+        uint64_t t = xa_load64_acq(&h->tail);
+        uint64_t s = xa_load64_acq(&h->next_seq);
+        xa_fence_acq();
+        uint64_t v2 = xa_load64_relaxed(&h->pub_ver);
+        if (v1 == v2 && (v1 & 1) == 0) {
+            *tail = t;
+            *seq = s;
+            return;
+        }
+        if (spins > 1000000u) {
+            /* A writer died between the two pub_ver stores: tail/next_seq
+             * are as it left them and will not change under us again. */
+            *tail = t;
+            *seq = s;
+            return;
+        }
+        xa_pause();
+    }
+}
+
+static void reader_publish(shm_ring_reader_t *rd)
+{
+    shm_reader_slot_t *s = rd->slot;
+    xa_store64_relaxed(&s->cursor, rd->cursor);
+    xa_store64_relaxed(&s->expected_seq, rd->expected_seq);
+    xa_store64_relaxed(&s->received, rd->received);
+    xa_store64_relaxed(&s->lost, rd->lost);
+    xa_store64_relaxed(&s->bytes, rd->bytes);
+}
+
+void shm_ring_reader_counts(const shm_ring_reader_t *rd, shm_reader_counts_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!rd || !rd->slot)
+        return;
+    out->received = xa_load64_relaxed(&rd->slot->received);
+    out->bytes = xa_load64_relaxed(&rd->slot->bytes);
+    out->lost = xa_load64_relaxed(&rd->slot->lost);
+}
+
+shm_error_t shm_ring_reader_attach(shm_ring_t *r, shm_ring_reader_t *rd)
+{
+    if (!r || !r->hdr || !rd)
+        return SHM_ERROR_INVALID_PARAM;
+    for (uint32_t i = 0; i < r->max_readers; i++) {
+        shm_reader_slot_t *s = &r->slots[i];
+        uint32_t word = xa_load32_acq(&s->state);
+        if (SHM_SLOT_STATE(word) != SHM_SLOT_FREE)
+            continue;
+        uint32_t epoch = SHM_SLOT_EPOCH(word) + 1;
+        if (!xa_cas32(&s->state, word, SHM_SLOT_WORD(epoch, SHM_SLOT_CLAIMING)))
+            continue;
+        plat_proc_id_t self;
+        plat_proc_self(&self);
+        memset(rd, 0, sizeof(*rd));
+        rd->ring = r;
+        rd->slot = s;
+        rd->slot_index = i;
+        snapshot_tail(r, &rd->cursor, &rd->expected_seq);
+        xa_store32_relaxed(&s->pid, self.pid);
+        xa_store64_relaxed(&s->start_time, self.start_time);
+        xa_store32_relaxed(&s->ptr_bits, ptr_bits());
+        xa_store32_relaxed(&s->waiting, 0);
+        reader_publish(rd);
+        rd->claim_word = SHM_SLOT_WORD(epoch, SHM_SLOT_ACTIVE);
+        xa_store32_rel(&s->state, rd->claim_word);
+        return SHM_SUCCESS;
+    }
+    return SHM_ERROR_BUSY;
+}
+
+void shm_ring_reader_detach(shm_ring_reader_t *rd)
+{
+    if (!rd || !rd->slot)
+        return;
+    shm_reader_slot_t *s = rd->slot;
+    if (xa_xchg32(&s->waiting, 0) == 1)
+        xa_fetch_add32(&rd->ring->hdr->waiters, (uint32_t)-1);
+    xa_store32_relaxed(&s->pid, 0);
+    xa_store64_relaxed(&s->start_time, 0);
+    /* Only if the slot is still ours (nobody reclaimed it meanwhile). */
+    xa_cas32(&s->state, rd->claim_word,
+             SHM_SLOT_WORD(SHM_SLOT_EPOCH(rd->claim_word), SHM_SLOT_FREE));
+    rd->slot = NULL;
+    rd->ring = NULL;
+}
+
+uint32_t shm_ring_reader_claim_word(const shm_ring_reader_t *rd) { return rd->claim_word; }
+
+bool shm_ring_slot_reclaim(shm_ring_t *r, uint32_t i, uint32_t observed)
+{
+    if (!r || i >= r->max_readers || SHM_SLOT_STATE(observed) != SHM_SLOT_ACTIVE)
+        return false;
+    shm_reader_slot_t *s = &r->slots[i];
+    if (!xa_cas32(&s->state, observed, SHM_SLOT_WORD(SHM_SLOT_EPOCH(observed), SHM_SLOT_FREE)))
+        return false;
+    if (xa_xchg32(&s->waiting, 0) == 1)
+        xa_fetch_add32(&r->hdr->waiters, (uint32_t)-1);
+    return true;
+}
+
+bool shm_ring_reader_pending(const shm_ring_reader_t *rd)
+{
+    return xa_load64_acq(&rd->ring->hdr->tail) > rd->cursor;
+}
+
+/* True when a record starting at pos may have been overwritten, judged by an
+ * intent loaded after the record was copied (the acquire fence makes every
+ * copied byte older than that load). */
+static bool overwritten(const shm_ring_t *r, uint64_t pos)
+{
+    xa_fence_acq();
+    uint64_t intent = xa_load64_acq(&r->hdr->intent);
+    return intent > r->capacity && pos < intent - r->capacity;
+}
+
+/* Lost our place (lapped, or shared state out of bounds): resume at the
+ * oldest intact record if head is believable, else at the tail. */
+static shm_error_t resync(shm_ring_reader_t *rd, bool corrupt)
+{
+    const shm_ring_t *r = rd->ring;
+    /* The writer stores head, then intent, both with release. So an intent
+     * seen before head bounds it from below (head >= intent - capacity),
+     * and an intent seen after it bounds it from above (head <= intent +
+     * capacity: at most the padding of the record being written). A head
+     * outside these bounds is not the writer's. */
+    uint64_t intent1 = xa_load64_acq(&r->hdr->intent);
+    uint64_t head = xa_load64_acq(&r->hdr->head);
+    uint64_t intent2 = xa_load64_acq(&r->hdr->intent);
+    if (!corrupt && head > rd->cursor && head + r->capacity >= intent1 &&
+        head <= intent2 + r->capacity) {
+        rd->cursor = head;
+        return SHM_SUCCESS;
+    }
+    /* Nothing believable to resume from: start over at the tail. Loss from
+     * here on is counted again from the sequence numbers. */
+    snapshot_tail(r, &rd->cursor, &rd->expected_seq);
+    return SHM_ERROR_INVALID_SEGMENT;
+}
+
+shm_error_t shm_ring_read(shm_ring_reader_t *rd, void *buf, uint32_t *size)
+{
+    if (!rd || !rd->ring || !size || (!buf && *size != 0))
+        return SHM_ERROR_INVALID_PARAM;
+    const shm_ring_t *r = rd->ring;
+    shm_error_t result = SHM_ERROR_EMPTY;
+
+    uint64_t start_cursor = rd->cursor;
+    /* Every iteration either advances the cursor or follows a writer that
+     * is lapping us; the bound only stops a hostile segment from holding us. */
+    for (uint32_t iter = 0; iter < (1u << 20); iter++) {
+        uint64_t tail = xa_load64_acq(&r->hdr->tail);
+        uint64_t c = rd->cursor;
+        if (c == tail) {
+            result = SHM_ERROR_EMPTY;
+            break;
+        }
+        if (tail < c) {
+            /* We resumed at a head just past padding that the writer has not
+             * published yet: nothing to read until it does. Further ahead
+             * than a ring means the shared tail is corrupt. */
+            if (c - tail <= r->capacity) {
+                result = SHM_ERROR_EMPTY;
+                break;
+            }
+            resync(rd, true);
+            result = SHM_ERROR_INVALID_SEGMENT;
+            break;
+        }
+        if (tail - c > r->capacity) {
+            /* Behind by more than the ring: lapped. */
+            if (resync(rd, false) != SHM_SUCCESS) {
+                result = SHM_ERROR_INVALID_SEGMENT;
+                break;
+            }
+            continue;
+        }
+        shm_record_header_t hdr;
+        uint32_t span = record_span_at(r, c, &hdr);
+        if (span == 0 || c + span > tail) {
+            if (overwritten(r, c)) {
+                if (resync(rd, false) != SHM_SUCCESS) {
+                    result = SHM_ERROR_INVALID_SEGMENT;
+                    break;
+                }
+                continue;
+            }
+            resync(rd, true); /* intact but malformed: corrupt */
+            result = SHM_ERROR_INVALID_SEGMENT;
+            break;
+        }
+        if (hdr.type == SHM_REC_PADDING) {
+            if (overwritten(r, c)) {
+                if (resync(rd, false) != SHM_SUCCESS) {
+                    result = SHM_ERROR_INVALID_SEGMENT;
+                    break;
+                }
+                continue;
+            }
+            rd->cursor = c + span;
+            continue;
+        }
+        if (hdr.length > *size) {
+            if (overwritten(r, c)) {
+                if (resync(rd, false) != SHM_SUCCESS) {
+                    result = SHM_ERROR_INVALID_SEGMENT;
+                    break;
+                }
+                continue;
+            }
+            *size = hdr.length; /* the message stays for a larger buffer */
+            result = SHM_ERROR_BUFFER_TOO_SMALL;
+            break;
+        }
+        uint32_t off = (uint32_t)(c & r->mask);
+        xa_copy_from_shared(buf, r->data + off + SHM_RECORD_HEADER_SIZE, hdr.length);
+        if (overwritten(r, c)) {
+            /* Torn: the writer reached these bytes while we copied. */
+            if (resync(rd, false) != SHM_SUCCESS) {
+                result = SHM_ERROR_INVALID_SEGMENT;
+                break;
+            }
+            continue;
+        }
+        if (hdr.seq < rd->expected_seq) {
+            resync(rd, true); /* sequence went backwards: corrupt */
+            result = SHM_ERROR_INVALID_SEGMENT;
+            break;
+        }
+        rd->lost += hdr.seq - rd->expected_seq;
+        rd->expected_seq = hdr.seq + 1;
+        rd->received++;
+        rd->bytes += hdr.length;
+        rd->cursor = c + span;
+        *size = hdr.length;
+        result = SHM_SUCCESS;
+        break;
+    }
+    if (rd->cursor != start_cursor)
+        reader_publish(rd);
+    return result;
+}
+
+uint64_t shm_ring_reader_lost(const shm_ring_reader_t *rd) { return rd ? rd->lost : 0; }
+
+bool shm_ring_reader_sleep_begin(shm_ring_reader_t *rd)
+{
+    if (xa_xchg32(&rd->slot->waiting, 1) == 0)
+        xa_fetch_add32(&rd->ring->hdr->waiters, 1);
+    /* Both RMWs above are full fences: the caller's next tail load is
+     * ordered after them. A writer that skips its own fence needs ours to
+     * reach its CPU too. */
+    return (xa_load32_acq(&rd->ring->hdr->writer_flags) & SHM_WRITER_REMOTE_FENCE) != 0;
+}
+
+void shm_ring_reader_sleep_end(shm_ring_reader_t *rd)
+{
+    if (xa_xchg32(&rd->slot->waiting, 0) == 1)
+        xa_fetch_add32(&rd->ring->hdr->waiters, (uint32_t)-1);
+}
+
+/* ---- monitoring ----------------------------------------------------------------------------- */
+
+uint32_t shm_ring_active_readers(const shm_ring_t *r)
+{
+    uint32_t n = 0;
+    if (!r || !r->hdr)
+        return 0;
+    for (uint32_t i = 0; i < r->max_readers; i++)
+        if (SHM_SLOT_STATE(xa_load32_acq(&r->slots[i].state)) == SHM_SLOT_ACTIVE)
+            n++;
+    return n;
+}
+
+uint32_t shm_ring_available(const shm_ring_t *r)
+{
+    if (!r || !r->hdr)
+        return 0;
+    uint64_t tail = xa_load64_acq(&r->hdr->tail);
+    uint64_t used = 0;
+    for (uint32_t i = 0; i < r->max_readers; i++) {
+        if (SHM_SLOT_STATE(xa_load32_acq(&r->slots[i].state)) != SHM_SLOT_ACTIVE)
+            continue;
+        uint64_t c = xa_load64_relaxed(&r->slots[i].cursor);
+        uint64_t lag = c <= tail ? tail - c : 0;
+        if (lag > used)
+            used = lag;
+    }
+    return used >= r->capacity ? 0 : (uint32_t)(r->capacity - used);
+}
+
+uint64_t shm_ring_messages_written(const shm_ring_t *r)
+{
+    return (r && r->hdr) ? xa_load64_acq(&r->hdr->next_seq) : 0;
+}

@@ -1,0 +1,392 @@
+/*
+ * testproc.c - helper processes and polling for the tests (see testproc.h).
+ */
+#ifdef _WIN32
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+#else
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+extern char **environ;
+#endif
+
+#include "testproc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- dispatch ---------------------------------------------------------------- */
+
+int tp_dispatch(int argc, char **argv, const tp_helper_t *helpers, int *exit_code)
+{
+    if (argc < 2 || strcmp(argv[1], "--helper") != 0)
+        return 0;
+    *exit_code = 127;
+    if (argc < 3) {
+        fprintf(stderr, "testproc: --helper needs a helper name\n");
+        return 1;
+    }
+    for (const tp_helper_t *h = helpers; h != NULL && h->name != NULL; h++) {
+        if (strcmp(h->name, argv[2]) == 0) {
+            *exit_code = h->fn(argc - 2, argv + 2);
+            fflush(stdout);
+            fflush(stderr);
+            return 1;
+        }
+    }
+    fprintf(stderr, "testproc: unknown helper '%s'\n", argv[2]);
+    return 1;
+}
+
+/* ---- time -------------------------------------------------------------------- */
+
+uint64_t tp_now_ms(void)
+{
+#ifdef _WIN32
+    return (uint64_t)GetTickCount64();
+#else
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+#endif
+}
+
+void tp_sleep_ms(uint32_t ms)
+{
+#ifdef _WIN32
+    Sleep(ms);
+#else
+    struct timespec req, rem;
+    req.tv_sec = (time_t)(ms / 1000u);
+    req.tv_nsec = (long)(ms % 1000u) * 1000000L;
+    while (nanosleep(&req, &rem) != 0 && errno == EINTR)
+        req = rem;
+#endif
+}
+
+/* ---- unique names -------------------------------------------------------------- */
+
+static uint64_t mix64(uint64_t x)
+{
+    /* splitmix64 finaliser */
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+static uint32_t next_counter(void)
+{
+    static volatile long counter;
+#if defined(_MSC_VER) && !defined(__clang__)
+    return (uint32_t)InterlockedIncrement(&counter);
+#else
+    return (uint32_t)__atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+#endif
+}
+
+static uint64_t entropy(void)
+{
+    uint64_t e;
+#ifdef _WIN32
+    LARGE_INTEGER c;
+    FILETIME ft;
+    QueryPerformanceCounter(&c);
+    GetSystemTimeAsFileTime(&ft);
+    e = (uint64_t)c.QuadPart ^ (((uint64_t)ft.dwHighDateTime << 32) | ft.dwLowDateTime);
+#else
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    e = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+#endif
+    return e;
+}
+
+static unsigned long current_pid(void)
+{
+#ifdef _WIN32
+    return (unsigned long)GetCurrentProcessId();
+#else
+    return (unsigned long)getpid();
+#endif
+}
+
+void tp_unique_name(char *buf, size_t n, const char *base)
+{
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    char suffix[48];
+    char rnd[7];
+    int local;
+
+    if (buf == NULL || n == 0)
+        return;
+    unsigned long pid = current_pid();
+    uint32_t count = next_counter();
+    uint64_t r = mix64(entropy() ^ ((uint64_t)pid << 32) ^ count ^
+                       (uint64_t)(uintptr_t)&local);
+    for (size_t i = 0; i < sizeof rnd - 1; i++) {
+        rnd[i] = alphabet[r % (sizeof alphabet - 1)];
+        r /= sizeof alphabet - 1;
+    }
+    rnd[sizeof rnd - 1] = '\0';
+    snprintf(suffix, sizeof suffix, "-%lu-%lu-%s", pid, (unsigned long)count, rnd);
+
+    size_t limit = n - 1 < 64 ? n - 1 : 64;
+    size_t slen = strlen(suffix);
+    if (slen > limit) { /* a tiny buffer: keep the most unique part */
+        memcpy(buf, suffix + (slen - limit), limit);
+        buf[limit] = '\0';
+        if (buf[0] == '-' || buf[0] == '.')
+            buf[0] = 'x';
+        return;
+    }
+    if (base == NULL || base[0] == '\0')
+        base = "t";
+    size_t blen = strlen(base);
+    if (blen > limit - slen)
+        blen = limit - slen;
+    for (size_t i = 0; i < blen; i++) {
+        char ch = base[i];
+        int ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+                 (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+        buf[i] = ok ? ch : '_';
+    }
+    memcpy(buf + blen, suffix, slen + 1);
+}
+
+/* ---- processes: Windows ---------------------------------------------------------- */
+
+#ifdef _WIN32
+
+/* Append one argument quoted for the C runtime's command-line parser:
+ * backslashes are literal except before a '"', where they are doubled. */
+static int append_arg(char *cmd, size_t cap, size_t *len, const char *arg)
+{
+    size_t need = 3 + 2 * strlen(arg) + 2; /* space, quotes, worst case */
+    if (*len + need >= cap)
+        return -1;
+    char *p = cmd + *len;
+    *p++ = ' ';
+    if (arg[0] != '\0' && strpbrk(arg, " \t\n\v\"") == NULL) {
+        size_t l = strlen(arg);
+        memcpy(p, arg, l);
+        p += l;
+    } else {
+        *p++ = '"';
+        for (const char *s = arg;; s++) {
+            size_t nb = 0;
+            while (*s == '\\') {
+                nb++;
+                s++;
+            }
+            if (*s == '\0') {
+                for (size_t i = 0; i < 2 * nb; i++) /* before the closing quote */
+                    *p++ = '\\';
+                break;
+            }
+            if (*s == '"') {
+                for (size_t i = 0; i < 2 * nb + 1; i++)
+                    *p++ = '\\';
+            } else {
+                for (size_t i = 0; i < nb; i++)
+                    *p++ = '\\';
+            }
+            *p++ = *s;
+        }
+        *p++ = '"';
+    }
+    *p = '\0';
+    *len = (size_t)(p - cmd);
+    return 0;
+}
+
+int tp_spawn_self(tp_child_t *c, const char *helper, const char *const *args)
+{
+    char exe[MAX_PATH * 4];
+    size_t cap = 32768; /* CreateProcess's command-line limit */
+    size_t len = 0;
+
+    memset(c, 0, sizeof *c);
+    DWORD n = GetModuleFileNameA(NULL, exe, (DWORD)sizeof exe);
+    if (n == 0 || n >= sizeof exe) {
+        fprintf(stderr, "testproc: GetModuleFileNameA failed (%lu)\n", GetLastError());
+        return -1;
+    }
+    char *cmd = (char *)malloc(cap);
+    if (cmd == NULL)
+        return -1;
+    /* argv[0]: the program name is split at the first '"' pair, no escapes. */
+    len = (size_t)snprintf(cmd, cap, "\"%s\"", exe);
+    int bad = append_arg(cmd, cap, &len, "--helper") || append_arg(cmd, cap, &len, helper);
+    for (size_t i = 0; !bad && args != NULL && args[i] != NULL; i++)
+        bad = append_arg(cmd, cap, &len, args[i]);
+    if (bad) {
+        fprintf(stderr, "testproc: command line too long\n");
+        free(cmd);
+        return -1;
+    }
+
+    STARTUPINFOA si;
+    PROCESS_INFORMATION pi;
+    memset(&si, 0, sizeof si);
+    si.cb = sizeof si;
+    if (!CreateProcessA(exe, cmd, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi)) {
+        fprintf(stderr, "testproc: CreateProcessA failed (%lu)\n", GetLastError());
+        free(cmd);
+        return -1;
+    }
+    free(cmd);
+    CloseHandle(pi.hThread);
+    c->process = pi.hProcess;
+    c->pid = (uint32_t)pi.dwProcessId;
+    c->running = 1;
+    return 0;
+}
+
+static void reap(tp_child_t *c)
+{
+    DWORD code = 0;
+    if (!GetExitCodeProcess((HANDLE)c->process, &code))
+        code = (DWORD)-1;
+    c->exit_code = (int)code;
+    CloseHandle((HANDLE)c->process);
+    c->process = NULL;
+    c->running = 0;
+}
+
+int tp_wait(tp_child_t *c, uint32_t timeout_ms, int *exit_code)
+{
+    if (!c->running) {
+        if (c->pid == 0)
+            return -1; /* never started */
+    } else {
+        DWORD r = WaitForSingleObject((HANDLE)c->process,
+                                      timeout_ms == UINT32_MAX ? INFINITE : timeout_ms);
+        if (r != WAIT_OBJECT_0)
+            return -1;
+        reap(c);
+    }
+    if (exit_code)
+        *exit_code = c->exit_code;
+    return 0;
+}
+
+void tp_kill(tp_child_t *c)
+{
+    if (c == NULL || !c->running)
+        return;
+    TerminateProcess((HANDLE)c->process, 137);
+    WaitForSingleObject((HANDLE)c->process, INFINITE);
+    reap(c);
+}
+
+/* ---- processes: POSIX ---------------------------------------------------------- */
+
+#else
+
+int tp_spawn_self(tp_child_t *c, const char *helper, const char *const *args)
+{
+    char exe[PATH_MAX];
+    size_t nargs = 0;
+
+    memset(c, 0, sizeof *c);
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0 || (size_t)n >= sizeof exe - 1)
+        strcpy(exe, "/proc/self/exe");
+    else
+        exe[n] = '\0';
+
+    while (args != NULL && args[nargs] != NULL)
+        nargs++;
+    char **argv = (char **)calloc(nargs + 4, sizeof *argv);
+    if (argv == NULL)
+        return -1;
+    /* posix_spawn takes char *const[] but does not modify the strings. */
+    argv[0] = exe;
+    argv[1] = (char *)(uintptr_t) "--helper";
+    argv[2] = (char *)(uintptr_t)helper;
+    for (size_t i = 0; i < nargs; i++)
+        argv[3 + i] = (char *)(uintptr_t)args[i];
+    argv[3 + nargs] = NULL;
+
+    fflush(stdout); /* do not let the child inherit unflushed output */
+    fflush(stderr);
+    pid_t pid;
+    int e = posix_spawn(&pid, exe, NULL, NULL, argv, environ);
+    free(argv);
+    if (e != 0) {
+        fprintf(stderr, "testproc: posix_spawn(%s) failed: %s\n", exe, strerror(e));
+        return -1;
+    }
+    c->pid = (uint32_t)pid;
+    c->running = 1;
+    return 0;
+}
+
+/* Reap with waitpid(options); 1 when reaped, 0 when still running, -1 on error. */
+static int reap(tp_child_t *c, int options)
+{
+    int status;
+    pid_t r;
+    do {
+        r = waitpid((pid_t)c->pid, &status, options);
+    } while (r < 0 && errno == EINTR);
+    if (r == 0)
+        return 0;
+    if (r < 0) {
+        fprintf(stderr, "testproc: waitpid(%lu): %s\n", (unsigned long)c->pid, strerror(errno));
+        c->running = 0;
+        c->exit_code = -1;
+        return -1;
+    }
+    if (WIFEXITED(status))
+        c->exit_code = WEXITSTATUS(status);
+    else if (WIFSIGNALED(status))
+        c->exit_code = 128 + WTERMSIG(status);
+    else
+        c->exit_code = -1;
+    c->running = 0;
+    return 1;
+}
+
+int tp_wait(tp_child_t *c, uint32_t timeout_ms, int *exit_code)
+{
+    if (c->running) {
+        uint64_t deadline = tp_now_ms() + timeout_ms;
+        for (;;) {
+            int r = reap(c, timeout_ms == UINT32_MAX ? 0 : WNOHANG);
+            if (r < 0)
+                return -1;
+            if (r > 0)
+                break;
+            if (tp_now_ms() >= deadline)
+                return -1;
+            tp_sleep_ms(1);
+        }
+    } else if (c->pid == 0) {
+        return -1; /* never started */
+    }
+    if (exit_code)
+        *exit_code = c->exit_code;
+    return 0;
+}
+
+void tp_kill(tp_child_t *c)
+{
+    if (c == NULL || !c->running)
+        return;
+    kill((pid_t)c->pid, SIGKILL);
+    reap(c, 0);
+}
+
+#endif

@@ -1,0 +1,2052 @@
+/*
+ * test_ipc.c - the public API: servers, clients, events, errors, macros.
+ *
+ * Helper processes are copies of this program started with
+ * "--helper <name> ..." (tests/support/testproc.h). Every channel name is
+ * unique (tp_unique_name), so parallel runs never meet. Waits are on
+ * conditions with timeouts, never plain sleeps; timing assertions only
+ * check generous bounds.
+ */
+#ifdef _WIN32
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+#endif
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "atomics.h"
+#include "platform.h"
+#include "shm_ipc.h"
+#include "shm_ringbuffer.h"
+#include "testproc.h"
+
+#if defined(XA_TSAN)
+#define SAN_SLOW 1 /* byte-wise atomic copies under TSan: shorter runs */
+#else
+#define SAN_SLOW 0
+#endif
+
+/* ---- small helpers ----------------------------------------------------------- */
+
+static bool under_wine(void)
+{
+#ifdef _WIN32
+    HMODULE ntdll = GetModuleHandleA("ntdll.dll");
+    return ntdll != NULL && GetProcAddress(ntdll, "wine_get_version") != NULL;
+#else
+    return false;
+#endif
+}
+
+static uint64_t now_ms(void) { return plat_now_ns() / 1000000u; }
+
+static uint32_t self_pid(void)
+{
+    plat_proc_id_t id;
+    plat_proc_self(&id);
+    return id.pid;
+}
+
+static const uint32_t kPtrBits = (uint32_t)(sizeof(void *) * 8);
+
+static shm_ring_config_t cfg(uint32_t size, uint32_t readers, bool blocking, uint32_t timeout_ms)
+{
+    shm_ring_config_t c;
+    memset(&c, 0, sizeof(c));
+    c.size = size;
+    c.max_readers = readers;
+    c.blocking = blocking;
+    c.timeout_ms = timeout_ms;
+    return c;
+}
+
+static void uname_(char *buf, size_t n, const char *base) { tp_unique_name(buf, n, base); }
+
+static uint8_t *xmalloc(size_t n)
+{
+    uint8_t *p = (uint8_t *)malloc(n);
+    assert_non_null(p);
+    return p;
+}
+
+/* Message content, fully determined by (seq, len): from 16 bytes on it also
+ * carries the sequence number and a checksum of the rest. */
+static uint8_t pattern_byte(uint64_t seq, uint32_t i)
+{
+    uint32_t x = (uint32_t)(seq * 2654435761u) ^ (i * 0x9E3779B1u);
+    x ^= x >> 15;
+    return (uint8_t)(x * 0x2C1B3C6Du >> 24);
+}
+
+static uint64_t fnv1a(const uint8_t *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+static void make_message(uint8_t *buf, uint64_t seq, uint32_t len)
+{
+    for (uint32_t i = 0; i < len; i++)
+        buf[i] = pattern_byte(seq, i);
+    if (len >= 16) {
+        uint64_t sum = fnv1a(buf + 16, len - 16);
+        memcpy(buf, &seq, 8);
+        memcpy(buf + 8, &sum, 8);
+    }
+}
+
+static bool check_message(const uint8_t *buf, uint64_t seq, uint32_t len)
+{
+    uint32_t from = 0;
+    if (len >= 16) {
+        uint64_t s, sum;
+        memcpy(&s, buf, 8);
+        memcpy(&sum, buf + 8, 8);
+        if (s != seq || sum != fnv1a(buf + 16, len - 16))
+            return false;
+        from = 16;
+    }
+    for (uint32_t i = from; i < len; i++)
+        if (buf[i] != pattern_byte(seq, i))
+            return false;
+    return true;
+}
+
+/* Size of message `seq` of the echo stream: 1..65536, both ends included;
+ * a quarter uniform, the rest log-uniform (many small, some large). */
+static uint32_t echo_size(uint64_t seq)
+{
+    if (seq % 997 == 0)
+        return SHM_MAX_MESSAGE_SIZE;
+    if (seq % 997 == 1)
+        return 1;
+    uint64_t x = seq * 6364136223846793005ull + 1442695040888963407ull;
+    x ^= x >> 29;
+    x *= 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 31;
+    uint32_t v = (uint32_t)x;
+    if ((x >> 40) % 4 == 0)
+        return 1 + v % SHM_MAX_MESSAGE_SIZE;
+    uint32_t bits = (uint32_t)(x >> 44) % 17u;
+    return 1 + v % (1u << bits);
+}
+
+/* Poll a non-blocking receive until it yields something else than EMPTY. */
+static shm_error_t client_recv_within(shm_client_t *c, void *buf, uint32_t *size, uint32_t ms)
+{
+    uint32_t cap = *size;
+    uint64_t deadline = now_ms() + ms;
+    for (;;) {
+        *size = cap;
+        shm_error_t e = shm_client_receive(c, buf, size);
+        if (e != SHM_ERROR_EMPTY || now_ms() >= deadline)
+            return e;
+        tp_sleep_ms(1);
+    }
+}
+
+static uint32_t server_connected(shm_server_t *s)
+{
+    shm_stats_t st;
+    if (shm_server_get_stats(s, &st) != SHM_SUCCESS)
+        return UINT32_MAX;
+    return st.connected;
+}
+
+static bool any_slot_waiting(const shm_ring_t *r)
+{
+    for (uint32_t i = 0; i < r->max_readers; i++)
+        if (xa_load32_acq(&r->slots[i].waiting))
+            return true;
+    return false;
+}
+
+/* ---- an event recorder ------------------------------------------------------- */
+
+#define EV_MAX 256
+
+typedef struct ev_entry {
+    shm_event_type_t type;
+    shm_peer_info_t peer;
+    shm_error_t error;
+} ev_entry_t;
+
+typedef struct ev_log {
+    plat_mutex_t lock;
+    ev_entry_t e[EV_MAX];
+    uint32_t n;
+    uint32_t by_type[5];
+    uint32_t bad; /* events with the wrong data/size, or of an unknown type */
+} ev_log_t;
+
+static void ev_init(ev_log_t *log)
+{
+    memset(log, 0, sizeof(*log));
+    plat_mutex_init(&log->lock);
+}
+
+static void ev_fini(ev_log_t *log) { plat_mutex_destroy(&log->lock); }
+
+static void ev_callback(void *ud, shm_event_type_t type, const void *data, uint32_t sz)
+{
+    ev_log_t *log = (ev_log_t *)ud;
+    ev_entry_t en;
+    memset(&en, 0, sizeof(en));
+    en.type = type;
+    bool ok = true;
+    switch (type) {
+    case SHM_EVENT_CONNECT:
+    case SHM_EVENT_DISCONNECT:
+        ok = data != NULL && sz == sizeof(shm_peer_info_t);
+        if (ok)
+            memcpy(&en.peer, data, sizeof(en.peer));
+        break;
+    case SHM_EVENT_ERROR:
+        ok = data != NULL && sz == sizeof(shm_error_t);
+        if (ok)
+            memcpy(&en.error, data, sizeof(en.error));
+        break;
+    case SHM_EVENT_DATA_AVAILABLE:
+        ok = data == NULL && sz == 0;
+        break;
+    default:
+        ok = false; /* SPACE_AVAILABLE is never raised */
+        break;
+    }
+    plat_mutex_lock(&log->lock);
+    if (!ok)
+        log->bad++;
+    if ((unsigned)type < 5)
+        log->by_type[type]++;
+    if (log->n < EV_MAX)
+        log->e[log->n++] = en;
+    plat_mutex_unlock(&log->lock);
+}
+
+static uint32_t ev_count(ev_log_t *log, shm_event_type_t type)
+{
+    plat_mutex_lock(&log->lock);
+    uint32_t v = log->by_type[type];
+    plat_mutex_unlock(&log->lock);
+    return v;
+}
+
+static uint32_t ev_bad(ev_log_t *log)
+{
+    plat_mutex_lock(&log->lock);
+    uint32_t v = log->bad;
+    plat_mutex_unlock(&log->lock);
+    return v;
+}
+
+/* Position in the log of the k-th (0-based) event of `type`, -1 if none;
+ * *out gets a copy. */
+static int ev_find(ev_log_t *log, shm_event_type_t type, uint32_t k, ev_entry_t *out)
+{
+    int pos = -1;
+    if (out)
+        memset(out, 0, sizeof(*out));
+    plat_mutex_lock(&log->lock);
+    for (uint32_t i = 0; i < log->n; i++) {
+        if (log->e[i].type == type && k-- == 0) {
+            if (out)
+                *out = log->e[i];
+            pos = (int)i;
+            break;
+        }
+    }
+    plat_mutex_unlock(&log->lock);
+    return pos;
+}
+
+/* ---- API constants, errors, version ------------------------------------------ */
+
+static void test_constants_and_version(void **state)
+{
+    (void)state;
+    assert_int_equal(shm_version(), SHM_VERSION_NUMBER);
+    assert_int_equal(SHM_VERSION_NUMBER,
+                     SHM_VERSION_MAJOR * 10000 + SHM_VERSION_MINOR * 100 + SHM_VERSION_PATCH);
+    /* The values of the original API. */
+    assert_int_equal(SHM_SUCCESS, 0);
+    assert_int_equal(SHM_ERROR_INVALID_PARAM, -1);
+    assert_int_equal(SHM_ERROR_MEMORY, -2);
+    assert_int_equal(SHM_ERROR_TIMEOUT, -3);
+    assert_int_equal(SHM_ERROR_EMPTY, -4);
+    assert_int_equal(SHM_ERROR_EXISTS, -5);
+    assert_int_equal(SHM_ERROR_NOT_FOUND, -6);
+    assert_int_equal(SHM_ERROR_ACCESS, -7);
+    assert_int_equal(SHM_EVENT_DATA_AVAILABLE, 0);
+    assert_int_equal(SHM_EVENT_SPACE_AVAILABLE, 1);
+    assert_int_equal(SHM_EVENT_DISCONNECT, 2);
+    assert_int_equal(SHM_EVENT_ERROR, 3);
+    assert_int_equal(SHM_EVENT_CONNECT, 4);
+    shm_ring_config_t d = SHM_DEFAULT_CONFIG();
+    assert_int_equal(d.size, 4u * 1024u * 1024u);
+    assert_int_equal(d.max_readers, 4);
+    assert_true(d.blocking);
+    assert_int_equal(d.timeout_ms, 5000);
+}
+
+static void test_strerror(void **state)
+{
+    (void)state;
+    static const shm_error_t codes[] = {
+#define CODE_(name, value, text) name,
+        SHM_ERROR_MAP(CODE_)
+#undef CODE_
+    };
+    static const char *const texts[] = {
+#define TEXT_(name, value, text) text,
+        SHM_ERROR_MAP(TEXT_)
+#undef TEXT_
+    };
+    const size_t n = sizeof(codes) / sizeof(codes[0]);
+    assert_int_equal(n, 14);
+    for (size_t i = 0; i < n; i++) {
+        const char *t = shm_strerror(codes[i]);
+        assert_non_null(t);
+        assert_true(t[0] != '\0');
+        assert_string_equal(t, texts[i]);
+        assert_string_not_equal(t, "unknown error");
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(t, shm_strerror(codes[j]));
+    }
+    const int unknown[] = {1, 5, -14, -99, 1000, -1000000};
+    for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+        const char *t = shm_strerror((shm_error_t)unknown[i]);
+        assert_non_null(t);
+        assert_string_equal(t, "unknown error");
+    }
+}
+
+/* ---- argument checks ----------------------------------------------------------- */
+
+static void dummy_cb(void *ud, shm_event_type_t type, const void *data, uint32_t sz)
+{
+    (void)ud;
+    (void)type;
+    (void)data;
+    (void)sz;
+}
+
+#define ASSERT_FAILS_WITH(expr, code)                   \
+    do {                                                \
+        assert_int_equal((expr), (code));               \
+        assert_int_equal(shm_last_error(), (code));     \
+    } while (0)
+
+static void test_null_arguments(void **state)
+{
+    (void)state;
+    uint8_t buf[64];
+    uint32_t sz = sizeof(buf);
+    shm_stats_t st;
+    shm_ring_config_t c = cfg(4096, 1, false, 0);
+
+    assert_null(shm_server_create(NULL, &c));
+    assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_PARAM);
+    assert_null(shm_client_connect(NULL));
+    assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_PARAM);
+    shm_server_destroy(NULL);
+    shm_client_disconnect(NULL);
+
+    ASSERT_FAILS_WITH(shm_server_send(NULL, buf, 1), SHM_ERROR_INVALID_PARAM);
+    ASSERT_FAILS_WITH(shm_server_receive(NULL, buf, &sz), SHM_ERROR_INVALID_PARAM);
+    ASSERT_FAILS_WITH(shm_server_register_callback(NULL, dummy_cb, NULL), SHM_ERROR_INVALID_PARAM);
+    ASSERT_FAILS_WITH(shm_server_get_stats(NULL, &st), SHM_ERROR_INVALID_PARAM);
+    assert_null(shm_server_tx_ring(NULL));
+    ASSERT_FAILS_WITH(shm_client_send(NULL, buf, 1), SHM_ERROR_INVALID_PARAM);
+    ASSERT_FAILS_WITH(shm_client_receive(NULL, buf, &sz), SHM_ERROR_INVALID_PARAM);
+    ASSERT_FAILS_WITH(shm_client_register_callback(NULL, dummy_cb, NULL), SHM_ERROR_INVALID_PARAM);
+    ASSERT_FAILS_WITH(shm_client_get_stats(NULL, &st), SHM_ERROR_INVALID_PARAM);
+    assert_null(shm_client_tx_ring(NULL));
+    assert_int_equal(shm_ring_available(NULL), 0);
+
+    /* Valid endpoints, NULL in the other arguments. */
+    char name[80];
+    uname_(name, sizeof(name), "null");
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    assert_int_equal(shm_last_error(), SHM_SUCCESS);
+    shm_client_t *cl = shm_client_connect(name);
+    assert_non_null(cl);
+    assert_int_equal(shm_last_error(), SHM_SUCCESS);
+
+    ASSERT_FAILS_WITH(shm_server_send(s, NULL, 1), SHM_ERROR_INVALID_PARAM);
+    sz = sizeof(buf);
+    ASSERT_FAILS_WITH(shm_server_receive(s, NULL, &sz), SHM_ERROR_INVALID_PARAM);
+    ASSERT_FAILS_WITH(shm_server_receive(s, buf, NULL), SHM_ERROR_INVALID_PARAM);
+    ASSERT_FAILS_WITH(shm_server_register_callback(s, NULL, NULL), SHM_ERROR_INVALID_PARAM);
+    ASSERT_FAILS_WITH(shm_server_get_stats(s, NULL), SHM_ERROR_INVALID_PARAM);
+    ASSERT_FAILS_WITH(shm_client_send(cl, NULL, 1), SHM_ERROR_INVALID_PARAM);
+    sz = sizeof(buf);
+    ASSERT_FAILS_WITH(shm_client_receive(cl, NULL, &sz), SHM_ERROR_INVALID_PARAM);
+    ASSERT_FAILS_WITH(shm_client_receive(cl, buf, NULL), SHM_ERROR_INVALID_PARAM);
+    ASSERT_FAILS_WITH(shm_client_register_callback(cl, NULL, NULL), SHM_ERROR_INVALID_PARAM);
+    ASSERT_FAILS_WITH(shm_client_get_stats(cl, NULL), SHM_ERROR_INVALID_PARAM);
+    assert_non_null(shm_server_tx_ring(s));
+    assert_non_null(shm_client_tx_ring(cl));
+
+    /* Nothing was sent by the failed calls. */
+    sz = sizeof(buf);
+    assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_ERROR_EMPTY);
+    sz = sizeof(buf);
+    assert_int_equal(shm_server_receive(s, buf, &sz), SHM_ERROR_EMPTY);
+
+    shm_client_disconnect(cl);
+    shm_server_destroy(s);
+}
+
+/* shm_last_error is per thread. */
+typedef struct last_error_probe {
+    shm_error_t seen;
+} last_error_probe_t;
+
+static void probe_last_error(void *arg) { ((last_error_probe_t *)arg)->seen = shm_last_error(); }
+
+static void test_last_error_thread_local(void **state)
+{
+    (void)state;
+    assert_null(shm_server_create("", NULL));
+    assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_PARAM);
+    last_error_probe_t p = {SHM_ERROR_SYSTEM};
+    plat_thread_t t;
+    assert_int_equal(plat_thread_start(&t, probe_last_error, &p), SHM_SUCCESS);
+    plat_thread_join(&t);
+    assert_int_equal(p.seen, SHM_SUCCESS);
+    assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_PARAM);
+}
+
+static void test_send_sizes(void **state)
+{
+    (void)state;
+    char name[80];
+    uname_(name, sizeof(name), "sizes");
+    shm_ring_config_t c = cfg(128u * 1024u, 1, false, 0);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    shm_client_t *cl = shm_client_connect(name);
+    assert_non_null(cl);
+    uint8_t *msg = xmalloc(SHM_MAX_MESSAGE_SIZE + 1);
+    uint8_t *out = xmalloc(SHM_MAX_MESSAGE_SIZE + 1);
+    make_message(msg, 77, SHM_MAX_MESSAGE_SIZE + 1);
+
+    ASSERT_FAILS_WITH(shm_server_send(s, msg, 0), SHM_ERROR_INVALID_PARAM);
+    ASSERT_FAILS_WITH(shm_server_send(s, msg, SHM_MAX_MESSAGE_SIZE + 1), SHM_ERROR_INVALID_PARAM);
+    ASSERT_FAILS_WITH(shm_server_send(s, msg, UINT32_MAX), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(shm_server_send(s, msg, SHM_MAX_MESSAGE_SIZE), SHM_SUCCESS);
+    assert_int_equal(shm_server_send(s, msg, 1), SHM_SUCCESS);
+    uint32_t sz = SHM_MAX_MESSAGE_SIZE + 1;
+    assert_int_equal(shm_client_receive(cl, out, &sz), SHM_SUCCESS);
+    assert_int_equal(sz, SHM_MAX_MESSAGE_SIZE);
+    assert_memory_equal(out, msg, SHM_MAX_MESSAGE_SIZE);
+    sz = SHM_MAX_MESSAGE_SIZE;
+    assert_int_equal(shm_client_receive(cl, out, &sz), SHM_SUCCESS);
+    assert_int_equal(sz, 1);
+    assert_int_equal(out[0], msg[0]);
+    sz = SHM_MAX_MESSAGE_SIZE;
+    assert_int_equal(shm_client_receive(cl, out, &sz), SHM_ERROR_EMPTY);
+
+    ASSERT_FAILS_WITH(shm_client_send(cl, msg, 0), SHM_ERROR_INVALID_PARAM);
+    ASSERT_FAILS_WITH(shm_client_send(cl, msg, SHM_MAX_MESSAGE_SIZE + 1), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(shm_client_send(cl, msg, SHM_MAX_MESSAGE_SIZE), SHM_SUCCESS);
+    sz = SHM_MAX_MESSAGE_SIZE;
+    assert_int_equal(shm_server_receive(s, out, &sz), SHM_SUCCESS);
+    assert_int_equal(sz, SHM_MAX_MESSAGE_SIZE);
+    assert_memory_equal(out, msg, SHM_MAX_MESSAGE_SIZE);
+    shm_client_disconnect(cl);
+    shm_server_destroy(s);
+
+    /* A 64 KiB ring holds messages of up to size - 16 bytes. */
+    c = cfg(64u * 1024u, 1, false, 0);
+    s = shm_server_create(name, &c);
+    assert_non_null(s);
+    cl = shm_client_connect(name);
+    assert_non_null(cl);
+    const uint32_t max64 = 64u * 1024u - 16u;
+    ASSERT_FAILS_WITH(shm_server_send(s, msg, max64 + 1), SHM_ERROR_INVALID_PARAM);
+    ASSERT_FAILS_WITH(shm_client_send(cl, msg, max64 + 1), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(shm_server_send(s, msg, max64), SHM_SUCCESS);
+    assert_int_equal(shm_client_send(cl, msg, max64), SHM_SUCCESS);
+    sz = SHM_MAX_MESSAGE_SIZE;
+    assert_int_equal(shm_client_receive(cl, out, &sz), SHM_SUCCESS);
+    assert_int_equal(sz, max64);
+    assert_memory_equal(out, msg, max64);
+    sz = SHM_MAX_MESSAGE_SIZE;
+    assert_int_equal(shm_server_receive(s, out, &sz), SHM_SUCCESS);
+    assert_int_equal(sz, max64);
+    shm_client_disconnect(cl);
+    shm_server_destroy(s);
+    free(msg);
+    free(out);
+}
+
+static void test_bad_config(void **state)
+{
+    (void)state;
+    char name[80];
+    uname_(name, sizeof(name), "cfg");
+    const shm_ring_config_t bad[] = {
+        cfg(4097, 1, true, 100),                /* not a power of two */
+        cfg(3u << 20, 1, true, 100),            /* not a power of two */
+        cfg(0x80000001u, 1, true, 100),
+        cfg(SHM_MIN_RING_SIZE / 2, 1, true, 100), /* below the minimum */
+        cfg(1024, 1, true, 100),
+        cfg(0, 1, true, 100),
+        cfg(SHM_MAX_RING_SIZE * 2u, 1, true, 100), /* above the maximum */
+        cfg(4096, 0, true, 100),                /* no reader */
+        cfg(4096, SHM_MAX_READERS + 1, true, 100),
+        cfg(4096, UINT32_MAX, true, 100),
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_null(shm_server_create(name, &bad[i]));
+        assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_PARAM);
+    }
+    /* The limits themselves are fine. */
+    shm_ring_config_t ok = cfg(SHM_MIN_RING_SIZE, SHM_MAX_READERS, true, 100);
+    shm_server_t *s = shm_server_create(name, &ok);
+    assert_non_null(s);
+    assert_int_equal(shm_last_error(), SHM_SUCCESS);
+    shm_server_destroy(s);
+    ok = cfg(SHM_MIN_RING_SIZE, 1, false, 0);
+    s = shm_server_create(name, &ok);
+    assert_non_null(s);
+    shm_server_destroy(s);
+    /* NULL config: the default one (4 MiB rings, 4 readers). */
+    s = shm_server_create(name, NULL);
+    assert_non_null(s);
+    shm_client_t *c[4];
+    for (int i = 0; i < 4; i++) {
+        c[i] = shm_client_connect(name);
+        assert_non_null(c[i]);
+    }
+    assert_null(shm_client_connect(name));
+    assert_int_equal(shm_last_error(), SHM_ERROR_BUSY);
+    /* 4 MiB rings take messages of SHM_MAX_MESSAGE_SIZE bytes. */
+    uint8_t *msg = xmalloc(SHM_MAX_MESSAGE_SIZE);
+    memset(msg, 0x5A, SHM_MAX_MESSAGE_SIZE);
+    assert_int_equal(shm_client_send(c[0], msg, SHM_MAX_MESSAGE_SIZE), SHM_SUCCESS);
+    uint32_t sz = SHM_MAX_MESSAGE_SIZE;
+    assert_int_equal(shm_server_receive(s, msg, &sz), SHM_SUCCESS);
+    assert_int_equal(sz, SHM_MAX_MESSAGE_SIZE);
+    free(msg);
+    for (int i = 0; i < 4; i++)
+        shm_client_disconnect(c[i]);
+    shm_server_destroy(s);
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    char long65[66], local65[80];
+    memset(long65, 'a', 65);
+    long65[65] = '\0';
+    snprintf(local65, sizeof(local65), "Local\\%s", long65);
+    const char *invalid[] = {
+        "",
+        long65,
+        local65,
+        "a/b",
+        "/abc",
+        "a b",
+        " ",
+        "abc ",
+        "caf\xc3\xa9",                /* UTF-8 bytes */
+        "\xd0\xb8\xd0\xbc\xd1\x8f",   /* UTF-8 bytes only */
+        "Local\\\xc3\xa9t\xc3\xa9",
+        "\xff",
+        "Local\\",
+        "Global\\",
+        "Foo\\x",
+        "a\\b",
+        "Local\\Global\\x",
+        "Local\\a/b",
+        "a:b",
+        "a*b",
+        "tab\tname",
+        "new\nline",
+    };
+    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
+        assert_null(shm_server_create(invalid[i], &c));
+        assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_PARAM);
+        uint64_t t0 = now_ms();
+        assert_null(shm_client_connect(invalid[i]));
+        assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_PARAM);
+        assert_true(now_ms() - t0 < 5000); /* no retrying for a bad name */
+    }
+
+    /* The longest name: exactly 64 characters, with and without a prefix. */
+    char base64[65], name64[65], pref64[80];
+    memset(base64, 'n', 64);
+    base64[64] = '\0';
+    tp_unique_name(name64, sizeof(name64), base64);
+    assert_int_equal(strlen(name64), 64);
+    shm_server_t *s = shm_server_create(name64, &c);
+    assert_non_null(s);
+    shm_client_t *cl = shm_client_connect(name64);
+    assert_non_null(cl);
+    shm_client_disconnect(cl);
+    snprintf(pref64, sizeof(pref64), "Local\\%s", name64);
+    cl = shm_client_connect(pref64); /* Local\ is the default namespace */
+    assert_non_null(cl);
+    shm_client_disconnect(cl);
+    shm_server_destroy(s);
+
+    /* Every allowed character. */
+    char odd[80];
+    uname_(odd, sizeof(odd), "AZaz09._-");
+    s = shm_server_create(odd, &c);
+    assert_non_null(s);
+    shm_server_destroy(s);
+
+    char name[80], local[96], global[96];
+    uname_(name, sizeof(name), "pfx");
+    snprintf(local, sizeof(local), "Local\\%s", name);
+    snprintf(global, sizeof(global), "Global\\%s", name);
+    s = shm_server_create(local, &c);
+    assert_non_null(s);
+    cl = shm_client_connect(name);
+    assert_non_null(cl);
+    shm_client_disconnect(cl);
+    cl = shm_client_connect(local);
+    assert_non_null(cl);
+    shm_client_disconnect(cl);
+    assert_null(shm_server_create(name, &c)); /* Local\x is x */
+    assert_int_equal(shm_last_error(), SHM_ERROR_EXISTS);
+#ifdef _WIN32
+    shm_server_destroy(s);
+    /* Global\ needs SeCreateGlobalPrivilege: allowed to fail with ACCESS. */
+    s = shm_server_create(global, &c);
+    if (s == NULL) {
+        assert_int_equal(shm_last_error(), SHM_ERROR_ACCESS);
+        print_message("Global\\ channel not creatable here (access denied): skipped\n");
+    } else {
+        cl = shm_client_connect(global);
+        assert_non_null(cl);
+        shm_client_disconnect(cl);
+        shm_server_destroy(s);
+    }
+#else
+    /* Linux: Local\ and Global\ name the same single namespace. */
+    cl = shm_client_connect(global);
+    assert_non_null(cl);
+    shm_client_disconnect(cl);
+    assert_null(shm_server_create(global, &c));
+    assert_int_equal(shm_last_error(), SHM_ERROR_EXISTS);
+    shm_server_destroy(s);
+    s = shm_server_create(global, &c);
+    assert_non_null(s);
+    cl = shm_client_connect(local);
+    assert_non_null(cl);
+    shm_client_disconnect(cl);
+    shm_server_destroy(s);
+#endif
+}
+
+/* ---- channel lifecycle -------------------------------------------------------- */
+
+static void test_exists_and_reuse(void **state)
+{
+    (void)state;
+    char name[80];
+    uname_(name, sizeof(name), "exists");
+    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    assert_null(shm_server_create(name, &c));
+    assert_int_equal(shm_last_error(), SHM_ERROR_EXISTS);
+    shm_ring_config_t other = cfg(8192, 2, true, 10);
+    assert_null(shm_server_create(name, &other));
+    assert_int_equal(shm_last_error(), SHM_ERROR_EXISTS);
+
+    /* The first server is unharmed. */
+    shm_client_t *cl = shm_client_connect(name);
+    assert_non_null(cl);
+    assert_int_equal(shm_server_send(s, "one", 4), SHM_SUCCESS);
+    char buf[16];
+    uint32_t sz = sizeof(buf);
+    assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "one");
+    shm_client_disconnect(cl);
+    shm_server_destroy(s);
+
+    /* Destroyed, then reused, several times; a different config each time. */
+    for (uint32_t round = 0; round < 3; round++) {
+        shm_ring_config_t rc = cfg(4096u << round, 1 + round, false, 0);
+        s = shm_server_create(name, &rc);
+        assert_non_null(s);
+        cl = shm_client_connect(name);
+        assert_non_null(cl);
+        assert_int_equal(shm_client_send(cl, &round, sizeof(round)), SHM_SUCCESS);
+        uint32_t got = 99;
+        sz = sizeof(got);
+        assert_int_equal(shm_server_receive(s, &got, &sz), SHM_SUCCESS);
+        assert_int_equal(got, round);
+        assert_int_equal(shm_server_send(s, &round, sizeof(round)), SHM_SUCCESS);
+        sz = sizeof(got);
+        got = 99;
+        assert_int_equal(shm_client_receive(cl, &got, &sz), SHM_SUCCESS);
+        assert_int_equal(got, round);
+        shm_client_disconnect(cl);
+        shm_server_destroy(s);
+    }
+}
+
+static void test_connect_not_found(void **state)
+{
+    (void)state;
+    char name[80];
+    uname_(name, sizeof(name), "missing");
+    uint64_t t0 = now_ms();
+    assert_null(shm_client_connect(name));
+    uint64_t spent = now_ms() - t0;
+    assert_int_equal(shm_last_error(), SHM_ERROR_NOT_FOUND);
+    print_message("connect to a missing channel gave up after %llu ms\n",
+                  (unsigned long long)spent);
+    assert_true(spent >= 400);
+    assert_true(spent < 5000);
+
+    /* A destroyed channel is not found either. */
+    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    shm_server_destroy(s);
+    assert_null(shm_client_connect(name));
+    assert_int_equal(shm_last_error(), SHM_ERROR_NOT_FOUND);
+}
+
+static void test_busy(void **state)
+{
+    (void)state;
+    char name[80];
+    uname_(name, sizeof(name), "busy");
+    shm_ring_config_t c = cfg(4096, 2, false, 0);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    shm_client_t *c1 = shm_client_connect(name);
+    shm_client_t *c2 = shm_client_connect(name);
+    assert_non_null(c1);
+    assert_non_null(c2);
+    assert_int_equal(server_connected(s), 2);
+    assert_null(shm_client_connect(name));
+    assert_int_equal(shm_last_error(), SHM_ERROR_BUSY);
+    assert_int_equal(server_connected(s), 2);
+    /* A freed slot can be taken again. */
+    shm_client_disconnect(c1);
+    assert_int_equal(server_connected(s), 1);
+    shm_client_t *c3 = shm_client_connect(name);
+    assert_non_null(c3);
+    assert_null(shm_client_connect(name));
+    assert_int_equal(shm_last_error(), SHM_ERROR_BUSY);
+    /* Server messages reach every client. */
+    assert_int_equal(shm_server_send(s, "all", 4), SHM_SUCCESS);
+    char buf[8];
+    uint32_t sz = sizeof(buf);
+    assert_int_equal(shm_client_receive(c2, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "all");
+    sz = sizeof(buf);
+    assert_int_equal(shm_client_receive(c3, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "all");
+    /* The server receives from each. */
+    assert_int_equal(shm_client_send(c2, "c2", 3), SHM_SUCCESS);
+    assert_int_equal(shm_client_send(c3, "c3", 3), SHM_SUCCESS);
+    bool seen2 = false, seen3 = false;
+    for (int i = 0; i < 2; i++) {
+        sz = sizeof(buf);
+        assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
+        assert_int_equal(sz, 3);
+        if (strcmp(buf, "c2") == 0)
+            seen2 = true;
+        if (strcmp(buf, "c3") == 0)
+            seen3 = true;
+    }
+    assert_true(seen2 && seen3);
+    shm_client_disconnect(c2);
+    shm_client_disconnect(c3);
+    shm_server_destroy(s);
+}
+
+static void too_small_roundtrip(shm_error_t (*recv)(void *ep, void *data, uint32_t *size),
+                                void *ep)
+{
+    uint8_t msg[100], out[200];
+    make_message(msg, 5, sizeof(msg));
+    uint32_t sz = 10;
+    memset(out, 0xEE, sizeof(out));
+    assert_int_equal(recv(ep, out, &sz), SHM_ERROR_BUFFER_TOO_SMALL);
+    assert_int_equal(shm_last_error(), SHM_ERROR_BUFFER_TOO_SMALL);
+    assert_int_equal(sz, 100);
+    assert_int_equal(out[10], 0xEE); /* nothing written past the buffer */
+    sz = 99;
+    assert_int_equal(recv(ep, out, &sz), SHM_ERROR_BUFFER_TOO_SMALL);
+    assert_int_equal(sz, 100);
+    sz = 0;
+    assert_int_equal(recv(ep, NULL, &sz), SHM_ERROR_BUFFER_TOO_SMALL);
+    assert_int_equal(sz, 100);
+    sz = 100;
+    assert_int_equal(recv(ep, out, &sz), SHM_SUCCESS);
+    assert_int_equal(sz, 100);
+    assert_memory_equal(out, msg, 100);
+    sz = sizeof(out);
+    assert_int_equal(recv(ep, out, &sz), SHM_SUCCESS); /* the next one */
+    assert_int_equal(sz, 3);
+    assert_string_equal((char *)out, "nx");
+    sz = sizeof(out);
+    assert_int_equal(recv(ep, out, &sz), SHM_ERROR_EMPTY);
+}
+
+static shm_error_t recv_server_v(void *ep, void *d, uint32_t *sz)
+{
+    return shm_server_receive((shm_server_t *)ep, d, sz);
+}
+static shm_error_t recv_client_v(void *ep, void *d, uint32_t *sz)
+{
+    return shm_client_receive((shm_client_t *)ep, d, sz);
+}
+
+static void test_buffer_too_small(void **state)
+{
+    (void)state;
+    char name[80];
+    uname_(name, sizeof(name), "small");
+    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    shm_client_t *cl = shm_client_connect(name);
+    assert_non_null(cl);
+    uint8_t msg[100];
+    make_message(msg, 5, sizeof(msg));
+    assert_int_equal(shm_server_send(s, msg, sizeof(msg)), SHM_SUCCESS);
+    assert_int_equal(shm_server_send(s, "nx", 3), SHM_SUCCESS);
+    too_small_roundtrip(recv_client_v, cl);
+    assert_int_equal(shm_client_send(cl, msg, sizeof(msg)), SHM_SUCCESS);
+    assert_int_equal(shm_client_send(cl, "nx", 3), SHM_SUCCESS);
+    too_small_roundtrip(recv_server_v, s);
+    shm_client_disconnect(cl);
+    shm_server_destroy(s);
+}
+
+static void test_not_connected(void **state)
+{
+    (void)state;
+    char name[80];
+    uname_(name, sizeof(name), "notconn");
+    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    ASSERT_FAILS_WITH(shm_server_send(s, "x", 1), SHM_ERROR_NOT_CONNECTED);
+    shm_client_t *cl = shm_client_connect(name);
+    assert_non_null(cl);
+    assert_int_equal(shm_server_send(s, "x", 2), SHM_SUCCESS);
+    shm_client_disconnect(cl);
+    ASSERT_FAILS_WITH(shm_server_send(s, "x", 1), SHM_ERROR_NOT_CONNECTED);
+
+    /* Messages sent to a client before the server left are delivered;
+     * then the client learns the server is gone. */
+    cl = shm_client_connect(name);
+    assert_non_null(cl);
+    for (uint32_t i = 0; i < 3; i++)
+        assert_int_equal(shm_server_send(s, &i, sizeof(i)), SHM_SUCCESS);
+    shm_server_destroy(s);
+    for (uint32_t i = 0; i < 3; i++) {
+        uint32_t v = 99, sz = sizeof(v);
+        assert_int_equal(shm_client_receive(cl, &v, &sz), SHM_SUCCESS);
+        assert_int_equal(v, i);
+    }
+    uint32_t v, sz = sizeof(v);
+    /* Non-blocking as well: NOT_CONNECTED rather than EMPTY for ever. */
+    ASSERT_FAILS_WITH(shm_client_receive(cl, &v, &sz), SHM_ERROR_NOT_CONNECTED);
+    ASSERT_FAILS_WITH(shm_client_send(cl, "x", 1), SHM_ERROR_NOT_CONNECTED);
+    shm_stats_t st;
+    assert_int_equal(shm_client_get_stats(cl, &st), SHM_SUCCESS);
+    assert_int_equal(st.connected, 0);
+    shm_client_disconnect(cl);
+}
+
+/* ---- timeouts -------------------------------------------------------------------- */
+
+static void test_receive_timeout(void **state)
+{
+    (void)state;
+    char name[80];
+    uname_(name, sizeof(name), "timeout");
+    const uint32_t timeout = 300;
+    shm_ring_config_t c = cfg(4096, 1, true, timeout);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    uint8_t buf[16];
+    uint32_t sz = sizeof(buf);
+
+    /* Server, no client at all. */
+    uint64_t t0 = now_ms();
+    ASSERT_FAILS_WITH(shm_server_receive(s, buf, &sz), SHM_ERROR_TIMEOUT);
+    uint64_t spent = now_ms() - t0;
+    print_message("server receive timed out after %llu ms (timeout %u)\n",
+                  (unsigned long long)spent, timeout);
+    assert_true(spent >= timeout);
+    assert_true(spent < timeout + 2000);
+
+    /* Client (it uses the server's blocking and timeout_ms). */
+    shm_client_t *cl = shm_client_connect(name);
+    assert_non_null(cl);
+    sz = sizeof(buf);
+    t0 = now_ms();
+    ASSERT_FAILS_WITH(shm_client_receive(cl, buf, &sz), SHM_ERROR_TIMEOUT);
+    spent = now_ms() - t0;
+    print_message("client receive timed out after %llu ms\n", (unsigned long long)spent);
+    assert_true(spent >= timeout);
+    assert_true(spent < timeout + 2000);
+
+    /* Server, with a client connected that sends nothing. */
+    sz = sizeof(buf);
+    t0 = now_ms();
+    ASSERT_FAILS_WITH(shm_server_receive(s, buf, &sz), SHM_ERROR_TIMEOUT);
+    spent = now_ms() - t0;
+    assert_true(spent >= timeout);
+    assert_true(spent < timeout + 2000);
+
+    /* A message that is there is returned at once. */
+    assert_int_equal(shm_client_send(cl, "now", 4), SHM_SUCCESS);
+    sz = sizeof(buf);
+    assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
+    assert_string_equal((char *)buf, "now");
+    shm_client_disconnect(cl);
+    shm_server_destroy(s);
+
+    /* Non-blocking: EMPTY at once. */
+    c = cfg(4096, 1, false, 5000);
+    s = shm_server_create(name, &c);
+    assert_non_null(s);
+    cl = shm_client_connect(name);
+    assert_non_null(cl);
+    sz = sizeof(buf);
+    t0 = now_ms();
+    ASSERT_FAILS_WITH(shm_server_receive(s, buf, &sz), SHM_ERROR_EMPTY);
+    assert_true(now_ms() - t0 < 100);
+    sz = sizeof(buf);
+    t0 = now_ms();
+    ASSERT_FAILS_WITH(shm_client_receive(cl, buf, &sz), SHM_ERROR_EMPTY);
+    assert_true(now_ms() - t0 < 100);
+    shm_client_disconnect(cl);
+    shm_server_destroy(s);
+}
+
+/* ---- statistics, ring monitoring, macros --------------------------------------- */
+
+static uint32_t span_of(uint32_t len) { return (16u + len + 7u) & ~7u; }
+
+static void test_stats_and_available(void **state)
+{
+    (void)state;
+    char name[80];
+    uname_(name, sizeof(name), "stats");
+    const uint32_t size = 64u * 1024u;
+    shm_ring_config_t c = cfg(size, 1, false, 0);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    shm_stats_t st;
+    assert_int_equal(shm_server_get_stats(s, &st), SHM_SUCCESS);
+    assert_int_equal(st.messages_sent, 0);
+    assert_int_equal(st.bytes_sent, 0);
+    assert_int_equal(st.messages_received, 0);
+    assert_int_equal(st.bytes_received, 0);
+    assert_int_equal(st.messages_lost, 0);
+    assert_int_equal(st.connected, 0);
+    shm_ring_t *stx = shm_server_tx_ring(s);
+    assert_non_null(stx);
+    assert_int_equal(shm_ring_available(stx), size); /* no reader */
+
+    shm_client_t *cl = shm_client_connect(name);
+    assert_non_null(cl);
+    shm_ring_t *ctx = shm_client_tx_ring(cl);
+    assert_non_null(ctx);
+    assert_int_equal(shm_ring_available(ctx), size);
+    assert_int_equal(server_connected(s), 1);
+    assert_int_equal(shm_client_get_stats(cl, &st), SHM_SUCCESS);
+    assert_int_equal(st.connected, 1);
+    assert_int_equal(st.messages_sent, 0);
+    assert_int_equal(st.messages_received, 0);
+
+    uint8_t buf[1024];
+    memset(buf, 0x11, sizeof(buf));
+    assert_int_equal(shm_server_send(s, buf, 10), SHM_SUCCESS);
+    assert_int_equal(shm_server_send(s, buf, 20), SHM_SUCCESS);
+    assert_int_equal(shm_server_send(s, buf, 30), SHM_SUCCESS);
+    assert_int_equal(shm_ring_available(stx), size - span_of(10) - span_of(20) - span_of(30));
+    assert_int_equal(shm_server_get_stats(s, &st), SHM_SUCCESS);
+    assert_int_equal(st.messages_sent, 3);
+    assert_int_equal(st.bytes_sent, 60);
+    assert_int_equal(st.messages_received, 0);
+    for (int i = 0; i < 3; i++) {
+        uint32_t sz = sizeof(buf);
+        assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_SUCCESS);
+    }
+    assert_int_equal(shm_ring_available(stx), size);
+    assert_int_equal(shm_client_get_stats(cl, &st), SHM_SUCCESS);
+    assert_int_equal(st.messages_received, 3);
+    assert_int_equal(st.bytes_received, 60);
+    assert_int_equal(st.messages_lost, 0);
+    assert_int_equal(st.messages_sent, 0);
+
+    assert_int_equal(shm_client_send(cl, buf, 100), SHM_SUCCESS);
+    assert_int_equal(shm_client_send(cl, buf, 200), SHM_SUCCESS);
+    assert_int_equal(shm_ring_available(ctx), size - span_of(100) - span_of(200));
+    assert_int_equal(shm_client_get_stats(cl, &st), SHM_SUCCESS);
+    assert_int_equal(st.messages_sent, 2);
+    assert_int_equal(st.bytes_sent, 300);
+    for (int i = 0; i < 2; i++) {
+        uint32_t sz = sizeof(buf);
+        assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
+    }
+    assert_int_equal(shm_ring_available(ctx), size);
+    assert_int_equal(shm_server_get_stats(s, &st), SHM_SUCCESS);
+    assert_int_equal(st.messages_received, 2);
+    assert_int_equal(st.bytes_received, 300);
+    assert_int_equal(st.messages_lost, 0);
+    assert_int_equal(st.messages_sent, 3);
+
+    /* Overrun the client: it loses exactly what was overwritten. */
+    const uint32_t burst = 200;
+    for (uint32_t i = 0; i < burst; i++) {
+        memcpy(buf, &i, sizeof(i));
+        assert_int_equal(shm_server_send(s, buf, 1000), SHM_SUCCESS);
+    }
+    assert_int_equal(shm_ring_available(stx), 0);
+    uint32_t got = 0, last = 0;
+    for (;;) {
+        uint32_t sz = sizeof(buf);
+        shm_error_t e = shm_client_receive(cl, buf, &sz);
+        if (e == SHM_ERROR_EMPTY)
+            break;
+        assert_int_equal(e, SHM_SUCCESS);
+        assert_int_equal(sz, 1000);
+        memcpy(&last, buf, sizeof(last));
+        got++;
+    }
+    assert_int_equal(last, burst - 1);
+    assert_int_equal(shm_client_get_stats(cl, &st), SHM_SUCCESS);
+    print_message("overrun: %u of %u received, %llu lost\n", got, burst,
+                  (unsigned long long)st.messages_lost);
+    assert_true(st.messages_lost > 0);
+    assert_int_equal(st.messages_received - 3 + st.messages_lost, burst);
+    assert_int_equal(got + st.messages_lost, burst);
+
+    shm_client_disconnect(cl);
+    assert_int_equal(server_connected(s), 0);
+    assert_int_equal(shm_ring_available(stx), size);
+    shm_server_destroy(s);
+}
+
+typedef struct item {
+    uint32_t id;
+    char text[60];
+} item_t;
+
+static void test_struct_macros(void **state)
+{
+    (void)state;
+    char name[80];
+    uname_(name, sizeof(name), "structs");
+    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_server_t *server = shm_server_create(name, &c);
+    assert_non_null(server);
+    shm_client_t *client = shm_client_connect(name);
+    assert_non_null(client);
+    item_t a, b;
+    memset(&a, 0, sizeof(a));
+    a.id = 42;
+    snprintf(a.text, sizeof(a.text), "to client");
+
+    assert_int_equal(SHM_SEND_STRUCT(server, &a), SHM_SUCCESS);
+    memset(&b, 0, sizeof(b));
+    assert_int_equal(SHM_RECV_STRUCT(client, &b), SHM_SUCCESS);
+    assert_memory_equal(&a, &b, sizeof(a));
+
+    a.id = 43;
+    snprintf(a.text, sizeof(a.text), "to server");
+    assert_int_equal(SHM_SEND_STRUCT(client, &a), SHM_SUCCESS);
+    memset(&b, 0, sizeof(b));
+    assert_int_equal(SHM_RECV_STRUCT(server, &b), SHM_SUCCESS);
+    assert_memory_equal(&a, &b, sizeof(a));
+
+    /* Larger message: BUFFER_TOO_SMALL and the message stays. */
+    uint8_t big[sizeof(item_t) + 8], out[sizeof(big)];
+    make_message(big, 9, sizeof(big));
+    assert_int_equal(shm_server_send(server, big, sizeof(big)), SHM_SUCCESS);
+    assert_int_equal(SHM_RECV_STRUCT(client, &b), SHM_ERROR_BUFFER_TOO_SMALL);
+    uint32_t sz = sizeof(out);
+    assert_int_equal(shm_client_receive(client, out, &sz), SHM_SUCCESS);
+    assert_int_equal(sz, sizeof(big));
+    assert_memory_equal(out, big, sizeof(big));
+    assert_int_equal(shm_client_send(client, big, sizeof(big)), SHM_SUCCESS);
+    assert_int_equal(SHM_RECV_STRUCT(server, &b), SHM_ERROR_BUFFER_TOO_SMALL);
+    sz = sizeof(out);
+    assert_int_equal(shm_server_receive(server, out, &sz), SHM_SUCCESS);
+    assert_int_equal(sz, sizeof(big));
+
+    /* Nothing there: the receive's own error. */
+    assert_int_equal(SHM_RECV_STRUCT(server, &b), SHM_ERROR_EMPTY);
+    assert_int_equal(SHM_RECV_STRUCT(client, &b), SHM_ERROR_EMPTY);
+
+    /* A scalar works as well. */
+    uint64_t v = 0x1122334455667788ull, w = 0;
+    assert_int_equal(SHM_SEND_STRUCT(server, &v), SHM_SUCCESS);
+    assert_int_equal(SHM_RECV_STRUCT(client, &w), SHM_SUCCESS);
+    assert_true(v == w);
+
+    /* Smaller message: INVALID_PARAM and the message is consumed. The macro
+     * must read the received length after the receive call has set it. */
+    shm_error_t rc_client, rc_server;
+    assert_int_equal(shm_server_send(server, big, 10), SHM_SUCCESS);
+    rc_client = SHM_RECV_STRUCT(client, &b);
+    sz = sizeof(out);
+    assert_int_equal(shm_client_receive(client, out, &sz), SHM_ERROR_EMPTY);
+    assert_int_equal(shm_client_send(client, big, 10), SHM_SUCCESS);
+    rc_server = SHM_RECV_STRUCT(server, &b);
+    sz = sizeof(out);
+    assert_int_equal(shm_server_receive(server, out, &sz), SHM_ERROR_EMPTY);
+
+    shm_client_disconnect(client);
+    assert_int_equal(SHM_SEND_STRUCT(server, &a), SHM_ERROR_NOT_CONNECTED);
+    shm_server_destroy(server);
+    if (rc_client != SHM_ERROR_INVALID_PARAM || rc_server != SHM_ERROR_INVALID_PARAM)
+        fail_msg("SHM_RECV_STRUCT of a 10-byte message into a %u-byte struct gave "
+                 "client %d / server %d, expected SHM_ERROR_INVALID_PARAM (%d)",
+                 (unsigned)sizeof(item_t), (int)rc_client, (int)rc_server,
+                 (int)SHM_ERROR_INVALID_PARAM);
+}
+
+static void test_setup_macros(void **state)
+{
+    (void)state;
+    char name[80];
+    uname_(name, sizeof(name), "setup");
+    ev_log_t slog, clog;
+    ev_init(&slog);
+    ev_init(&clog);
+    shm_server_t *s = SHM_SETUP_SERVER(name, ev_callback, &slog);
+    assert_non_null(s);
+    shm_client_t *c = SHM_SETUP_CLIENT(name, ev_callback, &clog);
+    assert_non_null(c);
+    assert_true(TP_WAIT_UNTIL(ev_count(&slog, SHM_EVENT_CONNECT) == 1, 5000));
+    assert_true(TP_WAIT_UNTIL(ev_count(&clog, SHM_EVENT_CONNECT) == 1, 5000));
+    ev_entry_t e;
+    assert_true(ev_find(&clog, SHM_EVENT_CONNECT, 0, &e) >= 0);
+    assert_int_equal(e.peer.pid, self_pid()); /* the server: this process */
+    assert_int_equal(e.peer.ptr_bits, kPtrBits);
+    assert_true(ev_find(&slog, SHM_EVENT_CONNECT, 0, &e) >= 0);
+    assert_int_equal(e.peer.pid, self_pid());
+    assert_int_equal(e.peer.ptr_bits, kPtrBits);
+    assert_true(e.peer.slot < 4);
+
+    /* The other convenience macros. */
+    /* DATA_AVAILABLE is raised while the message is still unread. */
+    char buf[16];
+    uint32_t sz = sizeof(buf);
+    assert_int_equal(SHM_SERVER_SEND(s, "hi", 3), SHM_SUCCESS);
+    assert_true(TP_WAIT_UNTIL(ev_count(&clog, SHM_EVENT_DATA_AVAILABLE) >= 1, 5000));
+    assert_int_equal(SHM_CLIENT_RECEIVE(c, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "hi");
+    assert_int_equal(SHM_CLIENT_SEND(c, "ho", 3), SHM_SUCCESS);
+    assert_true(TP_WAIT_UNTIL(ev_count(&slog, SHM_EVENT_DATA_AVAILABLE) >= 1, 5000));
+    sz = sizeof(buf);
+    assert_int_equal(SHM_SERVER_RECEIVE(s, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "ho");
+
+    /* Server destroyed: the client sees DISCONNECT with the server's identity. */
+    shm_server_destroy(s);
+    assert_true(TP_WAIT_UNTIL(ev_count(&clog, SHM_EVENT_DISCONNECT) == 1, 5000));
+    assert_true(ev_find(&clog, SHM_EVENT_DISCONNECT, 0, &e) >= 0);
+    assert_int_equal(e.peer.pid, self_pid());
+    assert_int_equal(e.peer.ptr_bits, kPtrBits);
+    assert_true(ev_find(&clog, SHM_EVENT_CONNECT, 0, NULL) <
+                ev_find(&clog, SHM_EVENT_DISCONNECT, 0, NULL));
+    shm_client_disconnect(c);
+    assert_int_equal(ev_bad(&slog), 0);
+    assert_int_equal(ev_bad(&clog), 0);
+    assert_int_equal(ev_count(&clog, SHM_EVENT_SPACE_AVAILABLE), 0);
+    assert_int_equal(ev_count(&clog, SHM_EVENT_ERROR), 0);
+    assert_int_equal(ev_count(&slog, SHM_EVENT_ERROR), 0);
+
+    /* Failures give NULL. */
+    assert_null(SHM_SETUP_SERVER("bad name", ev_callback, &slog));
+    assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_PARAM);
+    assert_null(SHM_SETUP_CLIENT("bad/name", ev_callback, &clog));
+    assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_PARAM);
+
+    /* SHM_CREATE_SERVER / SHM_CONNECT_CLIENT / SHM_*_ON_EVENT. */
+    ev_log_t l2;
+    ev_init(&l2);
+    s = SHM_CREATE_SERVER(name);
+    assert_non_null(s);
+    c = SHM_CONNECT_CLIENT(name);
+    assert_non_null(c);
+    /* Registered after the client came: CONNECT is raised at once. */
+    assert_int_equal(SHM_SERVER_ON_EVENT(s, ev_callback, &l2), SHM_SUCCESS);
+    assert_true(TP_WAIT_UNTIL(ev_count(&l2, SHM_EVENT_CONNECT) == 1, 5000));
+    assert_int_equal(SHM_CLIENT_ON_EVENT(c, dummy_cb, NULL), SHM_SUCCESS);
+    shm_client_disconnect(c);
+    assert_true(TP_WAIT_UNTIL(ev_count(&l2, SHM_EVENT_DISCONNECT) == 1, 5000));
+    shm_server_destroy(s);
+    assert_int_equal(ev_count(&l2, SHM_EVENT_CONNECT), 1);
+    assert_int_equal(ev_bad(&l2), 0);
+    ev_fini(&l2);
+    ev_fini(&slog);
+    ev_fini(&clog);
+}
+
+/* ---- another process: connect, exchange, disconnect ----------------------------- */
+
+/* Helper: connect, see the server's CONNECT, say hello, get a reply, leave. */
+static int helper_hello(int argc, char **argv)
+{
+    if (argc < 3)
+        return 2;
+    uint32_t parent = (uint32_t)strtoul(argv[2], NULL, 10);
+    ev_log_t log;
+    ev_init(&log);
+    shm_client_t *c = shm_client_connect(argv[1]);
+    if (!c) {
+        fprintf(stderr, "hello: connect: %s\n", shm_strerror(shm_last_error()));
+        return 3;
+    }
+    if (shm_client_register_callback(c, ev_callback, &log) != SHM_SUCCESS)
+        return 4;
+    bool ok = false;
+    TP_WAIT_UNTIL_SET(ok, ev_count(&log, SHM_EVENT_CONNECT) == 1, 10000);
+    ev_entry_t e;
+    if (!ok || ev_find(&log, SHM_EVENT_CONNECT, 0, &e) < 0)
+        return 5;
+    if (e.peer.pid != parent || e.peer.ptr_bits != kPtrBits || e.peer.slot != 0) {
+        fprintf(stderr, "hello: server peer pid %u bits %u\n", e.peer.pid, e.peer.ptr_bits);
+        return 6;
+    }
+    char msg[64];
+    snprintf(msg, sizeof(msg), "hello from %u", self_pid());
+    if (shm_client_send(c, msg, (uint32_t)strlen(msg) + 1) != SHM_SUCCESS)
+        return 7;
+    char reply[64];
+    uint32_t sz = sizeof(reply);
+    shm_error_t r = shm_client_receive(c, reply, &sz);
+    if (r != SHM_SUCCESS || strcmp(reply, "welcome") != 0) {
+        fprintf(stderr, "hello: receive: %s\n", shm_strerror(r));
+        return 8;
+    }
+    shm_client_disconnect(c);
+    int rc = ev_bad(&log) ? 9 : 0;
+    ev_fini(&log);
+    return rc;
+}
+
+static void test_connect_disconnect_other_process(void **state)
+{
+    (void)state;
+    char name[80], pid_s[16];
+    uname_(name, sizeof(name), "hello");
+    snprintf(pid_s, sizeof(pid_s), "%u", self_pid());
+    ev_log_t log;
+    ev_init(&log);
+    shm_ring_config_t c = cfg(4096, 2, true, 10000);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    assert_int_equal(shm_server_register_callback(s, ev_callback, &log), SHM_SUCCESS);
+
+    tp_child_t child;
+    const char *args[] = {name, pid_s, NULL};
+    assert_int_equal(tp_spawn_self(&child, "hello", args), 0);
+    bool ok = TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 1, 20000);
+    if (!ok)
+        tp_kill(&child);
+    assert_true(ok);
+    ev_entry_t e;
+    assert_true(ev_find(&log, SHM_EVENT_CONNECT, 0, &e) >= 0);
+    assert_int_equal(e.peer.pid, child.pid);
+    assert_int_equal(e.peer.ptr_bits, kPtrBits);
+    assert_true(e.peer.slot < 2);
+    uint32_t slot = e.peer.slot;
+
+    char buf[64], expect[64];
+    uint32_t sz = sizeof(buf);
+    shm_error_t r = shm_server_receive(s, buf, &sz);
+    if (r != SHM_SUCCESS)
+        tp_kill(&child);
+    assert_int_equal(r, SHM_SUCCESS);
+    snprintf(expect, sizeof(expect), "hello from %u", child.pid);
+    assert_string_equal(buf, expect);
+    assert_int_equal(shm_server_send(s, "welcome", 8), SHM_SUCCESS);
+
+    ok = TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_DISCONNECT) == 1, 20000);
+    int code = -1;
+    if (tp_wait(&child, 20000, &code) != 0)
+        tp_kill(&child);
+    assert_true(ok);
+    assert_int_equal(code, 0);
+    assert_true(ev_find(&log, SHM_EVENT_DISCONNECT, 0, &e) >= 0);
+    assert_int_equal(e.peer.pid, child.pid);
+    assert_int_equal(e.peer.ptr_bits, kPtrBits);
+    assert_int_equal(e.peer.slot, slot);
+    assert_true(ev_find(&log, SHM_EVENT_CONNECT, 0, NULL) <
+                ev_find(&log, SHM_EVENT_DISCONNECT, 0, NULL));
+    assert_int_equal(server_connected(s), 0);
+    shm_server_destroy(s);
+    assert_int_equal(ev_count(&log, SHM_EVENT_CONNECT), 1);
+    assert_int_equal(ev_count(&log, SHM_EVENT_DISCONNECT), 1);
+    assert_int_equal(ev_bad(&log), 0);
+    ev_fini(&log);
+}
+
+/* Helper: connect, announce, then wait until killed. */
+static int helper_linger(int argc, char **argv)
+{
+    if (argc < 2)
+        return 2;
+    shm_client_t *c = shm_client_connect(argv[1]);
+    if (!c)
+        return 3;
+    if (shm_client_send(c, "ready", 6) != SHM_SUCCESS)
+        return 4;
+    for (;;) {
+        char buf[16];
+        uint32_t sz = sizeof(buf);
+        shm_error_t r = shm_client_receive(c, buf, &sz);
+        if (r != SHM_SUCCESS && r != SHM_ERROR_TIMEOUT)
+            break;
+    }
+    shm_client_disconnect(c);
+    return 0;
+}
+
+/* A client killed without disconnecting: DISCONNECT, and its slot is free. */
+static void test_crashed_client(void **state)
+{
+    (void)state;
+    char name[80];
+    uname_(name, sizeof(name), "crash");
+    ev_log_t log;
+    ev_init(&log);
+    shm_ring_config_t c = cfg(4096, 1, true, 20000);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    assert_int_equal(shm_server_register_callback(s, ev_callback, &log), SHM_SUCCESS);
+    tp_child_t child;
+    const char *args[] = {name, NULL};
+    assert_int_equal(tp_spawn_self(&child, "linger", args), 0);
+    char buf[16];
+    uint32_t sz = sizeof(buf);
+    shm_error_t r = shm_server_receive(s, buf, &sz);
+    if (r != SHM_SUCCESS)
+        tp_kill(&child);
+    assert_int_equal(r, SHM_SUCCESS);
+    assert_string_equal(buf, "ready");
+    assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 1, 10000));
+    uint64_t t0 = now_ms();
+    tp_kill(&child);
+    assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_DISCONNECT) == 1, 10000));
+    print_message("killed client noticed after %llu ms\n", (unsigned long long)(now_ms() - t0));
+    ev_entry_t e;
+    assert_true(ev_find(&log, SHM_EVENT_DISCONNECT, 0, &e) >= 0);
+    assert_int_equal(e.peer.pid, child.pid);
+    assert_int_equal(server_connected(s), 0);
+    /* Its slot (the only one) can be taken again. */
+    shm_client_t *cl = shm_client_connect(name);
+    assert_non_null(cl);
+    assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 2, 10000));
+    shm_client_disconnect(cl);
+    shm_server_destroy(s);
+    assert_int_equal(ev_bad(&log), 0);
+    ev_fini(&log);
+}
+
+/* ---- echo of random-size messages across two processes ------------------------ */
+
+static int helper_echo(int argc, char **argv)
+{
+    if (argc < 3)
+        return 2;
+    uint64_t count = strtoull(argv[2], NULL, 10);
+    shm_client_t *c = shm_client_connect(argv[1]);
+    if (!c) {
+        fprintf(stderr, "echo: connect: %s\n", shm_strerror(shm_last_error()));
+        return 3;
+    }
+    uint8_t *buf = (uint8_t *)malloc(SHM_MAX_MESSAGE_SIZE);
+    if (!buf)
+        return 4;
+    int rc = 0;
+    for (uint64_t seq = 0; seq < count && rc == 0; seq++) {
+        uint32_t sz = SHM_MAX_MESSAGE_SIZE;
+        shm_error_t r = shm_client_receive(c, buf, &sz);
+        if (r != SHM_SUCCESS) {
+            fprintf(stderr, "echo: receive %llu: %s\n", (unsigned long long)seq, shm_strerror(r));
+            rc = 5;
+        } else if (sz != echo_size(seq) || !check_message(buf, seq, sz)) {
+            fprintf(stderr, "echo: message %llu: bad content or size %u\n",
+                    (unsigned long long)seq, sz);
+            rc = 6;
+        } else if ((r = shm_client_send(c, buf, sz)) != SHM_SUCCESS) {
+            fprintf(stderr, "echo: send %llu: %s\n", (unsigned long long)seq, shm_strerror(r));
+            rc = 7;
+        }
+    }
+    shm_stats_t st;
+    if (rc == 0 && (shm_client_get_stats(c, &st) != SHM_SUCCESS || st.messages_lost != 0 ||
+                    st.messages_received != count || st.messages_sent != count)) {
+        fprintf(stderr, "echo: stats: lost %llu\n", (unsigned long long)st.messages_lost);
+        rc = 8;
+    }
+    free(buf);
+    shm_client_disconnect(c);
+    return rc;
+}
+
+static void test_echo_two_processes(void **state)
+{
+    (void)state;
+    const uint64_t count = SAN_SLOW ? 3000 : 10000;
+    print_message("echo: %llu messages of 1..65536 bytes each way\n", (unsigned long long)count);
+    char name[80], count_s[32];
+    uname_(name, sizeof(name), "echo");
+    snprintf(count_s, sizeof(count_s), "%llu", (unsigned long long)count);
+    /* 8 messages in flight at most, 1 MiB rings: nothing is overwritten. */
+    const uint64_t window = 8;
+    shm_ring_config_t c = cfg(1u << 20, 1, true, 10000);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    tp_child_t child;
+    const char *args[] = {name, count_s, NULL};
+    assert_int_equal(tp_spawn_self(&child, "echo", args), 0);
+    bool ok = TP_WAIT_UNTIL(server_connected(s) == 1, 20000);
+    if (!ok)
+        tp_kill(&child);
+    assert_true(ok);
+
+    uint8_t *msg = xmalloc(SHM_MAX_MESSAGE_SIZE);
+    uint8_t *out = xmalloc(SHM_MAX_MESSAGE_SIZE);
+    uint64_t sent = 0, got = 0, bytes = 0, bad = 0;
+    shm_error_t fail = SHM_SUCCESS;
+    uint64_t t0 = now_ms();
+    while (got < count && fail == SHM_SUCCESS && bad == 0) {
+        while (sent < count && sent - got < window) {
+            uint32_t len = echo_size(sent);
+            make_message(msg, sent, len);
+            fail = shm_server_send(s, msg, len);
+            if (fail != SHM_SUCCESS)
+                break;
+            bytes += len;
+            sent++;
+        }
+        if (fail != SHM_SUCCESS)
+            break;
+        uint32_t sz = SHM_MAX_MESSAGE_SIZE;
+        fail = shm_server_receive(s, out, &sz);
+        if (fail != SHM_SUCCESS)
+            break;
+        if (sz != echo_size(got) || !check_message(out, got, sz))
+            bad++;
+        got++;
+    }
+    uint64_t ms = now_ms() - t0;
+    int code = -1;
+    if (tp_wait(&child, 30000, &code) != 0)
+        tp_kill(&child);
+    print_message("echo: %llu messages, %llu MB each way, in %llu ms\n", (unsigned long long)got,
+                  (unsigned long long)(bytes >> 20), (unsigned long long)ms);
+    assert_int_equal(fail, SHM_SUCCESS);
+    assert_int_equal(bad, 0);
+    assert_int_equal(got, count);
+    assert_int_equal(code, 0);
+    shm_stats_t st;
+    assert_int_equal(shm_server_get_stats(s, &st), SHM_SUCCESS);
+    assert_int_equal(st.messages_sent, count);
+    assert_int_equal(st.messages_received, count);
+    assert_int_equal(st.bytes_sent, bytes);
+    assert_int_equal(st.bytes_received, bytes);
+    assert_int_equal(st.messages_lost, 0);
+    free(msg);
+    free(out);
+    shm_server_destroy(s);
+}
+
+/* ---- ping-pong: no lost wake-up ------------------------------------------------ */
+
+/*
+ * Reply jitter, so that the other side's receive goes to sleep at varying
+ * points (before, around and after the end of its spin phase, about 20 us)
+ * instead of always finding the reply while it spins: half the replies go
+ * at once, some after a yield, the rest after a busy wait of 0..63 us.
+ */
+static void pingpong_jitter(uint64_t i, uint64_t salt)
+{
+    uint64_t x = (i + salt) * 0x9E3779B97F4A7C15ull;
+    x ^= x >> 29;
+    uint32_t kind = (uint32_t)(x >> 59); /* 0..31 */
+    if (kind < 16)
+        return;
+    if (kind < 20) {
+        plat_sleep_ms(0);
+        return;
+    }
+    uint64_t until = plat_now_ns() + ((x >> 8) % 64u) * 1000u;
+    while (plat_now_ns() < until)
+        xa_pause();
+}
+
+static int helper_pong(int argc, char **argv)
+{
+    if (argc < 3)
+        return 2;
+    uint64_t count = strtoull(argv[2], NULL, 10);
+    shm_client_t *c = shm_client_connect(argv[1]);
+    if (!c)
+        return 3;
+    int rc = 0;
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t v = 0;
+        uint32_t sz = sizeof(v);
+        shm_error_t r = shm_client_receive(c, &v, &sz);
+        if (r != SHM_SUCCESS || sz != sizeof(v) || v != i) {
+            fprintf(stderr, "pong: at %llu: %s (got %llu)\n", (unsigned long long)i,
+                    shm_strerror(r), (unsigned long long)v);
+            rc = 4;
+            break;
+        }
+        v = ~v;
+        pingpong_jitter(i, 1);
+        if (shm_client_send(c, &v, sizeof(v)) != SHM_SUCCESS) {
+            rc = 5;
+            break;
+        }
+    }
+    shm_client_disconnect(c);
+    return rc;
+}
+
+static void test_pingpong_no_lost_wakeup(void **state)
+{
+    (void)state;
+    /* Full count under Wine too: about 80 us per round trip there. */
+    const uint64_t count = 100000;
+    char name[80], count_s[32];
+    uname_(name, sizeof(name), "pingpong");
+    snprintf(count_s, sizeof(count_s), "%llu", (unsigned long long)count);
+    shm_ring_config_t c = cfg(4096, 1, true, 10000);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    tp_child_t child;
+    const char *args[] = {name, count_s, NULL};
+    assert_int_equal(tp_spawn_self(&child, "pong", args), 0);
+    bool ok = TP_WAIT_UNTIL(server_connected(s) == 1, 20000);
+    if (!ok)
+        tp_kill(&child);
+    assert_true(ok);
+    uint64_t t0 = now_ms(), i = 0;
+    shm_error_t fail = SHM_SUCCESS;
+    uint64_t bad = 0, max_ns = 0, over1ms = 0, over10ms = 0, over40ms = 0;
+    for (; i < count; i++) {
+        pingpong_jitter(i, 2);
+        uint64_t rt0 = plat_now_ns();
+        fail = shm_server_send(s, &i, sizeof(i));
+        if (fail != SHM_SUCCESS)
+            break;
+        uint64_t v = 0;
+        uint32_t sz = sizeof(v);
+        fail = shm_server_receive(s, &v, &sz);
+        if (fail != SHM_SUCCESS)
+            break;
+        uint64_t rt = plat_now_ns() - rt0;
+        max_ns = rt > max_ns ? rt : max_ns;
+        over1ms += rt >= 1000000u;
+        over10ms += rt >= 10000000u;
+        over40ms += rt >= 40000000u;
+        if (sz != sizeof(v) || v != ~i) {
+            bad++;
+            break;
+        }
+    }
+    uint64_t ms = now_ms() - t0;
+    int code = -1;
+    if (tp_wait(&child, 20000, &code) != 0)
+        tp_kill(&child);
+    print_message("ping-pong: %llu of %llu round trips in %llu ms (%.1f us each)%s\n",
+                  (unsigned long long)i, (unsigned long long)count, (unsigned long long)ms,
+                  i ? (double)ms * 1000.0 / (double)i : 0.0, under_wine() ? " [wine]" : "");
+    print_message("ping-pong: round trips >= 1 ms: %llu, >= 10 ms: %llu, >= 40 ms: %llu, "
+                  "longest %.1f ms\n",
+                  (unsigned long long)over1ms, (unsigned long long)over10ms,
+                  (unsigned long long)over40ms, (double)max_ns / 1e6);
+    assert_int_equal(fail, SHM_SUCCESS); /* a lost wake-up shows as TIMEOUT */
+    assert_int_equal(bad, 0);
+    assert_int_equal(i, count);
+    assert_int_equal(code, 0);
+    shm_server_destroy(s);
+}
+
+/* ---- several threads on one endpoint ---------------------------------------------- */
+
+#define MT_SENDERS 4u
+#define MT_RECEIVERS 2u
+
+typedef struct mt_dir {
+    shm_server_t *s;
+    shm_client_t *c;
+    bool from_client;       /* client -> server, else server -> client */
+    uint32_t per_thread;
+    uint32_t *counts;       /* [MT_SENDERS * per_thread], atomic */
+    uint32_t received;      /* atomic */
+    uint32_t bad;           /* atomic: malformed, unexpected error */
+    uint32_t send_fail;     /* atomic */
+    uint32_t timeouts;      /* atomic */
+    uint64_t deadline_ms;
+} mt_dir_t;
+
+typedef struct mt_arg {
+    mt_dir_t *d;
+    uint32_t tid;
+} mt_arg_t;
+
+static uint32_t mt_len(uint32_t tid, uint32_t seq) { return 8u + (tid * 7919u + seq * 104729u) % 193u; }
+
+static uint8_t mt_byte(uint32_t tid, uint32_t seq, uint32_t i)
+{
+    return (uint8_t)((tid * 31u) ^ (seq * 131u) ^ (i * 17u));
+}
+
+static void mt_sender(void *arg)
+{
+    mt_arg_t *a = (mt_arg_t *)arg;
+    mt_dir_t *d = a->d;
+    uint8_t buf[256];
+    for (uint32_t seq = 0; seq < d->per_thread; seq++) {
+        uint32_t len = mt_len(a->tid, seq);
+        memcpy(buf, &a->tid, 4);
+        memcpy(buf + 4, &seq, 4);
+        for (uint32_t i = 8; i < len; i++)
+            buf[i] = mt_byte(a->tid, seq, i);
+        shm_error_t r = d->from_client ? shm_client_send(d->c, buf, len)
+                                       : shm_server_send(d->s, buf, len);
+        if (r != SHM_SUCCESS)
+            xa_fetch_add32(&d->send_fail, 1);
+    }
+}
+
+static void mt_receiver(void *arg)
+{
+    mt_arg_t *a = (mt_arg_t *)arg;
+    mt_dir_t *d = a->d;
+    const uint32_t total = MT_SENDERS * d->per_thread;
+    uint8_t buf[256];
+    while (xa_load32_acq(&d->received) < total && now_ms() < d->deadline_ms) {
+        uint32_t sz = sizeof(buf);
+        shm_error_t r = d->from_client ? shm_server_receive(d->s, buf, &sz)
+                                       : shm_client_receive(d->c, buf, &sz);
+        if (r == SHM_ERROR_TIMEOUT) {
+            xa_fetch_add32(&d->timeouts, 1);
+            continue;
+        }
+        if (r != SHM_SUCCESS || sz < 8) {
+            xa_fetch_add32(&d->bad, 1);
+            break;
+        }
+        uint32_t tid, seq;
+        memcpy(&tid, buf, 4);
+        memcpy(&seq, buf + 4, 4);
+        bool ok = tid < MT_SENDERS && seq < d->per_thread && sz == mt_len(tid, seq);
+        for (uint32_t i = 8; ok && i < sz; i++)
+            ok = buf[i] == mt_byte(tid, seq, i);
+        if (!ok) {
+            xa_fetch_add32(&d->bad, 1);
+            continue;
+        }
+        xa_fetch_add32(&d->counts[tid * d->per_thread + seq], 1);
+        xa_fetch_add32(&d->received, 1);
+    }
+}
+
+static void test_threads_one_endpoint(void **state)
+{
+    (void)state;
+    const uint32_t per_thread = SAN_SLOW ? 1000 : 3000;
+    char name[80];
+    uname_(name, sizeof(name), "threads");
+    /* 4 MiB rings hold everything 4 threads send (<= 12000 * 216 bytes):
+     * nothing is overwritten even if the receivers stall. */
+    shm_ring_config_t c = cfg(4u << 20, 1, true, 100);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    shm_client_t *cl = shm_client_connect(name);
+    assert_non_null(cl);
+
+    mt_dir_t dir[2];
+    mt_arg_t sargs[2][MT_SENDERS], rargs[2][MT_RECEIVERS];
+    plat_thread_t st[2][MT_SENDERS], rt[2][MT_RECEIVERS];
+    for (int k = 0; k < 2; k++) {
+        mt_dir_t *d = &dir[k];
+        memset(d, 0, sizeof(*d));
+        d->s = s;
+        d->c = cl;
+        d->from_client = k == 0;
+        d->per_thread = per_thread;
+        d->counts = (uint32_t *)calloc(MT_SENDERS * per_thread, sizeof(uint32_t));
+        assert_non_null(d->counts);
+        d->deadline_ms = now_ms() + 60000;
+    }
+    /* Both directions at once: 8 senders, 4 receivers. */
+    for (int k = 0; k < 2; k++) {
+        for (uint32_t i = 0; i < MT_RECEIVERS; i++) {
+            rargs[k][i].d = &dir[k];
+            rargs[k][i].tid = i;
+            assert_int_equal(plat_thread_start(&rt[k][i], mt_receiver, &rargs[k][i]), SHM_SUCCESS);
+        }
+    }
+    uint64_t t0 = now_ms();
+    for (int k = 0; k < 2; k++) {
+        for (uint32_t i = 0; i < MT_SENDERS; i++) {
+            sargs[k][i].d = &dir[k];
+            sargs[k][i].tid = i;
+            assert_int_equal(plat_thread_start(&st[k][i], mt_sender, &sargs[k][i]), SHM_SUCCESS);
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        for (uint32_t i = 0; i < MT_SENDERS; i++)
+            plat_thread_join(&st[k][i]);
+        for (uint32_t i = 0; i < MT_RECEIVERS; i++)
+            plat_thread_join(&rt[k][i]);
+    }
+    print_message("threads: 2 x %u messages in %llu ms\n", MT_SENDERS * per_thread,
+                  (unsigned long long)(now_ms() - t0));
+    for (int k = 0; k < 2; k++) {
+        mt_dir_t *d = &dir[k];
+        assert_int_equal(d->send_fail, 0);
+        assert_int_equal(d->bad, 0);
+        assert_int_equal(d->received, MT_SENDERS * per_thread);
+        uint32_t missing = 0, dup = 0;
+        for (uint32_t i = 0; i < MT_SENDERS * per_thread; i++) {
+            if (d->counts[i] == 0)
+                missing++;
+            else if (d->counts[i] > 1)
+                dup++;
+        }
+        if (missing || dup)
+            print_message("direction %d: %u missing, %u duplicated\n", k, missing, dup);
+        assert_int_equal(missing, 0);
+        assert_int_equal(dup, 0);
+        free(d->counts);
+    }
+    shm_stats_t ss, cs;
+    assert_int_equal(shm_server_get_stats(s, &ss), SHM_SUCCESS);
+    assert_int_equal(shm_client_get_stats(cl, &cs), SHM_SUCCESS);
+    assert_int_equal(ss.messages_lost, 0);
+    assert_int_equal(cs.messages_lost, 0);
+    assert_int_equal(ss.messages_received, MT_SENDERS * per_thread);
+    assert_int_equal(cs.messages_received, MT_SENDERS * per_thread);
+    assert_int_equal(ss.messages_sent, MT_SENDERS * per_thread);
+    assert_int_equal(cs.messages_sent, MT_SENDERS * per_thread);
+    shm_client_disconnect(cl);
+    shm_server_destroy(s);
+}
+
+/* ---- blocked receives and destruction ------------------------------------------- */
+
+typedef struct blocked {
+    shm_server_t *s;
+    shm_client_t *c;
+    shm_error_t result;
+    uint32_t done; /* atomic */
+    uint64_t end_ms;
+} blocked_t;
+
+static void blocked_server_receive(void *arg)
+{
+    blocked_t *b = (blocked_t *)arg;
+    uint8_t buf[64];
+    uint32_t sz = sizeof(buf);
+    b->result = shm_server_receive(b->s, buf, &sz);
+    b->end_ms = now_ms();
+    xa_store32_rel(&b->done, 1);
+}
+
+static void blocked_client_receive(void *arg)
+{
+    blocked_t *b = (blocked_t *)arg;
+    uint8_t buf[64];
+    uint32_t sz = sizeof(buf);
+    b->result = shm_client_receive(b->c, buf, &sz);
+    b->end_ms = now_ms();
+    xa_store32_rel(&b->done, 1);
+}
+
+static void test_destroy_wakes_blocked_receive(void **state)
+{
+    (void)state;
+    char name[80];
+    uname_(name, sizeof(name), "wakeclose");
+    /* A long timeout: a receive that is not woken shows as a failure. */
+    shm_ring_config_t c = cfg(4096, 1, true, 30000);
+
+    /* 1. A server receive blocked in a thread; the server is destroyed. */
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    shm_client_t *cl = shm_client_connect(name);
+    assert_non_null(cl);
+    const shm_ring_t *to_server = shm_client_tx_ring(cl); /* its slot 0: the server */
+    blocked_t b;
+    memset(&b, 0, sizeof(b));
+    b.s = s;
+    plat_thread_t t;
+    assert_int_equal(plat_thread_start(&t, blocked_server_receive, &b), SHM_SUCCESS);
+    /* Asleep once it has marked its reader slot as waiting. */
+    assert_true(TP_WAIT_UNTIL(any_slot_waiting(to_server), 10000));
+    uint64_t t0 = now_ms();
+    shm_server_destroy(s);
+    assert_true(TP_WAIT_UNTIL(xa_load32_acq(&b.done) == 1, 10000));
+    plat_thread_join(&t);
+    print_message("blocked server receive returned %llu ms after destroy\n",
+                  (unsigned long long)(b.end_ms - t0));
+    assert_int_equal(b.result, SHM_ERROR_CLOSED);
+    assert_true(b.end_ms - t0 < 2000);
+    shm_client_disconnect(cl);
+
+    /* 2. A client receive blocked in a thread; the server is destroyed. */
+    s = shm_server_create(name, &c);
+    assert_non_null(s);
+    cl = shm_client_connect(name);
+    assert_non_null(cl);
+    memset(&b, 0, sizeof(b));
+    b.c = cl;
+    assert_int_equal(plat_thread_start(&t, blocked_client_receive, &b), SHM_SUCCESS);
+    assert_true(TP_WAIT_UNTIL(any_slot_waiting(shm_server_tx_ring(s)), 10000));
+    t0 = now_ms();
+    shm_server_destroy(s);
+    assert_true(TP_WAIT_UNTIL(xa_load32_acq(&b.done) == 1, 10000));
+    plat_thread_join(&t);
+    print_message("blocked client receive returned %llu ms after server destroy\n",
+                  (unsigned long long)(b.end_ms - t0));
+    assert_int_equal(b.result, SHM_ERROR_NOT_CONNECTED);
+    assert_true(b.end_ms - t0 < 2000);
+    shm_client_disconnect(cl);
+
+    /* 3. A client receive blocked in a thread; the client disconnects. */
+    s = shm_server_create(name, &c);
+    assert_non_null(s);
+    cl = shm_client_connect(name);
+    assert_non_null(cl);
+    memset(&b, 0, sizeof(b));
+    b.c = cl;
+    assert_int_equal(plat_thread_start(&t, blocked_client_receive, &b), SHM_SUCCESS);
+    assert_true(TP_WAIT_UNTIL(any_slot_waiting(shm_server_tx_ring(s)), 10000));
+    t0 = now_ms();
+    shm_client_disconnect(cl);
+    assert_true(TP_WAIT_UNTIL(xa_load32_acq(&b.done) == 1, 10000));
+    plat_thread_join(&t);
+    assert_int_equal(b.result, SHM_ERROR_CLOSED);
+    assert_true(b.end_ms - t0 < 2000);
+    assert_int_equal(server_connected(s), 0);
+    shm_server_destroy(s);
+}
+
+/* ---- callbacks that use their own endpoint ----------------------------------- */
+
+typedef struct cb_echo {
+    shm_server_t *s;
+    uint32_t echoed;    /* atomic */
+    uint32_t errors;    /* atomic */
+    uint32_t destroyed; /* atomic */
+} cb_echo_t;
+
+static void echo_from_callback(void *ud, shm_event_type_t type, const void *data, uint32_t sz)
+{
+    cb_echo_t *e = (cb_echo_t *)ud;
+    (void)data;
+    (void)sz;
+    if (type != SHM_EVENT_DATA_AVAILABLE)
+        return;
+    for (;;) {
+        char buf[128];
+        uint32_t n = sizeof(buf);
+        shm_error_t r = shm_server_receive(e->s, buf, &n);
+        if (r == SHM_ERROR_EMPTY)
+            return;
+        if (r != SHM_SUCCESS) {
+            xa_fetch_add32(&e->errors, 1);
+            return;
+        }
+        if (n == 5 && memcmp(buf, "quit", 5) == 0) {
+            /* Destroy our own endpoint from its callback; never touch it again. */
+            shm_server_destroy(e->s);
+            xa_store32_rel(&e->destroyed, 1);
+            return;
+        }
+        if (shm_server_send(e->s, buf, n) != SHM_SUCCESS)
+            xa_fetch_add32(&e->errors, 1);
+        else
+            xa_fetch_add32(&e->echoed, 1);
+    }
+}
+
+static void test_callback_uses_endpoint(void **state)
+{
+    (void)state;
+    char name[80];
+    uname_(name, sizeof(name), "cbecho");
+    shm_ring_config_t c = cfg(64u * 1024u, 1, false, 0);
+    cb_echo_t e;
+    memset(&e, 0, sizeof(e));
+    e.s = shm_server_create(name, &c);
+    assert_non_null(e.s);
+    shm_client_t *cl = shm_client_connect(name);
+    assert_non_null(cl);
+    assert_int_equal(shm_server_register_callback(e.s, echo_from_callback, &e), SHM_SUCCESS);
+
+    /* Bursts of 1, 2, ... 20 messages, each echoed from the callback. */
+    uint32_t seq = 0;
+    for (uint32_t burst = 1; burst <= 20; burst++) {
+        uint32_t first = seq;
+        for (uint32_t k = 0; k < burst; k++, seq++) {
+            char m[32];
+            int len = snprintf(m, sizeof(m), "m%u", seq);
+            assert_int_equal(shm_client_send(cl, m, (uint32_t)len + 1), SHM_SUCCESS);
+        }
+        for (uint32_t k = first; k < seq; k++) {
+            char m[32], want[32];
+            uint32_t sz = sizeof(m);
+            assert_int_equal(client_recv_within(cl, m, &sz, 10000), SHM_SUCCESS);
+            snprintf(want, sizeof(want), "m%u", k);
+            assert_string_equal(m, want);
+        }
+    }
+    assert_int_equal(xa_load32_acq(&e.echoed), seq);
+    assert_int_equal(xa_load32_acq(&e.errors), 0);
+
+    /* The callback destroys the server. */
+    assert_int_equal(shm_client_send(cl, "quit", 5), SHM_SUCCESS);
+    assert_true(TP_WAIT_UNTIL(xa_load32_acq(&e.destroyed) == 1, 10000));
+    char m[32];
+    uint32_t sz = sizeof(m);
+    assert_int_equal(client_recv_within(cl, m, &sz, 10000), SHM_ERROR_NOT_CONNECTED);
+    /* The name is free again. */
+    shm_server_t *s2 = shm_server_create(name, &c);
+    assert_non_null(s2);
+    shm_client_disconnect(cl);
+    shm_server_destroy(s2);
+}
+
+typedef struct cb_self_disconnect {
+    shm_client_t *c;
+    uint32_t disconnected; /* atomic */
+} cb_self_disconnect_t;
+
+static void disconnect_from_callback(void *ud, shm_event_type_t type, const void *data,
+                                     uint32_t sz)
+{
+    cb_self_disconnect_t *d = (cb_self_disconnect_t *)ud;
+    (void)data;
+    (void)sz;
+    if (type == SHM_EVENT_DISCONNECT) {
+        shm_client_disconnect(d->c);
+        xa_store32_rel(&d->disconnected, 1);
+    }
+}
+
+static void destroy_on_connect(void *ud, shm_event_type_t type, const void *data, uint32_t sz)
+{
+    cb_echo_t *e = (cb_echo_t *)ud;
+    (void)data;
+    (void)sz;
+    if (type == SHM_EVENT_CONNECT && !xa_load32_acq(&e->destroyed)) {
+        shm_server_destroy(e->s);
+        xa_store32_rel(&e->destroyed, 1);
+    }
+}
+
+static void test_callback_ends_endpoint(void **state)
+{
+    (void)state;
+    char name[80];
+    uname_(name, sizeof(name), "cbend");
+    shm_ring_config_t c = cfg(4096, 1, true, 5000);
+
+    /* A client that disconnects itself when the server goes away. */
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    cb_self_disconnect_t d;
+    memset(&d, 0, sizeof(d));
+    d.c = shm_client_connect(name);
+    assert_non_null(d.c);
+    assert_int_equal(shm_client_register_callback(d.c, disconnect_from_callback, &d), SHM_SUCCESS);
+    shm_server_destroy(s);
+    assert_true(TP_WAIT_UNTIL(xa_load32_acq(&d.disconnected) == 1, 10000));
+
+    /* A server that destroys itself on CONNECT. */
+    cb_echo_t e;
+    memset(&e, 0, sizeof(e));
+    e.s = shm_server_create(name, &c);
+    assert_non_null(e.s);
+    assert_int_equal(shm_server_register_callback(e.s, destroy_on_connect, &e), SHM_SUCCESS);
+    shm_client_t *cl = shm_client_connect(name);
+    assert_non_null(cl);
+    assert_true(TP_WAIT_UNTIL(xa_load32_acq(&e.destroyed) == 1, 10000));
+    assert_int_equal(shm_client_send(cl, "x", 1), SHM_ERROR_NOT_CONNECTED);
+    shm_client_disconnect(cl);
+    s = shm_server_create(name, &c);
+    assert_non_null(s);
+    shm_server_destroy(s);
+}
+
+/* ---- main ---------------------------------------------------------------------- */
+
+static const tp_helper_t helpers[] = {
+    {"hello", helper_hello},
+    {"linger", helper_linger},
+    {"echo", helper_echo},
+    {"pong", helper_pong},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+    int rc;
+    if (tp_dispatch(argc, argv, helpers, &rc))
+        return rc;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_constants_and_version),
+        cmocka_unit_test(test_strerror),
+        cmocka_unit_test(test_null_arguments),
+        cmocka_unit_test(test_last_error_thread_local),
+        cmocka_unit_test(test_send_sizes),
+        cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_exists_and_reuse),
+        cmocka_unit_test(test_connect_not_found),
+        cmocka_unit_test(test_busy),
+        cmocka_unit_test(test_buffer_too_small),
+        cmocka_unit_test(test_not_connected),
+        cmocka_unit_test(test_receive_timeout),
+        cmocka_unit_test(test_stats_and_available),
+        cmocka_unit_test(test_struct_macros),
+        cmocka_unit_test(test_setup_macros),
+        cmocka_unit_test(test_callback_uses_endpoint),
+        cmocka_unit_test(test_callback_ends_endpoint),
+        cmocka_unit_test(test_destroy_wakes_blocked_receive),
+        cmocka_unit_test(test_connect_disconnect_other_process),
+        cmocka_unit_test(test_crashed_client),
+        cmocka_unit_test(test_echo_two_processes),
+        cmocka_unit_test(test_pingpong_no_lost_wakeup),
+        cmocka_unit_test(test_threads_one_endpoint),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

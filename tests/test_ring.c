@@ -1,0 +1,900 @@
+/*
+ * test_ring.c - the overwriting ring and the segment layout.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "atomics.h"
+#include "platform.h"
+#include "shm_ringbuffer.h"
+#include "testproc.h"
+
+#if defined(XA_TSAN)
+#define SCALE 20u /* byte-wise atomic copies: keep sanitizer runs short */
+#else
+#define SCALE 1u
+#endif
+
+/* ---- helpers ----------------------------------------------------------------- */
+
+/* A segment in private memory, sized exactly, so that ASan catches any access
+ * past its end. */
+typedef struct mem_seg {
+    void *mem;
+    size_t size;
+    shm_segment_t seg;
+} mem_seg_t;
+
+static void *alloc64(size_t size)
+{
+#ifdef _WIN32
+    return _aligned_malloc(size, 64);
+#else
+    return aligned_alloc(64, (size + 63) & ~(size_t)63);
+#endif
+}
+
+static void free64(void *p)
+{
+#ifdef _WIN32
+    _aligned_free(p);
+#else
+    free(p);
+#endif
+}
+
+static shm_seg_params_t params(uint32_t capacity, uint32_t readers)
+{
+    shm_seg_params_t p;
+    memset(&p, 0, sizeof(p));
+    p.ring_count = 1;
+    p.capacity = capacity;
+    p.max_readers = readers;
+    p.blocking = true;
+    p.timeout_ms = 100;
+    return p;
+}
+
+static mem_seg_t *mem_seg_new(uint32_t capacity, uint32_t readers)
+{
+    shm_seg_params_t p = params(capacity, readers);
+    mem_seg_t *m = (mem_seg_t *)calloc(1, sizeof(*m));
+    assert_non_null(m);
+    m->size = shm_segment_size(&p);
+    assert_true(m->size > 0);
+    m->mem = alloc64(m->size);
+    assert_non_null(m->mem);
+    assert_int_equal(shm_segment_format(&m->seg, m->mem, m->size, &p), SHM_SUCCESS);
+    assert_int_equal(shm_ring_writer_init(&m->seg.rings[0]), SHM_SUCCESS);
+    return m;
+}
+
+static void mem_seg_free(mem_seg_t *m)
+{
+    shm_ring_writer_fini(&m->seg.rings[0]);
+    free64(m->mem);
+    free(m);
+}
+
+/* Message content: fully determined by its sequence number and length. Of
+ * 16 bytes or more it also carries the sequence number and a checksum. */
+static uint8_t pattern_byte(uint64_t seq, uint32_t i)
+{
+    uint32_t x = (uint32_t)(seq * 2654435761u) ^ (i * 0x9E3779B1u);
+    x ^= x >> 15;
+    return (uint8_t)(x * 0x2C1B3C6Du >> 24);
+}
+
+static uint64_t fnv1a(const uint8_t *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+static void make_message(uint8_t *buf, uint64_t seq, uint32_t len)
+{
+    for (uint32_t i = 0; i < len; i++)
+        buf[i] = pattern_byte(seq, i);
+    if (len >= 16) {
+        uint64_t sum = fnv1a(buf + 16, len - 16);
+        memcpy(buf, &seq, 8);
+        memcpy(buf + 8, &sum, 8);
+    }
+}
+
+/* True when buf holds message `seq` of `len` bytes, intact. */
+static bool check_message(const uint8_t *buf, uint64_t seq, uint32_t len)
+{
+    uint32_t from = 0;
+    if (len >= 16) {
+        uint64_t s, sum;
+        memcpy(&s, buf, 8);
+        memcpy(&sum, buf + 8, 8);
+        if (s != seq || sum != fnv1a(buf + 16, len - 16))
+            return false;
+        from = 16;
+    }
+    for (uint32_t i = from; i < len; i++)
+        if (buf[i] != pattern_byte(seq, i))
+            return false;
+    return true;
+}
+
+/* The size of message `seq` in a random-size stream: 1..max, skewed small. */
+static uint32_t stream_size(uint64_t seq, uint32_t max)
+{
+    uint64_t x = seq * 6364136223846793005ull + 1442695040888963407ull;
+    x ^= x >> 29;
+    uint32_t bits = (uint32_t)(x >> 40) % 17u; /* 2^0 .. 2^16 */
+    uint32_t v = (uint32_t)(x & 0xFFFFFFFFu);
+    uint32_t span = 1u << bits;
+    uint32_t len = 1 + v % span;
+    return len > max ? max : len;
+}
+
+static uint8_t *buffer(size_t n)
+{
+    uint8_t *b = (uint8_t *)malloc(n);
+    assert_non_null(b);
+    return b;
+}
+
+/* Read everything pending; check each message against the writer's sequence
+ * numbers; return the count delivered. */
+static uint64_t drain_checked(shm_ring_reader_t *rd, uint8_t *buf, uint32_t cap, uint32_t max)
+{
+    uint64_t n = 0;
+    for (;;) {
+        uint32_t size = cap;
+        shm_error_t e = shm_ring_read(rd, buf, &size);
+        if (e == SHM_ERROR_EMPTY)
+            return n;
+        assert_int_equal(e, SHM_SUCCESS);
+        uint64_t seq = rd->expected_seq - 1;
+        assert_int_equal(size, stream_size(seq, max));
+        assert_true(check_message(buf, seq, size));
+        n++;
+    }
+}
+
+/* ---- parameters and layout ---------------------------------------------------- */
+
+static void test_params(void **state)
+{
+    (void)state;
+    shm_seg_params_t p = params(4096, 4);
+    assert_int_equal(shm_seg_params_check(&p), SHM_SUCCESS);
+    assert_int_equal(shm_seg_params_check(NULL), SHM_ERROR_INVALID_PARAM);
+    uint32_t bad_caps[] = {0, 1, 2048, 4095, 4097, 6144, 3u << 20, SHM_MAX_RING_SIZE * 2u, 0x80000001u};
+    for (size_t i = 0; i < sizeof(bad_caps) / sizeof(bad_caps[0]); i++) {
+        p = params(bad_caps[i], 4);
+        assert_int_equal(shm_seg_params_check(&p), SHM_ERROR_INVALID_PARAM);
+        assert_int_equal(shm_segment_size(&p), 0);
+    }
+    p = params(SHM_MIN_RING_SIZE, 0);
+    assert_int_equal(shm_seg_params_check(&p), SHM_ERROR_INVALID_PARAM);
+    p = params(SHM_MIN_RING_SIZE, SHM_MAX_READERS + 1);
+    assert_int_equal(shm_seg_params_check(&p), SHM_ERROR_INVALID_PARAM);
+    p = params(SHM_MIN_RING_SIZE, SHM_MAX_READERS);
+    assert_int_equal(shm_seg_params_check(&p), SHM_SUCCESS);
+    p.ring_count = 0;
+    assert_int_equal(shm_seg_params_check(&p), SHM_ERROR_INVALID_PARAM);
+    p.ring_count = SHM_SEG_MAX_RINGS + 1;
+    assert_int_equal(shm_seg_params_check(&p), SHM_ERROR_INVALID_PARAM);
+
+    /* Sizes: header + ring header + slots + data, all 64-byte multiples. */
+    p = params(4096, 3);
+    assert_int_equal(shm_segment_size(&p), 128 + 256 + 3 * 128 + 4096);
+    p.ring_count = 3; /* ring 0: 3 slots, rings 1 and 2: one each */
+    assert_int_equal(shm_segment_size(&p), 128 + (256 + 3 * 128 + 4096) + 2 * (256 + 128 + 4096));
+}
+
+static void test_invalid_calls(void **state)
+{
+    (void)state;
+    mem_seg_t *m = mem_seg_new(4096, 2);
+    shm_ring_t *r = &m->seg.rings[0];
+    uint8_t buf[8192];
+    memset(buf, 1, sizeof(buf));
+    assert_int_equal(r->max_payload, 4096 - 16);
+    assert_int_equal(shm_ring_write(r, NULL, 1), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(shm_ring_write(r, buf, 0), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(shm_ring_write(r, buf, 4096 - 15), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(shm_ring_write(NULL, buf, 1), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(shm_ring_write(r, buf, 4096 - 16), SHM_SUCCESS);
+    assert_int_equal(shm_ring_messages_written(r), 1);
+
+    shm_ring_reader_t rd;
+    assert_int_equal(shm_ring_reader_attach(NULL, &rd), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(shm_ring_reader_attach(r, &rd), SHM_SUCCESS);
+    uint32_t size = 10;
+    assert_int_equal(shm_ring_read(NULL, buf, &size), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(shm_ring_read(&rd, buf, NULL), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(shm_ring_read(&rd, NULL, &size), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(shm_ring_read(&rd, buf, &size), SHM_ERROR_EMPTY);
+    shm_ring_reader_detach(&rd);
+
+    /* Formatting needs room and alignment. */
+    shm_seg_params_t p = params(4096, 2);
+    shm_segment_t seg;
+    assert_int_equal(shm_segment_format(&seg, m->mem, m->size - 1, &p), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(shm_segment_format(&seg, (uint8_t *)m->mem + 8, m->size - 64, &p),
+                     SHM_ERROR_INVALID_PARAM);
+    mem_seg_free(m);
+
+    /* The largest message fits a ring twice its size, and SHM_MAX_MESSAGE_SIZE
+     * is the limit for any ring. */
+    m = mem_seg_new(1u << 17, 1);
+    r = &m->seg.rings[0];
+    assert_int_equal(r->max_payload, SHM_MAX_MESSAGE_SIZE);
+    uint8_t *big = buffer(SHM_MAX_MESSAGE_SIZE + 1);
+    memset(big, 7, SHM_MAX_MESSAGE_SIZE + 1);
+    assert_int_equal(shm_ring_write(r, big, SHM_MAX_MESSAGE_SIZE), SHM_SUCCESS);
+    assert_int_equal(shm_ring_write(r, big, SHM_MAX_MESSAGE_SIZE + 1), SHM_ERROR_INVALID_PARAM);
+    free(big);
+    mem_seg_free(m);
+}
+
+/* ---- basic delivery ------------------------------------------------------------- */
+
+static void test_roundtrip_and_too_small(void **state)
+{
+    (void)state;
+    mem_seg_t *m = mem_seg_new(4096, 1);
+    shm_ring_t *r = &m->seg.rings[0];
+    shm_ring_reader_t rd;
+    assert_int_equal(shm_ring_reader_attach(r, &rd), SHM_SUCCESS);
+    assert_int_equal(shm_ring_active_readers(r), 1);
+    assert_int_equal(shm_ring_available(r), 4096);
+
+    uint8_t msg[100], out[100];
+    make_message(msg, 0, 100);
+    assert_int_equal(shm_ring_write(r, msg, 100), SHM_SUCCESS);
+    assert_true(shm_ring_reader_pending(&rd));
+    assert_int_equal(shm_ring_available(r), 4096 - 16 - 104);
+
+    /* Too small: the size needed comes back and the message stays. */
+    uint32_t size = 99;
+    assert_int_equal(shm_ring_read(&rd, out, &size), SHM_ERROR_BUFFER_TOO_SMALL);
+    assert_int_equal(size, 100);
+    size = 0;
+    assert_int_equal(shm_ring_read(&rd, NULL, &size), SHM_ERROR_BUFFER_TOO_SMALL);
+    assert_int_equal(size, 100);
+    size = sizeof(out);
+    assert_int_equal(shm_ring_read(&rd, out, &size), SHM_SUCCESS);
+    assert_int_equal(size, 100);
+    assert_true(check_message(out, 0, 100));
+    assert_false(shm_ring_reader_pending(&rd));
+    size = sizeof(out);
+    assert_int_equal(shm_ring_read(&rd, out, &size), SHM_ERROR_EMPTY);
+    assert_int_equal(shm_ring_available(r), 4096);
+    assert_int_equal(rd.slot->received, 1);
+    assert_int_equal(shm_ring_reader_lost(&rd), 0);
+    shm_ring_reader_detach(&rd);
+    assert_int_equal(shm_ring_active_readers(r), 0);
+    mem_seg_free(m);
+}
+
+/* A reader sees only what was written after it attached. */
+static void test_attach_starts_at_tail(void **state)
+{
+    (void)state;
+    mem_seg_t *m = mem_seg_new(4096, 2);
+    shm_ring_t *r = &m->seg.rings[0];
+    uint8_t msg[64];
+    for (uint64_t s = 0; s < 5; s++) {
+        make_message(msg, s, 64);
+        assert_int_equal(shm_ring_write(r, msg, 64), SHM_SUCCESS);
+    }
+    shm_ring_reader_t rd;
+    assert_int_equal(shm_ring_reader_attach(r, &rd), SHM_SUCCESS);
+    assert_int_equal(rd.expected_seq, 5);
+    uint32_t size = sizeof(msg);
+    assert_int_equal(shm_ring_read(&rd, msg, &size), SHM_ERROR_EMPTY);
+    make_message(msg, 5, 64);
+    assert_int_equal(shm_ring_write(r, msg, 64), SHM_SUCCESS);
+    size = sizeof(msg);
+    assert_int_equal(shm_ring_read(&rd, msg, &size), SHM_SUCCESS);
+    assert_true(check_message(msg, 5, 64));
+    assert_int_equal(shm_ring_reader_lost(&rd), 0);
+    shm_ring_reader_detach(&rd);
+    mem_seg_free(m);
+}
+
+/* Slots: max_readers of them, independent cursors, BUSY when full, reusable. */
+static void test_several_readers(void **state)
+{
+    (void)state;
+    mem_seg_t *m = mem_seg_new(8192, 3);
+    shm_ring_t *r = &m->seg.rings[0];
+    shm_ring_reader_t rd[4];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(shm_ring_reader_attach(r, &rd[i]), SHM_SUCCESS);
+    assert_int_equal(shm_ring_reader_attach(r, &rd[3]), SHM_ERROR_BUSY);
+    assert_int_equal(shm_ring_active_readers(r), 3);
+
+    uint8_t msg[200];
+    for (uint64_t s = 0; s < 10; s++) {
+        make_message(msg, s, 150);
+        assert_int_equal(shm_ring_write(r, msg, 150), SHM_SUCCESS);
+    }
+    /* Reader 0 reads all, reader 1 half, reader 2 none. */
+    for (int k = 0; k < 10; k++) {
+        uint32_t size = sizeof(msg);
+        assert_int_equal(shm_ring_read(&rd[0], msg, &size), SHM_SUCCESS);
+        assert_true(check_message(msg, (uint64_t)k, 150));
+    }
+    for (int k = 0; k < 5; k++) {
+        uint32_t size = sizeof(msg);
+        assert_int_equal(shm_ring_read(&rd[1], msg, &size), SHM_SUCCESS);
+        assert_true(check_message(msg, (uint64_t)k, 150));
+    }
+    /* The slowest reader decides the free space. */
+    assert_int_equal(shm_ring_available(r), 8192 - 10 * 168);
+    shm_ring_reader_detach(&rd[2]);
+    assert_int_equal(shm_ring_available(r), 8192 - 5 * 168);
+    assert_int_equal(shm_ring_reader_attach(r, &rd[3]), SHM_SUCCESS);
+    assert_int_equal(rd[3].slot_index, 2);
+    for (int k = 5; k < 10; k++) {
+        uint32_t size = sizeof(msg);
+        assert_int_equal(shm_ring_read(&rd[1], msg, &size), SHM_SUCCESS);
+        assert_true(check_message(msg, (uint64_t)k, 150));
+    }
+    uint32_t size = sizeof(msg);
+    assert_int_equal(shm_ring_read(&rd[3], msg, &size), SHM_ERROR_EMPTY);
+    shm_ring_reader_detach(&rd[0]);
+    shm_ring_reader_detach(&rd[1]);
+    shm_ring_reader_detach(&rd[3]);
+    mem_seg_free(m);
+}
+
+/* ---- wrap-around ------------------------------------------------------------------ */
+
+/*
+ * Put the tail at every 8-byte offset of the last 96 bytes of the ring and
+ * write every message size that straddles the end there (padding record,
+ * implicit padding of 8 bytes, exact fit, no padding).
+ */
+static void test_wrap_every_offset(void **state)
+{
+    (void)state;
+    const uint32_t cap = 4096;
+    uint8_t msg[256], out[256];
+    for (uint32_t lead = cap - 96; lead <= cap; lead += 8) {
+        for (uint32_t len = 1; len <= 120; len += 1) {
+            mem_seg_t *m = mem_seg_new(cap, 1);
+            shm_ring_t *r = &m->seg.rings[0];
+            shm_ring_reader_t rd;
+            assert_int_equal(shm_ring_reader_attach(r, &rd), SHM_SUCCESS);
+            /* Fill up to `lead` bytes with records the reader consumes. */
+            uint64_t seq = 0;
+            uint32_t pos = 0;
+            while (pos < lead) {
+                uint32_t room = lead - pos;
+                uint32_t plen = room >= 16 + 200 ? 200 : room - 16;
+                if (room < 24) /* smallest record is 24 bytes: use what fits */
+                    break;
+                if (plen == 0)
+                    plen = 1;
+                make_message(msg, seq, plen);
+                assert_int_equal(shm_ring_write(r, msg, plen), SHM_SUCCESS);
+                uint32_t size = sizeof(out);
+                assert_int_equal(shm_ring_read(&rd, out, &size), SHM_SUCCESS);
+                assert_true(check_message(out, seq, plen));
+                seq++;
+                pos = (uint32_t)(r->w_tail);
+            }
+            /* Now write three messages of `len` across the end. */
+            for (int k = 0; k < 3; k++) {
+                make_message(msg, seq + (uint64_t)k, len);
+                assert_int_equal(shm_ring_write(r, msg, len), SHM_SUCCESS);
+            }
+            for (int k = 0; k < 3; k++) {
+                uint32_t size = sizeof(out);
+                assert_int_equal(shm_ring_read(&rd, out, &size), SHM_SUCCESS);
+                assert_int_equal(size, len);
+                assert_true(check_message(out, seq + (uint64_t)k, len));
+            }
+            uint32_t size = sizeof(out);
+            assert_int_equal(shm_ring_read(&rd, out, &size), SHM_ERROR_EMPTY);
+            assert_int_equal(shm_ring_reader_lost(&rd), 0);
+            shm_ring_reader_detach(&rd);
+            mem_seg_free(m);
+        }
+    }
+}
+
+/* A message as large as the ring allows, written again and again: every
+ * write wraps and pads, and the reader keeps up. */
+static void test_largest_messages_wrap(void **state)
+{
+    (void)state;
+    const uint32_t cap = 4096;
+    mem_seg_t *m = mem_seg_new(cap, 1);
+    shm_ring_t *r = &m->seg.rings[0];
+    shm_ring_reader_t rd;
+    assert_int_equal(shm_ring_reader_attach(r, &rd), SHM_SUCCESS);
+    uint8_t msg[4096], out[4096];
+    for (uint64_t s = 0; s < 200; s++) {
+        uint32_t len = r->max_payload - (uint32_t)(s % 5) * 8;
+        make_message(msg, s, len);
+        assert_int_equal(shm_ring_write(r, msg, len), SHM_SUCCESS);
+        uint32_t size = sizeof(out);
+        assert_int_equal(shm_ring_read(&rd, out, &size), SHM_SUCCESS);
+        assert_int_equal(size, len);
+        assert_true(check_message(out, s, len));
+    }
+    assert_int_equal(shm_ring_reader_lost(&rd), 0);
+    shm_ring_reader_detach(&rd);
+    mem_seg_free(m);
+}
+
+/* Random sizes 1..65536 through a 128 KiB ring, many megabytes, in bursts
+ * that fit the ring: nothing lost, everything intact. */
+static void test_random_sizes_stream(void **state)
+{
+    (void)state;
+    const uint32_t cap = 1u << 17;
+    mem_seg_t *m = mem_seg_new(cap, 1);
+    shm_ring_t *r = &m->seg.rings[0];
+    shm_ring_reader_t rd;
+    assert_int_equal(shm_ring_reader_attach(r, &rd), SHM_SUCCESS);
+    uint8_t *msg = buffer(SHM_MAX_MESSAGE_SIZE);
+    uint8_t *out = buffer(SHM_MAX_MESSAGE_SIZE);
+    uint64_t bytes = 0, seq = 0, delivered = 0;
+    const uint64_t goal = (64ull << 20) / SCALE;
+    while (bytes < goal) {
+        /* A burst of up to 4 messages, never more than the ring holds. */
+        uint32_t used = 0;
+        for (int k = 0; k < 4; k++) {
+            uint32_t len = stream_size(seq, SHM_MAX_MESSAGE_SIZE);
+            uint32_t span = (16 + len + 7) & ~7u;
+            if (used + span + 4096 > cap) /* room for padding too */
+                break;
+            make_message(msg, seq, len);
+            assert_int_equal(shm_ring_write(r, msg, len), SHM_SUCCESS);
+            used += span;
+            bytes += len;
+            seq++;
+        }
+        delivered += drain_checked(&rd, out, SHM_MAX_MESSAGE_SIZE, SHM_MAX_MESSAGE_SIZE);
+    }
+    assert_int_equal(delivered, seq);
+    assert_int_equal(shm_ring_reader_lost(&rd), 0);
+    print_message("random stream: %llu messages, %llu MiB through a %u KiB ring\n",
+                  (unsigned long long)seq, (unsigned long long)(bytes >> 20), cap >> 10);
+    free(msg);
+    free(out);
+    shm_ring_reader_detach(&rd);
+    mem_seg_free(m);
+}
+
+/* ---- overwrite ---------------------------------------------------------------------- */
+
+/* A reader that falls behind gets only intact messages, in order, the newest
+ * ones, and received + lost == sent exactly. */
+static void test_overwrite_loss_exact(void **state)
+{
+    (void)state;
+    const uint32_t cap = 1u << 16;
+    uint8_t *msg = buffer(SHM_MAX_MESSAGE_SIZE);
+    uint8_t *out = buffer(SHM_MAX_MESSAGE_SIZE);
+    const uint32_t maxes[] = {1, 64, 1000, cap - 16};
+    for (size_t t = 0; t < sizeof(maxes) / sizeof(maxes[0]); t++) {
+        mem_seg_t *m = mem_seg_new(cap, 2);
+        shm_ring_t *r = &m->seg.rings[0];
+        shm_ring_reader_t slow, fast;
+        assert_int_equal(shm_ring_reader_attach(r, &slow), SHM_SUCCESS);
+        assert_int_equal(shm_ring_reader_attach(r, &fast), SHM_SUCCESS);
+        uint64_t sent = 0, got_slow = 0, got_fast = 0;
+        for (int round = 0; round < 20; round++) {
+            /* write 3 ringfuls, the fast reader keeps up, the slow one not */
+            uint64_t round_bytes = 0;
+            while (round_bytes < 3ull * cap) {
+                uint32_t len = stream_size(sent, maxes[t]);
+                make_message(msg, sent, len);
+                assert_int_equal(shm_ring_write(r, msg, len), SHM_SUCCESS);
+                round_bytes += len + 16;
+                sent++;
+                got_fast += drain_checked(&fast, out, SHM_MAX_MESSAGE_SIZE, maxes[t]);
+            }
+            uint64_t before = got_slow;
+            uint64_t first_seq = UINT64_MAX, last_seq = 0;
+            for (;;) {
+                uint32_t size = SHM_MAX_MESSAGE_SIZE;
+                shm_error_t e = shm_ring_read(&slow, out, &size);
+                if (e == SHM_ERROR_EMPTY)
+                    break;
+                assert_int_equal(e, SHM_SUCCESS);
+                uint64_t seq = slow.expected_seq - 1;
+                if (first_seq == UINT64_MAX)
+                    first_seq = seq;
+                else
+                    assert_true(seq == last_seq + 1); /* consecutive after resuming */
+                last_seq = seq;
+                assert_int_equal(size, stream_size(seq, maxes[t]));
+                assert_true(check_message(out, seq, size));
+                got_slow++;
+            }
+            assert_true(got_slow > before);  /* something survived */
+            assert_int_equal(last_seq, sent - 1); /* up to the newest */
+            /* Resumed at the oldest intact record: everything from there on
+             * still fits the ring; one record older would not. */
+            uint64_t kept = 0;
+            for (uint64_t s = first_seq; s < sent; s++)
+                kept += (16 + stream_size(s, maxes[t]) + 7) & ~7ull;
+            assert_true(kept <= cap);
+            assert_int_equal(got_slow + shm_ring_reader_lost(&slow), sent);
+            assert_int_equal(slow.slot->received + slow.slot->lost, sent);
+        }
+        assert_int_equal(got_fast, sent);
+        assert_int_equal(shm_ring_reader_lost(&fast), 0);
+        assert_true(shm_ring_reader_lost(&slow) > 0);
+        shm_ring_reader_detach(&slow);
+        shm_ring_reader_detach(&fast);
+        mem_seg_free(m);
+    }
+    free(msg);
+    free(out);
+}
+
+/* ---- writer and reader in two threads ----------------------------------------------- */
+
+typedef struct race {
+    shm_ring_t *ring;
+    uint32_t max_len;
+    uint64_t deadline_ns;
+    uint64_t sent;
+    uint32_t done;
+} race_t;
+
+static void race_writer(void *arg)
+{
+    race_t *rc = (race_t *)arg;
+    uint8_t *msg = (uint8_t *)malloc(SHM_MAX_MESSAGE_SIZE);
+    uint64_t seq = 0;
+    while (plat_now_ns() < rc->deadline_ns) {
+        for (int k = 0; k < 64; k++) {
+            uint32_t len = stream_size(seq, rc->max_len);
+            make_message(msg, seq, len);
+            if (shm_ring_write(rc->ring, msg, len) != SHM_SUCCESS)
+                abort();
+            seq++;
+        }
+    }
+    rc->sent = seq;
+    xa_store32_rel(&rc->done, 1);
+    free(msg);
+}
+
+/* The reader is slowed down (it re-verifies every message twice), so the
+ * writer laps it again and again; nothing torn may come out. */
+static void run_race(uint32_t cap, uint32_t max_len, uint32_t millis)
+{
+    mem_seg_t *m = mem_seg_new(cap, 1);
+    race_t rc;
+    memset(&rc, 0, sizeof(rc));
+    rc.ring = &m->seg.rings[0];
+    rc.max_len = max_len;
+    shm_ring_reader_t rd;
+    assert_int_equal(shm_ring_reader_attach(rc.ring, &rd), SHM_SUCCESS);
+    rc.deadline_ns = plat_now_ns() + (uint64_t)millis * 1000000u;
+    plat_thread_t th;
+    assert_int_equal(plat_thread_start(&th, race_writer, &rc), SHM_SUCCESS);
+    uint8_t *out = buffer(SHM_MAX_MESSAGE_SIZE);
+    uint64_t got = 0, last = 0;
+    bool any = false;
+    for (;;) {
+        bool finished = xa_load32_acq(&rc.done) != 0;
+        uint32_t size = SHM_MAX_MESSAGE_SIZE;
+        shm_error_t e = shm_ring_read(&rd, out, &size);
+        if (e == SHM_ERROR_EMPTY) {
+            if (finished)
+                break;
+            continue;
+        }
+        assert_int_equal(e, SHM_SUCCESS);
+        uint64_t seq = rd.expected_seq - 1;
+        assert_true(!any || seq > last);
+        assert_int_equal(size, stream_size(seq, max_len));
+        assert_true(check_message(out, seq, size));
+        assert_true(check_message(out, seq, size));
+        any = true;
+        last = seq;
+        got++;
+    }
+    plat_thread_join(&th);
+    assert_int_equal(got + shm_ring_reader_lost(&rd), rc.sent);
+    print_message("race cap=%u max=%u: sent %llu, delivered %llu, lost %llu\n", cap, max_len,
+                  (unsigned long long)rc.sent, (unsigned long long)got,
+                  (unsigned long long)shm_ring_reader_lost(&rd));
+    assert_true(got > 0);
+    free(out);
+    shm_ring_reader_detach(&rd);
+    mem_seg_free(m);
+}
+
+static void test_race_small_messages(void **state)
+{
+    (void)state;
+    run_race(4096, 200, 1500 / SCALE + 200);
+}
+
+static void test_race_large_messages(void **state)
+{
+    (void)state;
+    run_race(1u << 17, SHM_MAX_MESSAGE_SIZE, 1500 / SCALE + 200);
+}
+
+/* ---- two processes ------------------------------------------------------------------- */
+
+/* Helper process: open the named segment and write `count` messages. */
+static int helper_writer(int argc, char **argv)
+{
+    if (argc < 4)
+        return 2;
+    const char *name = argv[1];
+    uint64_t count = strtoull(argv[2], NULL, 10);
+    uint32_t max_len = (uint32_t)strtoul(argv[3], NULL, 10);
+    shm_segment_t *seg = (shm_segment_t *)calloc(1, sizeof(*seg));
+    shm_error_t err = seg ? shm_segment_open(seg, name) : SHM_ERROR_MEMORY;
+    if (err != SHM_SUCCESS) {
+        fprintf(stderr, "writer: cannot open %s: %s\n", name, shm_strerror(err));
+        return 3;
+    }
+    shm_ring_t *r = &seg->rings[0];
+    if (shm_ring_writer_init(r) != SHM_SUCCESS)
+        return 4;
+    /* Start when the reader says so (it sets cfg_timeout_ms to 1). */
+    uint64_t until = plat_now_ns() + 20000000000ull;
+    while (xa_load32_acq(&seg->hdr->cfg_timeout_ms) != 1) {
+        if (plat_now_ns() > until)
+            return 5;
+        plat_sleep_ms(1);
+    }
+    uint8_t *msg = (uint8_t *)malloc(SHM_MAX_MESSAGE_SIZE);
+    for (uint64_t seq = 0; seq < count; seq++) {
+        uint32_t len = stream_size(seq, max_len);
+        make_message(msg, seq, len);
+        if (shm_ring_write(r, msg, len) != SHM_SUCCESS)
+            return 6;
+    }
+    free(msg);
+    shm_segment_close(seg);
+    free(seg);
+    return 0;
+}
+
+static void test_two_processes(void **state)
+{
+    (void)state;
+    char chan[80], name[PLAT_NAME_MAX];
+    tp_unique_name(chan, sizeof(chan), "ring2p");
+    snprintf(name, sizeof(name), "xshm.%s.seg", chan);
+    shm_segment_t *seg = (shm_segment_t *)calloc(1, sizeof(*seg));
+    assert_non_null(seg);
+    shm_seg_params_t p = params(1u << 16, 1);
+    assert_int_equal(shm_segment_create(seg, name, &p), SHM_SUCCESS);
+    shm_ring_reader_t rd;
+    assert_int_equal(shm_ring_reader_attach(&seg->rings[0], &rd), SHM_SUCCESS);
+
+    const uint64_t count = 200000 / SCALE;
+    char count_s[32], max_s[32];
+    snprintf(count_s, sizeof(count_s), "%llu", (unsigned long long)count);
+    snprintf(max_s, sizeof(max_s), "%u", 20000u);
+    const char *args[] = {name, count_s, max_s, NULL};
+    tp_child_t child;
+    assert_int_equal(tp_spawn_self(&child, "writer", args), 0);
+    xa_store32_rel(&seg->hdr->cfg_timeout_ms, 1); /* go */
+
+    uint8_t *out = buffer(SHM_MAX_MESSAGE_SIZE);
+    uint64_t got = 0, last = 0;
+    bool any = false, exited = false;
+    int code = -1;
+    uint64_t until = plat_now_ns() + 120000000000ull;
+    for (;;) {
+        uint32_t size = SHM_MAX_MESSAGE_SIZE;
+        shm_error_t e = shm_ring_read(&rd, out, &size);
+        if (e == SHM_ERROR_EMPTY) {
+            if (exited)
+                break;
+            exited = tp_wait(&child, 0, &code) == 0;
+            if (!exited && plat_now_ns() > until) {
+                tp_kill(&child);
+                fail_msg("writer process did not finish");
+            }
+            continue;
+        }
+        assert_int_equal(e, SHM_SUCCESS);
+        uint64_t seq = rd.expected_seq - 1;
+        assert_true(!any || seq > last);
+        assert_int_equal(size, stream_size(seq, 20000));
+        assert_true(check_message(out, seq, size));
+        any = true;
+        last = seq;
+        got++;
+    }
+    assert_int_equal(code, 0);
+    assert_int_equal(got + shm_ring_reader_lost(&rd), count);
+    print_message("two processes: sent %llu, delivered %llu, lost %llu\n",
+                  (unsigned long long)count, (unsigned long long)got,
+                  (unsigned long long)shm_ring_reader_lost(&rd));
+    free(out);
+    shm_ring_reader_detach(&rd);
+    shm_segment_close(seg);
+    plat_shm_unlink(name);
+    free(seg);
+}
+
+/* ---- validation of hostile segments -------------------------------------------------- */
+
+static void test_attach_validation(void **state)
+{
+    (void)state;
+    mem_seg_t *m = mem_seg_new(4096, 2);
+    shm_seg_header_t *h = (shm_seg_header_t *)m->mem;
+    shm_segment_t seg;
+    assert_int_equal(shm_segment_attach(&seg, m->mem, m->size), SHM_SUCCESS);
+    assert_int_equal(seg.ring_count, 1);
+    assert_int_equal(seg.rings[0].capacity, 4096);
+    assert_int_equal(h->creator_ptr_bits, sizeof(void *) * 8);
+
+    /* The mapping must hold the whole layout. */
+    assert_int_equal(shm_segment_attach(&seg, m->mem, m->size - 1), SHM_ERROR_INVALID_SEGMENT);
+    assert_int_equal(shm_segment_attach(&seg, m->mem, 64), SHM_ERROR_INVALID_SEGMENT);
+    assert_int_equal(shm_segment_attach(NULL, m->mem, m->size), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(shm_segment_attach(&seg, NULL, m->size), SHM_ERROR_INVALID_PARAM);
+
+#define EXPECT_REFUSED(field, value, err)                                   \
+    do {                                                                    \
+        shm_seg_header_t saved = *h;                                        \
+        h->field = (value);                                                 \
+        assert_int_equal(shm_segment_attach(&seg, m->mem, m->size), (err)); \
+        *h = saved;                                                         \
+    } while (0)
+
+    EXPECT_REFUSED(magic, 0x12345678u, SHM_ERROR_INVALID_SEGMENT);
+    EXPECT_REFUSED(magic, 0u, SHM_ERROR_NOT_FOUND);
+    EXPECT_REFUSED(layout_version, SHM_LAYOUT_VERSION + 1, SHM_ERROR_INVALID_SEGMENT);
+    EXPECT_REFUSED(header_size, 64u, SHM_ERROR_INVALID_SEGMENT);
+    EXPECT_REFUSED(total_size, (uint64_t)m->size + 64, SHM_ERROR_INVALID_SEGMENT);
+    EXPECT_REFUSED(total_size, (uint64_t)m->size - 64, SHM_ERROR_INVALID_SEGMENT);
+    EXPECT_REFUSED(ring_capacity, 8192u, SHM_ERROR_INVALID_SEGMENT); /* larger than the mapping */
+    EXPECT_REFUSED(ring_capacity, 1u << 31, SHM_ERROR_INVALID_SEGMENT);
+    EXPECT_REFUSED(ring_capacity, 4000u, SHM_ERROR_INVALID_SEGMENT);
+    EXPECT_REFUSED(ring_capacity, 0u, SHM_ERROR_INVALID_SEGMENT);
+    EXPECT_REFUSED(max_readers, 0u, SHM_ERROR_INVALID_SEGMENT);
+    EXPECT_REFUSED(max_readers, 1000u, SHM_ERROR_INVALID_SEGMENT);
+    EXPECT_REFUSED(ring_count, 0u, SHM_ERROR_INVALID_SEGMENT);
+    EXPECT_REFUSED(ring_count, 2u, SHM_ERROR_INVALID_SEGMENT);
+    EXPECT_REFUSED(ring_count, 0xFFFFFFFFu, SHM_ERROR_INVALID_SEGMENT);
+    EXPECT_REFUSED(max_message, 1u << 20, SHM_ERROR_INVALID_SEGMENT);
+#undef EXPECT_REFUSED
+
+    /* A ring header that disagrees with the segment header. */
+    shm_ring_header_t *rh = m->seg.rings[0].hdr;
+    rh->capacity = 2048;
+    assert_int_equal(shm_segment_attach(&seg, m->mem, m->size), SHM_ERROR_INVALID_SEGMENT);
+    rh->capacity = 4096;
+    rh->max_readers = 3;
+    assert_int_equal(shm_segment_attach(&seg, m->mem, m->size), SHM_ERROR_INVALID_SEGMENT);
+    rh->max_readers = 2;
+    assert_int_equal(shm_segment_attach(&seg, m->mem, m->size), SHM_SUCCESS);
+    mem_seg_free(m);
+}
+
+/* xorshift for the corruption test */
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+/*
+ * Corrupt the shared words a reader trusts (tail, intent, head, record
+ * lengths and types) at random while reading. The reader may report
+ * SHM_ERROR_INVALID_SEGMENT but must never touch memory outside the
+ * segment (ASan checks that: the segment is allocated to its exact size)
+ * nor loop forever.
+ */
+static void test_corrupted_ring(void **state)
+{
+    (void)state;
+    const uint32_t cap = 4096;
+    uint64_t rs = 0x9E3779B97F4A7C15ull;
+    uint8_t msg[512];
+    uint8_t *out = buffer(SHM_MAX_MESSAGE_SIZE);
+    unsigned invalid = 0, ok = 0;
+    for (int trial = 0; trial < (int)(3000 / SCALE); trial++) {
+        mem_seg_t *m = mem_seg_new(cap, 1);
+        shm_ring_t *r = &m->seg.rings[0];
+        shm_ring_reader_t rd;
+        assert_int_equal(shm_ring_reader_attach(r, &rd), SHM_SUCCESS);
+        int writes = (int)(rng_next(&rs) % 60);
+        for (int k = 0; k < writes; k++) {
+            uint32_t len = 1 + (uint32_t)(rng_next(&rs) % 400);
+            make_message(msg, (uint64_t)k, len);
+            assert_int_equal(shm_ring_write(r, msg, len), SHM_SUCCESS);
+        }
+        /* 1..4 corruptions */
+        int n = 1 + (int)(rng_next(&rs) % 4);
+        for (int k = 0; k < n; k++) {
+            uint64_t v = rng_next(&rs);
+            switch (rng_next(&rs) % 7) {
+            case 0: r->hdr->tail = v % 3 ? r->hdr->tail + (v % 9000) - 4500 : v; break;
+            case 1: r->hdr->intent = v % 3 ? r->hdr->intent + (v % 9000) - 4500 : v; break;
+            case 2: r->hdr->head = v % 3 ? r->hdr->head + (v % 9000) - 4500 : v; break;
+            case 3: r->hdr->next_seq = v; break;
+            default: {
+                uint32_t off = (uint32_t)(v % (cap / 8)) * 8;
+                uint32_t word = (uint32_t)(v >> 32);
+                if (off + 4 <= cap)
+                    memcpy(r->data + off + (v & 4), &word, 4);
+                break;
+            }
+            }
+        }
+        for (int k = 0; k < 100; k++) {
+            uint32_t size = (k & 1) ? SHM_MAX_MESSAGE_SIZE : (uint32_t)(rng_next(&rs) % 600);
+            shm_error_t e = shm_ring_read(&rd, out, &size);
+            if (e == SHM_ERROR_INVALID_SEGMENT)
+                invalid++;
+            else if (e == SHM_SUCCESS)
+                ok++;
+            else if (e != SHM_ERROR_EMPTY && e != SHM_ERROR_BUFFER_TOO_SMALL)
+                fail_msg("unexpected error %d", (int)e);
+            if (e == SHM_ERROR_EMPTY)
+                break;
+        }
+        /* The writer survives corruption of its ring too. */
+        assert_int_equal(shm_ring_writer_init(r), SHM_SUCCESS);
+        make_message(msg, 0, 100);
+        assert_int_equal(shm_ring_write(r, msg, 100), SHM_SUCCESS);
+        shm_ring_reader_detach(&rd);
+        mem_seg_free(m);
+    }
+    print_message("corruption: %u reads refused as invalid, %u delivered\n", invalid, ok);
+    assert_true(invalid > 0);
+    free(out);
+}
+
+static const tp_helper_t helpers[] = {
+    {"writer", helper_writer},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+    int rc;
+    if (tp_dispatch(argc, argv, helpers, &rc))
+        return rc;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_params),
+        cmocka_unit_test(test_invalid_calls),
+        cmocka_unit_test(test_roundtrip_and_too_small),
+        cmocka_unit_test(test_attach_starts_at_tail),
+        cmocka_unit_test(test_several_readers),
+        cmocka_unit_test(test_wrap_every_offset),
+        cmocka_unit_test(test_largest_messages_wrap),
+        cmocka_unit_test(test_random_sizes_stream),
+        cmocka_unit_test(test_overwrite_loss_exact),
+        cmocka_unit_test(test_race_small_messages),
+        cmocka_unit_test(test_race_large_messages),
+        cmocka_unit_test(test_two_processes),
+        cmocka_unit_test(test_attach_validation),
+        cmocka_unit_test(test_corrupted_ring),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
