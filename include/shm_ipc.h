@@ -60,6 +60,9 @@ extern "C" {
 /* Smallest and largest ring size (config.size), a power of two, in bytes. */
 #define SHM_MIN_RING_SIZE 4096u
 #define SHM_MAX_RING_SIZE (1u << 30)
+/* Bytes of ring space a message takes besides its payload (a header); a
+ * record is rounded up to a multiple of 8 bytes. */
+#define SHM_MESSAGE_OVERHEAD 24u
 /* Largest number of clients (config.max_readers). */
 #define SHM_MAX_READERS 64u
 /* Longest channel name, without an optional "Local\" or "Global\" prefix. */
@@ -117,7 +120,8 @@ SHM_API uint32_t shm_version(void);
  * blocking and timeout_ms (read from the shared segment).
  *   size        bytes of each ring, a power of two in
  *               SHM_MIN_RING_SIZE..SHM_MAX_RING_SIZE; a ring holds messages
- *               of up to min(SHM_MAX_MESSAGE_SIZE, size - 16) bytes.
+ *               of up to min(SHM_MAX_MESSAGE_SIZE, size - SHM_MESSAGE_OVERHEAD)
+ *               bytes.
  *   max_readers clients that may be connected at once, 1..SHM_MAX_READERS.
  *               The channel has one server->clients ring and one
  *               client->server ring per client slot: it takes about

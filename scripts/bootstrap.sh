@@ -144,7 +144,7 @@ ensure_deb_src() {
         printf '%s\n' "$line" | $sudo tee /etc/apt/sources.list.d/xshm-deb-src.sources >/dev/null
         step "deb-src: added /etc/apt/sources.list.d/xshm-deb-src.sources"
         apt_updated=0
-    elif line=$(grep -Eh "^[[:space:]]*deb[[:space:]]+(\[[^]]*\][[:space:]]+)?[a-z]+:[^[:space:]]+[[:space:]]+$codename[[:space:]]" \
+    elif line=$(grep -Eh "^[[:space:]]*deb[[:space:]]+(\[[^]]*\][[:space:]]+)?[a-z]+:[^[:space:]]+[[:space:]]+${codename}[[:space:]]" \
                     "${files[@]}" /dev/null | head -n 1) && [ -n "$line" ]; then
         printf '%s\n' "$line" | sed -E 's/^[[:space:]]*deb[[:space:]]/deb-src /' |
             $sudo tee /etc/apt/sources.list.d/xshm-deb-src.list >/dev/null
@@ -244,7 +244,7 @@ else
         echo "ok" >"$status"
         step "wine32: installed"
     else
-        reason=$(printf '%s' "$reason" | cut -c1-400)
+        reason=$(printf '%s' "$reason" | sed -E 's/ ?\[IP: [^]]*\]//g' | cut -c1-400)
         if [ "$added" -eq 1 ]; then
             # Undo, so that later apt-get calls do not trip over i386.
             mapfile -t i386 < <(dpkg-query -W -f='${Package}:${Architecture}\t${db:Status-Abbrev}\n' 2>/dev/null |

@@ -178,8 +178,10 @@ both_directions() {
     local b64=("$@" "$d64/example_mixed_arch$ext") b32=("$@" "$d32/example_mixed_arch$ext")
     local why run suffix
     if ! why=$(check_width 64 "${b64[@]}") || ! why=$(check_width 32 "${b32[@]}"); then
-        failure "mixed $label x64-server/x86-client: $why"
-        failure "mixed $label x86-server/x64-client: $why"
+        for run in $(seq "$repeat"); do
+            failure "mixed $label x64-server/x86-client: $why"
+            failure "mixed $label x86-server/x64-client: $why"
+        done
         return
     fi
     for run in $(seq "$repeat"); do

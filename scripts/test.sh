@@ -130,33 +130,58 @@ wine32_reason() {
     fi
 }
 
-wineserver_up=0
+# One persistent wineserver for all test processes, so that they do not pay
+# Wine's start-up each time. Then start Wine's own background processes
+# (services.exe, explorer.exe, ...) with no output attached: started by the
+# first test they would hold CTest's output pipe open, and CTest would wait
+# for them until the test's timeout.
+wine_state=down   # down, ours (we started it), shared (it was running)
+start_wine() {
+    [ "$wine_state" = down ] || return 0
+    local rc=0
+    wineserver -p >/dev/null 2>&1 || rc=$?
+    case $rc in
+        0) wine_state=ours ;;
+        2) wine_state=shared ;;   # a wineserver already serves this prefix
+        *) echo "   wineserver -p failed ($rc); the tests start their own" ; wine_state=shared ;;
+    esac
+    wine cmd /c exit </dev/null >/dev/null 2>&1 || true
+}
 stop_wine() {
-    if [ "$wineserver_up" = 1 ]; then
+    if [ "$wine_state" = ours ]; then
         wineserver -k >/dev/null 2>&1 || true
-        wineserver_up=0
     fi
+    wine_state=down
 }
 trap stop_wine EXIT
 
 # run_tests TARGET: run CTest, print the summaries, count the results.
 run_tests() {
-    local t=$1 dir=build/$1 log=build/$1/ctest.log rc=0 n f
+    local t=$1 log=build/$1/ctest.log rc=0 n f
     local args=(--preset "$t" -V)
     case $t in
         win-*) ;;                        # Wine: the preset's -j1
         *) args+=(-j "$(( jobs < 2 ? jobs : 2 ))") ;;
     esac
     "${wrapper[@]}" ctest "${args[@]}" >"$log" 2>&1 || rc=$?
-    # CMocka's summary lines, by test program (ctest -V prefixes "N: ").
+    # CMocka's closing summary of each test program, the lines after
+    # "[==========] N test(s) run." (ctest -V prefixes each line of test
+    # number N with "N: ").
     awk '
-        /^ *Start +[0-9]+: / { sub(/^ *Start +/, ""); split($0, a, ": "); name[a[1]] = a[2] }
+        /^ *Start +[0-9]+: / {
+            sub(/^ *Start +/, ""); split($0, a, ": ")
+            name[a[1]] = a[2]; order[++count] = a[1]
+        }
+        /^[0-9]+: \[==========\] [0-9]+ test\(s\) run\./ { n = $0; sub(/:.*/, "", n); summary[n] = 1 }
         /^[0-9]+: \[  (PASSED|FAILED|SKIPPED) +\]/ {
-            n = $0; sub(/:.*/, "", n); line = $0; sub(/^[0-9]+: /, "", line)
-            printf "   %-16s %s\n", name[n] ":", line
-        }' "$log"
+            n = $0; sub(/:.*/, "", n)
+            if (!summary[n]) next
+            line = $0; sub(/^[0-9]+: /, "", line)
+            out[n] = out[n] sprintf("   %-16s %s\n", name[n] ":", line)
+        }
+        END { for (i = 1; i <= count; i++) printf "%s", out[order[i]] }' "$log"
     if grep -q 'tests passed, .* tests failed out of' "$log"; then
-        grep -E '^[0-9]+% tests passed' "$log" | sed 's/^/   /'
+        grep -E '^ *[0-9]+/[0-9]+ Test +#|^[0-9]+% tests passed' "$log" | sed -E 's/^ */   /'
         n=$(sed -nE 's/.* tests failed out of ([0-9]+).*/\1/p' "$log" | tail -n 1)
         f=$(sed -nE 's/.*tests passed, ([0-9]+) tests failed.*/\1/p' "$log" | tail -n 1)
     else
@@ -197,13 +222,7 @@ for t in "${targets[@]}"; do
         *)
             echo "== test $t" ;;
     esac
-    case $t in
-        win-*)
-            if [ "$wineserver_up" = 0 ]; then
-                # One persistent wineserver for all test processes.
-                wineserver -p && wineserver_up=1
-            fi ;;
-    esac
+    case $t in win-*) start_wine ;; esac
     run_tests "$t"
 done
 stop_wine

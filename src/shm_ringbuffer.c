@@ -64,6 +64,7 @@ SHM_ASSERT_OFFSET(shm_reader_slot_t, expected_seq, 8);
 SHM_ASSERT_OFFSET(shm_reader_slot_t, received, 16);
 SHM_ASSERT_OFFSET(shm_reader_slot_t, lost, 24);
 SHM_ASSERT_OFFSET(shm_reader_slot_t, bytes, 32);
+SHM_ASSERT_OFFSET(shm_reader_slot_t, reserved0, 40);
 SHM_ASSERT_OFFSET(shm_reader_slot_t, state, 64);
 SHM_ASSERT_OFFSET(shm_reader_slot_t, reserved_epoch, 68);
 SHM_ASSERT_OFFSET(shm_reader_slot_t, pid, 72);
@@ -71,11 +72,13 @@ SHM_ASSERT_OFFSET(shm_reader_slot_t, ptr_bits, 76);
 SHM_ASSERT_OFFSET(shm_reader_slot_t, start_time, 80);
 SHM_ASSERT_OFFSET(shm_reader_slot_t, waiting, 88);
 SHM_ASSERT_OFFSET(shm_reader_slot_t, wake_word, 92);
+SHM_ASSERT_OFFSET(shm_reader_slot_t, reserved1, 96);
 
 SHM_STATIC_ASSERT(sizeof(shm_record_header_t) == SHM_RECORD_HEADER_SIZE, "record header");
-SHM_ASSERT_OFFSET(shm_record_header_t, length, 0);
-SHM_ASSERT_OFFSET(shm_record_header_t, type, 4);
+SHM_ASSERT_OFFSET(shm_record_header_t, tag, 0);
 SHM_ASSERT_OFFSET(shm_record_header_t, seq, 8);
+SHM_ASSERT_OFFSET(shm_record_header_t, length, 16);
+SHM_ASSERT_OFFSET(shm_record_header_t, type, 20);
 
 /* ---- geometry ------------------------------------------------------------------ */
 
@@ -297,27 +300,29 @@ void shm_segment_close(shm_segment_t *seg)
 
 /* ---- records --------------------------------------------------------------------- */
 
-/* Copy a record header out of the data area (offset already bounded). */
-static void read_record_header(const shm_ring_t *r, uint32_t off, shm_record_header_t *out)
+static uint64_t tag_of(uint64_t pos) { return pos | 1u; }
+
+static uint64_t *tag_at(const shm_ring_t *r, uint32_t off)
 {
-    xa_copy_from_shared(out, r->data + off, sizeof(*out));
+    return (uint64_t *)(void *)(r->data + off);
 }
 
 /*
- * Size of the record starting at `pos`, as the writer laid it out, or 0 if
- * what is there is not a well-formed record. Bounds every field.
+ * Size of the record at `pos` as its header describes it, with the header
+ * copied to *hdr, or 0 if the header is not well-formed. Every field is
+ * bounded; the tag is not checked here.
  */
 static uint32_t record_span_at(const shm_ring_t *r, uint64_t pos, shm_record_header_t *hdr)
 {
     uint32_t off = (uint32_t)(pos & r->mask);
     uint32_t rest = r->capacity - off;
     if (rest < SHM_RECORD_HEADER_SIZE) {
+        memset(hdr, 0, sizeof(*hdr));
         hdr->type = SHM_REC_PADDING;
         hdr->length = rest;
-        hdr->seq = 0;
         return rest; /* implicit padding: too little room for a header */
     }
-    read_record_header(r, off, hdr);
+    xa_copy_from_shared(hdr, r->data + off, sizeof(*hdr));
     if (hdr->type == SHM_REC_PADDING)
         return hdr->length == rest ? rest : 0;
     if (hdr->type != SHM_REC_MESSAGE || hdr->length == 0 || hdr->length > r->max_payload)
@@ -333,30 +338,22 @@ shm_error_t shm_ring_writer_init(shm_ring_t *r)
     if (!r || !r->hdr)
         return SHM_ERROR_INVALID_PARAM;
     shm_ring_header_t *h = r->hdr;
-    /* Continue where the previous writer (if any) stopped; bound what it left. */
+    /* Continue where the previous writer (if any) stopped; bound what it left.
+     * A writer that died mid-record left no tag on it and did not move the
+     * tail: we write over it. */
     uint64_t tail = xa_load64_acq(&h->tail);
-    uint64_t head = xa_load64_relaxed(&h->head);
-    uint64_t intent = xa_load64_relaxed(&h->intent);
-    if (tail >= (1ull << 62) || intent >= (1ull << 62)) {
-        /* Positions no honest writer reaches (2^62 bytes): start over. */
-        head = tail = intent = 0;
-        xa_store64_relaxed(&h->head, 0);
-        xa_store64_relaxed(&h->intent, 0);
-        xa_store64_rel(&h->tail, 0);
-    } else if (head > tail || tail - head > r->capacity || intent < tail ||
-               intent - tail > 2ull * r->capacity) {
-        /* Inconsistent: start after everything, readers resynchronise. */
-        uint64_t start = (intent > tail ? intent : tail) + r->capacity;
-        start = (start + SHM_RECORD_ALIGN - 1) & ~(uint64_t)(SHM_RECORD_ALIGN - 1);
-        head = tail = start;
-        xa_store64_relaxed(&h->head, head);
-        xa_store64_relaxed(&h->intent, tail);
-        xa_store64_rel(&h->tail, tail);
-    } else if (intent > tail) {
-        /* A writer died mid-record: [tail, intent) is garbage; readers will
-         * never be pointed at it because the next record starts at tail and
-         * intent only grows. */
+    uint64_t head = xa_load64_acq(&h->head);
+    if (tail >= (1ull << 62) || (tail & (SHM_RECORD_ALIGN - 1)) != 0) {
+        /* Not a position an honest writer reaches: start over at 0. */
+        head = tail = 0;
+    } else if (head > tail) {
+        head = tail; /* it had cleared everything up to its padding */
+    } else if (tail - head > r->capacity) {
+        head = tail; /* corrupt: no intact record */
     }
+    xa_store64_rel(&h->head, head);
+    xa_store64_rel(&h->intent, tail);
+    xa_store64_rel(&h->tail, tail);
     plat_proc_id_t self;
     plat_proc_self(&self);
     xa_store32_relaxed(&h->writer_pid, self.pid);
@@ -380,10 +377,11 @@ void shm_ring_writer_fini(shm_ring_t *r)
         r->writer_ready = false;
 }
 
-/* Move head past every record that [.., end) will overwrite. */
+/* The new head: past every record that [.., end) will overwrite. */
 static uint64_t advance_head(const shm_ring_t *r, uint64_t head, uint64_t tail,
-                             uint64_t start, uint64_t end)
+                             uint64_t start, uint64_t end, bool *damaged)
 {
+    *damaged = false;
     if (end <= r->capacity)
         return head;
     uint64_t target = end - r->capacity;
@@ -392,11 +390,33 @@ static uint64_t advance_head(const shm_ring_t *r, uint64_t head, uint64_t tail,
             return start; /* only the padding we are about to write is left */
         shm_record_header_t hdr;
         uint32_t span = record_span_at(r, head, &hdr);
-        if (span == 0 || head + span > tail)
-            return start; /* our own records are damaged: skip everything */
+        if (span == 0 || head + span > tail) {
+            *damaged = true; /* a reader may write the mapping: trust nothing */
+            return start;
+        }
         head += span;
     }
     return head;
+}
+
+/* Clear the tags of the records in [from, to) (the walk advance_head made). */
+static void clear_tags(const shm_ring_t *r, uint64_t from, uint64_t to, bool damaged)
+{
+    if (damaged) {
+        for (uint32_t off = 0; off + SHM_RECORD_HEADER_SIZE <= r->capacity; off += 8)
+            xa_store64_relaxed(tag_at(r, off), 0);
+        return;
+    }
+    while (from < to) {
+        shm_record_header_t hdr;
+        uint32_t span = record_span_at(r, from, &hdr);
+        uint32_t off = (uint32_t)(from & r->mask);
+        if (off + SHM_RECORD_HEADER_SIZE <= r->capacity) /* not bare padding */
+            xa_store64_relaxed(tag_at(r, off), 0);
+        if (span == 0)
+            break; /* cannot happen: advance_head walked these */
+        from += span;
+    }
 }
 
 shm_error_t shm_ring_write(shm_ring_t *r, const void *data, uint32_t size)
@@ -414,23 +434,26 @@ shm_error_t shm_ring_write(shm_ring_t *r, const void *data, uint32_t size)
     uint32_t pad = rest < span ? rest : 0;
     uint64_t start = tail + pad;
     uint64_t end = start + span;
-    uint64_t head = advance_head(r, r->w_head, tail, start, end);
-    uint64_t intent = xa_load64_relaxed(&h->intent);
+    bool damaged;
+    uint64_t head = advance_head(r, r->w_head, tail, start, end, &damaged);
 
-    /* Announce what we overwrite before touching a byte of it. head first:
-     * a reader that sees the new intent also sees a head past the damage. */
+    /* head first: a reader that finds a tag cleared must find head past it.
+     * Then the tags, visible before any byte below. */
     xa_store64_rel(&h->head, head);
-    xa_store64_rel(&h->intent, end > intent ? end : intent);
-    xa_fence_rel(); /* ...and intent is visible before any byte below */
+    xa_store64_relaxed(&h->intent, end);
+    clear_tags(r, r->w_head, head < tail ? head : tail, damaged);
+    xa_fence_rel();
 
     if (pad >= SHM_RECORD_HEADER_SIZE) {
-        shm_record_header_t ph = {pad, SHM_REC_PADDING, 0};
-        xa_copy_to_shared(r->data + off, &ph, sizeof(ph));
+        shm_record_header_t ph = {0, 0, pad, SHM_REC_PADDING};
+        xa_copy_to_shared(r->data + off + 8, (const uint8_t *)&ph + 8, sizeof(ph) - 8);
+        xa_store64_rel(tag_at(r, off), tag_of(tail));
     }
     uint32_t roff = (uint32_t)(start & r->mask);
-    shm_record_header_t rh = {size, SHM_REC_MESSAGE, r->w_seq};
-    xa_copy_to_shared(r->data + roff, &rh, sizeof(rh));
+    shm_record_header_t rh = {0, r->w_seq, size, SHM_REC_MESSAGE};
+    xa_copy_to_shared(r->data + roff + 8, (const uint8_t *)&rh + 8, sizeof(rh) - 8);
     xa_copy_to_shared(r->data + roff + SHM_RECORD_HEADER_SIZE, data, size);
+    xa_store64_rel(tag_at(r, roff), tag_of(start)); /* complete */
 
     /* Publish tail and next_seq together (pub_ver odd while they change). */
     uint64_t ver = xa_load64_relaxed(&h->pub_ver);
@@ -582,17 +605,17 @@ bool shm_ring_slot_reclaim(shm_ring_t *r, uint32_t i, uint32_t observed)
 
 bool shm_ring_reader_pending(const shm_ring_reader_t *rd)
 {
-    return xa_load64_acq(&rd->ring->hdr->tail) > rd->cursor;
+    /* Called without the reader's lock (a hint for waiting): compare with
+     * the cursor as published in the slot, not the private one. */
+    return xa_load64_acq(&rd->ring->hdr->tail) > xa_load64_relaxed(&rd->slot->cursor);
 }
 
-/* True when a record starting at pos may have been overwritten, judged by an
- * intent loaded after the record was copied (the acquire fence makes every
- * copied byte older than that load). */
+/* True unless the record at pos still carries its tag, judged after the
+ * caller's copy (the acquire fence orders every copied byte before it). */
 static bool overwritten(const shm_ring_t *r, uint64_t pos)
 {
     xa_fence_acq();
-    uint64_t intent = xa_load64_acq(&r->hdr->intent);
-    return intent > r->capacity && pos < intent - r->capacity;
+    return xa_load64_relaxed(tag_at(r, (uint32_t)(pos & r->mask))) != tag_of(pos);
 }
 
 /* Lost our place (lapped, or shared state out of bounds): resume at the
@@ -600,22 +623,23 @@ static bool overwritten(const shm_ring_t *r, uint64_t pos)
 static shm_error_t resync(shm_ring_reader_t *rd, bool corrupt)
 {
     const shm_ring_t *r = rd->ring;
-    /* The writer stores head, then intent, both with release. So an intent
-     * seen before head bounds it from below (head >= intent - capacity),
-     * and an intent seen after it bounds it from above (head <= intent +
+    /* The writer stores head (release) before publishing the tail of the same
+     * write (release). So a tail seen before head bounds it from below (head
+     * >= tail - capacity), and a tail seen after it from above (head <= tail +
      * capacity: at most the padding of the record being written). A head
      * outside these bounds is not the writer's. */
-    uint64_t intent1 = xa_load64_acq(&r->hdr->intent);
+    uint64_t tail1 = xa_load64_acq(&r->hdr->tail);
     uint64_t head = xa_load64_acq(&r->hdr->head);
-    uint64_t intent2 = xa_load64_acq(&r->hdr->intent);
-    if (!corrupt && head > rd->cursor && head + r->capacity >= intent1 &&
-        head <= intent2 + r->capacity) {
+    uint64_t tail2 = xa_load64_acq(&r->hdr->tail);
+    if (!corrupt && head > rd->cursor && head + r->capacity >= tail1 &&
+        head <= tail2 + r->capacity) {
         rd->cursor = head;
         return SHM_SUCCESS;
     }
     /* Nothing believable to resume from: start over at the tail. Loss from
      * here on is counted again from the sequence numbers. */
     snapshot_tail(r, &rd->cursor, &rd->expected_seq);
+    rd->tail_seen = rd->cursor;
     return SHM_ERROR_INVALID_SEGMENT;
 }
 
@@ -630,77 +654,81 @@ shm_error_t shm_ring_read(shm_ring_reader_t *rd, void *buf, uint32_t *size)
     /* Every iteration either advances the cursor or follows a writer that
      * is lapping us; the bound only stops a hostile segment from holding us. */
     for (uint32_t iter = 0; iter < (1u << 20); iter++) {
-        uint64_t tail = xa_load64_acq(&r->hdr->tail);
         uint64_t c = rd->cursor;
-        if (c == tail) {
-            result = SHM_ERROR_EMPTY;
-            break;
-        }
-        if (tail < c) {
-            /* We resumed at a head just past padding that the writer has not
-             * published yet: nothing to read until it does. Further ahead
-             * than a ring means the shared tail is corrupt. */
-            if (c - tail <= r->capacity) {
+        uint64_t tail = rd->tail_seen;
+        if (c >= tail) {
+            /* The only load of the writer's per-message line, and only when
+             * we have read all we knew of: a lagging reader batches. */
+            tail = rd->tail_seen = xa_load64_acq(&r->hdr->tail);
+            if (c == tail) {
                 result = SHM_ERROR_EMPTY;
                 break;
             }
-            resync(rd, true);
-            result = SHM_ERROR_INVALID_SEGMENT;
-            break;
-        }
-        if (tail - c > r->capacity) {
-            /* Behind by more than the ring: lapped. */
-            if (resync(rd, false) != SHM_SUCCESS) {
+            if (tail < c) {
+                /* We resumed at a head just past padding that the writer
+                 * has not published yet: nothing to read until it does.
+                 * Further ahead than a ring: the shared tail is corrupt. */
+                if (c - tail <= r->capacity) {
+                    result = SHM_ERROR_EMPTY;
+                    break;
+                }
+                resync(rd, true);
                 result = SHM_ERROR_INVALID_SEGMENT;
                 break;
             }
+        }
+        if (tail - c > r->capacity) {
+            result = resync(rd, false); /* behind by more than the ring */
+            if (result != SHM_SUCCESS)
+                break;
+            continue;
+        }
+        uint32_t off = (uint32_t)(c & r->mask);
+        if (off + SHM_RECORD_HEADER_SIZE > r->capacity) {
+            rd->cursor = c + (r->capacity - off); /* bare padding */
+            continue;
+        }
+        /* Published (c < tail), so a tag other than ours means overwritten. */
+        if (xa_load64_acq(tag_at(r, off)) != tag_of(c)) {
+            result = resync(rd, false);
+            if (result != SHM_SUCCESS)
+                break;
             continue;
         }
         shm_record_header_t hdr;
         uint32_t span = record_span_at(r, c, &hdr);
         if (span == 0 || c + span > tail) {
             if (overwritten(r, c)) {
-                if (resync(rd, false) != SHM_SUCCESS) {
-                    result = SHM_ERROR_INVALID_SEGMENT;
+                result = resync(rd, false);
+                if (result != SHM_SUCCESS)
                     break;
-                }
                 continue;
             }
             resync(rd, true); /* intact but malformed: corrupt */
             result = SHM_ERROR_INVALID_SEGMENT;
             break;
         }
-        if (hdr.type == SHM_REC_PADDING) {
+        if (hdr.type == SHM_REC_PADDING || hdr.length > *size) {
             if (overwritten(r, c)) {
-                if (resync(rd, false) != SHM_SUCCESS) {
-                    result = SHM_ERROR_INVALID_SEGMENT;
+                result = resync(rd, false);
+                if (result != SHM_SUCCESS)
                     break;
-                }
                 continue;
             }
-            rd->cursor = c + span;
-            continue;
-        }
-        if (hdr.length > *size) {
-            if (overwritten(r, c)) {
-                if (resync(rd, false) != SHM_SUCCESS) {
-                    result = SHM_ERROR_INVALID_SEGMENT;
-                    break;
-                }
+            if (hdr.type == SHM_REC_PADDING) {
+                rd->cursor = c + span;
                 continue;
             }
             *size = hdr.length; /* the message stays for a larger buffer */
             result = SHM_ERROR_BUFFER_TOO_SMALL;
             break;
         }
-        uint32_t off = (uint32_t)(c & r->mask);
         xa_copy_from_shared(buf, r->data + off + SHM_RECORD_HEADER_SIZE, hdr.length);
         if (overwritten(r, c)) {
             /* Torn: the writer reached these bytes while we copied. */
-            if (resync(rd, false) != SHM_SUCCESS) {
-                result = SHM_ERROR_INVALID_SEGMENT;
+            result = resync(rd, false);
+            if (result != SHM_SUCCESS)
                 break;
-            }
             continue;
         }
         if (hdr.seq < rd->expected_seq) {

@@ -15,16 +15,23 @@
  * its own cursor in a reader slot. Positions are 64-bit byte counters that
  * only grow; the offset in the data area is position & (capacity - 1).
  *
- * Records are 8-byte aligned: a 16-byte header (length, type, sequence) and
- * the payload. A padding record (or, when fewer than 16 bytes remain, the bare
- * remainder) fills the end of the data area before the writer wraps.
+ * Records are 8-byte aligned: a 24-byte header (tag, sequence, length, type)
+ * and the payload. A padding record (or, when fewer than 24 bytes remain, the
+ * bare remainder) fills the end of the data area before the writer wraps.
  *
- * Publication: the writer moves `head` past the records it will overwrite,
- * stores `intent` = the end of the new record, writes, then publishes `tail`.
- * A reader copies a record and then re-reads `intent`: a record starting at
- * position p is intact only while p >= intent - capacity. A lapped reader
- * resumes at `head`, the oldest intact record, and counts its loss from the
- * sequence numbers.
+ * A record's tag is its position | 1, stored last (release): it says "the
+ * record that starts here, at this position, is complete". Before the writer
+ * overwrites any byte of older records it clears their tags (walking them
+ * from `head`, the oldest intact record, and moving `head` past them), then
+ * a release fence, then the new bytes; last it publishes `tail`.
+ * A reader checks the tag, copies the record, and checks the tag again
+ * (after an acquire fence): unchanged means no byte it copied was
+ * overwritten, so a torn record is never delivered. This needs no shared
+ * word written per message besides `tail`, which a lagging reader loads once
+ * per batch. (The writer also keeps `intent`, the end of the record being
+ * written, for monitoring and for recovery after a crash mid-write.)
+ * A lapped reader resumes at `head` and counts its loss from the sequence
+ * numbers.
  *
  * Everything read from shared memory is bounded before use: a corrupted or
  * hostile segment yields SHM_ERROR_INVALID_SEGMENT, never an access outside
@@ -53,7 +60,7 @@ extern "C" {
 #define SHM_SEG_MAGIC 0x4D485358u /* "XSHM" in little-endian memory */
 #define SHM_LAYOUT_VERSION 1u
 #define SHM_CACHE_LINE 64u
-#define SHM_RECORD_HEADER_SIZE 16u
+#define SHM_RECORD_HEADER_SIZE SHM_MESSAGE_OVERHEAD
 #define SHM_RECORD_ALIGN 8u
 
 enum { SHM_SEG_INITIALIZING = 0, SHM_SEG_READY = 1, SHM_SEG_CLOSED = 2 };
@@ -135,9 +142,10 @@ typedef struct shm_reader_slot {
 } shm_reader_slot_t;
 
 typedef struct shm_record_header {
+    uint64_t tag;             /* position | 1 once complete; 0 once dead */
+    uint64_t seq;             /* message sequence number; 0 for padding */
     uint32_t length;          /* payload bytes (message) or record bytes (padding) */
     uint32_t type;            /* SHM_REC_* */
-    uint64_t seq;             /* message sequence number; 0 for padding */
 } shm_record_header_t;
 
 /* ---- process-local handles ------------------------------------------------- */
@@ -183,6 +191,7 @@ typedef struct shm_ring_reader {
     shm_reader_slot_t *slot;
     uint32_t slot_index;
     uint64_t cursor;
+    uint64_t tail_seen;       /* the tail as last loaded: reload only at it */
     uint64_t expected_seq;
     uint64_t received;
     uint64_t lost;

@@ -16,6 +16,11 @@
  *
  *   test_client [--name NAME] [--count N] [--min-size B] [--max-size B]
  *               [--ring-size B] [--mode busy|blocking] [--paced] [--quick]
+ *               [--spawn-server PATH]
+ *
+ * --spawn-server PATH starts the server itself (PATH, with the same options,
+ * on a channel of its own unless --name is given), waits for it and includes
+ * its verdict and report: one command for a test runner.
  *
  * The channel's ring size and receive mode are the server's; the client
  * notes when its own options differ. Timing is printed, never asserted.
@@ -163,6 +168,7 @@ static void say(const char *fmt, ...)
 
 typedef struct options {
     const char *name;
+    bool name_given;
     uint32_t count;     /* messages this side sends in each phase */
     uint32_t min_size;  /* bytes */
     uint32_t max_size;
@@ -214,6 +220,7 @@ static int parse_options(int argc, char **argv, options_t *o)
 {
     bool count_given = false;
     o->name = "xshm_stress";
+    o->name_given = false;
     o->count = STRESS_COUNT;
     o->min_size = 8;
     o->max_size = SHM_MAX_MESSAGE_SIZE;
@@ -259,6 +266,7 @@ static int parse_options(int argc, char **argv, options_t *o)
         bool ok = true;
         if (strcmp(key, "--name") == 0) {
             o->name = val;
+            o->name_given = true;
         } else if (strcmp(key, "--count") == 0) {
             ok = parse_u32(val, &o->count) && o->count > 0;
             count_given = true;
@@ -464,12 +472,15 @@ static uint32_t g_ring_size;     /* the channel's ring size */
 
 /*
  * Receive one message within `patience_ms`: poll (busy mode) or block. While
- * polling, `yield` gives the CPU away between empty polls (other threads of
- * the test need it on small machines). Checks every 100 ms that the peer is
- * still there when `check_peer`. Returns the library's error, or
- * SHM_ERROR_TIMEOUT / SHM_ERROR_NOT_CONNECTED.
+ * polling, the CPU is given away after `spins` empty polls in a row (the other
+ * threads of the test, or other programs, may need it). Checks every 100 ms
+ * that the peer is still there when `check_peer`. Returns the library's
+ * error, or SHM_ERROR_TIMEOUT / SHM_ERROR_NOT_CONNECTED.
  */
-static shm_error_t recv_wait(void *buf, uint32_t *size, uint32_t patience_ms, bool yield,
+#define SPINS_LATENCY 16384u /* round trips: pure polling unless the peer stalls */
+#define SPINS_STREAM 64u     /* receiver threads, which share the CPUs with senders */
+
+static shm_error_t recv_wait(void *buf, uint32_t *size, uint32_t patience_ms, uint32_t spins,
                              bool check_peer)
 {
     uint64_t start = now_ns(), last_check = start;
@@ -495,7 +506,7 @@ static shm_error_t recv_wait(void *buf, uint32_t *size, uint32_t patience_ms, bo
             }
         }
         if (e == SHM_ERROR_EMPTY) {
-            if (yield && empty > 64)
+            if (empty > spins)
                 yield_cpu();
             else
                 cpu_relax();
@@ -522,7 +533,7 @@ static shm_error_t recv_ctrl(uint32_t kind, uint64_t *words, uint32_t patience_m
 {
     static unsigned char msg[SHM_MAX_MESSAGE_SIZE];
     uint32_t n = sizeof(msg), k, seq;
-    shm_error_t e = recv_wait(msg, &n, patience_ms, true, check_peer);
+    shm_error_t e = recv_wait(msg, &n, patience_ms, SPINS_STREAM, check_peer);
     if (e != SHM_SUCCESS)
         return e;
     if (!msg_open(msg, n, &k, &seq) || n != CTRL_SIZE) {
@@ -613,7 +624,7 @@ static void rx_thread(void *arg)
     }
     for (;;) {
         uint32_t n = SHM_MAX_MESSAGE_SIZE, kind, seq;
-        shm_error_t e = recv_wait(buf, &n, STRESS_PATIENCE_MS, true, true);
+        shm_error_t e = recv_wait(buf, &n, STRESS_PATIENCE_MS, SPINS_STREAM, true);
         if (e != SHM_SUCCESS) {
             r->error = (uint64_t)-(int64_t)e;
             break;
@@ -841,6 +852,12 @@ static void params_print(const options_t *o, uint64_t peer_count, uint64_t peer_
 
 /* ==== end of the common part ==== */
 
+#ifndef _WIN32
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
+
 /* ---- the client endpoint ---------------------------------------------------------------- */
 
 #define SALT_ECHO 0xEC40EC4000000001ull
@@ -923,7 +940,7 @@ static void round_trips(const options_t *o, rtt_summary_t *s)
         uint64_t t0 = now_ns();
         shm_error_t e = ep_send(out, n);
         if (e == SHM_SUCCESS)
-            e = recv_wait(in, &got, STRESS_PATIENCE_MS, false, true);
+            e = recv_wait(in, &got, STRESS_PATIENCE_MS, SPINS_LATENCY, true);
         uint64_t t1 = now_ns();
         if (e != SHM_SUCCESS) {
             say("client: round trip %u failed: %s\n", i, shm_strerror(e));
@@ -944,8 +961,130 @@ static void round_trips(const options_t *o, rtt_summary_t *s)
     free(out);
 }
 
+/* ---- --spawn-server: run test_server as a child (one command for a test) ------------------ */
+
+#ifdef _WIN32
+typedef HANDLE server_proc_t;
+#else
+typedef pid_t server_proc_t;
+#endif
+static server_proc_t g_spawned;
+static bool g_has_spawned;
+
+/* Start `path` with the run's options; its output goes to server_report.txt
+ * only (printed here when it ends). */
+static bool spawn_server(const char *path, const options_t *o)
+{
+    char count[16], mn[16], mx[16], ring[16];
+    snprintf(count, sizeof(count), "%u", o->count);
+    snprintf(mn, sizeof(mn), "%u", o->min_size);
+    snprintf(mx, sizeof(mx), "%u", o->max_size);
+    snprintf(ring, sizeof(ring), "%u", o->ring_size);
+    const char *args[16] = {path,         "--name",    o->name, "--count", count,
+                            "--min-size", mn,          "--max-size", mx,   "--ring-size",
+                            ring,         "--mode",    o->busy ? "busy" : "blocking"};
+    int n = 13;
+    if (o->paced)
+        args[n++] = "--paced";
+    if (o->quick)
+        args[n++] = "--quick";
+    args[n] = NULL;
+    fflush(stdout);
+#ifdef _WIN32
+    char cmd[2048];
+    size_t len = 0;
+    for (int i = 0; i < n; i++) {
+        int w = snprintf(cmd + len, sizeof(cmd) - len, i ? " %s" : "\"%s\"", args[i]);
+        if (w < 0 || (size_t)w >= sizeof(cmd) - len)
+            return false;
+        len += (size_t)w;
+    }
+    SECURITY_ATTRIBUTES sa = {sizeof(sa), NULL, TRUE};
+    HANDLE nul = CreateFileA("NUL", GENERIC_WRITE, FILE_SHARE_WRITE, &sa, OPEN_EXISTING, 0, NULL);
+    STARTUPINFOA si;
+    PROCESS_INFORMATION pi;
+    memset(&si, 0, sizeof(si));
+    si.cb = sizeof(si);
+    si.dwFlags = STARTF_USESTDHANDLES;
+    si.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
+    si.hStdOutput = nul;
+    si.hStdError = GetStdHandle(STD_ERROR_HANDLE);
+    BOOL ok = CreateProcessA(path, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi);
+    if (nul != INVALID_HANDLE_VALUE)
+        CloseHandle(nul);
+    if (!ok)
+        return false;
+    CloseHandle(pi.hThread);
+    g_spawned = pi.hProcess;
+#else
+    pid_t pid = fork();
+    if (pid < 0)
+        return false;
+    if (pid == 0) {
+        int nul = open("/dev/null", O_WRONLY);
+        if (nul >= 0)
+            dup2(nul, 1);
+        execv(path, (char *const *)args);
+        _exit(127);
+    }
+    g_spawned = pid;
+#endif
+    g_has_spawned = true;
+    return true;
+}
+
+/* Wait for the spawned server (it leaves after the client, or after 30 s
+ * without one); returns its exit status, -1 if it did not end. */
+static int reap_server(void)
+{
+    int status = -1;
+#ifdef _WIN32
+    DWORD code;
+    if (WaitForSingleObject(g_spawned, (STRESS_PATIENCE_MS + 5000u)) == WAIT_OBJECT_0 &&
+        GetExitCodeProcess(g_spawned, &code))
+        status = (int)code;
+    else
+        TerminateProcess(g_spawned, 1);
+    CloseHandle(g_spawned);
+#else
+    uint64_t t0 = now_ns();
+    for (;;) {
+        int st;
+        pid_t r = waitpid(g_spawned, &st, WNOHANG);
+        if (r == g_spawned) {
+            status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+            break;
+        }
+        if (r < 0 || now_ns() - t0 > (uint64_t)(STRESS_PATIENCE_MS + 5000u) * 1000000u) {
+            kill(g_spawned, SIGKILL);
+            waitpid(g_spawned, &st, 0);
+            break;
+        }
+        sleep_ms(20);
+    }
+#endif
+    g_has_spawned = false;
+    return status;
+}
+
 static int finish(int failures)
 {
+    if (g_has_spawned) {
+        int st = reap_server();
+        FILE *f = fopen("server_report.txt", "r");
+        say("client: the server exited with status %d%s\n", st,
+            st == 0 ? "" : st == -1 ? " (it did not end; killed)" : "");
+        if (f) {
+            char line[512];
+            printf("---- server_report.txt ----\n");
+            while (fgets(line, sizeof(line), f))
+                fputs(line, stdout);
+            printf("---- end of server_report.txt ----\n");
+            fclose(f);
+        }
+        if (st != 0)
+            failures++;
+    }
     if (failures)
         say("RESULT: FAIL (%d failed check%s)\n", failures, failures == 1 ? "" : "s");
     else
@@ -968,7 +1107,31 @@ static int give_up(int failures)
 int main(int argc, char **argv)
 {
     options_t o;
-    int rc = parse_options(argc, argv, &o);
+    const char *server_path = NULL;
+    char unique[64];
+    /* --spawn-server PATH is the client's own; the rest is common. */
+    char **args = (char **)malloc(sizeof(char *) * (size_t)(argc + 1));
+    int nargs = 0;
+    if (!args)
+        return 2;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--spawn-server") == 0 && i + 1 < argc)
+            server_path = argv[++i];
+        else if (strncmp(argv[i], "--spawn-server=", 15) == 0)
+            server_path = argv[i] + 15;
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(argv[0]);
+            printf("  --spawn-server PATH  start the server (PATH, with the same options) and\n"
+                   "                     include its verdict; the channel is named\n"
+                   "                     xshm_stress_<pid> unless --name is given\n");
+            free(args);
+            return 0;
+        } else
+            args[nargs++] = argv[i];
+    }
+    args[nargs] = NULL;
+    int rc = parse_options(nargs, args, &o);
+    free(args);
     if (rc)
         return rc == 1 ? 0 : 2;
     g_self = "client";
@@ -977,6 +1140,22 @@ int main(int argc, char **argv)
         fprintf(stderr, "client: cannot write test_log.txt; printing only\n");
     say("xshm stress test: client (library %u.%u.%u)\n", shm_version() / 10000,
         shm_version() / 100 % 100, shm_version() % 100);
+
+    if (server_path) {
+        if (!o.name_given) {
+#ifdef _WIN32
+            snprintf(unique, sizeof(unique), "xshm_stress_%lu", (unsigned long)GetCurrentProcessId());
+#else
+            snprintf(unique, sizeof(unique), "xshm_stress_%ld", (long)getpid());
+#endif
+            o.name = unique;
+        }
+        if (!spawn_server(server_path, &o)) {
+            say("client: cannot start the server %s\n", server_path);
+            return finish(1);
+        }
+        say("client: started %s (channel %s)\n", server_path, o.name);
+    }
 
     /* shm_client_connect retries for about 500 ms; a server started at the
      * same moment gets 10 s. */

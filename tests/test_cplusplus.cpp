@@ -51,6 +51,20 @@ bool wait_for(const std::atomic<int> &flag, int want, int ms)
     return true;
 }
 
+// Releases the endpoints on every way out of run(), failed checks included.
+struct endpoints {
+    shm_server_t *server = nullptr;
+    shm_client_t *client = nullptr;
+    endpoints() = default;
+    endpoints(const endpoints &) = delete;
+    endpoints &operator=(const endpoints &) = delete;
+    ~endpoints()
+    {
+        shm_client_disconnect(client);
+        shm_server_destroy(server);
+    }
+};
+
 std::string unique_name()
 {
     std::random_device rd;
@@ -75,9 +89,10 @@ int run()
     config.max_readers = 1;
 
     const std::string name = unique_name();
-    shm_server_t *server = shm_server_create(name.c_str(), &config);
+    endpoints ep;
+    shm_server_t *server = ep.server = shm_server_create(name.c_str(), &config);
     CHECK(server != nullptr);
-    shm_client_t *client = SHM_CONNECT_CLIENT(name.c_str());
+    shm_client_t *client = ep.client = SHM_CONNECT_CLIENT(name.c_str());
     CHECK(client != nullptr);
     CHECK(SHM_SERVER_ON_EVENT(server, on_event, nullptr) == SHM_SUCCESS);
     CHECK(wait_for(g_connects, 1, 10000)); // CONNECT at once for the client already there
@@ -129,9 +144,7 @@ int run()
     CHECK(st.connected == 1 && st.messages_sent == 3 && st.messages_received == 3);
     CHECK(shm_ring_available(shm_server_tx_ring(server)) == config.size);
 
-    shm_client_disconnect(client);
-    shm_server_destroy(server);
-    return 0;
+    return 0; // ~endpoints: disconnect, then destroy
 }
 
 } // namespace

@@ -16,6 +16,9 @@
 #include "shm_ringbuffer.h"
 #include "testproc.h"
 
+/* Bytes a record of n payload bytes takes in the ring. */
+#define RECORD(n) ((SHM_RECORD_HEADER_SIZE + (uint32_t)(n) + 7u) & ~7u)
+
 #if defined(XA_TSAN)
 #define SCALE 20u /* byte-wise atomic copies: keep sanitizer runs short */
 #else
@@ -205,12 +208,12 @@ static void test_invalid_calls(void **state)
     shm_ring_t *r = &m->seg.rings[0];
     uint8_t buf[8192];
     memset(buf, 1, sizeof(buf));
-    assert_int_equal(r->max_payload, 4096 - 16);
+    assert_int_equal(r->max_payload, 4096 - SHM_RECORD_HEADER_SIZE);
     assert_int_equal(shm_ring_write(r, NULL, 1), SHM_ERROR_INVALID_PARAM);
     assert_int_equal(shm_ring_write(r, buf, 0), SHM_ERROR_INVALID_PARAM);
-    assert_int_equal(shm_ring_write(r, buf, 4096 - 15), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(shm_ring_write(r, buf, 4096 - SHM_RECORD_HEADER_SIZE + 1), SHM_ERROR_INVALID_PARAM);
     assert_int_equal(shm_ring_write(NULL, buf, 1), SHM_ERROR_INVALID_PARAM);
-    assert_int_equal(shm_ring_write(r, buf, 4096 - 16), SHM_SUCCESS);
+    assert_int_equal(shm_ring_write(r, buf, 4096 - SHM_RECORD_HEADER_SIZE), SHM_SUCCESS);
     assert_int_equal(shm_ring_messages_written(r), 1);
 
     shm_ring_reader_t rd;
@@ -260,7 +263,7 @@ static void test_roundtrip_and_too_small(void **state)
     make_message(msg, 0, 100);
     assert_int_equal(shm_ring_write(r, msg, 100), SHM_SUCCESS);
     assert_true(shm_ring_reader_pending(&rd));
-    assert_int_equal(shm_ring_available(r), 4096 - 16 - 104);
+    assert_int_equal(shm_ring_available(r), 4096 - RECORD(100));
 
     /* Too small: the size needed comes back and the message stays. */
     uint32_t size = 99;
@@ -339,9 +342,9 @@ static void test_several_readers(void **state)
         assert_true(check_message(msg, (uint64_t)k, 150));
     }
     /* The slowest reader decides the free space. */
-    assert_int_equal(shm_ring_available(r), 8192 - 10 * 168);
+    assert_int_equal(shm_ring_available(r), 8192 - 10 * RECORD(150));
     shm_ring_reader_detach(&rd[2]);
-    assert_int_equal(shm_ring_available(r), 8192 - 5 * 168);
+    assert_int_equal(shm_ring_available(r), 8192 - 5 * RECORD(150));
     assert_int_equal(shm_ring_reader_attach(r, &rd[3]), SHM_SUCCESS);
     assert_int_equal(rd[3].slot_index, 2);
     for (int k = 5; k < 10; k++) {
@@ -380,8 +383,8 @@ static void test_wrap_every_offset(void **state)
             uint32_t pos = 0;
             while (pos < lead) {
                 uint32_t room = lead - pos;
-                uint32_t plen = room >= 16 + 200 ? 200 : room - 16;
-                if (room < 24) /* smallest record is 24 bytes: use what fits */
+                uint32_t plen = room >= RECORD(200) ? 200 : room - SHM_RECORD_HEADER_SIZE;
+                if (room < RECORD(1)) /* smallest record: use what fits */
                     break;
                 if (plen == 0)
                     plen = 1;
@@ -457,7 +460,7 @@ static void test_random_sizes_stream(void **state)
         uint32_t used = 0;
         for (int k = 0; k < 4; k++) {
             uint32_t len = stream_size(seq, SHM_MAX_MESSAGE_SIZE);
-            uint32_t span = (16 + len + 7) & ~7u;
+            uint32_t span = RECORD(len);
             if (used + span + 4096 > cap) /* room for padding too */
                 break;
             make_message(msg, seq, len);
@@ -488,7 +491,7 @@ static void test_overwrite_loss_exact(void **state)
     const uint32_t cap = 1u << 16;
     uint8_t *msg = buffer(SHM_MAX_MESSAGE_SIZE);
     uint8_t *out = buffer(SHM_MAX_MESSAGE_SIZE);
-    const uint32_t maxes[] = {1, 64, 1000, cap - 16};
+    const uint32_t maxes[] = {1, 64, 1000, cap - SHM_RECORD_HEADER_SIZE};
     for (size_t t = 0; t < sizeof(maxes) / sizeof(maxes[0]); t++) {
         mem_seg_t *m = mem_seg_new(cap, 2);
         shm_ring_t *r = &m->seg.rings[0];
@@ -503,7 +506,7 @@ static void test_overwrite_loss_exact(void **state)
                 uint32_t len = stream_size(sent, maxes[t]);
                 make_message(msg, sent, len);
                 assert_int_equal(shm_ring_write(r, msg, len), SHM_SUCCESS);
-                round_bytes += len + 16;
+                round_bytes += RECORD(len);
                 sent++;
                 got_fast += drain_checked(&fast, out, SHM_MAX_MESSAGE_SIZE, maxes[t]);
             }
@@ -531,7 +534,7 @@ static void test_overwrite_loss_exact(void **state)
              * still fits the ring; one record older would not. */
             uint64_t kept = 0;
             for (uint64_t s = first_seq; s < sent; s++)
-                kept += (16 + stream_size(s, maxes[t]) + 7) & ~7ull;
+                kept += RECORD(stream_size(s, maxes[t]));
             assert_true(kept <= cap);
             assert_int_equal(got_slow + shm_ring_reader_lost(&slow), sent);
             assert_int_equal(slow.slot->received + slow.slot->lost, sent);

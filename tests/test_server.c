@@ -161,6 +161,7 @@ static void say(const char *fmt, ...)
 
 typedef struct options {
     const char *name;
+    bool name_given;
     uint32_t count;     /* messages this side sends in each phase */
     uint32_t min_size;  /* bytes */
     uint32_t max_size;
@@ -212,6 +213,7 @@ static int parse_options(int argc, char **argv, options_t *o)
 {
     bool count_given = false;
     o->name = "xshm_stress";
+    o->name_given = false;
     o->count = STRESS_COUNT;
     o->min_size = 8;
     o->max_size = SHM_MAX_MESSAGE_SIZE;
@@ -257,6 +259,7 @@ static int parse_options(int argc, char **argv, options_t *o)
         bool ok = true;
         if (strcmp(key, "--name") == 0) {
             o->name = val;
+            o->name_given = true;
         } else if (strcmp(key, "--count") == 0) {
             ok = parse_u32(val, &o->count) && o->count > 0;
             count_given = true;
@@ -462,12 +465,15 @@ static uint32_t g_ring_size;     /* the channel's ring size */
 
 /*
  * Receive one message within `patience_ms`: poll (busy mode) or block. While
- * polling, `yield` gives the CPU away between empty polls (other threads of
- * the test need it on small machines). Checks every 100 ms that the peer is
- * still there when `check_peer`. Returns the library's error, or
- * SHM_ERROR_TIMEOUT / SHM_ERROR_NOT_CONNECTED.
+ * polling, the CPU is given away after `spins` empty polls in a row (the other
+ * threads of the test, or other programs, may need it). Checks every 100 ms
+ * that the peer is still there when `check_peer`. Returns the library's
+ * error, or SHM_ERROR_TIMEOUT / SHM_ERROR_NOT_CONNECTED.
  */
-static shm_error_t recv_wait(void *buf, uint32_t *size, uint32_t patience_ms, bool yield,
+#define SPINS_LATENCY 16384u /* round trips: pure polling unless the peer stalls */
+#define SPINS_STREAM 64u     /* receiver threads, which share the CPUs with senders */
+
+static shm_error_t recv_wait(void *buf, uint32_t *size, uint32_t patience_ms, uint32_t spins,
                              bool check_peer)
 {
     uint64_t start = now_ns(), last_check = start;
@@ -493,7 +499,7 @@ static shm_error_t recv_wait(void *buf, uint32_t *size, uint32_t patience_ms, bo
             }
         }
         if (e == SHM_ERROR_EMPTY) {
-            if (yield && empty > 64)
+            if (empty > spins)
                 yield_cpu();
             else
                 cpu_relax();
@@ -520,7 +526,7 @@ static shm_error_t recv_ctrl(uint32_t kind, uint64_t *words, uint32_t patience_m
 {
     static unsigned char msg[SHM_MAX_MESSAGE_SIZE];
     uint32_t n = sizeof(msg), k, seq;
-    shm_error_t e = recv_wait(msg, &n, patience_ms, true, check_peer);
+    shm_error_t e = recv_wait(msg, &n, patience_ms, SPINS_STREAM, check_peer);
     if (e != SHM_SUCCESS)
         return e;
     if (!msg_open(msg, n, &k, &seq) || n != CTRL_SIZE) {
@@ -611,7 +617,7 @@ static void rx_thread(void *arg)
     }
     for (;;) {
         uint32_t n = SHM_MAX_MESSAGE_SIZE, kind, seq;
-        shm_error_t e = recv_wait(buf, &n, STRESS_PATIENCE_MS, true, true);
+        shm_error_t e = recv_wait(buf, &n, STRESS_PATIENCE_MS, SPINS_STREAM, true);
         if (e != SHM_SUCCESS) {
             r->error = (uint64_t)-(int64_t)e;
             break;
@@ -874,7 +880,7 @@ static shm_error_t echo_phase(uint64_t *echoed, uint64_t *damaged)
     shm_error_t e = SHM_ERROR_MEMORY;
     while (buf) {
         uint32_t n = SHM_MAX_MESSAGE_SIZE, kind, seq;
-        e = recv_wait(buf, &n, STRESS_PATIENCE_MS, false, true);
+        e = recv_wait(buf, &n, STRESS_PATIENCE_MS, SPINS_LATENCY, true);
         if (e != SHM_SUCCESS)
             break;
         if (!msg_open(buf, n, &kind, &seq)) {

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# bench.sh - run the xshm benchmark natively and under Wine, keep the results.
+#
+#   scripts/bench.sh [--quick] [--out DIR] [--linux PATH] [--linux32 PATH] [--win PATH]
+#
+# Builds nothing: runs xshm_bench from earlier builds (scripts/test.sh or
+# cmake --build --preset ...):
+#   linux-x64  build/linux-x64/xshm_bench       (--linux PATH, or $XSHM_BENCH_LINUX)
+#   linux-x86  build/linux-x86/xshm_bench       if present (--linux32 PATH, $XSHM_BENCH_LINUX32)
+#   win-x64    build/win-x64/xshm_bench.exe     under wine, if present and wine is
+#              installed (--win PATH, $XSHM_BENCH_WIN); xshm.dll must be beside it
+# A missing linux-x64 binary is an error; the others are reported as skipped.
+#
+# Writes to bench-results/ (--out DIR), per target:
+#   <target>.txt     the table as printed
+#   <target>.json    every row (xshm_bench --json)
+#   <target>-plot/   64 B round-trip samples, rtt_64B.gp and rtt_64B.png
+#                    (the PNG needs gnuplot; for the Wine run it is drawn here)
+# --quick passes --quick to the benchmark (about a quarter of the time).
+#
+# The targets in the tables are printed as met / NOT met, never asserted: the
+# exit status is non-zero only when a benchmark could not run or failed.
+# The machine should be otherwise idle: the 1-minute load average is printed
+# before each run (the benchmark pins its two processes to two CPUs).
+set -uo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+out=$root/bench-results
+quick=()
+linux=${XSHM_BENCH_LINUX:-$root/build/linux-x64/xshm_bench}
+linux32=${XSHM_BENCH_LINUX32:-$root/build/linux-x86/xshm_bench}
+win=${XSHM_BENCH_WIN:-$root/build/win-x64/xshm_bench.exe}
+
+usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
+
+while [ $# -gt 0 ]; do
+    case $1 in
+        --quick) quick=(--quick); shift ;;
+        --out) out=${2:?--out needs a folder}; shift 2 ;;
+        --linux) linux=${2:?--linux needs a path}; shift 2 ;;
+        --linux32) linux32=${2:?--linux32 needs a path}; shift 2 ;;
+        --win) win=${2:?--win needs a path}; shift 2 ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "bench.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+    esac
+done
+
+mkdir -p "$out" || exit 1
+out=$(cd "$out" && pwd)
+failed=0 ran=0
+summary=()
+
+load() { cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?'; }
+
+# plot DIR: draw the PNG from the samples unless the benchmark did.
+plot() {
+    local dir=$1
+    [ -f "$dir/rtt_64B.gp" ] || return 0
+    [ -f "$dir/rtt_64B.png" ] && return 0
+    if command -v gnuplot >/dev/null 2>&1; then
+        (cd "$dir" && gnuplot rtt_64B.gp) && echo "plot: $dir/rtt_64B.png"
+    else
+        echo "plot: gnuplot not installed: PNG skipped ($dir has the samples)"
+    fi
+}
+
+# run TARGET COMMAND...: run one benchmark in $out, keep its table.
+run() {
+    local target=$1; shift
+    echo "== $target: $* (load average $(load))"
+    rm -rf "${out:?}/$target-plot"
+    (cd "$out" && timeout 1200 "$@" "${quick[@]}" --json "$target.json" --plot "$target-plot") \
+        2>&1 | tee "$out/$target.txt"
+    local rc=${PIPESTATUS[0]}
+    ran=$((ran + 1))
+    if [ "$rc" -ne 0 ]; then
+        echo "== $target: FAILED (exit status $rc)"
+        failed=$((failed + 1))
+        summary+=("$target: FAILED (exit status $rc)")
+        return
+    fi
+    plot "$out/$target-plot"
+    summary+=("$target: $(grep -m1 '^targets met' "$out/$target.txt" || echo 'no summary line')")
+}
+
+if [ -x "$linux" ]; then
+    run linux-x64 "$linux"
+else
+    echo "== linux-x64: FAILED: no benchmark at $linux (build it first, or pass --linux PATH)"
+    summary+=("linux-x64: FAILED: $linux not found")
+    failed=$((failed + 1))
+fi
+
+if [ -x "$linux32" ]; then
+    run linux-x86 "$linux32"
+else
+    echo "== linux-x86: skipped (no $linux32)"
+    summary+=("linux-x86: skipped (not built)")
+fi
+
+if [ ! -f "$win" ]; then
+    echo "== win-x64: skipped (no $win)"
+    summary+=("win-x64: skipped (not built)")
+elif ! command -v wine >/dev/null 2>&1; then
+    echo "== win-x64: skipped (wine is not installed)"
+    summary+=("win-x64: skipped (no wine)")
+else
+    # The Wine prefix of scripts/test.sh, if it was made.
+    cache=${XSHM_CACHE:-$HOME/.cache/xshm}
+    if [ -z "${WINEPREFIX:-}" ] && [ -d "$cache/wine" ]; then
+        export WINEPREFIX=$cache/wine
+    fi
+    export WINEDEBUG=${WINEDEBUG:--all}
+    run win-x64 wine "$win"
+fi
+
+echo
+echo "results in $out:"
+for line in "${summary[@]}"; do
+    echo "  $line"
+done
+[ "$ran" -gt 0 ] && [ "$failed" -eq 0 ]
