@@ -543,6 +543,13 @@ static int cpu_count(void)
 }
 
 static void load_note(char *out, size_t n) { snprintf(out, n, "n/a on Windows"); }
+static bool sys_cpu(double *busy, double *steal)
+{
+    (void)busy;
+    (void)steal;
+    return false;
+}
+static double own_cpu(void) { return 0; }
 
 #else /* Linux */
 
@@ -711,6 +718,35 @@ static void os_description(char *out, size_t n)
 }
 
 static int cpu_count(void) { return (int)sysconf(_SC_NPROCESSORS_ONLN); }
+
+/* CPU seconds the whole machine spent busy, and in steal, since boot. */
+static bool sys_cpu(double *busy, double *steal)
+{
+    unsigned long long v[8] = {0};
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return false;
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    if (n < 8)
+        return false;
+    double hz = (double)sysconf(_SC_CLK_TCK);
+    *busy = (double)(v[0] + v[1] + v[2] + v[5] + v[6]) / hz; /* user nice system irq softirq */
+    *steal = (double)v[7] / hz;
+    return true;
+}
+
+/* CPU seconds used by this process and its reaped children. */
+static double own_cpu(void)
+{
+    struct rusage a, b;
+    if (getrusage(RUSAGE_SELF, &a) != 0 || getrusage(RUSAGE_CHILDREN, &b) != 0)
+        return 0;
+    return (double)(a.ru_utime.tv_sec + a.ru_stime.tv_sec + b.ru_utime.tv_sec + b.ru_stime.tv_sec) +
+           (double)(a.ru_utime.tv_usec + a.ru_stime.tv_usec + b.ru_utime.tv_usec +
+                    b.ru_stime.tv_usec) / 1e6;
+}
 
 static void load_note(char *out, size_t n)
 {
@@ -1643,7 +1679,7 @@ static int child_main(int argc, char **argv)
 
 /* ---- output ---------------------------------------------------------------------------------- */
 
-static char g_machine[128], g_os[128], g_load[128];
+static char g_machine[128], g_os[128], g_load[128], g_disturb[160];
 
 static void print_table(FILE *f)
 {
@@ -1711,6 +1747,8 @@ static void write_json(const char *path)
     json_str(f, g_pin_note);
     fprintf(f, ",\n  \"load_average\": ");
     json_str(f, g_load);
+    fprintf(f, ",\n  \"disturbance\": ");
+    json_str(f, g_disturb);
     fprintf(f, ",\n  \"quick\": %s,\n  \"rows\": [\n", g_set.quick ? "true" : "false");
     for (int i = 0; i < g_nrows; i++) {
         const row_t *r = &g_rows[i];
@@ -1928,6 +1966,9 @@ int main(int argc, char **argv)
         if (b - a < best)
             best = b - a;
     }
+    double busy0 = 0, steal0 = 0, busy1 = 0, steal1 = 0;
+    bool have_sys = sys_cpu(&busy0, &steal0);
+    uint64_t run_t0 = now_ns();
     ctrl_create();
     wake_objects_create();
 #ifdef _WIN32
@@ -2020,6 +2061,15 @@ int main(int argc, char **argv)
     issue(CMD_EXIT, 0, 0, NULL);
     reap_child();
     ctrl_remove();
+    if (have_sys && sys_cpu(&busy1, &steal1)) {
+        double wall = (double)(now_ns() - run_t0) / 1e9;
+        double other = (busy1 - busy0) - own_cpu();
+        snprintf(g_disturb, sizeof(g_disturb),
+                 "other processes used %.0f%% of one CPU during the run, hypervisor steal %.1f%%%s",
+                 other > 0 ? 100.0 * other / wall : 0.0, 100.0 * (steal1 - steal0) / wall,
+                 other / wall > 0.1 ? " (figures may be disturbed)" : "");
+        printf("disturb   %s\n\n", g_disturb);
+    }
 
     print_table(stdout);
     int met = 0, total = 0;

@@ -13,7 +13,7 @@
  * options
  *   --ring BYTES        server: bytes per ring, a power of two (default
  *                       65536). A ring holds messages of up to
- *                       min(65536, BYTES - 16) bytes: 131072 or more lets
+ *                       min(65536, BYTES - 24) bytes: 131072 or more lets
  *                       messages of exactly 65536 bytes through.
  *   --burst N           messages each side sends in its unpaced burst
  *                       (default 1000; 0 skips the bursts; at least 16)
@@ -390,7 +390,7 @@ typedef struct endpoint {
     shm_client_t *client;
     uint32_t dir, peer_dir; /* MX_FROM_* of what we send / receive */
     uint32_t ring_size;     /* bytes per ring (the server's choice) */
-    uint32_t max_message;   /* min(SHM_MAX_MESSAGE_SIZE, ring_size - 16) */
+    uint32_t max_message;   /* min(SHM_MAX_MESSAGE_SIZE, ring_size - SHM_MESSAGE_OVERHEAD) */
     uint32_t peer_bits;     /* from the peer's hello */
     uint64_t tx_seq;        /* seq of our next message = messages sent */
     uint64_t rx_next;       /* seq we expect next from the peer */
@@ -498,7 +498,7 @@ static int wait_available(endpoint_t *ep, uint32_t need, uint32_t wait_limit_ms)
 
 static int wait_room(endpoint_t *ep, uint32_t size, uint32_t wait_limit_ms)
 {
-    uint32_t record = (16u + size + 7u) & ~7u;
+    uint32_t record = (SHM_MESSAGE_OVERHEAD + size + 7u) & ~7u;
     return wait_available(ep, 2u * record < ep->ring_size ? 2u * record : ep->ring_size,
                           wait_limit_ms);
 }
@@ -1001,7 +1001,7 @@ static int session(endpoint_t *ep, const options_t *o)
         if (send_hello(ep, o) != 0 || receive_hello(ep, RECEIVE_LIMIT_MS, &peer) != 0)
             return -1;
         if (peer.ring_size < SHM_MIN_RING_SIZE || peer.max_message < sizeof(mx_record_t) ||
-            peer.max_message > SHM_MAX_MESSAGE_SIZE || peer.max_message > peer.ring_size - 16)
+            peer.max_message > SHM_MAX_MESSAGE_SIZE || peer.max_message > peer.ring_size - SHM_MESSAGE_OVERHEAD)
             return fail(ep, "server announces ring %u, largest message %u", peer.ring_size,
                         peer.max_message);
         ep->ring_size = peer.ring_size;
@@ -1207,7 +1207,7 @@ int main(int argc, char **argv)
             return 1;
         }
         ep.ring_size = o.ring;
-        ep.max_message = o.ring - 16u < SHM_MAX_MESSAGE_SIZE ? o.ring - 16u : SHM_MAX_MESSAGE_SIZE;
+        ep.max_message = o.ring - SHM_MESSAGE_OVERHEAD < SHM_MAX_MESSAGE_SIZE ? o.ring - SHM_MESSAGE_OVERHEAD : SHM_MAX_MESSAGE_SIZE;
         if (shm_server_register_callback(ep.server, on_event, &ep) != SHM_SUCCESS) {
             fprintf(stderr, "server: cannot start the listener\n");
             shm_server_destroy(ep.server);

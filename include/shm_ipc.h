@@ -282,6 +282,19 @@ SHM_API shm_client_t *shm_client_connect(const char *name);
 SHM_API void shm_client_disconnect(shm_client_t *client);
 
 /*
+ * Leave the channel and join it again under the same name, keeping the
+ * handle and its callback: after the server went away (DISCONNECT, or
+ * SHM_ERROR_NOT_CONNECTED from a call) and a new one was started. Retries
+ * for about 500 ms as shm_client_connect does; the callback sees CONNECT
+ * again. Statistics restart from zero. No other thread may be inside a call
+ * on this client meanwhile, and it cannot be called from the client's own
+ * callback (SHM_ERROR_INVALID_PARAM). Errors: those of shm_client_connect;
+ * after a failure the client stays disconnected (calls return
+ * SHM_ERROR_NOT_CONNECTED) until a later reconnect succeeds.
+ */
+SHM_API shm_error_t shm_client_reconnect(shm_client_t *client);
+
+/*
  * Send one message of 1..SHM_MAX_MESSAGE_SIZE bytes to the server. Never
  * blocks. Errors: SHM_ERROR_INVALID_PARAM, SHM_ERROR_NOT_CONNECTED (the
  * server is gone).

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench.sh - run the xshm benchmark natively and under Wine, keep the results.
 #
-#   scripts/bench.sh [--quick] [--out DIR] [--linux PATH] [--linux32 PATH] [--win PATH]
+#   scripts/bench.sh [--quick] [--wait-idle SECONDS] [--out DIR]
+#                    [--linux PATH] [--linux32 PATH] [--win PATH]
 #
 # Builds nothing: runs xshm_bench from earlier builds (scripts/test.sh or
 # cmake --build --preset ...):
@@ -17,6 +18,8 @@
 #   <target>-plot/   64 B round-trip samples, rtt_64B.gp and rtt_64B.png
 #                    (the PNG needs gnuplot; for the Wine run it is drawn here)
 # --quick passes --quick to the benchmark (about a quarter of the time).
+# --wait-idle S waits (up to S seconds) before each run for 5 quiet seconds
+# (less than 10% of one CPU busy), as other work disturbs the figures.
 #
 # The targets in the tables are printed as met / NOT met, never asserted: the
 # exit status is non-zero only when a benchmark could not run or failed.
@@ -27,15 +30,17 @@ set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out=$root/bench-results
 quick=()
+wait_idle=0
 linux=${XSHM_BENCH_LINUX:-$root/build/linux-x64/xshm_bench}
 linux32=${XSHM_BENCH_LINUX32:-$root/build/linux-x86/xshm_bench}
 win=${XSHM_BENCH_WIN:-$root/build/win-x64/xshm_bench.exe}
 
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
     case $1 in
         --quick) quick=(--quick); shift ;;
+        --wait-idle) wait_idle=${2:?--wait-idle needs seconds}; shift 2 ;;
         --out) out=${2:?--out needs a folder}; shift 2 ;;
         --linux) linux=${2:?--linux needs a path}; shift 2 ;;
         --linux32) linux32=${2:?--linux32 needs a path}; shift 2 ;;
@@ -52,6 +57,26 @@ summary=()
 
 load() { cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?'; }
 
+# busy_ticks: busy and total clock ticks of all CPUs since boot.
+busy_ticks() { awk '/^cpu / { print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8+$9 }' /proc/stat; }
+
+# quiet: wait up to $wait_idle seconds for 5 s with < 10% of one CPU busy.
+quiet() {
+    [ "$wait_idle" -gt 0 ] 2>/dev/null || return 0
+    local ncpu deadline=$((SECONDS + wait_idle)) b0 t0 b1 t1
+    ncpu=$(nproc 2>/dev/null || echo 1)
+    while [ $SECONDS -lt $deadline ]; do
+        read -r b0 t0 < <(busy_ticks)
+        sleep 5
+        read -r b1 t1 < <(busy_ticks)
+        # busy share of one CPU, in percent
+        if [ $(( (b1 - b0) * 100 * ncpu / (t1 - t0 + 1) )) -lt 10 ]; then
+            return 0
+        fi
+    done
+    echo "bench.sh: the machine did not become idle within $wait_idle s; running anyway"
+}
+
 # plot DIR: draw the PNG from the samples unless the benchmark did.
 plot() {
     local dir=$1
@@ -67,6 +92,7 @@ plot() {
 # run TARGET COMMAND...: run one benchmark in $out, keep its table.
 run() {
     local target=$1; shift
+    quiet
     echo "== $target: $* (load average $(load))"
     rm -rf "${out:?}/$target-plot"
     (cd "$out" && timeout 1200 "$@" "${quick[@]}" --json "$target.json" --plot "$target-plot") \

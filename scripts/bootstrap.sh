@@ -185,6 +185,7 @@ else
         target=${t%%:*} toolchain=$root/cmake/${t#*:}
         prefix=$cache/cmocka-$target bdir=$cache/build/cmocka-$target
         step "cmocka: building $version as a static library for $target"
+        t0=$SECONDS
         rm -rf "$bdir" "$prefix"
         run cmake -S "$srcdir" -B "$bdir" \
             -DCMAKE_TOOLCHAIN_FILE="$toolchain" \
@@ -205,6 +206,7 @@ else
             exit 1
         fi
         echo "cmocka $version" >"$prefix/xshm-cmocka.stamp"
+        step "cmocka: $target done in $((SECONDS - t0)) s ($prefix)"
     done
 fi
 
@@ -214,7 +216,7 @@ status=$cache/wine32.status
 if [ -n "$(installed wine32:i386 wine32)" ]; then
     echo "ok" >"$status"
     step "wine32: installed"
-elif [ -f "$status" ] && [ "${XSHM_RETRY_WINE32:-0}" != 1 ] &&
+elif [ -f "$status" ] && [ "$(head -n 1 "$status")" != ok ] && [ "${XSHM_RETRY_WINE32:-0}" != 1 ] &&
      [ $(( $(date +%s) - $(stat -c %Y "$status") )) -lt 86400 ]; then
     step "wine32: unavailable, not retried within a day of the last attempt (XSHM_RETRY_WINE32=1 forces it): $(head -n 1 "$status")"
 else
@@ -228,7 +230,7 @@ else
     # An index that fails to download is ignored by apt; the install may
     # still work, so try it either way and report both failures.
     if ! try $sudo apt-get update -qq; then
-        reason="apt-get update: $(grep -m 1 -E '^E:' "$try_out" | tr -s ' \n' ' ')"
+        reason="apt-get update: $(grep -m 1 -E '^E:' "$try_out" | tr -s ' \n' ' ' | sed 's/ *$//')"
     fi
     if try $sudo apt-get install -y -qq --no-install-recommends wine32:i386; then
         reason=
@@ -272,4 +274,4 @@ else
     WINEDLLOVERRIDES="mscoree,mshtml=" run wineboot -i
     run wineserver -w
 fi
-step "done (log: $log)"
+step "done in $SECONDS s (log: $log)"

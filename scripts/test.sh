@@ -204,7 +204,7 @@ for t in "${targets[@]}"; do
     wrapper=()
     case $t in
         linux-x64-tsan)
-            echo "== test $t (labels ring|events|platform)"
+            echo "== test $t (labels ring|events|platform|ipc)"
             tsan_probe
             wrapper=("${tsan_wrapper[@]}") ;;
         win-x86)
@@ -225,6 +225,24 @@ for t in "${targets[@]}"; do
     case $t in win-*) start_wine ;; esac
     run_tests "$t"
 done
+
+# ---- mixed x86/x64: a 32-bit and a 64-bit process on one channel ---------------
+mixed_parts=()
+if [ "${built[linux-x64]:-0}" = 1 ] && [ "${built[linux-x86]:-0}" = 1 ]; then mixed_parts+=(--native); fi
+if [ "${built[win-x64]:-0}" = 1 ] && [ "${built[win-x86]:-0}" = 1 ]; then mixed_parts+=(--windows); fi
+if [ ${#mixed_parts[@]} -gt 0 ]; then
+    echo "== test mixed x86/x64 (scripts/test-mixed.sh ${mixed_parts[*]})"
+    mixed_log=build/test-mixed.log
+    mixed_rc=0
+    "$root/scripts/test-mixed.sh" "${mixed_parts[@]}" >"$mixed_log" 2>&1 || mixed_rc=$?
+    sed '$d' "$mixed_log" | sed 's/^/   /'
+    mixed_sum=$(tail -n 1 "$mixed_log" |
+                sed -nE 's/^([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped$/\1 \2 \3/p')
+    if [ -n "$mixed_sum" ]; then read -r mp mf ms <<<"$mixed_sum"; else mp=0 mf=1 ms=0; fi
+    echo "   mixed: $mp passed, $mf failed, $ms skipped"
+    passed=$((passed + mp)); failed=$((failed + mf)); skipped=$((skipped + ms))
+    if [ "$mixed_rc" -ne 0 ] && [ "$mf" -eq 0 ]; then failed=$((failed + 1)); fi
+fi
 stop_wine
 
 echo "== done in $((SECONDS - start)) s"

@@ -120,6 +120,16 @@ void shm_listener_init(shm_listener_t *l, const shm_listener_ops_t *ops, void *e
 
 void shm_listener_fini(shm_listener_t *l) { plat_mutex_destroy(&l->lock); }
 
+bool shm_listener_callback(shm_listener_t *l, shm_event_callback_t *cb, void **ud)
+{
+    plat_mutex_lock(&l->lock);
+    *cb = l->cb;
+    *ud = l->ud;
+    bool own = l->started && plat_thread_is_current(&l->thread);
+    plat_mutex_unlock(&l->lock);
+    return !own;
+}
+
 bool shm_listener_active(shm_listener_t *l)
 {
     plat_mutex_lock(&l->lock);
@@ -234,19 +244,20 @@ shm_error_t shm_listener_start(shm_listener_t *l, shm_event_callback_t cb, void 
     plat_mutex_lock(&l->lock);
     l->cb = cb;
     l->ud = ud;
-    bool start = !l->started;
-    if (start)
-        l->started = true;
-    plat_mutex_unlock(&l->lock);
-    if (!start)
-        return SHM_SUCCESS;
-    shm_error_t err = plat_thread_start(&l->thread, listener_main, l);
-    if (err != SHM_SUCCESS) {
-        plat_mutex_lock(&l->lock);
-        l->started = false;
-        l->cb = NULL;
-        plat_mutex_unlock(&l->lock);
+    shm_error_t err = SHM_SUCCESS;
+    if (!l->started) {
+        /* (Re)start: a stopped listener may be started again. Holding the
+         * lock while the thread starts keeps l->thread consistent for
+         * readers of it (push, stop). */
+        xa_store32_relaxed(&l->stop, 0);
+        xa_store32_relaxed(&l->finish_on_exit, 0);
+        err = plat_thread_start(&l->thread, listener_main, l);
+        if (err == SHM_SUCCESS)
+            l->started = true;
+        else
+            l->cb = NULL;
     }
+    plat_mutex_unlock(&l->lock);
     return err;
 }
 
@@ -266,6 +277,8 @@ bool shm_listener_stop(shm_listener_t *l)
     xa_store32_rel(&l->stop, 1);
     shm_ev_wake_local(l->target);
     plat_thread_join(&l->thread);
+    plat_mutex_lock(&l->lock);
     l->started = false;
+    plat_mutex_unlock(&l->lock);
     return true;
 }

@@ -110,6 +110,10 @@ void shm_listener_init(shm_listener_t *l, const shm_listener_ops_t *ops, void *e
 /* Set the callback and start the thread if needed. */
 shm_error_t shm_listener_start(shm_listener_t *l, shm_event_callback_t cb, void *ud);
 
+/* The registered callback (NULL if none) into *cb / *ud; false when called
+ * from the listener thread itself. */
+bool shm_listener_callback(shm_listener_t *l, shm_event_callback_t *cb, void **ud);
+
 /* True when a callback is registered (events are worth queueing). */
 bool shm_listener_active(shm_listener_t *l);
 

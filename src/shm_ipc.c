@@ -604,6 +604,7 @@ struct shm_client {
     shm_peer_info_t server_info;
     plat_proc_id_t server_id;
     uint32_t server_gone;         /* atomic, latched */
+    uint32_t detached;            /* atomic: a reconnect failed, nothing held */
     uint64_t last_poll_ns;        /* atomic */
     uint32_t send_count;
     uint32_t poll_count;
@@ -663,7 +664,6 @@ static void client_wake_server(void *arg, uint32_t slot)
 static void client_free(shm_client_t *c)
 {
     shm_listener_fini(&c->listener);
-    shm_wake_target_fini(&c->target);
     free(c);
 }
 
@@ -705,6 +705,62 @@ static shm_error_t client_attach(shm_client_t *c)
     return SHM_SUCCESS;
 }
 
+/* Give back what client_open took; the listener is stopped and no call is
+ * inside the client. */
+static void client_release(shm_client_t *c)
+{
+    /* Leave the slot only if the channel is still the one we joined: a new
+     * server may have laid out a new channel in the same memory. */
+    if (c->rx_attached && xa_load64_relaxed(&c->seg.hdr->generation) == c->generation) {
+        shm_ring_reader_detach(&c->rx);
+        /* Let the server notice at once rather than at its next poll. */
+        client_wake_server(c, 0);
+    }
+    c->rx_attached = false;
+    plat_wake_close(&c->server_wake);
+    plat_wake_close(&c->target.os);
+    shm_wake_target_fini(&c->target);
+    shm_segment_close(&c->seg);
+}
+
+/* Join the channel named c->base, retrying while it is absent. On failure
+ * c holds nothing. */
+static shm_error_t client_open(shm_client_t *c)
+{
+    shm_error_t err;
+    uint64_t deadline = plat_now_ns() + (uint64_t)CONNECT_RETRY_MS * 1000000u;
+    for (;;) {
+        err = client_attach(c);
+        if (err != SHM_ERROR_NOT_FOUND || plat_now_ns() >= deadline)
+            break;
+        plat_sleep_ms(5);
+    }
+    if (err != SHM_SUCCESS)
+        return err;
+    c->tx = &c->seg.rings[1 + c->slot];
+    err = shm_ring_writer_init(c->tx);
+    c->tx_msgs0 = shm_ring_messages_written(c->tx);
+    c->tx_bytes0 = xa_load64_relaxed(&c->tx->hdr->bytes_written);
+    c->rx_ptr = &c->rx;
+    shm_wake_target_init(&c->target, &c->rx.slot->wake_word, &c->rx_ptr, 1);
+    char wname[PLAT_NAME_MAX];
+    if (err == SHM_SUCCESS)
+        err = wake_name(wname, sizeof(wname), c->base, c->generation, "s", 0);
+    if (err == SHM_SUCCESS)
+        err = plat_wake_open(&c->server_wake, wname, false);
+    if (err == SHM_SUCCESS)
+        err = wake_name(wname, sizeof(wname), c->base, c->generation, "c", c->slot);
+    if (err == SHM_SUCCESS)
+        err = plat_wake_open(&c->target.os, wname, false);
+    if (err != SHM_SUCCESS) {
+        client_release(c);
+        return err;
+    }
+    xa_store32_rel(&c->server_gone, 0);
+    xa_store64_relaxed(&c->last_poll_ns, plat_now_ns());
+    return SHM_SUCCESS;
+}
+
 shm_client_t *shm_client_connect(const char *name)
 {
     char base[PLAT_NAME_MAX];
@@ -719,41 +775,13 @@ shm_client_t *shm_client_connect(const char *name)
         return NULL;
     }
     snprintf(c->base, sizeof(c->base), "%s", base);
-    /* Retry while the channel is absent or not yet published. */
-    uint64_t deadline = plat_now_ns() + (uint64_t)CONNECT_RETRY_MS * 1000000u;
-    for (;;) {
-        err = client_attach(c);
-        if (err != SHM_ERROR_NOT_FOUND || plat_now_ns() >= deadline)
-            break;
-        plat_sleep_ms(5);
-    }
-    if (err != SHM_SUCCESS) {
-        free(c);
-        shm_set_error(err);
-        return NULL;
-    }
-    c->tx = &c->seg.rings[1 + c->slot];
-    err = shm_ring_writer_init(c->tx);
-    c->tx_msgs0 = shm_ring_messages_written(c->tx);
-    c->tx_bytes0 = xa_load64_relaxed(&c->tx->hdr->bytes_written);
-    c->rx_ptr = &c->rx;
-    shm_wake_target_init(&c->target, &c->rx.slot->wake_word, &c->rx_ptr, 1);
     shm_listener_init(&c->listener, &client_ops, c, &c->target);
-    char wname[PLAT_NAME_MAX];
-    if (err == SHM_SUCCESS)
-        err = wake_name(wname, sizeof(wname), base, c->generation, "s", 0);
-    if (err == SHM_SUCCESS)
-        err = plat_wake_open(&c->server_wake, wname, false);
-    if (err == SHM_SUCCESS)
-        err = wake_name(wname, sizeof(wname), base, c->generation, "c", c->slot);
-    if (err == SHM_SUCCESS)
-        err = plat_wake_open(&c->target.os, wname, false);
+    err = client_open(c);
     if (err != SHM_SUCCESS) {
-        shm_client_disconnect(c);
+        client_free(c);
         shm_set_error(err);
         return NULL;
     }
-    xa_store64_relaxed(&c->last_poll_ns, plat_now_ns());
     shm_set_error(SHM_SUCCESS);
     return c;
 }
@@ -764,22 +792,43 @@ void shm_client_disconnect(shm_client_t *c)
         return;
     bool own_thread = !shm_listener_stop(&c->listener);
     ep_close(&c->sync, &c->target);
-    /* Leave the slot only if the channel is still the one we joined: a new
-     * server may have laid out a new channel in the same memory. */
-    if (c->rx_attached && xa_load64_relaxed(&c->seg.hdr->generation) == c->generation) {
-        shm_ring_reader_detach(&c->rx);
-        /* Let the server notice at once rather than at its next poll. */
-        client_wake_server(c, 0);
-    }
-    plat_wake_close(&c->server_wake);
-    plat_wake_close(&c->target.os);
-    shm_segment_close(&c->seg);
+    if (!xa_load32_acq(&c->detached))
+        client_release(c);
     if (!own_thread)
         client_free(c);
 }
 
+shm_error_t shm_client_reconnect(shm_client_t *c)
+{
+    if (!c)
+        return ret(SHM_ERROR_INVALID_PARAM);
+    shm_event_callback_t cb;
+    void *ud;
+    if (!shm_listener_callback(&c->listener, &cb, &ud))
+        return ret(SHM_ERROR_INVALID_PARAM); /* called from our own callback */
+    shm_listener_stop(&c->listener);
+    ep_close(&c->sync, &c->target);
+    if (!xa_load32_acq(&c->detached))
+        client_release(c);
+    memset(&c->sync, 0, sizeof(c->sync));
+    shm_error_t err = client_open(c);
+    if (err != SHM_SUCCESS) {
+        /* Stay detached: calls fail with NOT_CONNECTED until a reconnect
+         * succeeds. */
+        xa_store32_rel(&c->detached, 1);
+        xa_store32_rel(&c->sync.closing, 1);
+        return ret(err);
+    }
+    xa_store32_rel(&c->detached, 0);
+    if (cb)
+        err = shm_client_register_callback(c, cb, ud);
+    return ret(err);
+}
+
 shm_error_t shm_client_send(shm_client_t *c, const void *data, uint32_t size)
 {
+    if (c && xa_load32_acq(&c->detached))
+        return ret(SHM_ERROR_NOT_CONNECTED);
     if (!c || !data || size == 0 || size > c->tx->max_payload)
         return ret(SHM_ERROR_INVALID_PARAM);
     bool fast = shm_block_lock(&c->sync.send_lock);
@@ -820,6 +869,8 @@ shm_error_t shm_client_receive(shm_client_t *c, void *data, uint32_t *size)
 {
     if (!c || !size || (!data && *size != 0))
         return ret(SHM_ERROR_INVALID_PARAM);
+    if (xa_load32_acq(&c->detached))
+        return ret(SHM_ERROR_NOT_CONNECTED);
     return ret(receive_common(&client_recv_ops, c, &c->sync, &c->target, c->blocking,
                           c->timeout_ms, data, size));
 }
@@ -828,6 +879,8 @@ shm_error_t shm_client_register_callback(shm_client_t *c, shm_event_callback_t c
 {
     if (!c || !cb)
         return ret(SHM_ERROR_INVALID_PARAM);
+    if (xa_load32_acq(&c->detached))
+        return ret(SHM_ERROR_NOT_CONNECTED);
     if (ep_closing(&c->sync))
         return ret(SHM_ERROR_CLOSED);
     bool was_active = shm_listener_active(&c->listener);
@@ -841,6 +894,8 @@ shm_error_t shm_client_get_stats(shm_client_t *c, shm_stats_t *st)
 {
     if (!c || !st)
         return ret(SHM_ERROR_INVALID_PARAM);
+    if (xa_load32_acq(&c->detached))
+        return ret(SHM_ERROR_NOT_CONNECTED);
     if (ep_closing(&c->sync))
         return ret(SHM_ERROR_CLOSED);
     memset(st, 0, sizeof(*st));

@@ -74,7 +74,8 @@ SHM_ASSERT_OFFSET(shm_reader_slot_t, waiting, 88);
 SHM_ASSERT_OFFSET(shm_reader_slot_t, wake_word, 92);
 SHM_ASSERT_OFFSET(shm_reader_slot_t, reserved1, 96);
 
-SHM_STATIC_ASSERT(sizeof(shm_record_header_t) == SHM_RECORD_HEADER_SIZE, "record header");
+SHM_STATIC_ASSERT(sizeof(shm_record_header_t) == 24, "record header size");
+SHM_STATIC_ASSERT(SHM_RECORD_HEADER_SIZE == 24, "record header size");
 SHM_ASSERT_OFFSET(shm_record_header_t, tag, 0);
 SHM_ASSERT_OFFSET(shm_record_header_t, seq, 8);
 SHM_ASSERT_OFFSET(shm_record_header_t, length, 16);
