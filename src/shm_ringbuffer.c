@@ -48,13 +48,13 @@ SHM_ASSERT_OFFSET(shm_ring_header_t, writer_ptr_bits, 24);
 SHM_ASSERT_OFFSET(shm_ring_header_t, writer_flags, 28);
 SHM_ASSERT_OFFSET(shm_ring_header_t, reserved0, 32);
 SHM_ASSERT_OFFSET(shm_ring_header_t, tail, 64);
-SHM_ASSERT_OFFSET(shm_ring_header_t, intent, 72);
-SHM_ASSERT_OFFSET(shm_ring_header_t, reserved1, 80);
+SHM_ASSERT_OFFSET(shm_ring_header_t, reserved1, 72);
 SHM_ASSERT_OFFSET(shm_ring_header_t, head, 128);
 SHM_ASSERT_OFFSET(shm_ring_header_t, next_seq, 136);
 SHM_ASSERT_OFFSET(shm_ring_header_t, pub_ver, 144);
 SHM_ASSERT_OFFSET(shm_ring_header_t, bytes_written, 152);
-SHM_ASSERT_OFFSET(shm_ring_header_t, reserved2, 160);
+SHM_ASSERT_OFFSET(shm_ring_header_t, intent, 160);
+SHM_ASSERT_OFFSET(shm_ring_header_t, reserved2, 168);
 SHM_ASSERT_OFFSET(shm_ring_header_t, waiters, 192);
 SHM_ASSERT_OFFSET(shm_ring_header_t, reserved3, 196);
 
@@ -606,9 +606,16 @@ bool shm_ring_slot_reclaim(shm_ring_t *r, uint32_t i, uint32_t observed)
 
 bool shm_ring_reader_pending(const shm_ring_reader_t *rd)
 {
-    /* Called without the reader's lock (a hint for waiting): compare with
-     * the cursor as published in the slot, not the private one. */
-    return xa_load64_acq(&rd->ring->hdr->tail) > xa_load64_relaxed(&rd->slot->cursor);
+    /* Called without the reader's lock (a hint for waiting): use the cursor
+     * as published in the slot, not the private one. The next record's tag
+     * shows a new message before the tail does. */
+    const shm_ring_t *r = rd->ring;
+    uint64_t c = xa_load64_relaxed(&rd->slot->cursor);
+    uint32_t off = (uint32_t)(c & r->mask);
+    if (off + SHM_RECORD_HEADER_SIZE <= r->capacity &&
+        xa_load64_acq(tag_at(r, off)) == tag_of(c))
+        return true;
+    return xa_load64_acq(&r->hdr->tail) > c;
 }
 
 /* True unless the record at pos still carries its tag, judged after the
@@ -657,7 +664,14 @@ shm_error_t shm_ring_read(shm_ring_reader_t *rd, void *buf, uint32_t *size)
     for (uint32_t iter = 0; iter < (1u << 20); iter++) {
         uint64_t c = rd->cursor;
         uint64_t tail = rd->tail_seen;
-        if (c >= tail) {
+        uint32_t off = (uint32_t)(c & r->mask);
+        if (c >= tail && off + SHM_RECORD_HEADER_SIZE <= r->capacity &&
+            xa_load64_acq(tag_at(r, off)) == tag_of(c)) {
+            /* The next record is complete (its tag is stored last): read it
+             * without waiting to see the tail, which the writer publishes
+             * after it. It ends before this lap does. */
+            tail = c + (r->capacity - off);
+        } else if (c >= tail) {
             /* The only load of the writer's per-message line, and only when
              * we have read all we knew of: a lagging reader batches. */
             tail = rd->tail_seen = xa_load64_acq(&r->hdr->tail);
@@ -684,7 +698,6 @@ shm_error_t shm_ring_read(shm_ring_reader_t *rd, void *buf, uint32_t *size)
                 break;
             continue;
         }
-        uint32_t off = (uint32_t)(c & r->mask);
         if (off + SHM_RECORD_HEADER_SIZE > r->capacity) {
             rd->cursor = c + (r->capacity - off); /* bare padding */
             continue;

@@ -108,15 +108,15 @@ typedef struct shm_ring_header {
     uint32_t reserved0[8];    /* 32..63 */
     /* line 1: what readers poll, written by the writer for every message */
     uint64_t tail;            /* 64: end of the last published record */
-    uint64_t intent;          /* 72: end of the record being written */
-    uint64_t reserved1[6];    /* 80..127 */
+    uint64_t reserved1[7];    /* 72..127 */
     /* line 2: the writer's bookkeeping, read by readers only when lapped
      * or attaching */
     uint64_t head;            /* 128: oldest intact record */
     uint64_t next_seq;        /* 136: sequence number of the next message */
     uint64_t pub_ver;         /* 144: odd while tail/next_seq are changing */
     uint64_t bytes_written;   /* 152: payload bytes, for statistics */
-    uint64_t reserved2[4];    /* 160..191 */
+    uint64_t intent;          /* 160: end of the record being written */
+    uint64_t reserved2[3];    /* 168..191 */
     /* line 3: written by readers going to sleep, read by the writer */
     uint32_t waiters;         /* 192: slots whose `waiting` is set */
     uint32_t reserved3[15];   /* 196..255 */

@@ -15,6 +15,7 @@
 #include "platform.h"
 #include "shm_events.h"
 #include "shm_ringbuffer.h"
+#include "testmsg.h"
 #include "testproc.h"
 
 #if defined(XA_TSAN)
@@ -34,30 +35,14 @@ typedef struct fixture {
     uint32_t stop; /* atomic */
 } fixture_t;
 
-static void *alloc64(size_t size)
-{
-#ifdef _WIN32
-    return _aligned_malloc(size, 64);
-#else
-    return aligned_alloc(64, (size + 63) & ~(size_t)63);
-#endif
-}
 
-static void free64(void *p)
-{
-#ifdef _WIN32
-    _aligned_free(p);
-#else
-    free(p);
-#endif
-}
 
 static int setup(void **state)
 {
     fixture_t *f = (fixture_t *)calloc(1, sizeof(*f));
     shm_seg_params_t p = {1, 1u << 16, 2, true, 0};
     size_t size = shm_segment_size(&p);
-    f->mem = alloc64(size);
+    f->mem = tm_alloc64(size);
     if (!f->mem || shm_segment_format(&f->seg, f->mem, size, &p) != SHM_SUCCESS)
         return -1;
     f->ring = &f->seg.rings[0];
@@ -85,7 +70,7 @@ static int teardown(void **state)
     shm_wake_target_fini(&f->target);
     shm_ring_reader_detach(&f->rd);
     shm_segment_close(&f->seg);
-    free64(f->mem);
+    tm_free64(f->mem);
     free(f);
     return 0;
 }

@@ -29,6 +29,7 @@
 #include "platform.h"
 #include "shm_ipc.h"
 #include "shm_ringbuffer.h"
+#include "testmsg.h"
 #include "testproc.h"
 
 #if defined(XA_TSAN)
@@ -80,50 +81,9 @@ static uint8_t *xmalloc(size_t n)
     return p;
 }
 
-/* Message content, fully determined by (seq, len): from 16 bytes on it also
- * carries the sequence number and a checksum of the rest. */
-static uint8_t pattern_byte(uint64_t seq, uint32_t i)
-{
-    uint32_t x = (uint32_t)(seq * 2654435761u) ^ (i * 0x9E3779B1u);
-    x ^= x >> 15;
-    return (uint8_t)(x * 0x2C1B3C6Du >> 24);
-}
 
-static uint64_t fnv1a(const uint8_t *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 1099511628211ull;
-    return h;
-}
 
-static void make_message(uint8_t *buf, uint64_t seq, uint32_t len)
-{
-    for (uint32_t i = 0; i < len; i++)
-        buf[i] = pattern_byte(seq, i);
-    if (len >= 16) {
-        uint64_t sum = fnv1a(buf + 16, len - 16);
-        memcpy(buf, &seq, 8);
-        memcpy(buf + 8, &sum, 8);
-    }
-}
 
-static bool check_message(const uint8_t *buf, uint64_t seq, uint32_t len)
-{
-    uint32_t from = 0;
-    if (len >= 16) {
-        uint64_t s, sum;
-        memcpy(&s, buf, 8);
-        memcpy(&sum, buf + 8, 8);
-        if (s != seq || sum != fnv1a(buf + 16, len - 16))
-            return false;
-        from = 16;
-    }
-    for (uint32_t i = from; i < len; i++)
-        if (buf[i] != pattern_byte(seq, i))
-            return false;
-    return true;
-}
 
 /* Size of message `seq` of the echo stream: 1..65536, both ends included;
  * a quarter uniform, the rest log-uniform (many small, some large). */
@@ -443,7 +403,7 @@ static void test_send_sizes(void **state)
     assert_non_null(cl);
     uint8_t *msg = xmalloc(SHM_MAX_MESSAGE_SIZE + 1);
     uint8_t *out = xmalloc(SHM_MAX_MESSAGE_SIZE + 1);
-    make_message(msg, 77, SHM_MAX_MESSAGE_SIZE + 1);
+    tm_make(msg, 77, SHM_MAX_MESSAGE_SIZE + 1);
 
     ASSERT_FAILS_WITH(shm_server_send(s, msg, 0), SHM_ERROR_INVALID_PARAM);
     ASSERT_FAILS_WITH(shm_server_send(s, msg, SHM_MAX_MESSAGE_SIZE + 1), SHM_ERROR_INVALID_PARAM);
@@ -795,7 +755,7 @@ static void too_small_roundtrip(shm_error_t (*recv)(void *ep, void *data, uint32
                                 void *ep)
 {
     uint8_t msg[100], out[200];
-    make_message(msg, 5, sizeof(msg));
+    tm_make(msg, 5, sizeof(msg));
     uint32_t sz = 10;
     memset(out, 0xEE, sizeof(out));
     assert_int_equal(recv(ep, out, &sz), SHM_ERROR_BUFFER_TOO_SMALL);
@@ -840,7 +800,7 @@ static void test_buffer_too_small(void **state)
     shm_client_t *cl = shm_client_connect(name);
     assert_non_null(cl);
     uint8_t msg[100];
-    make_message(msg, 5, sizeof(msg));
+    tm_make(msg, 5, sizeof(msg));
     assert_int_equal(shm_server_send(s, msg, sizeof(msg)), SHM_SUCCESS);
     assert_int_equal(shm_server_send(s, "nx", 3), SHM_SUCCESS);
     too_small_roundtrip(recv_client_v, cl);
@@ -1101,7 +1061,7 @@ static void test_struct_macros(void **state)
 
     /* Larger message: BUFFER_TOO_SMALL and the message stays. */
     uint8_t big[sizeof(item_t) + 8], out[sizeof(big)];
-    make_message(big, 9, sizeof(big));
+    tm_make(big, 9, sizeof(big));
     assert_int_equal(shm_server_send(server, big, sizeof(big)), SHM_SUCCESS);
     assert_int_equal(SHM_RECV_STRUCT(client, &b), SHM_ERROR_BUFFER_TOO_SMALL);
     uint32_t sz = sizeof(out);
@@ -1409,7 +1369,7 @@ static int helper_echo(int argc, char **argv)
         if (r != SHM_SUCCESS) {
             fprintf(stderr, "echo: receive %llu: %s\n", (unsigned long long)seq, shm_strerror(r));
             rc = 5;
-        } else if (sz != echo_size(seq) || !check_message(buf, seq, sz)) {
+        } else if (sz != echo_size(seq) || !tm_check(buf, seq, sz)) {
             fprintf(stderr, "echo: message %llu: bad content or size %u\n",
                     (unsigned long long)seq, sz);
             rc = 6;
@@ -1458,7 +1418,7 @@ static void test_echo_two_processes(void **state)
     while (got < count && fail == SHM_SUCCESS && bad == 0) {
         while (sent < count && sent - got < window) {
             uint32_t len = echo_size(sent);
-            make_message(msg, sent, len);
+            tm_make(msg, sent, len);
             fail = shm_server_send(s, msg, len);
             if (fail != SHM_SUCCESS)
                 break;
@@ -1471,7 +1431,7 @@ static void test_echo_two_processes(void **state)
         fail = shm_server_receive(s, out, &sz);
         if (fail != SHM_SUCCESS)
             break;
-        if (sz != echo_size(got) || !check_message(out, got, sz))
+        if (sz != echo_size(got) || !tm_check(out, got, sz))
             bad++;
         got++;
     }

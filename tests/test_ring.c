@@ -14,6 +14,7 @@
 #include "atomics.h"
 #include "platform.h"
 #include "shm_ringbuffer.h"
+#include "testmsg.h"
 #include "testproc.h"
 
 /* Bytes a record of n payload bytes takes in the ring. */
@@ -35,23 +36,7 @@ typedef struct mem_seg {
     shm_segment_t seg;
 } mem_seg_t;
 
-static void *alloc64(size_t size)
-{
-#ifdef _WIN32
-    return _aligned_malloc(size, 64);
-#else
-    return aligned_alloc(64, (size + 63) & ~(size_t)63);
-#endif
-}
 
-static void free64(void *p)
-{
-#ifdef _WIN32
-    _aligned_free(p);
-#else
-    free(p);
-#endif
-}
 
 static shm_seg_params_t params(uint32_t capacity, uint32_t readers)
 {
@@ -72,7 +57,7 @@ static mem_seg_t *mem_seg_new(uint32_t capacity, uint32_t readers)
     assert_non_null(m);
     m->size = shm_segment_size(&p);
     assert_true(m->size > 0);
-    m->mem = alloc64(m->size);
+    m->mem = tm_alloc64(m->size);
     assert_non_null(m->mem);
     assert_int_equal(shm_segment_format(&m->seg, m->mem, m->size, &p), SHM_SUCCESS);
     assert_int_equal(shm_ring_writer_init(&m->seg.rings[0]), SHM_SUCCESS);
@@ -82,55 +67,13 @@ static mem_seg_t *mem_seg_new(uint32_t capacity, uint32_t readers)
 static void mem_seg_free(mem_seg_t *m)
 {
     shm_ring_writer_fini(&m->seg.rings[0]);
-    free64(m->mem);
+    tm_free64(m->mem);
     free(m);
 }
 
-/* Message content: fully determined by its sequence number and length. Of
- * 16 bytes or more it also carries the sequence number and a checksum. */
-static uint8_t pattern_byte(uint64_t seq, uint32_t i)
-{
-    uint32_t x = (uint32_t)(seq * 2654435761u) ^ (i * 0x9E3779B1u);
-    x ^= x >> 15;
-    return (uint8_t)(x * 0x2C1B3C6Du >> 24);
-}
 
-static uint64_t fnv1a(const uint8_t *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 1099511628211ull;
-    return h;
-}
 
-static void make_message(uint8_t *buf, uint64_t seq, uint32_t len)
-{
-    for (uint32_t i = 0; i < len; i++)
-        buf[i] = pattern_byte(seq, i);
-    if (len >= 16) {
-        uint64_t sum = fnv1a(buf + 16, len - 16);
-        memcpy(buf, &seq, 8);
-        memcpy(buf + 8, &sum, 8);
-    }
-}
 
-/* True when buf holds message `seq` of `len` bytes, intact. */
-static bool check_message(const uint8_t *buf, uint64_t seq, uint32_t len)
-{
-    uint32_t from = 0;
-    if (len >= 16) {
-        uint64_t s, sum;
-        memcpy(&s, buf, 8);
-        memcpy(&sum, buf + 8, 8);
-        if (s != seq || sum != fnv1a(buf + 16, len - 16))
-            return false;
-        from = 16;
-    }
-    for (uint32_t i = from; i < len; i++)
-        if (buf[i] != pattern_byte(seq, i))
-            return false;
-    return true;
-}
 
 /* The size of message `seq` in a random-size stream: 1..max, skewed small. */
 static uint32_t stream_size(uint64_t seq, uint32_t max)
@@ -164,7 +107,7 @@ static uint64_t drain_checked(shm_ring_reader_t *rd, uint8_t *buf, uint32_t cap,
         assert_int_equal(e, SHM_SUCCESS);
         uint64_t seq = rd->expected_seq - 1;
         assert_int_equal(size, stream_size(seq, max));
-        assert_true(check_message(buf, seq, size));
+        assert_true(tm_check(buf, seq, size));
         n++;
     }
 }
@@ -260,7 +203,7 @@ static void test_roundtrip_and_too_small(void **state)
     assert_int_equal(shm_ring_available(r), 4096);
 
     uint8_t msg[100], out[100];
-    make_message(msg, 0, 100);
+    tm_make(msg, 0, 100);
     assert_int_equal(shm_ring_write(r, msg, 100), SHM_SUCCESS);
     assert_true(shm_ring_reader_pending(&rd));
     assert_int_equal(shm_ring_available(r), 4096 - RECORD(100));
@@ -275,7 +218,7 @@ static void test_roundtrip_and_too_small(void **state)
     size = sizeof(out);
     assert_int_equal(shm_ring_read(&rd, out, &size), SHM_SUCCESS);
     assert_int_equal(size, 100);
-    assert_true(check_message(out, 0, 100));
+    assert_true(tm_check(out, 0, 100));
     assert_false(shm_ring_reader_pending(&rd));
     size = sizeof(out);
     assert_int_equal(shm_ring_read(&rd, out, &size), SHM_ERROR_EMPTY);
@@ -295,7 +238,7 @@ static void test_attach_starts_at_tail(void **state)
     shm_ring_t *r = &m->seg.rings[0];
     uint8_t msg[64];
     for (uint64_t s = 0; s < 5; s++) {
-        make_message(msg, s, 64);
+        tm_make(msg, s, 64);
         assert_int_equal(shm_ring_write(r, msg, 64), SHM_SUCCESS);
     }
     shm_ring_reader_t rd;
@@ -303,11 +246,11 @@ static void test_attach_starts_at_tail(void **state)
     assert_int_equal(rd.expected_seq, 5);
     uint32_t size = sizeof(msg);
     assert_int_equal(shm_ring_read(&rd, msg, &size), SHM_ERROR_EMPTY);
-    make_message(msg, 5, 64);
+    tm_make(msg, 5, 64);
     assert_int_equal(shm_ring_write(r, msg, 64), SHM_SUCCESS);
     size = sizeof(msg);
     assert_int_equal(shm_ring_read(&rd, msg, &size), SHM_SUCCESS);
-    assert_true(check_message(msg, 5, 64));
+    assert_true(tm_check(msg, 5, 64));
     assert_int_equal(shm_ring_reader_lost(&rd), 0);
     shm_ring_reader_detach(&rd);
     mem_seg_free(m);
@@ -327,19 +270,19 @@ static void test_several_readers(void **state)
 
     uint8_t msg[200];
     for (uint64_t s = 0; s < 10; s++) {
-        make_message(msg, s, 150);
+        tm_make(msg, s, 150);
         assert_int_equal(shm_ring_write(r, msg, 150), SHM_SUCCESS);
     }
     /* Reader 0 reads all, reader 1 half, reader 2 none. */
     for (int k = 0; k < 10; k++) {
         uint32_t size = sizeof(msg);
         assert_int_equal(shm_ring_read(&rd[0], msg, &size), SHM_SUCCESS);
-        assert_true(check_message(msg, (uint64_t)k, 150));
+        assert_true(tm_check(msg, (uint64_t)k, 150));
     }
     for (int k = 0; k < 5; k++) {
         uint32_t size = sizeof(msg);
         assert_int_equal(shm_ring_read(&rd[1], msg, &size), SHM_SUCCESS);
-        assert_true(check_message(msg, (uint64_t)k, 150));
+        assert_true(tm_check(msg, (uint64_t)k, 150));
     }
     /* The slowest reader decides the free space. */
     assert_int_equal(shm_ring_available(r), 8192 - 10 * RECORD(150));
@@ -350,7 +293,7 @@ static void test_several_readers(void **state)
     for (int k = 5; k < 10; k++) {
         uint32_t size = sizeof(msg);
         assert_int_equal(shm_ring_read(&rd[1], msg, &size), SHM_SUCCESS);
-        assert_true(check_message(msg, (uint64_t)k, 150));
+        assert_true(tm_check(msg, (uint64_t)k, 150));
     }
     uint32_t size = sizeof(msg);
     assert_int_equal(shm_ring_read(&rd[3], msg, &size), SHM_ERROR_EMPTY);
@@ -388,24 +331,24 @@ static void test_wrap_every_offset(void **state)
                     break;
                 if (plen == 0)
                     plen = 1;
-                make_message(msg, seq, plen);
+                tm_make(msg, seq, plen);
                 assert_int_equal(shm_ring_write(r, msg, plen), SHM_SUCCESS);
                 uint32_t size = sizeof(out);
                 assert_int_equal(shm_ring_read(&rd, out, &size), SHM_SUCCESS);
-                assert_true(check_message(out, seq, plen));
+                assert_true(tm_check(out, seq, plen));
                 seq++;
                 pos = (uint32_t)(r->w_tail);
             }
             /* Now write three messages of `len` across the end. */
             for (int k = 0; k < 3; k++) {
-                make_message(msg, seq + (uint64_t)k, len);
+                tm_make(msg, seq + (uint64_t)k, len);
                 assert_int_equal(shm_ring_write(r, msg, len), SHM_SUCCESS);
             }
             for (int k = 0; k < 3; k++) {
                 uint32_t size = sizeof(out);
                 assert_int_equal(shm_ring_read(&rd, out, &size), SHM_SUCCESS);
                 assert_int_equal(size, len);
-                assert_true(check_message(out, seq + (uint64_t)k, len));
+                assert_true(tm_check(out, seq + (uint64_t)k, len));
             }
             uint32_t size = sizeof(out);
             assert_int_equal(shm_ring_read(&rd, out, &size), SHM_ERROR_EMPTY);
@@ -429,12 +372,12 @@ static void test_largest_messages_wrap(void **state)
     uint8_t msg[4096], out[4096];
     for (uint64_t s = 0; s < 200; s++) {
         uint32_t len = r->max_payload - (uint32_t)(s % 5) * 8;
-        make_message(msg, s, len);
+        tm_make(msg, s, len);
         assert_int_equal(shm_ring_write(r, msg, len), SHM_SUCCESS);
         uint32_t size = sizeof(out);
         assert_int_equal(shm_ring_read(&rd, out, &size), SHM_SUCCESS);
         assert_int_equal(size, len);
-        assert_true(check_message(out, s, len));
+        assert_true(tm_check(out, s, len));
     }
     assert_int_equal(shm_ring_reader_lost(&rd), 0);
     shm_ring_reader_detach(&rd);
@@ -463,7 +406,7 @@ static void test_random_sizes_stream(void **state)
             uint32_t span = RECORD(len);
             if (used + span + 4096 > cap) /* room for padding too */
                 break;
-            make_message(msg, seq, len);
+            tm_make(msg, seq, len);
             assert_int_equal(shm_ring_write(r, msg, len), SHM_SUCCESS);
             used += span;
             bytes += len;
@@ -504,7 +447,7 @@ static void test_overwrite_loss_exact(void **state)
             uint64_t round_bytes = 0;
             while (round_bytes < 3ull * cap) {
                 uint32_t len = stream_size(sent, maxes[t]);
-                make_message(msg, sent, len);
+                tm_make(msg, sent, len);
                 assert_int_equal(shm_ring_write(r, msg, len), SHM_SUCCESS);
                 round_bytes += RECORD(len);
                 sent++;
@@ -525,7 +468,7 @@ static void test_overwrite_loss_exact(void **state)
                     assert_true(seq == last_seq + 1); /* consecutive after resuming */
                 last_seq = seq;
                 assert_int_equal(size, stream_size(seq, maxes[t]));
-                assert_true(check_message(out, seq, size));
+                assert_true(tm_check(out, seq, size));
                 got_slow++;
             }
             assert_true(got_slow > before);  /* something survived */
@@ -568,7 +511,7 @@ static void race_writer(void *arg)
     while (plat_now_ns() < rc->deadline_ns) {
         for (int k = 0; k < 64; k++) {
             uint32_t len = stream_size(seq, rc->max_len);
-            make_message(msg, seq, len);
+            tm_make(msg, seq, len);
             if (shm_ring_write(rc->ring, msg, len) != SHM_SUCCESS)
                 abort();
             seq++;
@@ -609,8 +552,8 @@ static void run_race(uint32_t cap, uint32_t max_len, uint32_t millis)
         uint64_t seq = rd.expected_seq - 1;
         assert_true(!any || seq > last);
         assert_int_equal(size, stream_size(seq, max_len));
-        assert_true(check_message(out, seq, size));
-        assert_true(check_message(out, seq, size));
+        assert_true(tm_check(out, seq, size));
+        assert_true(tm_check(out, seq, size));
         any = true;
         last = seq;
         got++;
@@ -667,7 +610,7 @@ static int helper_writer(int argc, char **argv)
     uint8_t *msg = (uint8_t *)malloc(SHM_MAX_MESSAGE_SIZE);
     for (uint64_t seq = 0; seq < count; seq++) {
         uint32_t len = stream_size(seq, max_len);
-        make_message(msg, seq, len);
+        tm_make(msg, seq, len);
         if (shm_ring_write(r, msg, len) != SHM_SUCCESS)
             return 6;
     }
@@ -721,7 +664,7 @@ static void test_two_processes(void **state)
         uint64_t seq = rd.expected_seq - 1;
         assert_true(!any || seq > last);
         assert_int_equal(size, stream_size(seq, 20000));
-        assert_true(check_message(out, seq, size));
+        assert_true(tm_check(out, seq, size));
         any = true;
         last = seq;
         got++;
@@ -828,7 +771,7 @@ static void test_corrupted_ring(void **state)
         int writes = (int)(rng_next(&rs) % 60);
         for (int k = 0; k < writes; k++) {
             uint32_t len = 1 + (uint32_t)(rng_next(&rs) % 400);
-            make_message(msg, (uint64_t)k, len);
+            tm_make(msg, (uint64_t)k, len);
             assert_int_equal(shm_ring_write(r, msg, len), SHM_SUCCESS);
         }
         /* 1..4 corruptions */
@@ -863,7 +806,7 @@ static void test_corrupted_ring(void **state)
         }
         /* The writer survives corruption of its ring too. */
         assert_int_equal(shm_ring_writer_init(r), SHM_SUCCESS);
-        make_message(msg, 0, 100);
+        tm_make(msg, 0, 100);
         assert_int_equal(shm_ring_write(r, msg, 100), SHM_SUCCESS);
         shm_ring_reader_detach(&rd);
         mem_seg_free(m);
