@@ -1,11 +1,12 @@
-/*
- * shm_ipc.h - xshm: shared-memory IPC between processes on one machine.
+/**
+ * @file shm_ipc.h
+ * @brief xshm: shared-memory IPC between processes on one machine.
  *
  * One server and up to config.max_readers clients share a named channel made
- * of two overwriting rings (server->client, client->server). Writes never
- * block: when a ring is full the oldest messages are overwritten, and every
- * reader learns exactly how many it lost. Messages are 1..SHM_MAX_MESSAGE_SIZE
- * bytes. x86 and x64 processes may share a channel.
+ * of overwriting rings: one server->clients, and one client->server per
+ * client. Writes never block: when a ring is full the oldest messages are
+ * overwritten, and every reader learns exactly how many it lost. Messages are
+ * 1..SHM_MAX_MESSAGE_SIZE bytes. x86 and x64 processes may share a channel.
  *
  * This header includes only standard C headers. Link against xshm (the DLL's
  * import library on Windows, libxshm on Linux). Define SHM_STATIC when linking
@@ -24,10 +25,13 @@
 
 /* ---- version -------------------------------------------------------- */
 
+/** Major version: changes with incompatible API or ABI changes. */
 #define SHM_VERSION_MAJOR 1
+/** Minor version: changes when features are added. */
 #define SHM_VERSION_MINOR 0
+/** Patch version: changes with fixes only. */
 #define SHM_VERSION_PATCH 0
-/* MAJOR * 10000 + MINOR * 100 + PATCH, as returned by shm_version(). */
+/** MAJOR * 10000 + MINOR * 100 + PATCH, as returned by shm_version(). */
 #define SHM_VERSION_NUMBER \
     (SHM_VERSION_MAJOR * 10000 + SHM_VERSION_MINOR * 100 + SHM_VERSION_PATCH)
 
@@ -37,6 +41,13 @@
 #error "SHM_BUILDING_DLL and SHM_STATIC must not both be defined"
 #endif
 
+/**
+ * @def SHM_API
+ * Declaration attribute of every public function: on Windows dllimport, or
+ * dllexport while the DLL is built (SHM_BUILDING_DLL); with GCC on other
+ * systems default visibility while the library is built; empty otherwise and
+ * with SHM_STATIC.
+ */
 #if defined(_WIN32) && !defined(SHM_STATIC)
 #if defined(SHM_BUILDING_DLL)
 #define SHM_API __declspec(dllexport)
@@ -55,23 +66,25 @@ extern "C" {
 
 /* ---- limits --------------------------------------------------------- */
 
-/* Largest message, in bytes. A message has at least 1 byte. */
+/** Largest message, in bytes. A message has at least 1 byte. */
 #define SHM_MAX_MESSAGE_SIZE 65536u
-/* Smallest and largest ring size (config.size), a power of two, in bytes. */
+/** Smallest ring size (shm_ring_config_t::size), in bytes. */
 #define SHM_MIN_RING_SIZE 4096u
+/** Largest ring size, in bytes. A ring size is a power of two. */
 #define SHM_MAX_RING_SIZE (1u << 30)
-/* Bytes of ring space a message takes besides its payload (a header); a
- * record is rounded up to a multiple of 8 bytes. */
+/** Bytes of ring space a message takes besides its payload (a header); a
+ *  record is rounded up to a multiple of 8 bytes. */
 #define SHM_MESSAGE_OVERHEAD 24u
-/* Largest number of clients (config.max_readers). */
+/** Largest number of clients (shm_ring_config_t::max_readers). */
 #define SHM_MAX_READERS 64u
-/* Longest channel name, without an optional "Local\" or "Global\" prefix. */
+/** Longest channel name, without an optional `Local\` or `Global\` prefix. */
 #define SHM_MAX_NAME_LENGTH 64u
 
 /* ---- errors --------------------------------------------------------- */
 
-/*
- * XX(name, value, text). Values 0..-7 are those of the original xSHM API;
+/**
+ * Every error code, as XX(name, value, text): generates shm_error_t and the
+ * texts of shm_strerror(). Values 0..-7 are those of the original xSHM API;
  * new codes are appended and never reuse a value.
  */
 #define SHM_ERROR_MAP(XX)                                                      \
@@ -91,16 +104,18 @@ extern "C" {
     XX(SHM_ERROR_BUSY, -12, "no free client slot")                             \
     XX(SHM_ERROR_SYSTEM, -13, "operating system call failed")
 
+/** Result of the calls that can fail: SHM_SUCCESS (0) or a negative code, each
+ *  listed with its text in SHM_ERROR_MAP. */
 typedef enum {
 #define SHM_ERROR_ENUM_ENTRY_(name, value, text) name = value,
     SHM_ERROR_MAP(SHM_ERROR_ENUM_ENTRY_)
 #undef SHM_ERROR_ENUM_ENTRY_
 } shm_error_t;
 
-/* Text for an error code; never NULL ("unknown error" for a foreign value). */
+/** Text for an error code; never NULL ("unknown error" for a foreign value). */
 SHM_API const char *shm_strerror(shm_error_t err);
 
-/*
+/**
  * The error of the last failed call made by this thread: the only way to
  * learn why a function returning a pointer (shm_server_create,
  * shm_client_connect, ...) returned NULL; functions returning shm_error_t set
@@ -109,31 +124,29 @@ SHM_API const char *shm_strerror(shm_error_t err);
  */
 SHM_API shm_error_t shm_last_error(void);
 
-/* The library's version (SHM_VERSION_NUMBER of the build); compare it with
- * the header's SHM_VERSION_NUMBER to detect a header/DLL mismatch. */
+/** The library's version (SHM_VERSION_NUMBER of the build); compare it with
+ *  the header's SHM_VERSION_NUMBER to detect a header/DLL mismatch. */
 SHM_API uint32_t shm_version(void);
 
 /* ---- configuration ---------------------------------------------------------- */
 
-/*
+/**
  * Channel configuration, chosen by the server. Clients use the server's
  * blocking and timeout_ms (read from the shared segment).
- *   size        bytes of each ring, a power of two in
- *               SHM_MIN_RING_SIZE..SHM_MAX_RING_SIZE; a ring holds messages
- *               of up to min(SHM_MAX_MESSAGE_SIZE, size - SHM_MESSAGE_OVERHEAD)
- *               bytes.
- *   max_readers clients that may be connected at once, 1..SHM_MAX_READERS.
- *               The channel has one server->clients ring and one
- *               client->server ring per client slot: it takes about
- *               (1 + max_readers) * size bytes of shared memory.
- *   blocking    receive waits for a message (true) or returns
- *               SHM_ERROR_EMPTY at once (false).
- *   timeout_ms  longest wait of a blocking receive; 0 = no limit.
  */
 typedef struct {
+    /** Bytes of each ring, a power of two in SHM_MIN_RING_SIZE..SHM_MAX_RING_SIZE;
+     *  a ring holds messages of up to
+     *  min(SHM_MAX_MESSAGE_SIZE, size - SHM_MESSAGE_OVERHEAD) bytes. */
     uint32_t size;
+    /** Clients that may be connected at once, 1..SHM_MAX_READERS. The channel
+     *  has one server->clients ring and one client->server ring per client
+     *  slot: it takes about (1 + max_readers) * size bytes of shared memory. */
     uint32_t max_readers;
+    /** Receive waits for a message (true) or returns SHM_ERROR_EMPTY at once
+     *  (false). */
     bool blocking;
+    /** Longest wait of a blocking receive, in milliseconds; 0 = no limit. */
     uint32_t timeout_ms;
 } shm_ring_config_t;
 
@@ -152,77 +165,83 @@ static inline shm_ring_config_t shm_default_config_(void)
 #define SHM_DEFAULT_CONFIG() shm_default_config_()
 extern "C" {
 #else
-/* 4 MiB rings, 4 clients, blocking receive with a 5 s timeout. */
+/** 4 MiB rings, 4 clients, blocking receive with a 5 s timeout (in C++ an
+ *  inline function returns the same value). */
 #define SHM_DEFAULT_CONFIG() \
     ((shm_ring_config_t){.size = 4 * 1024 * 1024, .max_readers = 4, .blocking = true, .timeout_ms = 5000})
 #endif
 
 /* ---- handles ------------------------------------------------------------------ */
 
-typedef struct shm_server shm_server_t; /* opaque */
-typedef struct shm_client shm_client_t; /* opaque */
-typedef struct shm_ring shm_ring_t;     /* opaque, for shm_ring_available */
+typedef struct shm_server shm_server_t; /**< A server (opaque): shm_server_create(). */
+typedef struct shm_client shm_client_t; /**< A client (opaque): shm_client_connect(). */
+typedef struct shm_ring shm_ring_t;     /**< A ring (opaque), for shm_ring_available(). */
 
 /* ---- events -------------------------------------------------------------------- */
 
+/** What an event callback is told. */
 typedef enum {
-    SHM_EVENT_DATA_AVAILABLE = 0,  /* new messages arrived since the last one */
-    SHM_EVENT_SPACE_AVAILABLE = 1, /* never raised: writes never wait for room */
-    SHM_EVENT_DISCONNECT = 2,      /* a peer went away (gracefully or not) */
-    SHM_EVENT_ERROR = 3,           /* data: const shm_error_t* */
-    SHM_EVENT_CONNECT = 4          /* a peer arrived */
+    SHM_EVENT_DATA_AVAILABLE = 0,  /**< new messages arrived since the last one */
+    SHM_EVENT_SPACE_AVAILABLE = 1, /**< never raised: writes never wait for room */
+    SHM_EVENT_DISCONNECT = 2,      /**< a peer went away (gracefully or not) */
+    SHM_EVENT_ERROR = 3,           /**< data: const shm_error_t* */
+    SHM_EVENT_CONNECT = 4          /**< a peer arrived */
 } shm_event_type_t;
 
-/*
+/**
  * Event callback. Runs on the endpoint's listener thread, never while the
  * library holds a lock: it may call send and receive on its own endpoint,
  * and it may destroy (or disconnect) its endpoint, after which it must not
- * use it again. `data`/`sz` by event:
- *   CONNECT, DISCONNECT  const shm_peer_info_t *, sizeof(shm_peer_info_t)
- *   ERROR                const shm_error_t *, sizeof(shm_error_t)
- *   DATA_AVAILABLE       NULL, 0
- * `data` is valid only during the call.
+ * use it again.
+ * @param ud    the pointer given with the callback
+ * @param type  the event
+ * @param data  CONNECT, DISCONNECT: const shm_peer_info_t *; ERROR: const
+ *              shm_error_t *; DATA_AVAILABLE: NULL. Valid only during the call.
+ * @param sz    sizeof(shm_peer_info_t), sizeof(shm_error_t) or 0
  */
 typedef void (*shm_event_callback_t)(void *ud, shm_event_type_t type, const void *data,
                                      uint32_t sz);
 
-/* The peer of a CONNECT or DISCONNECT event: for a server, the client; for
- * a client, the server. */
+/** The peer of a CONNECT or DISCONNECT event: for a server, the client; for
+ *  a client, the server. */
 typedef struct shm_peer_info {
-    uint32_t pid;      /* process id */
-    uint32_t ptr_bits; /* 32 or 64: the peer's pointer width */
-    uint32_t slot;     /* client slot, 0..max_readers-1 (0 for the server) */
-    uint32_t reserved;
+    uint32_t pid;      /**< process id */
+    uint32_t ptr_bits; /**< 32 or 64: the peer's pointer width */
+    uint32_t slot;     /**< client slot, 0..max_readers-1 (0 for the server) */
+    uint32_t reserved; /**< zero */
 } shm_peer_info_t;
 
 /* ---- statistics ------------------------------------------------------------------ */
 
+/** Counters of an endpoint: shm_server_get_stats(), shm_client_get_stats(). */
 typedef struct shm_stats {
-    uint64_t messages_sent;
-    uint64_t bytes_sent;
-    uint64_t messages_received;
-    uint64_t bytes_received;
-    uint64_t messages_lost;  /* overwritten before this endpoint read them */
-    uint32_t connected;      /* server: clients connected; client: 1 or 0 */
-    uint32_t reserved;
+    uint64_t messages_sent;     /**< messages written (a client: since it connected) */
+    uint64_t bytes_sent;        /**< their payload bytes */
+    uint64_t messages_received; /**< messages delivered (a server: from all clients) */
+    uint64_t bytes_received;    /**< their payload bytes */
+    uint64_t messages_lost;  /**< overwritten before this endpoint read them */
+    uint32_t connected;      /**< server: clients connected; client: 1 or 0 */
+    uint32_t reserved;       /**< zero */
 } shm_stats_t;
 
 /* ---- server ----------------------------------------------------------------------- */
 
-/*
- * Create the channel `name`: 1..SHM_MAX_NAME_LENGTH characters of
- * [A-Za-z0-9._-], optionally prefixed "Local\" (the default) or "Global\"
- * (Windows: visible across sessions, needs SeCreateGlobalPrivilege; Linux:
- * the same as Local). Only the creating user can open it. config NULL means
- * SHM_DEFAULT_CONFIG(). Does not block. Returns NULL on failure, with
- * shm_last_error(): SHM_ERROR_INVALID_PARAM (name, config), SHM_ERROR_EXISTS
- * (a live server has this name; one left by a dead server is reclaimed),
- * SHM_ERROR_ACCESS, SHM_ERROR_MEMORY, SHM_ERROR_SYSTEM.
- * Free with shm_server_destroy.
+/**
+ * Create a channel. Only the creating user can open it. Does not block.
+ * @param name    1..SHM_MAX_NAME_LENGTH characters of [A-Za-z0-9._-],
+ *                optionally prefixed `Local\` (the default) or `Global\`
+ *                (Windows: visible across sessions, needs
+ *                SeCreateGlobalPrivilege; Linux: the same as Local)
+ * @param config  NULL means SHM_DEFAULT_CONFIG()
+ * @return the server, to free with shm_server_destroy(); NULL on failure,
+ *         with shm_last_error(): SHM_ERROR_INVALID_PARAM (name, config),
+ *         SHM_ERROR_EXISTS (a live server has this name; one left by a dead
+ *         server is reclaimed), SHM_ERROR_ACCESS, SHM_ERROR_MEMORY,
+ *         SHM_ERROR_SYSTEM.
  */
 SHM_API shm_server_t *shm_server_create(const char *name, const shm_ring_config_t *config);
 
-/*
+/**
  * Close the channel: clients see DISCONNECT, receives blocked in other
  * threads return SHM_ERROR_CLOSED, the listener thread is stopped and joined
  * (or, when called from the callback, finishes after the callback returns).
@@ -230,98 +249,105 @@ SHM_API shm_server_t *shm_server_create(const char *name, const shm_ring_config_
  */
 SHM_API void shm_server_destroy(shm_server_t *server);
 
-/*
+/**
  * Send one message of 1..SHM_MAX_MESSAGE_SIZE bytes to every connected
  * client. Never blocks: a client that does not keep up loses the oldest
- * messages (and learns how many). Errors: SHM_ERROR_INVALID_PARAM (NULL,
- * size 0 or too large for the ring), SHM_ERROR_NOT_CONNECTED (no client:
- * nothing is written).
+ * messages (and learns how many).
+ * @return SHM_SUCCESS, SHM_ERROR_INVALID_PARAM (NULL, size 0 or too large
+ *         for the ring), SHM_ERROR_NOT_CONNECTED (no client: nothing is
+ *         written), SHM_ERROR_CLOSED (the server is being destroyed).
  */
 SHM_API shm_error_t shm_server_send(shm_server_t *server, const void *data, uint32_t size);
 
-/*
+/**
  * Receive one message from any client into data (*size bytes available);
  * *size becomes the message length. Blocks as configured (blocking,
- * timeout_ms). Errors: SHM_ERROR_INVALID_PARAM, SHM_ERROR_EMPTY
- * (non-blocking, nothing there), SHM_ERROR_TIMEOUT, SHM_ERROR_BUFFER_TOO_SMALL
- * (*size set to the length needed; the message stays for the next call),
- * SHM_ERROR_CLOSED (the server is being destroyed).
+ * timeout_ms).
+ * @return SHM_SUCCESS, SHM_ERROR_INVALID_PARAM, SHM_ERROR_EMPTY (non-blocking,
+ *         nothing there), SHM_ERROR_TIMEOUT, SHM_ERROR_BUFFER_TOO_SMALL
+ *         (*size set to the length needed; the message stays for the next
+ *         call), SHM_ERROR_CLOSED (the server is being destroyed).
  */
 SHM_API shm_error_t shm_server_receive(shm_server_t *server, void *data, uint32_t *size);
 
-/*
- * Set the event callback (replacing any earlier one) and start the listener
- * thread if it is not running. CONNECT is raised at once for every client
- * already connected. Errors: SHM_ERROR_INVALID_PARAM, SHM_ERROR_SYSTEM
- * (thread could not start).
+/**
+ * Set the event callback cb, called with ud (replacing any earlier one), and
+ * start the listener thread if it is not running. CONNECT is raised at once
+ * for every client already connected.
+ * @return SHM_SUCCESS, SHM_ERROR_INVALID_PARAM, SHM_ERROR_SYSTEM (thread
+ *         could not start).
  */
 SHM_API shm_error_t shm_server_register_callback(shm_server_t *server, shm_event_callback_t cb,
                                                  void *ud);
 
-/* Counters of this server. Errors: SHM_ERROR_INVALID_PARAM. */
+/** Counters of this server. Errors: SHM_ERROR_INVALID_PARAM. */
 SHM_API shm_error_t shm_server_get_stats(shm_server_t *server, shm_stats_t *stats);
 
-/* The server->clients ring, for shm_ring_available. */
+/** The server->clients ring, for shm_ring_available(). */
 SHM_API shm_ring_t *shm_server_tx_ring(shm_server_t *server);
 
 /* ---- client ----------------------------------------------------------------------- */
 
-/*
- * Connect to the channel `name` (same rules as shm_server_create), retrying
- * for about 500 ms while it does not exist yet. Returns NULL on failure,
- * with shm_last_error(): SHM_ERROR_INVALID_PARAM, SHM_ERROR_NOT_FOUND (no
- * live server), SHM_ERROR_BUSY (max_readers clients connected),
- * SHM_ERROR_ACCESS (another user's channel), SHM_ERROR_INVALID_SEGMENT
- * (not an xshm channel of this version), SHM_ERROR_MEMORY, SHM_ERROR_SYSTEM.
- * Free with shm_client_disconnect.
+/**
+ * Connect to the channel `name` (same rules as shm_server_create()), retrying
+ * for about 500 ms while it does not exist yet.
+ * @return the client, to free with shm_client_disconnect(); NULL on failure,
+ *         with shm_last_error(): SHM_ERROR_INVALID_PARAM, SHM_ERROR_NOT_FOUND
+ *         (no live server), SHM_ERROR_BUSY (max_readers clients connected),
+ *         SHM_ERROR_ACCESS (another user's channel), SHM_ERROR_INVALID_SEGMENT
+ *         (not an xshm channel of this version), SHM_ERROR_MEMORY,
+ *         SHM_ERROR_SYSTEM.
  */
 SHM_API shm_client_t *shm_client_connect(const char *name);
 
-/* Leave the channel (the server sees DISCONNECT) and free the handle, as
- * shm_server_destroy does for a server. NULL is ignored. */
+/** Leave the channel (the server sees DISCONNECT) and free the handle, as
+ *  shm_server_destroy() does for a server. NULL is ignored. */
 SHM_API void shm_client_disconnect(shm_client_t *client);
 
-/*
+/**
  * Leave the channel and join it again under the same name, keeping the
  * handle and its callback: after the server went away (DISCONNECT, or
  * SHM_ERROR_NOT_CONNECTED from a call) and a new one was started. Retries
- * for about 500 ms as shm_client_connect does; the callback sees CONNECT
+ * for about 500 ms as shm_client_connect() does; the callback sees CONNECT
  * again. Statistics restart from zero. No other thread may be inside a call
  * on this client meanwhile, and it cannot be called from the client's own
- * callback (SHM_ERROR_INVALID_PARAM). Errors: those of shm_client_connect;
- * after a failure the client stays disconnected (calls return
- * SHM_ERROR_NOT_CONNECTED) until a later reconnect succeeds.
+ * callback (SHM_ERROR_INVALID_PARAM).
+ * @return SHM_SUCCESS or an error of shm_client_connect(); after a failure
+ *         the client stays disconnected (calls return SHM_ERROR_NOT_CONNECTED)
+ *         until a later reconnect succeeds.
  */
 SHM_API shm_error_t shm_client_reconnect(shm_client_t *client);
 
-/*
+/**
  * Send one message of 1..SHM_MAX_MESSAGE_SIZE bytes to the server. Never
- * blocks. Errors: SHM_ERROR_INVALID_PARAM, SHM_ERROR_NOT_CONNECTED (the
- * server is gone).
+ * blocks.
+ * @return SHM_SUCCESS, SHM_ERROR_INVALID_PARAM, SHM_ERROR_NOT_CONNECTED (the
+ *         server is gone).
  */
 SHM_API shm_error_t shm_client_send(shm_client_t *client, const void *data, uint32_t size);
 
-/*
- * Receive one message from the server; as shm_server_receive, with the
+/**
+ * Receive one message from the server; as shm_server_receive(), with the
  * server's blocking and timeout_ms. Messages already sent are delivered
  * even after the server left; then SHM_ERROR_NOT_CONNECTED.
  */
 SHM_API shm_error_t shm_client_receive(shm_client_t *client, void *data, uint32_t *size);
 
-/* As shm_server_register_callback; CONNECT is raised at once if the server
- * is there. */
+/** As shm_server_register_callback(); CONNECT is raised at once if the
+ *  server is there. */
 SHM_API shm_error_t shm_client_register_callback(shm_client_t *client, shm_event_callback_t cb,
                                                  void *ud);
 
-/* Counters of this client. Errors: SHM_ERROR_INVALID_PARAM. */
+/** Counters of this client. Errors: SHM_ERROR_INVALID_PARAM,
+ *  SHM_ERROR_NOT_CONNECTED (after a failed shm_client_reconnect()). */
 SHM_API shm_error_t shm_client_get_stats(shm_client_t *client, shm_stats_t *stats);
 
-/* This client's client->server ring, for shm_ring_available. */
+/** This client's client->server ring, for shm_ring_available(). */
 SHM_API shm_ring_t *shm_client_tx_ring(shm_client_t *client);
 
 /* ---- monitoring ------------------------------------------------------------------ */
 
-/*
+/**
  * Bytes that can be written to `ring` before its slowest connected reader
  * starts losing messages (the ring's size when no reader is connected);
  * 0 for NULL.
@@ -330,23 +356,36 @@ SHM_API uint32_t shm_ring_available(const shm_ring_t *ring);
 
 /* ---- convenience macros ------------------------------------------------------- */
 
+/** shm_server_create() with the default configuration. */
 #define SHM_CREATE_SERVER(name) shm_server_create((name), NULL)
+/** shm_client_connect(). */
 #define SHM_CONNECT_CLIENT(name) shm_client_connect(name)
+/** shm_server_send(); size is converted to uint32_t. */
 #define SHM_SERVER_SEND(server, data, size) shm_server_send((server), (data), (uint32_t)(size))
+/** shm_client_send(); size is converted to uint32_t. */
 #define SHM_CLIENT_SEND(client, data, size) shm_client_send((client), (data), (uint32_t)(size))
+/** shm_server_receive(); size is a uint32_t *. */
 #define SHM_SERVER_RECEIVE(server, data, size) shm_server_receive((server), (data), (size))
+/** shm_client_receive(); size is a uint32_t *. */
 #define SHM_CLIENT_RECEIVE(client, data, size) shm_client_receive((client), (data), (size))
+/** shm_server_register_callback(). */
 #define SHM_SERVER_ON_EVENT(server, cb, ud) shm_server_register_callback((server), (cb), (ud))
+/** shm_client_register_callback(). */
 #define SHM_CLIENT_ON_EVENT(client, cb, ud) shm_client_register_callback((client), (cb), (ud))
 
 #ifdef __cplusplus
 }
 #endif
 
-/*
- * SHM_SETUP_SERVER(name, cb, ud): create with the default configuration and
- * register cb; NULL (and the server destroyed) if either step fails.
- * SHM_SETUP_CLIENT(name, cb, ud): the same for a client.
+/**
+ * @def SHM_SETUP_SERVER(name, cb, ud)
+ * Create a server with the default configuration and register cb; NULL (and
+ * the server destroyed) if either step fails.
+ */
+/**
+ * @def SHM_SETUP_CLIENT(name, cb, ud)
+ * Connect a client and register cb; NULL (and the client disconnected) if
+ * either step fails.
  */
 static inline shm_server_t *shm_setup_server_(const char *name, shm_event_callback_t cb, void *ud)
 {
@@ -369,14 +408,17 @@ static inline shm_client_t *shm_setup_client_(const char *name, shm_event_callba
 #define SHM_SETUP_SERVER(name, cb, ud) shm_setup_server_((name), (cb), (ud))
 #define SHM_SETUP_CLIENT(name, cb, ud) shm_setup_client_((name), (cb), (ud))
 
-/*
- * SHM_SEND_STRUCT(endpoint, ptr): send *ptr (sizeof *ptr bytes) from a server
- * or a client. SHM_RECV_STRUCT(endpoint, ptr): receive one message into *ptr;
- * evaluates to an shm_error_t: SHM_SUCCESS only for a message of exactly
- * sizeof *ptr bytes; SHM_ERROR_BUFFER_TOO_SMALL (message left in place) for a
- * larger one; SHM_ERROR_INVALID_PARAM (message consumed) for a smaller one.
- * The endpoint's type picks the server or client function (C11 _Generic, or
- * overloads in C++).
+/**
+ * @def SHM_SEND_STRUCT(endpoint, ptr)
+ * Send *ptr (sizeof *ptr bytes) from a server or a client: the endpoint's
+ * type picks the function (C11 _Generic, or overloads in C++).
+ */
+/**
+ * @def SHM_RECV_STRUCT(endpoint, ptr)
+ * Receive one message into *ptr on a server or a client; evaluates to an
+ * shm_error_t: SHM_SUCCESS only for a message of exactly sizeof *ptr bytes;
+ * SHM_ERROR_BUFFER_TOO_SMALL (message left in place) for a larger one;
+ * SHM_ERROR_INVALID_PARAM (message consumed) for a smaller one.
  */
 static inline shm_error_t shm_recv_exact_check_(shm_error_t err, uint32_t got, uint32_t want)
 {

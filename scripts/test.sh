@@ -14,9 +14,15 @@
 #
 # Runs scripts/bootstrap.sh first. Prints per target the CMocka summary of
 # each test program and CTest's summary; the full output is kept in
-# build/<target>/ctest.log (shown in full when a test fails). The last line
-# is "N passed, N failed, N skipped" (CTest tests over all targets); the exit
-# status is non-zero if anything failed.
+# build/<target>/ctest.log (shown in full when a test fails). CTest also runs
+# soak_short (label soak: tests/soak.c, a two-process soak of 300,000
+# messages, 100,000 under Wine). With linux-x64 among the targets, two more
+# steps follow, each counted as one test: a 20-second fuzzing run
+# (scripts/fuzz.sh --seconds 20) and the native test programs under
+# valgrind's memcheck (scripts/valgrind.sh --quick). The last line is
+# "N passed, N failed, N skipped" (CTest tests over all targets, plus the
+# mixed x86/x64 runs and those two steps); the exit status is non-zero if
+# anything failed.
 set -uo pipefail
 
 all_targets=(linux-x64 linux-x64-asan linux-x64-tsan linux-x86 win-x64 win-x86)
@@ -244,6 +250,28 @@ if [ ${#mixed_parts[@]} -gt 0 ]; then
     if [ "$mixed_rc" -ne 0 ] && [ "$mf" -eq 0 ]; then failed=$((failed + 1)); fi
 fi
 stop_wine
+
+# ---- fuzzing and memcheck (native, with linux-x64 among the targets) -----------
+# extra_step TITLE LOG COMMAND...: run a script as one test of the totals;
+# show its output indented; its last line is its summary.
+extra_step() {
+    local title=$1 log=$2 rc=0
+    shift 2
+    echo "== $title"
+    "$@" >"$log" 2>&1 || rc=$?
+    sed 's/^/   /' "$log"
+    if [ "$rc" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+}
+case " ${targets[*]} " in
+    *" linux-x64 "*)
+        mkdir -p build/fuzz
+        extra_step "fuzz (scripts/fuzz.sh --seconds 20)" build/fuzz/test.log \
+            "$root/scripts/fuzz.sh" --seconds 20
+        if [ "${built[linux-x64]:-0}" = 1 ]; then
+            extra_step "valgrind (scripts/valgrind.sh --quick)" build/linux-x64/valgrind.log \
+                "$root/scripts/valgrind.sh" --quick
+        fi ;;
+esac
 
 echo "== done in $((SECONDS - start)) s"
 echo "$passed passed, $failed failed, $skipped skipped"

@@ -193,7 +193,7 @@ static void dispatch_queue(shm_listener_t *l)
 static bool listener_ready(void *arg)
 {
     shm_listener_t *l = (shm_listener_t *)arg;
-    if (xa_load32_acq(&l->stop) || xa_load32_acq(&l->q_pending))
+    if (xa_load32_acq(&l->stop) || xa_load32_acq(&l->q_pending) || l->ops->changed(l->ep))
         return true;
     return l->ops->pending(l->ep) && l->ops->data_mark(l->ep) != l->announced;
 }
@@ -205,7 +205,7 @@ static void listener_main(void *arg)
     const uint64_t tick_ns = (uint64_t)SHM_LISTENER_TICK_MS * 1000000u;
     while (!xa_load32_acq(&l->stop)) {
         uint64_t now = plat_now_ns();
-        if (now >= next_poll) {
+        if (now >= next_poll || l->ops->changed(l->ep)) {
             l->ops->poll(l->ep);
             next_poll = now + tick_ns;
         }

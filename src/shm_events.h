@@ -75,6 +75,7 @@ typedef struct shm_listener_ops {
     bool (*pending)(void *ep);         /* unread messages? */
     uint64_t (*data_mark)(void *ep);   /* changes whenever a message is published */
     void (*finish)(void *ep);          /* free ep: destroy was called from the callback */
+    bool (*changed)(void *ep);         /* peers may have come or gone: poll now */
 } shm_listener_ops_t;
 
 #define SHM_LISTENER_QUEUE 64u

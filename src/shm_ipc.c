@@ -138,6 +138,7 @@ static void ep_close(ep_sync_t *e, shm_wake_target_t *t)
 typedef struct known_peer {
     bool connected;
     uint32_t word; /* slot state word when it connected */
+    uint32_t seen; /* slot state word at the last poll */
     shm_peer_info_t info;
 } known_peer_t;
 
@@ -158,6 +159,7 @@ struct shm_server {
     plat_mutex_t peer_lock;
     known_peer_t known[SHM_MAX_READERS];
     uint64_t last_poll_ns; /* atomic */
+    uint32_t members_seen; /* segment member_changes at the last poll */
     uint32_t send_count;   /* for rate-limiting peer polls */
     uint32_t poll_count;
     uint32_t rr;           /* round-robin start for receive (under recv_lock) */
@@ -168,6 +170,7 @@ static void server_poll(void *arg)
 {
     shm_server_t *s = (shm_server_t *)arg;
     xa_store64_relaxed(&s->last_poll_ns, plat_now_ns());
+    xa_store32_relaxed(&s->members_seen, xa_load32_acq(&s->seg.hdr->member_changes));
     plat_mutex_lock(&s->peer_lock);
     for (uint32_t i = 0; i < s->max_readers; i++) {
         shm_reader_slot_t *slot = &s->tx->slots[i];
@@ -187,6 +190,13 @@ static void server_poll(void *arg)
         if (k->connected && (!active || k->word != word)) {
             k->connected = false;
             shm_listener_push(&s->listener, SHM_EVENT_DISCONNECT, &k->info, SHM_SUCCESS);
+        } else if (!k->connected && !active &&
+                   SHM_SLOT_EPOCH(word) != SHM_SLOT_EPOCH(k->seen)) {
+            /* A client came and went between two polls: its identity stays
+             * in the slot after it leaves. */
+            peer_from_slot(slot, i, &info, &id);
+            shm_listener_push(&s->listener, SHM_EVENT_CONNECT, &info, SHM_SUCCESS);
+            shm_listener_push(&s->listener, SHM_EVENT_DISCONNECT, &info, SHM_SUCCESS);
         }
         if (active && !k->connected) {
             k->connected = true;
@@ -194,6 +204,7 @@ static void server_poll(void *arg)
             k->info = info;
             shm_listener_push(&s->listener, SHM_EVENT_CONNECT, &k->info, SHM_SUCCESS);
         }
+        k->seen = word;
     }
     plat_mutex_unlock(&s->peer_lock);
 }
@@ -239,19 +250,41 @@ static void server_free(shm_server_t *s);
 
 static void server_finish(void *arg) { server_free((shm_server_t *)arg); }
 
-static const shm_listener_ops_t server_ops = {server_poll, server_pending, server_data_mark,
-                                              server_finish};
-
-/* Open what is at seg_name and judge whether its server is alive. */
-static shm_error_t probe_existing(const char *seg_name, shm_segment_t *old, bool *live)
+static bool server_changed(void *arg)
 {
-    shm_error_t e = shm_segment_open(old, seg_name);
+    shm_server_t *s = (shm_server_t *)arg;
+    return xa_load32_acq(&s->seg.hdr->member_changes) != xa_load32_relaxed(&s->members_seen);
+}
+
+static const shm_listener_ops_t server_ops = {server_poll, server_pending, server_data_mark,
+                                              server_finish, server_changed};
+
+/*
+ * Map what is at seg_name and judge whether a live server owns it. A segment
+ * not yet published (magic 0) belongs to a server still laying it out, or
+ * to one that died doing so: its identity, written before the magic, tells.
+ */
+static shm_error_t probe_existing(const char *seg_name, plat_shm_t *shm, bool *live)
+{
+    memset(shm, 0, sizeof(*shm));
+    shm_error_t e = plat_shm_open(shm, seg_name);
     if (e != SHM_SUCCESS)
         return e;
-    shm_seg_header_t *h = old->hdr;
-    plat_proc_id_t id = {xa_load32_relaxed(&h->creator_pid), xa_load64_relaxed(&h->creator_start)};
-    *live = xa_load32_acq(&h->state) == SHM_SEG_READY && plat_proc_alive(&id);
-    return SHM_SUCCESS;
+    shm_segment_t *seg = (shm_segment_t *)calloc(1, sizeof(*seg));
+    e = seg ? shm_segment_attach(seg, shm->base, shm->size) : SHM_ERROR_MEMORY;
+    free(seg);
+    const shm_seg_header_t *h = (const shm_seg_header_t *)shm->base;
+    if (e == SHM_SUCCESS || (e == SHM_ERROR_NOT_FOUND && shm->size >= sizeof(*h))) {
+        plat_proc_id_t id = {xa_load32_relaxed(&h->creator_pid),
+                             xa_load64_relaxed(&h->creator_start)};
+        if (e == SHM_SUCCESS)
+            *live = xa_load32_acq(&h->state) == SHM_SEG_READY && plat_proc_alive(&id);
+        else
+            *live = id.pid == 0 || plat_proc_alive(&id); /* pid 0: too early to tell */
+        return SHM_SUCCESS;
+    }
+    plat_shm_close(shm);
+    return e;
 }
 
 /* Create the segment, reclaiming one left by a server that is gone. */
@@ -261,35 +294,26 @@ static shm_error_t create_segment(shm_server_t *s, const shm_seg_params_t *p)
         shm_error_t e = shm_segment_create(&s->seg, s->seg_name, p);
         if (e != SHM_ERROR_EXISTS)
             return e;
-        shm_segment_t *old = (shm_segment_t *)calloc(1, sizeof(*old));
-        if (!old)
-            return SHM_ERROR_MEMORY;
+        plat_shm_t shm;
         bool live = true;
-        e = probe_existing(s->seg_name, old, &live);
-        if (e == SHM_ERROR_NOT_FOUND) { /* vanished, or not yet published */
-            free(old);
-            continue;
-        }
-        if (e != SHM_SUCCESS || live) {
-            if (e == SHM_SUCCESS)
-                shm_segment_close(old);
-            free(old);
+        e = probe_existing(s->seg_name, &shm, &live);
+        if (e == SHM_ERROR_NOT_FOUND)
+            continue; /* vanished meanwhile */
+        if (e != SHM_SUCCESS)
+            return SHM_ERROR_EXISTS; /* not ours to judge (another user, version) */
+        if (live) {
+            plat_shm_close(&shm);
             return SHM_ERROR_EXISTS;
         }
         if (attempt == 0) {
             /* Stale: remove the name and create afresh. Clients of the dead
              * server keep their mapping and see it gone. */
-            shm_segment_close(old);
-            free(old);
+            plat_shm_close(&shm);
             plat_shm_unlink(s->seg_name);
             continue;
         }
         /* The name cannot be removed (Windows: a client still holds the
          * object open): lay the new channel out in place when it fits. */
-        plat_shm_t shm = old->shm;
-        memset(&old->shm, 0, sizeof(old->shm));
-        shm_segment_close(old);
-        free(old);
         e = shm_segment_format(&s->seg, shm.base, shm.size, p);
         if (e != SHM_SUCCESS) {
             plat_shm_close(&shm);
@@ -605,6 +629,8 @@ struct shm_client {
     plat_proc_id_t server_id;
     uint32_t server_gone;         /* atomic, latched */
     uint32_t detached;            /* atomic: a reconnect failed, nothing held */
+    shm_event_callback_t kept_cb; /* the callback while detached (the listener */
+    void *kept_ud;                /* forgot it when it was stopped) */
     uint64_t last_poll_ns;        /* atomic */
     uint32_t send_count;
     uint32_t poll_count;
@@ -640,7 +666,19 @@ static bool client_gone_now(shm_client_t *c)
     return client_server_gone(c, due);
 }
 
-static bool client_pending(void *arg) { return shm_ring_reader_pending(&((shm_client_t *)arg)->rx); }
+/* False once a new channel was laid out in the memory we joined (Windows
+ * reuses a segment in place while a client still holds it): our reader's
+ * position and slot then belong to another channel's ring. */
+static bool client_same_channel(shm_client_t *c)
+{
+    return xa_load64_acq(&c->seg.hdr->generation) == c->generation;
+}
+
+static bool client_pending(void *arg)
+{
+    shm_client_t *c = (shm_client_t *)arg;
+    return client_same_channel(c) && shm_ring_reader_pending(&c->rx);
+}
 
 static uint64_t client_data_mark(void *arg)
 {
@@ -669,8 +707,16 @@ static void client_free(shm_client_t *c)
 
 static void client_finish(void *arg) { client_free((shm_client_t *)arg); }
 
+static bool client_changed(void *arg)
+{
+    /* The server closed (or a new one replaced it) and we have not said so. */
+    shm_client_t *c = (shm_client_t *)arg;
+    return !xa_load32_acq(&c->server_gone) &&
+           (xa_load32_acq(&c->seg.hdr->state) != SHM_SEG_READY || !client_same_channel(c));
+}
+
 static const shm_listener_ops_t client_ops = {client_poll, client_pending, client_data_mark,
-                                              client_finish};
+                                              client_finish, client_changed};
 
 /* One attempt: open, check the channel and its server, claim a slot. */
 static shm_error_t client_attach(shm_client_t *c)
@@ -714,6 +760,7 @@ static void client_release(shm_client_t *c)
     if (c->rx_attached && xa_load64_relaxed(&c->seg.hdr->generation) == c->generation) {
         shm_ring_reader_detach(&c->rx);
         /* Let the server notice at once rather than at its next poll. */
+        xa_fetch_add32(&c->seg.hdr->member_changes, 1);
         client_wake_server(c, 0);
     }
     c->rx_attached = false;
@@ -758,6 +805,8 @@ static shm_error_t client_open(shm_client_t *c)
     }
     xa_store32_rel(&c->server_gone, 0);
     xa_store64_relaxed(&c->last_poll_ns, plat_now_ns());
+    xa_fetch_add32(&c->seg.hdr->member_changes, 1); /* the server's listener */
+    client_wake_server(c, 0);                        /* polls at once */
     return SHM_SUCCESS;
 }
 
@@ -806,6 +855,10 @@ shm_error_t shm_client_reconnect(shm_client_t *c)
     void *ud;
     if (!shm_listener_callback(&c->listener, &cb, &ud))
         return ret(SHM_ERROR_INVALID_PARAM); /* called from our own callback */
+    if (xa_load32_acq(&c->detached)) {
+        cb = c->kept_cb;
+        ud = c->kept_ud;
+    }
     shm_listener_stop(&c->listener);
     ep_close(&c->sync, &c->target);
     if (!xa_load32_acq(&c->detached))
@@ -815,6 +868,8 @@ shm_error_t shm_client_reconnect(shm_client_t *c)
     if (err != SHM_SUCCESS) {
         /* Stay detached: calls fail with NOT_CONNECTED until a reconnect
          * succeeds. */
+        c->kept_cb = cb;
+        c->kept_ud = ud;
         xa_store32_rel(&c->detached, 1);
         xa_store32_rel(&c->sync.closing, 1);
         return ret(err);
@@ -849,7 +904,11 @@ shm_error_t shm_client_send(shm_client_t *c, const void *data, uint32_t size)
 static shm_error_t client_try_receive(void *ep, void *data, uint32_t *size)
 {
     shm_client_t *c = (shm_client_t *)ep;
+    if (!client_same_channel(c))
+        return SHM_ERROR_EMPTY; /* the caller then finds the server gone */
     shm_error_t e = shm_ring_read(&c->rx, data, size);
+    if (e == SHM_SUCCESS && !client_same_channel(c))
+        return SHM_ERROR_EMPTY; /* laid out anew while we read */
     if (e == SHM_ERROR_INVALID_SEGMENT)
         shm_listener_push(&c->listener, SHM_EVENT_ERROR, NULL, e);
     return e;

@@ -36,7 +36,8 @@ SHM_ASSERT_OFFSET(shm_seg_header_t, generation, 56);
 SHM_ASSERT_OFFSET(shm_seg_header_t, cfg_blocking, 64);
 SHM_ASSERT_OFFSET(shm_seg_header_t, cfg_timeout_ms, 68);
 SHM_ASSERT_OFFSET(shm_seg_header_t, server_wake, 72);
-SHM_ASSERT_OFFSET(shm_seg_header_t, reserved, 76);
+SHM_ASSERT_OFFSET(shm_seg_header_t, member_changes, 76);
+SHM_ASSERT_OFFSET(shm_seg_header_t, reserved, 80);
 
 SHM_STATIC_ASSERT(sizeof(shm_ring_header_t) == 256, "ring header size");
 SHM_ASSERT_OFFSET(shm_ring_header_t, capacity, 0);
@@ -581,9 +582,9 @@ void shm_ring_reader_detach(shm_ring_reader_t *rd)
     shm_reader_slot_t *s = rd->slot;
     if (xa_xchg32(&s->waiting, 0) == 1)
         xa_fetch_add32(&rd->ring->hdr->waiters, (uint32_t)-1);
-    xa_store32_relaxed(&s->pid, 0);
-    xa_store64_relaxed(&s->start_time, 0);
-    /* Only if the slot is still ours (nobody reclaimed it meanwhile). */
+    /* Only if the slot is still ours (nobody reclaimed it meanwhile). The
+     * identity stays: it names the last owner, and clearing it could erase
+     * that of a next owner who claimed the slot after a reclaim. */
     xa_cas32(&s->state, rd->claim_word,
              SHM_SLOT_WORD(SHM_SLOT_EPOCH(rd->claim_word), SHM_SLOT_FREE));
     rd->slot = NULL;

@@ -89,7 +89,8 @@ typedef struct shm_seg_header {
     uint32_t cfg_blocking;    /* 64: the server's receive mode, for clients */
     uint32_t cfg_timeout_ms;  /* 68 */
     uint32_t server_wake;     /* 72: wake word of a reader of several rings */
-    uint32_t reserved[13];    /* 76..127 */
+    uint32_t member_changes;  /* 76: bumped by clients joining or leaving */
+    uint32_t reserved[12];    /* 80..127 */
 } shm_seg_header_t;
 
 /* writer_flags */

@@ -254,6 +254,7 @@ typedef struct lctx {
     shm_listener_t l;
     uint32_t polls;      /* atomic */
     uint32_t finished;   /* atomic */
+    uint32_t change;     /* atomic: membership changed, poll now */
     uint32_t events[5];  /* atomic, by type */
     uint32_t last_pid;
     bool stop_in_callback;
@@ -264,7 +265,8 @@ static void l_poll(void *ep) { xa_fetch_add32(&((lctx_t *)ep)->polls, 1); }
 static bool l_pending(void *ep) { return shm_ring_reader_pending(&((lctx_t *)ep)->f->rd); }
 static uint64_t l_mark(void *ep) { return xa_load64_acq(&((lctx_t *)ep)->f->ring->hdr->tail); }
 static void l_finish(void *ep) { xa_store32_rel(&((lctx_t *)ep)->finished, 1); }
-static const shm_listener_ops_t l_ops = {l_poll, l_pending, l_mark, l_finish};
+static bool l_changed(void *ep) { return xa_load32_acq(&((lctx_t *)ep)->change) != 0; }
+static const shm_listener_ops_t l_ops = {l_poll, l_pending, l_mark, l_finish, l_changed};
 
 static void l_callback(void *ud, shm_event_type_t type, const void *data, uint32_t sz)
 {
@@ -327,6 +329,18 @@ static void test_listener_dispatch(void **state)
     uint32_t polls = xa_load32_acq(&c.polls);
     TP_WAIT_UNTIL_SET(ok, xa_load32_acq(&c.polls) >= polls + 2, 5000);
     assert_true(ok);
+
+    /* A change of membership makes it poll at once, not at the next tick:
+     * while `change` is set it polls on every turn, far more often than the
+     * 100 ms tick allows. */
+    polls = xa_load32_acq(&c.polls);
+    t0 = plat_now_ns();
+    xa_store32_rel(&c.change, 1);
+    shm_ev_wake_local(&f->target);
+    TP_WAIT_UNTIL_SET(ok, xa_load32_acq(&c.polls) >= polls + 20, 5000);
+    xa_store32_rel(&c.change, 0);
+    assert_true(ok);
+    assert_true(plat_now_ns() - t0 < 1000000000ull); /* 20 polls: not 20 ticks */
 
     /* Stopped from another thread: joined, finish not called. */
     assert_true(shm_listener_stop(&c.l));

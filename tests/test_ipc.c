@@ -2011,6 +2011,56 @@ static const tp_helper_t helpers[] = {
     {NULL, NULL},
 };
 
+/* ---- a client that comes and goes at once is still seen ------------------------ */
+
+typedef struct brief {
+    uint32_t connects, disconnects; /* atomic */
+    uint32_t last_pid;              /* atomic */
+} brief_t;
+
+static void brief_handler(void *ud, shm_event_type_t type, const void *data, uint32_t sz)
+{
+    brief_t *b = (brief_t *)ud;
+    if ((type == SHM_EVENT_CONNECT || type == SHM_EVENT_DISCONNECT) && sz == sizeof(shm_peer_info_t))
+        xa_store32_rel(&b->last_pid, ((const shm_peer_info_t *)data)->pid);
+    if (type == SHM_EVENT_CONNECT)
+        xa_fetch_add32(&b->connects, 1);
+    if (type == SHM_EVENT_DISCONNECT)
+        xa_fetch_add32(&b->disconnects, 1);
+}
+
+static void test_brief_client_seen(void **state)
+{
+    (void)state;
+    char name[80];
+    tp_unique_name(name, sizeof(name), "brief");
+    shm_ring_config_t c = cfg(1u << 16, 2, true, 1000);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    brief_t b;
+    memset(&b, 0, sizeof(b));
+    assert_int_equal(shm_server_register_callback(s, brief_handler, &b), SHM_SUCCESS);
+    plat_proc_id_t self;
+    plat_proc_self(&self);
+    /* Each client connects and leaves at once, faster than the 100 ms poll:
+     * the server must still report the pair, and promptly. */
+    for (uint32_t k = 1; k <= 10; k++) {
+        uint64_t t0 = tp_now_ms();
+        shm_client_t *cl = shm_client_connect(name);
+        assert_non_null(cl);
+        shm_client_disconnect(cl);
+        bool ok = false;
+        TP_WAIT_UNTIL_SET(ok, xa_load32_acq(&b.connects) == k && xa_load32_acq(&b.disconnects) == k,
+                          2000);
+        if (!ok)
+            fail_msg("client %u: %u CONNECT and %u DISCONNECT seen after %u ms", k,
+                     xa_load32_acq(&b.connects), xa_load32_acq(&b.disconnects),
+                     (unsigned)(tp_now_ms() - t0));
+        assert_int_equal(xa_load32_acq(&b.last_pid), self.pid);
+    }
+    shm_server_destroy(s);
+}
+
 int main(int argc, char **argv)
 {
     int rc;
@@ -2037,6 +2087,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_callback_ends_endpoint),
         cmocka_unit_test(test_destroy_wakes_blocked_receive),
         cmocka_unit_test(test_connect_disconnect_other_process),
+        cmocka_unit_test(test_brief_client_seen),
         cmocka_unit_test(test_crashed_client),
         cmocka_unit_test(test_echo_two_processes),
         cmocka_unit_test(test_pingpong_no_lost_wakeup),

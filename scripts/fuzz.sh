@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# fuzz.sh - build the segment fuzzer and run it for a while.
+#
+#   scripts/fuzz.sh [--seconds N] [--out DIR] [-- libFuzzer options...]
+#
+# Builds fuzz/fuzz_segment.c with clang -fsanitize=fuzzer,address,undefined
+# straight from the library's sources (no CMake), and fuzz/make_corpus.c,
+# which writes the seed inputs. Runs the fuzzer for N seconds (default 20)
+# on a working corpus in DIR/corpus (default DIR: build/fuzz), which starts
+# as a copy of fuzz/corpus plus fresh seeds and keeps what earlier runs
+# found. Prints the executions, executions per second and the result; exits
+# non-zero on a crash, a sanitizer report, a failed check or a timeout, and
+# keeps the input that caused it in DIR/crashes/ (replay it with
+# DIR/fuzz_segment FILE). The last line is "fuzz: ok ..." or "fuzz: FAILED ...".
+#
+#   scripts/fuzz.sh                  # the short run of scripts/test.sh
+#   scripts/fuzz.sh --seconds 3600   # a long run
+set -uo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+seconds=20
+out=$root/build/fuzz
+extra=()
+
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+
+while [ $# -gt 0 ]; do
+    case $1 in
+        --seconds) seconds=${2:-}; shift 2 ;;
+        --seconds=*) seconds=${1#*=}; shift ;;
+        --out) out=${2:-}; shift 2 ;;
+        --out=*) out=${1#*=}; shift ;;
+        --) shift; extra=("$@"); break ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "fuzz.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+    esac
+done
+case $seconds in ''|*[!0-9]*|0) echo "fuzz.sh: --seconds needs a positive number" >&2; exit 2 ;; esac
+[ -n "$out" ] || { echo "fuzz.sh: --out needs a folder" >&2; exit 2; }
+
+cc=
+for c in clang-14 clang; do
+    if command -v "$c" >/dev/null 2>&1; then cc=$c; break; fi
+done
+[ -n "$cc" ] || { echo "fuzz: FAILED: clang not found (scripts/bootstrap.sh installs it)"; exit 1; }
+
+mkdir -p "$out/corpus" "$out/crashes"
+lib=("$root/src/shm_ringbuffer.c" "$root/src/shm_common.c" "$root/src/platform/posix.c")
+inc=(-I"$root/include" -I"$root/src" -I"$root/src/platform")
+warn=(-Wall -Wextra -Wshadow -Wstrict-prototypes)
+san=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+
+t0=$SECONDS
+if ! "$cc" -g -O1 -fsanitize=fuzzer "${san[@]}" "${warn[@]}" "${inc[@]}" \
+        "$root/fuzz/fuzz_segment.c" "${lib[@]}" -lpthread -lrt \
+        -o "$out/fuzz_segment" >"$out/build.log" 2>&1; then
+    cat "$out/build.log"
+    echo "fuzz: FAILED to build fuzz_segment (is libclang-rt-14-dev installed?)"
+    exit 1
+fi
+if ! "$cc" -g -O1 "${san[@]}" "${warn[@]}" "${inc[@]}" -I"$root/fuzz" \
+        "$root/fuzz/make_corpus.c" "${lib[@]}" -lpthread -lrt \
+        -o "$out/make_corpus" >>"$out/build.log" 2>&1; then
+    cat "$out/build.log"
+    echo "fuzz: FAILED to build make_corpus"
+    exit 1
+fi
+if [ -s "$out/build.log" ]; then cat "$out/build.log"; fi
+echo "fuzz: built $out/fuzz_segment with $cc in $((SECONDS - t0)) s"
+
+# The working corpus: the committed seeds, fresh ones, and earlier finds.
+cp -p "$root"/fuzz/corpus/* "$out/corpus/" 2>/dev/null || true
+if ! "$out/make_corpus" "$out/corpus" >"$out/make_corpus.log" 2>&1; then
+    cat "$out/make_corpus.log"
+    echo "fuzz: FAILED: a seed input fails the target (make_corpus ran each one)"
+    exit 1
+fi
+before=$(find "$out/corpus" -type f | wc -l)
+
+# -timeout: one input taking longer is a hang; -max_len: room for a raw
+# segment with a few 4-8 KiB rings; -use_value_profile: helps through the
+# magic numbers and the size checks.
+log=$out/fuzz.log
+echo "fuzz: running for $seconds s on $out/corpus ($before inputs)"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+rc=0
+t0=$SECONDS
+"$out/fuzz_segment" -max_total_time="$seconds" -timeout=10 -max_len=32768 \
+    -use_value_profile=1 -rss_limit_mb=2048 -print_final_stats=1 \
+    -artifact_prefix="$out/crashes/" "${extra[@]}" "$out/corpus" >"$log" 2>&1 || rc=$?
+
+stat() { sed -nE "s/^stat::$1: *([0-9]+).*/\1/p" "$log" | tail -n 1; }
+execs=$(stat number_of_executed_units)
+rate=$(stat average_exec_per_sec)
+added=$(stat new_units_added)
+rss=$(stat peak_rss_mb)
+cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -n 1 | cut -d' ' -f2)
+after=$(find "$out/corpus" -type f | wc -l)
+summary="${execs:-?} executions in $((SECONDS - t0)) s (${rate:-?} exec/s), coverage ${cov:-?}, corpus $before -> $after inputs (+${added:-0} new), peak RSS ${rss:-?} MB"
+if [ "$rc" -eq 0 ] && grep -q '^Done [0-9]* runs' "$log"; then
+    echo "fuzz: ok: $summary"
+    exit 0
+fi
+# What went wrong, and the input that did it.
+grep -E '^(==[0-9]+==ERROR|SUMMARY|fuzz_segment: check failed|.*runtime error|ALARM|.*Test unit written)' "$log" |
+    head -n 12 | sed 's/^/   /'
+artifact=$(sed -nE 's/.*Test unit written to (.*)$/\1/p' "$log" | tail -n 1)
+echo "   full log: $log"
+if [ -n "$artifact" ]; then
+    echo "   replay: $out/fuzz_segment $artifact"
+fi
+echo "fuzz: FAILED (exit $rc): $summary${artifact:+; input kept in $artifact}"
+exit 1

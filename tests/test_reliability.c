@@ -1,0 +1,1262 @@
+/*
+ * test_reliability.c - peers that crash, servers that restart, reused
+ * process ids, other users and damaged segments.
+ *
+ * Helper processes are copies of this program started with
+ * "--helper <name> ..." (tests/support/testproc.h) and killed with tp_kill
+ * (SIGKILL / TerminateProcess), so they never get to disconnect. Every
+ * channel name is unique (tp_unique_name). Waits are on conditions with
+ * timeouts; the delays that matter (a crash noticed, a blocked receive
+ * released) are measured, printed, and checked against a bound.
+ *
+ * Some tests reach into the shared segment through the internal headers
+ * (shm_ringbuffer.h): they map the channel a second time ("peek") to see
+ * whether a receive sleeps, or to forge a recorded process identity or a
+ * damaged header.
+ */
+#ifdef _WIN32
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+#else
+#define _DEFAULT_SOURCE 1 /* setgroups */
+#include <grp.h>
+#include <sys/types.h>
+#include <unistd.h>
+#endif
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "atomics.h"
+#include "platform.h"
+#include "shm_ipc.h"
+#include "shm_ringbuffer.h"
+#include "testproc.h"
+
+/* Generous waits for things that must happen (a helper starting under
+ * Wine, say); reaching one is a failure, not a measurement. */
+#define WAIT_MS 20000u
+/* A crashed peer must be noticed, and a receive blocked on it released,
+ * within this long (the listener looks every 100 ms, a blocked receive
+ * re-checks its peer every 50 ms). The same bound holds under Wine, where
+ * the delays measured are those of native runs (50 to 100 ms), so it needs
+ * no looser one. */
+#define CRASH_BOUND_MS 250u
+
+/* ---- small helpers ----------------------------------------------------------- */
+
+static bool under_wine(void)
+{
+#ifdef _WIN32
+    HMODULE ntdll = GetModuleHandleA("ntdll.dll");
+    return ntdll != NULL && GetProcAddress(ntdll, "wine_get_version") != NULL;
+#else
+    return false;
+#endif
+}
+
+static uint32_t crash_bound_ms(void) { return CRASH_BOUND_MS; }
+
+static uint64_t now_ns(void) { return plat_now_ns(); }
+
+static double ms_between(uint64_t from_ns, uint64_t to_ns)
+{
+    return ((double)(int64_t)(to_ns - from_ns)) / 1e6;
+}
+
+static uint32_t self_pid(void)
+{
+    plat_proc_id_t id;
+    plat_proc_self(&id);
+    return id.pid;
+}
+
+static shm_ring_config_t cfg(uint32_t size, uint32_t readers, bool blocking, uint32_t timeout_ms)
+{
+    shm_ring_config_t c;
+    memset(&c, 0, sizeof(c));
+    c.size = size;
+    c.max_readers = readers;
+    c.blocking = blocking;
+    c.timeout_ms = timeout_ms;
+    return c;
+}
+
+/*
+ * The OS object name of channel `name`, as shm_ipc.c builds it (without an
+ * explicit prefix): "xshm.<name>" on Linux, "Local\xshm.<name>" on Windows.
+ */
+static void os_name(char *out, size_t n, const char *name)
+{
+#ifdef _WIN32
+    snprintf(out, n, "Local\\xshm.%s", name);
+#else
+    snprintf(out, n, "xshm.%s", name);
+#endif
+}
+
+/* A second, independent mapping of the channel `name`; NULL if it cannot
+ * be opened (absent, or not valid yet). */
+static shm_segment_t *peek_open(const char *name)
+{
+    char os[PLAT_NAME_MAX];
+    os_name(os, sizeof(os), name);
+    shm_segment_t *seg = (shm_segment_t *)calloc(1, sizeof(*seg));
+    if (!seg)
+        return NULL;
+    if (shm_segment_open(seg, os) != SHM_SUCCESS) {
+        free(seg);
+        return NULL;
+    }
+    return seg;
+}
+
+static void peek_close(shm_segment_t *seg)
+{
+    if (seg) {
+        shm_segment_close(seg);
+        free(seg);
+    }
+}
+
+/* True once channel `name` is published and ready by process `pid`. */
+static bool channel_ready_by(const char *name, uint32_t pid)
+{
+    shm_segment_t *seg = peek_open(name);
+    if (!seg)
+        return false;
+    bool ok = xa_load32_acq(&seg->hdr->state) == SHM_SEG_READY &&
+              xa_load32_relaxed(&seg->hdr->creator_pid) == pid;
+    peek_close(seg);
+    return ok;
+}
+
+static bool slot_waiting(const shm_ring_t *r, uint32_t slot)
+{
+    return xa_load32_acq(&r->slots[slot].waiting) != 0;
+}
+
+static bool any_slot_waiting(const shm_ring_t *r)
+{
+    for (uint32_t i = 0; i < r->max_readers; i++)
+        if (slot_waiting(r, i))
+            return true;
+    return false;
+}
+
+static uint32_t server_connected(shm_server_t *s)
+{
+    shm_stats_t st;
+    if (shm_server_get_stats(s, &st) != SHM_SUCCESS)
+        return UINT32_MAX;
+    return st.connected;
+}
+
+/* shm_client_connect retries for about 500 ms while the channel is absent;
+ * a helper server may take longer to start (Wine), so retry on NOT_FOUND. */
+static shm_client_t *connect_within(const char *name, uint32_t ms)
+{
+    uint64_t deadline = tp_now_ms() + ms;
+    for (;;) {
+        shm_client_t *c = shm_client_connect(name);
+        if (c || shm_last_error() != SHM_ERROR_NOT_FOUND || tp_now_ms() >= deadline)
+            return c;
+    }
+}
+
+/* ---- an event recorder with timestamps ----------------------------------------- */
+
+#define EV_MAX 64
+
+typedef struct ev_entry {
+    shm_event_type_t type;
+    shm_peer_info_t peer;
+    uint64_t at_ns; /* plat_now_ns() when the callback ran */
+} ev_entry_t;
+
+typedef struct ev_log {
+    plat_mutex_t lock;
+    ev_entry_t e[EV_MAX];
+    uint32_t n;
+    uint32_t by_type[5];
+    uint32_t bad; /* wrong data/size, or an unknown type */
+} ev_log_t;
+
+static void ev_init(ev_log_t *log)
+{
+    memset(log, 0, sizeof(*log));
+    plat_mutex_init(&log->lock);
+}
+
+static void ev_fini(ev_log_t *log) { plat_mutex_destroy(&log->lock); }
+
+static void ev_callback(void *ud, shm_event_type_t type, const void *data, uint32_t sz)
+{
+    uint64_t at = now_ns();
+    ev_log_t *log = (ev_log_t *)ud;
+    ev_entry_t en;
+    memset(&en, 0, sizeof(en));
+    en.type = type;
+    en.at_ns = at;
+    bool ok;
+    switch (type) {
+    case SHM_EVENT_CONNECT:
+    case SHM_EVENT_DISCONNECT:
+        ok = data != NULL && sz == sizeof(shm_peer_info_t);
+        if (ok)
+            memcpy(&en.peer, data, sizeof(en.peer));
+        break;
+    case SHM_EVENT_ERROR:
+        ok = data != NULL && sz == sizeof(shm_error_t);
+        break;
+    case SHM_EVENT_DATA_AVAILABLE:
+        ok = data == NULL && sz == 0;
+        break;
+    default:
+        ok = false;
+        break;
+    }
+    plat_mutex_lock(&log->lock);
+    if (!ok)
+        log->bad++;
+    if ((unsigned)type < 5)
+        log->by_type[type]++;
+    /* DATA_AVAILABLE may be frequent: keep the log for peers and errors. */
+    if (type != SHM_EVENT_DATA_AVAILABLE && log->n < EV_MAX)
+        log->e[log->n++] = en;
+    plat_mutex_unlock(&log->lock);
+}
+
+static uint32_t ev_count(ev_log_t *log, shm_event_type_t type)
+{
+    plat_mutex_lock(&log->lock);
+    uint32_t v = log->by_type[type];
+    plat_mutex_unlock(&log->lock);
+    return v;
+}
+
+static uint32_t ev_bad(ev_log_t *log)
+{
+    plat_mutex_lock(&log->lock);
+    uint32_t v = log->bad;
+    plat_mutex_unlock(&log->lock);
+    return v;
+}
+
+/* The k-th (0-based) event of `type` into *out; false if there is none. */
+static bool ev_get(ev_log_t *log, shm_event_type_t type, uint32_t k, ev_entry_t *out)
+{
+    bool found = false;
+    memset(out, 0, sizeof(*out));
+    plat_mutex_lock(&log->lock);
+    for (uint32_t i = 0; i < log->n; i++) {
+        if (log->e[i].type == type && k-- == 0) {
+            *out = log->e[i];
+            found = true;
+            break;
+        }
+    }
+    plat_mutex_unlock(&log->lock);
+    return found;
+}
+
+/* ---- a receive blocked in another thread ----------------------------------------- */
+
+typedef struct blocked {
+    shm_server_t *s;
+    shm_client_t *c;
+    uint32_t started; /* atomic */
+    uint32_t done;    /* atomic */
+    shm_error_t result;
+    char msg[64];
+    uint32_t size;
+    uint64_t end_ns;
+} blocked_t;
+
+static void blocked_receive(void *arg)
+{
+    blocked_t *b = (blocked_t *)arg;
+    b->size = sizeof(b->msg) - 1;
+    xa_store32_rel(&b->started, 1);
+    if (b->s)
+        b->result = shm_server_receive(b->s, b->msg, &b->size);
+    else
+        b->result = shm_client_receive(b->c, b->msg, &b->size);
+    b->end_ns = now_ns();
+    if (b->result == SHM_SUCCESS && b->size < sizeof(b->msg))
+        b->msg[b->size] = '\0';
+    xa_store32_rel(&b->done, 1);
+}
+
+static bool blocked_done(blocked_t *b) { return xa_load32_acq(&b->done) != 0; }
+
+/* ---- helpers (child processes) ---------------------------------------------------- */
+
+/*
+ * "client" <name> <mode>: connect, send "hello <pid>", expect "ping", answer
+ * "pong". Then mode "once": wait for "bye" (so that the server has seen this
+ * client; see test_crashed_client), disconnect and exit 0; mode "linger":
+ * keep receiving until the channel fails (it is killed before that).
+ */
+static int helper_client(int argc, char **argv)
+{
+    if (argc < 3)
+        return 2;
+    shm_client_t *c = connect_within(argv[1], WAIT_MS);
+    if (!c) {
+        fprintf(stderr, "client helper: connect: %s\n", shm_strerror(shm_last_error()));
+        return 3;
+    }
+    char msg[64];
+    snprintf(msg, sizeof(msg), "hello %u", self_pid());
+    if (shm_client_send(c, msg, (uint32_t)strlen(msg) + 1) != SHM_SUCCESS)
+        return 4;
+    uint32_t sz = sizeof(msg);
+    shm_error_t r = shm_client_receive(c, msg, &sz);
+    if (r != SHM_SUCCESS || sz != 5 || strcmp(msg, "ping") != 0) {
+        fprintf(stderr, "client helper: receive: %s\n", shm_strerror(r));
+        return 5;
+    }
+    if (shm_client_send(c, "pong", 5) != SHM_SUCCESS)
+        return 6;
+    if (strcmp(argv[2], "linger") == 0) {
+        for (;;) {
+            sz = sizeof(msg);
+            r = shm_client_receive(c, msg, &sz);
+            if (r != SHM_SUCCESS && r != SHM_ERROR_TIMEOUT)
+                break;
+        }
+    } else {
+        sz = sizeof(msg);
+        r = shm_client_receive(c, msg, &sz);
+        if (r != SHM_SUCCESS || sz != 4 || strcmp(msg, "bye") != 0) {
+            fprintf(stderr, "client helper: receive bye: %s\n", shm_strerror(r));
+            return 7;
+        }
+    }
+    shm_client_disconnect(c);
+    return 0;
+}
+
+/*
+ * "server" <name>: create the channel (4 KiB rings, 2 clients, blocking
+ * receive with a 20 s timeout) and echo every message back until killed.
+ */
+static int helper_server(int argc, char **argv)
+{
+    if (argc < 2)
+        return 2;
+    shm_ring_config_t c = cfg(4096, 2, true, WAIT_MS);
+    shm_server_t *s = shm_server_create(argv[1], &c);
+    if (!s) {
+        fprintf(stderr, "server helper: create: %s\n", shm_strerror(shm_last_error()));
+        return 3;
+    }
+    for (;;) {
+        char buf[128];
+        uint32_t sz = sizeof(buf);
+        shm_error_t r = shm_server_receive(s, buf, &sz);
+        if (r == SHM_SUCCESS)
+            (void)shm_server_send(s, buf, sz);
+        else if (r != SHM_ERROR_TIMEOUT)
+            break;
+    }
+    shm_server_destroy(s);
+    return 0;
+}
+
+/*
+ * "nobody" <name> <what>: become uid/gid 65534, then
+ *   what "connect": shm_client_connect must fail with SHM_ERROR_ACCESS
+ *                   within the connect retry time (exit 0);
+ *   what "create":  shm_server_create of the name must fail; exit 0 for
+ *                   SHM_ERROR_EXISTS, 1 for SHM_ERROR_ACCESS.
+ * Other exit codes: 2 usage, 3 cannot switch user, 4 the call succeeded,
+ * 5 another error, 6 too slow.
+ */
+static int helper_nobody(int argc, char **argv)
+{
+#ifdef _WIN32
+    (void)argc;
+    (void)argv;
+    return 2;
+#else
+    if (argc < 3)
+        return 2;
+    if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0 || getuid() != 65534 ||
+        geteuid() != 65534) {
+        perror("nobody helper: switching to uid 65534");
+        return 3;
+    }
+    uint64_t t0 = tp_now_ms();
+    if (strcmp(argv[2], "connect") == 0) {
+        shm_client_t *c = shm_client_connect(argv[1]);
+        shm_error_t e = shm_last_error();
+        uint64_t spent = tp_now_ms() - t0;
+        printf("nobody helper: connect as uid %u: %s after %llu ms\n", (unsigned)getuid(),
+               c ? "connected" : shm_strerror(e), (unsigned long long)spent);
+        if (c) {
+            shm_client_disconnect(c);
+            return 4;
+        }
+        if (e != SHM_ERROR_ACCESS)
+            return 5;
+        return spent < 500 ? 0 : 6;
+    }
+    if (strcmp(argv[2], "create") == 0) {
+        shm_ring_config_t c = cfg(4096, 1, false, 0);
+        shm_server_t *s = shm_server_create(argv[1], &c);
+        shm_error_t e = shm_last_error();
+        printf("nobody helper: create as uid %u: %s\n", (unsigned)getuid(),
+               s ? "created" : shm_strerror(e));
+        if (s) {
+            shm_server_destroy(s);
+            return 4;
+        }
+        return e == SHM_ERROR_EXISTS ? 0 : e == SHM_ERROR_ACCESS ? 1 : 5;
+    }
+    return 2;
+#endif
+}
+
+/* Wait for a helper and check its exit code; kill it if it hangs. */
+static void expect_exit(tp_child_t *child, int want)
+{
+    int code = -1;
+    if (tp_wait(child, WAIT_MS, &code) != 0) {
+        tp_kill(child);
+        fail_msg("helper %u did not exit", child->pid);
+    }
+    if (code != want)
+        fail_msg("helper %u exited with %d, expected %d", child->pid, code, want);
+}
+
+/* ---- 1. a crashed client ------------------------------------------------------------ */
+
+/*
+ * A client process killed without disconnecting: the server raises
+ * DISCONNECT within the bound, frees its slot (the channel has only one),
+ * and a new client process takes it and talks both ways. A server receive
+ * blocked across all of this keeps waiting, then returns the new client's
+ * message.
+ */
+static void test_crashed_client(void **state)
+{
+    (void)state;
+    char name[80];
+    tp_unique_name(name, sizeof(name), "rel-cc");
+    ev_log_t log;
+    ev_init(&log);
+    shm_ring_config_t c = cfg(4096, 1, true, WAIT_MS);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+
+    tp_child_t first;
+    const char *linger[] = {name, "linger", NULL};
+    assert_int_equal(tp_spawn_self(&first, "client", linger), 0);
+    char buf[64], want[64];
+    uint32_t sz = sizeof(buf);
+    shm_error_t r = shm_server_receive(s, buf, &sz);
+    if (r != SHM_SUCCESS)
+        tp_kill(&first);
+    assert_int_equal(r, SHM_SUCCESS);
+    snprintf(want, sizeof(want), "hello %u", first.pid);
+    assert_string_equal(buf, want);
+    assert_int_equal(shm_server_send(s, "ping", 5), SHM_SUCCESS);
+    sz = sizeof(buf);
+    r = shm_server_receive(s, buf, &sz);
+    if (r != SHM_SUCCESS)
+        tp_kill(&first);
+    assert_int_equal(r, SHM_SUCCESS);
+    assert_string_equal(buf, "pong");
+
+    /* A receive blocked in another thread; asleep once it has marked the
+     * server's slot of the client's ring as waiting (no listener runs yet,
+     * so nothing else sets that mark). */
+    blocked_t b;
+    memset(&b, 0, sizeof(b));
+    b.s = s;
+    plat_thread_t t;
+    assert_int_equal(plat_thread_start(&t, blocked_receive, &b), SHM_SUCCESS);
+    shm_segment_t *peek = peek_open(name);
+    assert_non_null(peek);
+    bool asleep = TP_WAIT_UNTIL(slot_waiting(&peek->rings[1], 0), WAIT_MS);
+    peek_close(peek);
+    if (!asleep)
+        tp_kill(&first);
+    assert_true(asleep);
+
+    /* The callback; CONNECT is raised for the client already there. */
+    assert_int_equal(shm_server_register_callback(s, ev_callback, &log), SHM_SUCCESS);
+    assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 1, WAIT_MS));
+    ev_entry_t e;
+    assert_true(ev_get(&log, SHM_EVENT_CONNECT, 0, &e));
+    assert_int_equal(e.peer.pid, first.pid);
+    assert_int_equal(server_connected(s), 1);
+
+    uint32_t first_pid = first.pid;
+    tp_kill(&first);
+    uint64_t killed = now_ns();
+    assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_DISCONNECT) == 1, WAIT_MS));
+    assert_true(ev_get(&log, SHM_EVENT_DISCONNECT, 0, &e));
+    double delay = ms_between(killed, e.at_ns);
+    print_message("crashed client: DISCONNECT %.1f ms after tp_kill returned (bound %u ms%s)\n",
+                  delay, crash_bound_ms(), under_wine() ? ", Wine" : "");
+    assert_true(delay < (double)crash_bound_ms());
+    assert_int_equal(e.peer.pid, first_pid);
+    assert_int_equal(e.peer.slot, 0);
+    assert_int_equal(server_connected(s), 0);
+    /* The blocked receive is still waiting: a dead client is no error. */
+    assert_false(blocked_done(&b));
+
+    /* A new client process takes the freed slot. */
+    tp_child_t second;
+    const char *once[] = {name, "once", NULL};
+    uint64_t spawned = now_ns();
+    assert_int_equal(tp_spawn_self(&second, "client", once), 0);
+    bool returned = TP_WAIT_UNTIL(blocked_done(&b), WAIT_MS);
+    if (!returned)
+        tp_kill(&second);
+    assert_true(returned);
+    plat_thread_join(&t);
+    print_message("crashed client: the blocked receive waited %.0f ms in all and returned "
+                  "%.0f ms after the new client was started\n",
+                  ms_between(killed, b.end_ns), ms_between(spawned, b.end_ns));
+    if (b.result != SHM_SUCCESS)
+        tp_kill(&second);
+    assert_int_equal(b.result, SHM_SUCCESS);
+    snprintf(want, sizeof(want), "hello %u", second.pid);
+    assert_string_equal(b.msg, want);
+    assert_int_equal(shm_server_send(s, "ping", 5), SHM_SUCCESS);
+    sz = sizeof(buf);
+    r = shm_server_receive(s, buf, &sz);
+    if (r != SHM_SUCCESS)
+        tp_kill(&second);
+    assert_int_equal(r, SHM_SUCCESS);
+    assert_string_equal(buf, "pong");
+    /* The server raises CONNECT for a client its listener has seen (it
+     * looks every 100 ms): the helper stays until then. */
+    bool seen = TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 2, WAIT_MS);
+    if (!seen)
+        tp_kill(&second);
+    assert_true(seen);
+    assert_true(ev_get(&log, SHM_EVENT_CONNECT, 1, &e));
+    assert_int_equal(e.peer.pid, second.pid);
+    assert_int_equal(e.peer.slot, 0);
+    assert_int_equal(server_connected(s), 1);
+    assert_int_equal(shm_server_send(s, "bye", 4), SHM_SUCCESS);
+    expect_exit(&second, 0);
+
+    assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_DISCONNECT) == 2, WAIT_MS));
+    assert_true(ev_get(&log, SHM_EVENT_DISCONNECT, 1, &e));
+    assert_int_equal(e.peer.pid, second.pid);
+    assert_int_equal(server_connected(s), 0);
+    shm_server_destroy(s);
+    assert_int_equal(ev_count(&log, SHM_EVENT_CONNECT), 2);
+    assert_int_equal(ev_count(&log, SHM_EVENT_ERROR), 0);
+    assert_int_equal(ev_bad(&log), 0);
+    ev_fini(&log);
+}
+
+/* ---- 2. a crashed server --------------------------------------------------------------- */
+
+/*
+ * The server process is killed: the client raises DISCONNECT and a receive
+ * blocked in another thread returns SHM_ERROR_NOT_CONNECTED, both within
+ * the bound. A new server takes the name without any cleanup (the dead
+ * server's segment is reclaimed) while a second create of a live name fails
+ * with SHM_ERROR_EXISTS. The old client handle reconnects (CONNECT again,
+ * messages both ways); a reconnect with no server fails with NOT_FOUND and
+ * leaves the client disconnected until a later reconnect succeeds.
+ */
+static void test_crashed_server(void **state)
+{
+    (void)state;
+    char name[80];
+    tp_unique_name(name, sizeof(name), "rel-cs");
+    ev_log_t log;
+    ev_init(&log);
+
+    tp_child_t srv;
+    const char *args[] = {name, NULL};
+    assert_int_equal(tp_spawn_self(&srv, "server", args), 0);
+    shm_client_t *cl = connect_within(name, WAIT_MS);
+    if (!cl)
+        tp_kill(&srv);
+    assert_non_null(cl);
+    assert_int_equal(shm_client_send(cl, "echo me", 8), SHM_SUCCESS);
+    char buf[64];
+    uint32_t sz = sizeof(buf);
+    shm_error_t r = shm_client_receive(cl, buf, &sz);
+    if (r != SHM_SUCCESS)
+        tp_kill(&srv);
+    assert_int_equal(r, SHM_SUCCESS);
+    assert_string_equal(buf, "echo me");
+
+    /* A receive blocked in another thread (the server's config: blocking,
+     * 20 s). Asleep once our slot of the server's ring is marked waiting;
+     * the listener is not started yet, so the mark is the receive's. */
+    blocked_t b;
+    memset(&b, 0, sizeof(b));
+    b.c = cl;
+    plat_thread_t t;
+    assert_int_equal(plat_thread_start(&t, blocked_receive, &b), SHM_SUCCESS);
+    shm_segment_t *peek = peek_open(name);
+    assert_non_null(peek);
+    bool asleep = TP_WAIT_UNTIL(any_slot_waiting(&peek->rings[0]), WAIT_MS);
+    peek_close(peek);
+    if (!asleep)
+        tp_kill(&srv);
+    assert_true(asleep);
+
+    assert_int_equal(shm_client_register_callback(cl, ev_callback, &log), SHM_SUCCESS);
+    assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 1, WAIT_MS));
+    ev_entry_t e;
+    assert_true(ev_get(&log, SHM_EVENT_CONNECT, 0, &e));
+    assert_int_equal(e.peer.pid, srv.pid);
+    uint32_t srv_pid = srv.pid;
+
+    tp_kill(&srv);
+    uint64_t killed = now_ns();
+    assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_DISCONNECT) == 1, WAIT_MS));
+    assert_true(TP_WAIT_UNTIL(blocked_done(&b), WAIT_MS));
+    plat_thread_join(&t);
+    assert_true(ev_get(&log, SHM_EVENT_DISCONNECT, 0, &e));
+    double ev_delay = ms_between(killed, e.at_ns);
+    double rx_delay = ms_between(killed, b.end_ns);
+    print_message("crashed server: DISCONNECT %.1f ms, blocked receive returned %.1f ms after "
+                  "tp_kill returned (bound %u ms%s)\n",
+                  ev_delay, rx_delay, crash_bound_ms(), under_wine() ? ", Wine" : "");
+    assert_int_equal(e.peer.pid, srv_pid);
+    assert_int_equal(b.result, SHM_ERROR_NOT_CONNECTED);
+    assert_true(ev_delay < (double)crash_bound_ms());
+    assert_true(rx_delay < (double)crash_bound_ms());
+    assert_int_equal(shm_client_send(cl, "x", 1), SHM_ERROR_NOT_CONNECTED);
+
+    /* A new server, no cleanup in between: the dead server's segment is
+     * reclaimed (Linux: the name is replaced; Windows: our client still
+     * holds the object, which is laid out anew in place). */
+    shm_ring_config_t c = cfg(4096, 2, false, 0);
+    uint64_t t0 = now_ns();
+    shm_server_t *s = shm_server_create(name, &c);
+    if (!s)
+        fail_msg("create after the server crashed: %s", shm_strerror(shm_last_error()));
+    print_message("crashed server: new server created in %.2f ms\n", ms_between(t0, now_ns()));
+    /* A live server holds the name now. */
+    assert_null(shm_server_create(name, &c));
+    assert_int_equal(shm_last_error(), SHM_ERROR_EXISTS);
+
+    /* The old handle joins the new server. */
+    assert_int_equal(shm_client_reconnect(cl), SHM_SUCCESS);
+    assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 2, WAIT_MS));
+    assert_true(ev_get(&log, SHM_EVENT_CONNECT, 1, &e));
+    assert_int_equal(e.peer.pid, self_pid());
+    assert_int_equal(server_connected(s), 1);
+    assert_int_equal(shm_client_send(cl, "up", 3), SHM_SUCCESS);
+    sz = sizeof(buf);
+    assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "up");
+    assert_int_equal(shm_server_send(s, "down", 5), SHM_SUCCESS);
+    sz = sizeof(buf);
+    assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "down");
+    shm_stats_t st;
+    assert_int_equal(shm_client_get_stats(cl, &st), SHM_SUCCESS);
+    assert_int_equal(st.connected, 1);
+    assert_int_equal(st.messages_sent, 1); /* counters restart at a reconnect */
+    assert_int_equal(st.messages_received, 1);
+
+    /* No server at all: the reconnect fails and the client stays out. */
+    shm_server_destroy(s);
+    assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_DISCONNECT) == 2, WAIT_MS));
+    t0 = now_ns();
+    assert_int_equal(shm_client_reconnect(cl), SHM_ERROR_NOT_FOUND);
+    assert_int_equal(shm_last_error(), SHM_ERROR_NOT_FOUND);
+    print_message("crashed server: reconnect without a server gave up after %.0f ms\n",
+                  ms_between(t0, now_ns()));
+    assert_int_equal(shm_client_send(cl, "x", 1), SHM_ERROR_NOT_CONNECTED);
+    sz = sizeof(buf);
+    assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_ERROR_NOT_CONNECTED);
+    assert_int_equal(shm_client_get_stats(cl, &st), SHM_ERROR_NOT_CONNECTED);
+
+    /* A server again: a later reconnect succeeds, with the same callback. */
+    s = shm_server_create(name, &c);
+    assert_non_null(s);
+    assert_int_equal(shm_client_reconnect(cl), SHM_SUCCESS);
+    assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 3, WAIT_MS));
+    assert_int_equal(shm_client_send(cl, "again", 6), SHM_SUCCESS);
+    sz = sizeof(buf);
+    assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "again");
+    assert_int_equal(shm_server_send(s, "back", 5), SHM_SUCCESS);
+    sz = sizeof(buf);
+    assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "back");
+
+    shm_client_disconnect(cl);
+    assert_true(TP_WAIT_UNTIL(server_connected(s) == 0, WAIT_MS));
+    shm_server_destroy(s);
+    assert_int_equal(ev_count(&log, SHM_EVENT_CONNECT), 3);
+    assert_int_equal(ev_count(&log, SHM_EVENT_DISCONNECT), 2);
+    assert_int_equal(ev_count(&log, SHM_EVENT_ERROR), 0);
+    assert_int_equal(ev_bad(&log), 0);
+    ev_fini(&log);
+}
+
+/* ---- 3. a reused process id ----------------------------------------------------------- */
+
+/*
+ * A peer is identified by its pid and its start time, so that a process
+ * that happens to get the pid of a dead peer is not taken for it. A real pid
+ * wrap cannot be staged here: the OS picks pids, and cycling through
+ * pid_max processes (Linux) or waiting for Windows to hand out a dead
+ * process's id again would take minutes and still not be sure to happen.
+ * Instead the tests forge the recorded identity in shared memory: a live
+ * pid with another start time is exactly what a reused pid looks like.
+ */
+static void test_reused_pid_client(void **state)
+{
+    (void)state;
+    char name[80];
+    tp_unique_name(name, sizeof(name), "rel-pid");
+    ev_log_t log;
+    ev_init(&log);
+    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    assert_int_equal(shm_server_register_callback(s, ev_callback, &log), SHM_SUCCESS);
+    shm_client_t *cl = shm_client_connect(name);
+    assert_non_null(cl);
+    assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 1, WAIT_MS));
+
+    /* The client's slot records this (live) process. */
+    shm_reader_slot_t *slot = &shm_server_tx_ring(s)->slots[0];
+    plat_proc_id_t id = {xa_load32_relaxed(&slot->pid), xa_load64_relaxed(&slot->start_time)};
+    assert_int_equal(id.pid, self_pid());
+    assert_true(id.start_time != 0);
+    assert_true(plat_proc_alive(&id));
+    /* The same pid, started at another time: the recorded client is gone. */
+    plat_proc_id_t reused = id;
+    reused.start_time ^= 1;
+    assert_false(plat_proc_alive(&reused));
+    uint64_t forged = now_ns();
+    xa_store64_relaxed(&slot->start_time, reused.start_time);
+    assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_DISCONNECT) == 1, WAIT_MS));
+    ev_entry_t e;
+    assert_true(ev_get(&log, SHM_EVENT_DISCONNECT, 0, &e));
+    print_message("reused pid: client slot reclaimed, DISCONNECT after %.1f ms\n",
+                  ms_between(forged, e.at_ns));
+    assert_int_equal(e.peer.pid, self_pid());
+    assert_int_equal(server_connected(s), 0);
+    assert_int_equal(SHM_SLOT_STATE(xa_load32_acq(&slot->state)), SHM_SLOT_FREE);
+
+    /* The client taken for dead leaves, then a new one gets the slot. (In
+     * the other order the two would share the slot's client->server ring,
+     * and the old one's release would clear the new owner's identity in the
+     * slot, so that the server drops the new owner too.) */
+    shm_client_disconnect(cl);
+    cl = shm_client_connect(name);
+    assert_non_null(cl);
+    assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 2, WAIT_MS));
+    assert_int_equal(server_connected(s), 1);
+    assert_int_equal(shm_client_send(cl, "c", 2), SHM_SUCCESS);
+    char buf[8];
+    uint32_t sz = sizeof(buf);
+    assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "c");
+    assert_int_equal(shm_server_send(s, "s", 2), SHM_SUCCESS);
+    sz = sizeof(buf);
+    assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "s");
+    shm_client_disconnect(cl);
+    assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_DISCONNECT) == 2, WAIT_MS));
+    shm_server_destroy(s);
+    assert_int_equal(ev_bad(&log), 0);
+    ev_fini(&log);
+}
+
+/*
+ * The client side: a client does not join a channel whose creator is
+ * recorded as a live pid with another start time (its server is gone). A
+ * client already connected keeps the identity it read when it joined, so
+ * forging the header afterwards cannot stage the case where its server dies
+ * and the pid is reused: that comparison is the one plat_proc_alive makes
+ * above, with the recorded start time.
+ */
+static void test_reused_pid_server_seen_by_client(void **state)
+{
+    (void)state;
+    char name[80];
+    tp_unique_name(name, sizeof(name), "rel-pidc");
+    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    shm_segment_t *peek = peek_open(name);
+    assert_non_null(peek);
+    assert_int_equal(xa_load32_relaxed(&peek->hdr->creator_pid), self_pid());
+    uint64_t start = xa_load64_relaxed(&peek->hdr->creator_start);
+    xa_store64_relaxed(&peek->hdr->creator_start, start ^ 1);
+    uint64_t t0 = now_ns();
+    shm_client_t *cl = shm_client_connect(name);
+    shm_error_t err = shm_last_error();
+    xa_store64_relaxed(&peek->hdr->creator_start, start);
+    if (cl)
+        shm_client_disconnect(cl);
+    assert_null(cl);
+    assert_int_equal(err, SHM_ERROR_NOT_FOUND);
+    print_message("reused pid: connect to a 'reused' creator pid: NOT_FOUND after %.0f ms\n",
+                  ms_between(t0, now_ns()));
+    assert_int_equal(server_connected(s), 0);
+    /* The true identity again: the same channel is joined. */
+    cl = shm_client_connect(name);
+    assert_non_null(cl);
+    assert_int_equal(server_connected(s), 1);
+    peek_close(peek);
+    shm_client_disconnect(cl);
+    shm_server_destroy(s);
+}
+
+/*
+ * The converse for a new server: a segment whose creator is recorded with
+ * the pid of a live process but another start time is reclaimed by
+ * shm_server_create; with the right identity (or an unknown start time,
+ * where the pid alone decides) the name stays taken.
+ */
+static void test_reused_pid_server_reclaimed(void **state)
+{
+    (void)state;
+    char name[80];
+    tp_unique_name(name, sizeof(name), "rel-pids");
+    tp_child_t srv;
+    const char *args[] = {name, NULL};
+    assert_int_equal(tp_spawn_self(&srv, "server", args), 0);
+    bool up = TP_WAIT_UNTIL(channel_ready_by(name, srv.pid), WAIT_MS);
+    if (!up)
+        tp_kill(&srv);
+    assert_true(up);
+
+    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    /* The helper is alive and recorded as it is: the name is taken. */
+    shm_server_t *s = shm_server_create(name, &c);
+    if (s)
+        tp_kill(&srv);
+    assert_null(s);
+    assert_int_equal(shm_last_error(), SHM_ERROR_EXISTS);
+
+    shm_segment_t *peek = peek_open(name);
+    if (!peek)
+        tp_kill(&srv);
+    assert_non_null(peek);
+    uint64_t start = xa_load64_relaxed(&peek->hdr->creator_start);
+    /* Start time unknown: the live pid alone decides, still taken. */
+    xa_store64_relaxed(&peek->hdr->creator_start, 0);
+    s = shm_server_create(name, &c);
+    if (s)
+        tp_kill(&srv);
+    assert_null(s);
+    assert_int_equal(shm_last_error(), SHM_ERROR_EXISTS);
+
+    /* The helper's pid with another start time: a reused pid, so the
+     * segment is stale and is reclaimed. */
+    xa_store64_relaxed(&peek->hdr->creator_start, start ^ 1);
+    peek_close(peek);
+    s = shm_server_create(name, &c);
+    shm_error_t err = shm_last_error();
+    /* The helper is not part of what follows (on Windows it still maps the
+     * memory the new channel was laid out in). */
+    tp_kill(&srv);
+    if (!s)
+        fail_msg("create over a forged creator identity: %s", shm_strerror(err));
+    print_message("reused pid: segment of a 'reused' creator pid reclaimed\n");
+
+    shm_client_t *cl = shm_client_connect(name);
+    assert_non_null(cl);
+    assert_int_equal(server_connected(s), 1);
+    assert_int_equal(shm_client_send(cl, "c", 2), SHM_SUCCESS);
+    char buf[8];
+    uint32_t sz = sizeof(buf);
+    assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "c");
+    assert_int_equal(shm_server_send(s, "s", 2), SHM_SUCCESS);
+    sz = sizeof(buf);
+    assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "s");
+    shm_client_disconnect(cl);
+    shm_server_destroy(s);
+}
+
+/* ---- 4. another user ------------------------------------------------------------------ */
+
+/*
+ * Linux: a process of another user (uid/gid 65534, "nobody") cannot open a
+ * channel (mode 0600): SHM_ERROR_ACCESS at once, not NOT_FOUND after the
+ * retries. Nor can it create a server under a name that is taken: that is
+ * SHM_ERROR_EXISTS on Linux (shm_open with O_EXCL reports the name before
+ * any permission check, and the segment cannot be opened to judge whether
+ * its server lives, so it is not reclaimed). The channel is unharmed.
+ */
+static void test_other_user(void **state)
+{
+    (void)state;
+#ifdef _WIN32
+    print_message("skipped: on Windows the DACL of the objects is checked in test_platform\n");
+    skip();
+#else
+    if (geteuid() != 0) {
+        print_message("skipped: needs root to run a helper as another user (uid 65534)\n");
+        skip();
+    }
+    char name[80];
+    tp_unique_name(name, sizeof(name), "rel-user");
+    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+
+    tp_child_t child;
+    const char *connect_args[] = {name, "connect", NULL};
+    assert_int_equal(tp_spawn_self(&child, "nobody", connect_args), 0);
+    int code = -1;
+    if (tp_wait(&child, WAIT_MS, &code) != 0)
+        tp_kill(&child);
+    if (code == 3) { /* root without the right to change user (a container) */
+        shm_server_destroy(s);
+        print_message("skipped: the helper could not switch to uid 65534\n");
+        skip();
+    }
+    if (code != 0)
+        fail_msg("another user's connect: helper exit code %d (see its output)", code);
+    assert_int_equal(server_connected(s), 0);
+
+    const char *create_args[] = {name, "create", NULL};
+    assert_int_equal(tp_spawn_self(&child, "nobody", create_args), 0);
+    code = -1;
+    if (tp_wait(&child, WAIT_MS, &code) != 0)
+        tp_kill(&child);
+    print_message("another user creating a taken name: %s\n", code == 0   ? "SHM_ERROR_EXISTS"
+                                                              : code == 1 ? "SHM_ERROR_ACCESS"
+                                                                          : "unexpected result");
+    assert_true(code == 0 || code == 1);
+
+    /* The owner's channel still works. */
+    shm_client_t *cl = shm_client_connect(name);
+    assert_non_null(cl);
+    assert_int_equal(shm_server_send(s, "ok", 3), SHM_SUCCESS);
+    char buf[8];
+    uint32_t sz = sizeof(buf);
+    assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "ok");
+    shm_client_disconnect(cl);
+    shm_server_destroy(s);
+#endif
+}
+
+/* ---- 5. misuse and damaged segments ------------------------------------------------------ */
+
+/*
+ * A server destroyed while a client is still attached, and the name reused
+ * at once. Linux: the name is removed at destroy, the new server gets a new
+ * segment and the old client is left on the old one. Windows: the old
+ * client's handle keeps the object (and its name) alive, so the new server
+ * lays its channel out in place. Either way the create succeeds, the old
+ * client sees DISCONNECT and is not counted, and the new server works; the
+ * old client can then reconnect.
+ */
+static void test_reuse_name_with_client_attached(void **state)
+{
+    (void)state;
+    char name[80];
+    tp_unique_name(name, sizeof(name), "rel-reuse");
+    ev_log_t log;
+    ev_init(&log);
+    shm_ring_config_t c = cfg(4096, 2, false, 0);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    shm_client_t *old = shm_client_connect(name);
+    assert_non_null(old);
+    assert_int_equal(shm_client_register_callback(old, ev_callback, &log), SHM_SUCCESS);
+    assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 1, WAIT_MS));
+    /* Move the old client's read position a few rings along. */
+    char msg[64], buf[64];
+    uint32_t sz;
+    for (uint32_t i = 0; i < 100; i++) {
+        memset(msg, 0, sizeof(msg));
+        snprintf(msg, sizeof(msg), "old %u", i);
+        assert_int_equal(shm_server_send(s, msg, sizeof(msg)), SHM_SUCCESS);
+        sz = sizeof(buf);
+        assert_int_equal(shm_client_receive(old, buf, &sz), SHM_SUCCESS);
+        assert_string_equal(buf, msg);
+    }
+    assert_int_equal(shm_server_send(s, "before", 7), SHM_SUCCESS);
+    shm_server_destroy(s);
+
+    s = shm_server_create(name, &c);
+    if (!s)
+        fail_msg("create while a client of the old server is attached: %s",
+                 shm_strerror(shm_last_error()));
+    assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_DISCONNECT) == 1, WAIT_MS));
+    assert_int_equal(server_connected(s), 0);
+    assert_int_equal(shm_client_send(old, "x", 1), SHM_ERROR_NOT_CONNECTED);
+
+    /* A new client (Windows: in the slot the old one had) and more than a
+     * ring of traffic past the old client's position. */
+    shm_client_t *fresh = shm_client_connect(name);
+    assert_non_null(fresh);
+    assert_int_equal(server_connected(s), 1);
+    for (uint32_t i = 0; i < 200; i++) {
+        memset(msg, 0, sizeof(msg));
+        snprintf(msg, sizeof(msg), "new %u", i);
+        assert_int_equal(shm_server_send(s, msg, sizeof(msg)), SHM_SUCCESS);
+        sz = sizeof(buf);
+        assert_int_equal(shm_client_receive(fresh, buf, &sz), SHM_SUCCESS);
+        assert_string_equal(buf, msg);
+    }
+    /* The old client gets what its own server sent (Linux: "before" is
+     * still in the old segment; Windows: that memory was laid out anew, so
+     * it is gone), then NOT_CONNECTED; never the new channel's messages. */
+    shm_error_t r = SHM_SUCCESS;
+    for (uint32_t k = 0; k < 3 && r == SHM_SUCCESS; k++) {
+        sz = sizeof(buf);
+        r = shm_client_receive(old, buf, &sz);
+        if (r == SHM_SUCCESS && (k > 0 || strcmp(buf, "before") != 0))
+            fail_msg("the old client received \"%.*s\" after its server left",
+                     (int)(sz < sizeof(buf) ? sz : sizeof(buf)), buf);
+    }
+    assert_int_equal(r, SHM_ERROR_NOT_CONNECTED);
+    shm_stats_t st;
+    assert_int_equal(shm_client_get_stats(fresh, &st), SHM_SUCCESS);
+    assert_int_equal(st.messages_received, 200);
+    assert_int_equal(st.messages_lost, 0);
+    assert_int_equal(shm_client_send(fresh, "new", 4), SHM_SUCCESS);
+    sz = sizeof(buf);
+    assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "new");
+
+    /* The old client rejoins, as a second client. */
+    assert_int_equal(shm_client_reconnect(old), SHM_SUCCESS);
+    assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 2, WAIT_MS));
+    assert_int_equal(server_connected(s), 2);
+    assert_int_equal(shm_server_send(s, "all", 4), SHM_SUCCESS);
+    sz = sizeof(buf);
+    assert_int_equal(shm_client_receive(fresh, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "all");
+    sz = sizeof(buf);
+    assert_int_equal(shm_client_receive(old, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "all");
+
+    shm_client_disconnect(old);
+    shm_client_disconnect(fresh);
+    shm_server_destroy(s);
+    assert_int_equal(ev_bad(&log), 0);
+    ev_fini(&log);
+}
+
+/* Reconnect is refused from the client's own callback. */
+typedef struct reconnect_in_cb {
+    shm_client_t *c;
+    shm_error_t result; /* written by the callback before `called` */
+    uint32_t called;    /* atomic */
+} reconnect_in_cb_t;
+
+static void reconnect_from_callback(void *ud, shm_event_type_t type, const void *data, uint32_t sz)
+{
+    reconnect_in_cb_t *x = (reconnect_in_cb_t *)ud;
+    (void)data;
+    (void)sz;
+    if (type == SHM_EVENT_CONNECT && !xa_load32_acq(&x->called)) {
+        x->result = shm_client_reconnect(x->c);
+        xa_store32_rel(&x->called, 1);
+    }
+}
+
+static void test_reconnect_misuse(void **state)
+{
+    (void)state;
+    assert_int_equal(shm_client_reconnect(NULL), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_PARAM);
+
+    char name[80];
+    tp_unique_name(name, sizeof(name), "rel-rcb");
+    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    reconnect_in_cb_t x;
+    memset(&x, 0, sizeof(x));
+    x.c = shm_client_connect(name);
+    assert_non_null(x.c);
+    assert_int_equal(shm_client_register_callback(x.c, reconnect_from_callback, &x), SHM_SUCCESS);
+    assert_true(TP_WAIT_UNTIL(xa_load32_acq(&x.called) == 1, WAIT_MS));
+    assert_int_equal(x.result, SHM_ERROR_INVALID_PARAM);
+    /* Refused without harm: still connected. */
+    assert_int_equal(server_connected(s), 1);
+    assert_int_equal(shm_client_send(x.c, "k", 2), SHM_SUCCESS);
+    char buf[8];
+    uint32_t sz = sizeof(buf);
+    assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "k");
+    /* A reconnect while the server is there just rejoins it. */
+    assert_int_equal(shm_client_reconnect(x.c), SHM_SUCCESS);
+    assert_int_equal(server_connected(s), 1);
+    assert_int_equal(shm_server_send(s, "j", 2), SHM_SUCCESS);
+    sz = sizeof(buf);
+    assert_int_equal(shm_client_receive(x.c, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "j");
+    shm_client_disconnect(x.c);
+    shm_server_destroy(s);
+}
+
+/* Connect must refuse a damaged header with `want`, without crashing. */
+#define EXPECT_CONNECT_REFUSED(field, value, want)                                                 \
+    do {                                                                                           \
+        memcpy(&saved, peek->hdr, sizeof(saved));                                                  \
+        peek->hdr->field = (value);                                                                \
+        uint64_t t0_ = now_ns();                                                                   \
+        shm_client_t *c_ = shm_client_connect(name);                                               \
+        shm_error_t e_ = shm_last_error();                                                         \
+        double ms_ = ms_between(t0_, now_ns());                                                    \
+        memcpy(peek->hdr, &saved, sizeof(saved));                                                  \
+        if (c_) {                                                                                  \
+            shm_client_disconnect(c_);                                                             \
+            fail_msg("connect accepted a header with a bad " #field);                              \
+        }                                                                                          \
+        if (e_ != (want))                                                                          \
+            fail_msg("bad " #field ": %s, expected %s", shm_strerror(e_), shm_strerror(want));     \
+        refused++;                                                                                 \
+        slowest = ms_ > slowest ? ms_ : slowest;                                                   \
+    } while (0)
+
+static void test_corrupted_header(void **state)
+{
+    (void)state;
+    char name[80];
+    tp_unique_name(name, sizeof(name), "rel-bad");
+    shm_ring_config_t c = cfg(4096, 2, false, 0);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    shm_segment_t *peek = peek_open(name);
+    assert_non_null(peek);
+    shm_seg_header_t saved;
+    uint32_t refused = 0;
+    double slowest = 0;
+
+    EXPECT_CONNECT_REFUSED(magic, 0x12345678u, SHM_ERROR_INVALID_SEGMENT);
+    EXPECT_CONNECT_REFUSED(layout_version, SHM_LAYOUT_VERSION + 1, SHM_ERROR_INVALID_SEGMENT);
+    EXPECT_CONNECT_REFUSED(header_size, 64u, SHM_ERROR_INVALID_SEGMENT);
+    EXPECT_CONNECT_REFUSED(ring_count, 0u, SHM_ERROR_INVALID_SEGMENT);
+    EXPECT_CONNECT_REFUSED(ring_count, 0xFFFFFFFFu, SHM_ERROR_INVALID_SEGMENT);
+    EXPECT_CONNECT_REFUSED(total_size, UINT64_MAX, SHM_ERROR_INVALID_SEGMENT);
+    EXPECT_CONNECT_REFUSED(total_size, 0u, SHM_ERROR_INVALID_SEGMENT);
+    EXPECT_CONNECT_REFUSED(ring_capacity, 1u << 30, SHM_ERROR_INVALID_SEGMENT);
+    EXPECT_CONNECT_REFUSED(ring_capacity, 4097u, SHM_ERROR_INVALID_SEGMENT);
+    EXPECT_CONNECT_REFUSED(ring_capacity, 0u, SHM_ERROR_INVALID_SEGMENT);
+    EXPECT_CONNECT_REFUSED(max_readers, 0u, SHM_ERROR_INVALID_SEGMENT);
+    EXPECT_CONNECT_REFUSED(max_readers, 1u, SHM_ERROR_INVALID_SEGMENT);
+    EXPECT_CONNECT_REFUSED(max_readers, 0x80000000u, SHM_ERROR_INVALID_SEGMENT);
+    EXPECT_CONNECT_REFUSED(max_message, 1u << 20, SHM_ERROR_INVALID_SEGMENT);
+    print_message("damaged header: %u connects refused, slowest %.2f ms\n", refused, slowest);
+    /* None of these is retried as "not there yet". */
+    assert_true(slowest < 400.0);
+
+    /* A damaged ring header is refused as well. */
+    uint32_t cap = peek->rings[1].hdr->capacity;
+    peek->rings[1].hdr->capacity = cap * 2;
+    assert_null(shm_client_connect(name));
+    assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_SEGMENT);
+    peek->rings[1].hdr->capacity = cap;
+
+    /* A cleared magic reads as a channel its creator has not published
+     * yet: retried, then NOT_FOUND. */
+    refused = 0;
+    slowest = 0;
+    EXPECT_CONNECT_REFUSED(magic, 0u, SHM_ERROR_NOT_FOUND);
+    print_message("cleared magic: NOT_FOUND after %.0f ms\n", slowest);
+
+    /* Restored, the channel works. */
+    shm_client_t *cl = shm_client_connect(name);
+    assert_non_null(cl);
+    assert_int_equal(shm_server_send(s, "fine", 5), SHM_SUCCESS);
+    char buf[8];
+    uint32_t sz = sizeof(buf);
+    assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "fine");
+    shm_client_disconnect(cl);
+    peek_close(peek);
+    shm_server_destroy(s);
+}
+
+/* Objects under a channel's name that are not channels: refused by connect
+ * with SHM_ERROR_INVALID_SEGMENT, not mistaken for a stale channel by
+ * create (SHM_ERROR_EXISTS: it is not ours to remove). */
+static void test_not_a_channel(void **state)
+{
+    (void)state;
+    char name[80], os[PLAT_NAME_MAX];
+    shm_ring_config_t c = cfg(4096, 1, false, 0);
+
+    /* A valid segment of this library, but with a ring too many. */
+    tp_unique_name(name, sizeof(name), "rel-seg");
+    os_name(os, sizeof(os), name);
+    shm_segment_t *seg = (shm_segment_t *)calloc(1, sizeof(*seg));
+    assert_non_null(seg);
+    shm_seg_params_t p = {3, 4096, 1, false, 0};
+    assert_int_equal(shm_segment_create(seg, os, &p), SHM_SUCCESS);
+    assert_null(shm_client_connect(name));
+    assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_SEGMENT);
+    assert_null(shm_server_create(name, &c));
+    assert_int_equal(shm_last_error(), SHM_ERROR_EXISTS);
+    shm_segment_close(seg);
+    plat_shm_unlink(os);
+    free(seg);
+
+    /* Garbage. */
+    tp_unique_name(name, sizeof(name), "rel-junk");
+    os_name(os, sizeof(os), name);
+    plat_shm_t junk;
+    memset(&junk, 0, sizeof(junk));
+    assert_int_equal(plat_shm_create(&junk, os, 8192), SHM_SUCCESS);
+    memset(junk.base, 0xA5, junk.size);
+    assert_null(shm_client_connect(name));
+    assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_SEGMENT);
+    assert_null(shm_server_create(name, &c));
+    assert_int_equal(shm_last_error(), SHM_ERROR_EXISTS);
+    plat_shm_close(&junk);
+    plat_shm_unlink(os);
+}
+
+/* ---- main ------------------------------------------------------------------------------- */
+
+static const tp_helper_t helpers[] = {
+    {"client", helper_client},
+    {"server", helper_server},
+    {"nobody", helper_nobody},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+    int rc;
+    if (tp_dispatch(argc, argv, helpers, &rc))
+        return rc;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_crashed_client),
+        cmocka_unit_test(test_crashed_server),
+        cmocka_unit_test(test_reused_pid_client),
+        cmocka_unit_test(test_reused_pid_server_seen_by_client),
+        cmocka_unit_test(test_reused_pid_server_reclaimed),
+        cmocka_unit_test(test_other_user),
+        cmocka_unit_test(test_reuse_name_with_client_attached),
+        cmocka_unit_test(test_reconnect_misuse),
+        cmocka_unit_test(test_corrupted_header),
+        cmocka_unit_test(test_not_a_channel),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
