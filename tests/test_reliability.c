@@ -1193,6 +1193,60 @@ static void test_corrupted_header(void **state)
     shm_server_destroy(s);
 }
 
+/*
+ * A server that died after creating its object but before publishing it (the
+ * magic is still 0) must not block the name: its identity, written before
+ * the magic, shows it dead, so the next server reclaims the name. One whose
+ * identity is not written yet, or whose creator lives, is left alone.
+ */
+static void test_unpublished_segment(void **state)
+{
+    (void)state;
+    char name[80], os[PLAT_NAME_MAX];
+    tp_unique_name(name, sizeof(name), "rel-unpub");
+    os_name(os, sizeof(os), name);
+    plat_proc_id_t self;
+    plat_proc_self(&self);
+    const struct {
+        uint32_t pid;
+        uint64_t start;
+        shm_error_t want;
+    } cases[] = {
+        {0, 0, SHM_ERROR_EXISTS},                          /* too early to tell */
+        {self.pid, self.start_time, SHM_ERROR_EXISTS},     /* its creator lives */
+        {self.pid, self.start_time + 1, SHM_SUCCESS},      /* another process: gone */
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        plat_shm_t shm;
+        memset(&shm, 0, sizeof(shm));
+        assert_int_equal(plat_shm_create(&shm, os, 64 * 1024), SHM_SUCCESS);
+        shm_seg_header_t *h = (shm_seg_header_t *)shm.base;
+        h->creator_pid = cases[k].pid;
+        h->creator_start = cases[k].start;
+        /* magic stays 0: never published */
+        shm_ring_config_t c = cfg(4096, 1, false, 0);
+        shm_server_t *s = shm_server_create(name, &c);
+        shm_error_t got = s ? SHM_SUCCESS : shm_last_error();
+        plat_shm_close(&shm);
+        if (s) {
+            /* The reclaimed name works. */
+            shm_client_t *cl = shm_client_connect(name);
+            assert_non_null(cl);
+            assert_int_equal(shm_server_send(s, "ok", 3), SHM_SUCCESS);
+            char buf[4];
+            uint32_t sz = sizeof(buf);
+            assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_SUCCESS);
+            shm_client_disconnect(cl);
+            shm_server_destroy(s);
+        } else {
+            plat_shm_unlink(os);
+        }
+        if (got != cases[k].want)
+            fail_msg("unpublished segment, case %u: %s, expected %s", (unsigned)k,
+                     shm_strerror(got), shm_strerror(cases[k].want));
+    }
+}
+
 /* Objects under a channel's name that are not channels: refused by connect
  * with SHM_ERROR_INVALID_SEGMENT, not mistaken for a stale channel by
  * create (SHM_ERROR_EXISTS: it is not ours to remove). */
@@ -1256,6 +1310,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_reuse_name_with_client_attached),
         cmocka_unit_test(test_reconnect_misuse),
         cmocka_unit_test(test_corrupted_header),
+        cmocka_unit_test(test_unpublished_segment),
         cmocka_unit_test(test_not_a_channel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
