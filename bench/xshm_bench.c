@@ -430,7 +430,7 @@ static void spawn_child(void)
     char exe[MAX_PATH], cmd[MAX_PATH + 160];
     STARTUPINFOA si;
     PROCESS_INFORMATION pi;
-    DWORD n = GetModuleFileNameA(NULL, exe, sizeof(exe));
+    DWORD n = GetModuleFileNameA(NULL, exe, (DWORD)sizeof(exe));
     if (n == 0 || n >= sizeof(exe))
         die("GetModuleFileName failed");
     snprintf(cmd, sizeof(cmd), "\"%s\" --child %s %d %lu", exe, g_ctrl_name, g_cpu_child,
@@ -831,7 +831,8 @@ typedef struct plot_set {
     const char *file; /* "rtt_64B_<what>.txt" */
     const char *title;
     uint32_t *v;
-    uint64_t n, seen;
+    size_t n;      /* kept, at most PLOT_CAP */
+    uint64_t seen; /* offered */
 } plot_set_t;
 
 static plot_set_t g_plots[8];
@@ -856,7 +857,7 @@ static void plot_add(plot_set_t *p, uint64_t t)
     else {
         uint64_t j = rng() % p->seen;
         if (j < PLOT_CAP)
-            p->v[j] = v;
+            p->v[(size_t)j] = v;
     }
 }
 
@@ -1100,7 +1101,11 @@ static row_t *bench_xshm_rtt(bool blocking, const row_t *floor)
         size_label(label, sizeof(label), rtt_sizes[i]);
         row_t *r = new_row("xshm", "round trip %s, %s", label,
                            blocking ? "blocking receive" : "busy-poll");
-        xshm_ctx_t x = {srv, g_out, g_in, rtt_sizes[i]};
+        xshm_ctx_t x;
+        x.srv = srv;
+        x.out = g_out;
+        x.in = g_in;
+        x.size = rtt_sizes[i];
         plot_set_t *plot = NULL;
         if (rtt_sizes[i] == 64) {
             r64 = r;
@@ -1115,7 +1120,11 @@ static row_t *bench_xshm_rtt(bool blocking, const row_t *floor)
         /* The same after a pause longer than the receive's spin: both sides
          * are asleep when a message comes, as in a quiet channel. */
         row_t *r = new_row("xshm", "round trip 64 B, blocking, both asleep");
-        xshm_ctx_t x = {srv, g_out, g_in, 64};
+        xshm_ctx_t x;
+        x.srv = srv;
+        x.out = g_out;
+        x.in = g_in;
+        x.size = 64;
         g_pause_ns = 100000;
         if (!ok || !measure_latency(r, op_xshm, &x, NULL))
             r->failed = true;
@@ -1785,7 +1794,7 @@ static bool on_path(const char *prog)
 {
 #ifdef _WIN32
     char found[MAX_PATH];
-    return SearchPathA(NULL, prog, ".exe", sizeof(found), found, NULL) != 0;
+    return SearchPathA(NULL, prog, ".exe", (DWORD)sizeof(found), found, NULL) != 0;
 #else
     const char *path = getenv("PATH");
     char buf[1024];
@@ -1824,7 +1833,7 @@ static void write_plots(const char *dir)
             fprintf(stderr, "xshm_bench: cannot write %s\n", path);
             return;
         }
-        for (uint64_t k = 0; k < p->n; k++)
+        for (size_t k = 0; k < p->n; k++)
             fprintf(f, "%u\n", p->v[k]);
         fclose(f);
     }
@@ -1854,10 +1863,10 @@ static void write_plots(const char *dir)
                "bin(x) = 10**(floor(log10(x) * 20) / 20.0)\n");
     fprintf(g, "plot ");
     for (int i = 0; i < g_nplots; i++)
-        fprintf(g, "%s'%s' using (bin($1)):(1.0 / %" PRIu64 ") smooth frequency with steps "
+        fprintf(g, "%s'%s' using (bin($1)):(1.0 / %lu) smooth frequency with steps "
                    "lw 2 title '%s'",
-                i ? ", \\\n     " : "", g_plots[i].file, g_plots[i].n ? g_plots[i].n : 1,
-                g_plots[i].title);
+                i ? ", \\\n     " : "", g_plots[i].file,
+                (unsigned long)(g_plots[i].n ? g_plots[i].n : 1), g_plots[i].title);
     fprintf(g, "\nunset multiplot\n");
     fclose(g);
     printf("plot: %d sample files and rtt_64B.gp in %s\n", g_nplots, dir);

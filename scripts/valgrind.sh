@@ -79,7 +79,7 @@ for entry in "${programs[@]}"; do
     # shellcheck disable=SC2086  # $args: several words
     (cd "$build" && valgrind --tool=memcheck --leak-check=full \
         --errors-for-leak-kinds=definite,indirect --error-exitcode=1 \
-        --trace-children=yes --log-file="$logdir/$name.%p.log" \
+        --trace-children=yes --vgdb=no --log-file="$logdir/$name.%p.log" \
         "$exe" $args) >"$logdir/$name.out" 2>&1 || rc=$?
     secs=$((SECONDS - t0))
     # Every process's summary: errors (leaks of the kinds above included).

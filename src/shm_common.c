@@ -3,6 +3,9 @@
  */
 #include "shm_common.h"
 
+#include <stdio.h>
+#include <string.h>
+
 const char *shm_strerror(shm_error_t err)
 {
     switch (err) {
@@ -82,4 +85,38 @@ void shm_block_drain(shm_block_t *l)
     shm_spin_lock(&l->spin);
     revoke(l);
     shm_spin_unlock(&l->spin);
+}
+
+/* ---- names ------------------------------------------------------------------------ */
+
+shm_error_t shm_channel_os_name(const char *name, char *out, size_t n, const char **bare)
+{
+    if (!name || !out)
+        return SHM_ERROR_INVALID_PARAM;
+    const char *prefix = "Local\\";
+    if (strncmp(name, "Local\\", 6) == 0) {
+        name += 6;
+    } else if (strncmp(name, "Global\\", 7) == 0) {
+        prefix = "Global\\";
+        name += 7;
+    }
+    size_t len = strlen(name);
+    if (len < 1 || len > SHM_MAX_NAME_LENGTH)
+        return SHM_ERROR_INVALID_PARAM;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-';
+        if (!ok)
+            return SHM_ERROR_INVALID_PARAM;
+    }
+#ifndef _WIN32
+    prefix = ""; /* one namespace: both prefixes mean the same */
+#endif
+    int w = snprintf(out, n, "%sxshm.%s", prefix, name);
+    if (w <= 0 || (size_t)w >= n)
+        return SHM_ERROR_INVALID_PARAM;
+    if (bare)
+        *bare = name;
+    return SHM_SUCCESS;
 }

@@ -15,6 +15,15 @@
 /* Record err as this thread's last error (see shm_last_error) and return it. */
 shm_error_t shm_set_error(shm_error_t err);
 
+/*
+ * The OS object name of channel `name` ("[Local\|Global\]bare", bare being
+ * 1..SHM_MAX_NAME_LENGTH characters of [A-Za-z0-9._-]): "<prefix>xshm.bare"
+ * on Windows, where the prefix picks the namespace (Local\ by default), and
+ * "xshm.bare" elsewhere. *bare (optional) points at the bare part of name.
+ * Errors: SHM_ERROR_INVALID_PARAM.
+ */
+shm_error_t shm_channel_os_name(const char *name, char *out, size_t n, const char **bare);
+
 /* ---- spin lock ----------------------------------------------------------------
  * For short critical sections among the threads of one process: one atomic
  * exchange to take it, a release store to give it back; a waiter that spins

@@ -27,39 +27,6 @@
 
 /* ---- names ------------------------------------------------------------------------ */
 
-/*
- * "[Local\|Global\]name" -> OS base name "<prefix>xshm.name". On Windows the
- * prefix selects the kernel namespace; elsewhere both prefixes mean the same
- * single namespace and are dropped.
- */
-static shm_error_t make_base_name(const char *name, char *out, size_t n)
-{
-    if (!name)
-        return SHM_ERROR_INVALID_PARAM;
-    const char *prefix = "Local\\";
-    if (strncmp(name, "Local\\", 6) == 0) {
-        name += 6;
-    } else if (strncmp(name, "Global\\", 7) == 0) {
-        prefix = "Global\\";
-        name += 7;
-    }
-    size_t len = strlen(name);
-    if (len < 1 || len > SHM_MAX_NAME_LENGTH)
-        return SHM_ERROR_INVALID_PARAM;
-    for (size_t i = 0; i < len; i++) {
-        char c = name[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '.' || c == '_' || c == '-';
-        if (!ok)
-            return SHM_ERROR_INVALID_PARAM;
-    }
-#ifndef _WIN32
-    prefix = "";
-#endif
-    int w = snprintf(out, n, "%sxshm.%s", prefix, name);
-    return (w > 0 && (size_t)w < n) ? SHM_SUCCESS : SHM_ERROR_INVALID_PARAM;
-}
-
 /* Wake-up object names carry the generation, so that objects of an older
  * server with the same name are never confused with ours. */
 static shm_error_t wake_name(char *out, size_t n, const char *base, uint64_t gen,
@@ -337,7 +304,7 @@ shm_server_t *shm_server_create(const char *name, const shm_ring_config_t *confi
 {
     shm_ring_config_t cfg = config ? *config : SHM_DEFAULT_CONFIG();
     char base[PLAT_NAME_MAX];
-    shm_error_t err = make_base_name(name, base, sizeof(base));
+    shm_error_t err = shm_channel_os_name(name, base, sizeof(base), NULL);
     if (err == SHM_SUCCESS)
         err = check_config(&cfg);
     if (err != SHM_SUCCESS) {
@@ -813,7 +780,7 @@ static shm_error_t client_open(shm_client_t *c)
 shm_client_t *shm_client_connect(const char *name)
 {
     char base[PLAT_NAME_MAX];
-    shm_error_t err = make_base_name(name, base, sizeof(base));
+    shm_error_t err = shm_channel_os_name(name, base, sizeof(base), NULL);
     if (err != SHM_SUCCESS) {
         shm_set_error(err);
         return NULL;

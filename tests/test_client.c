@@ -526,6 +526,20 @@ static shm_error_t send_ctrl(uint32_t kind, const uint64_t *words, uint32_t nwor
     return ep_send(msg, CTRL_SIZE);
 }
 
+/* The greeting: protocol version, what this side sends, the channel as it
+ * sees it (busy, ring size) and its pointer width. */
+static void hello_words(const options_t *o, bool busy, uint32_t ring_size, uint64_t *w)
+{
+    w[0] = STRESS_MAGIC;
+    w[1] = o->count;
+    w[2] = o->min_size;
+    w[3] = o->max_size;
+    w[4] = o->paced;
+    w[5] = busy;
+    w[6] = ring_size;
+    w[7] = sizeof(void *) * 8;
+}
+
 /* Wait for a control message of `kind`; anything else is a protocol error.
  * A BYE from the peer is returned as SHM_ERROR_CLOSED. */
 static shm_error_t recv_ctrl(uint32_t kind, uint64_t *words, uint32_t patience_ms,
@@ -583,15 +597,21 @@ typedef struct rx_stats {
     flag_t started;                             /* a first message came */
 } rx_stats_t;
 
-#define RX_WORDS 13u
-
 static void rx_to_words(const rx_stats_t *r, uint64_t *w)
 {
-    const uint64_t v[RX_WORDS] = {r->received,   r->lost,       r->corrupted, r->out_of_order,
-                                  r->bytes,      r->peer_sent,  r->peer_bytes, r->peer_tx_ns,
-                                  r->rx_ns,      r->lib_lost,   r->error,     r->unexpected,
-                                  r->ended};
-    memcpy(w, v, sizeof(v));
+    w[0] = r->received;
+    w[1] = r->lost;
+    w[2] = r->corrupted;
+    w[3] = r->out_of_order;
+    w[4] = r->bytes;
+    w[5] = r->peer_sent;
+    w[6] = r->peer_bytes;
+    w[7] = r->peer_tx_ns;
+    w[8] = r->rx_ns;
+    w[9] = r->lib_lost;
+    w[10] = r->error;
+    w[11] = r->unexpected;
+    w[12] = r->ended;
 }
 
 static void rx_from_words(rx_stats_t *r, const uint64_t *w)
@@ -727,7 +747,10 @@ static void send_stream(const options_t *o, uint64_t salt, tx_stats_t *t)
     t->tx_ns = now_ns() - t0;
     free(buf);
     if (t->error == SHM_SUCCESS) {
-        uint64_t w[3] = {t->sent, t->bytes, t->tx_ns};
+        uint64_t w[3];
+        w[0] = t->sent;
+        w[1] = t->bytes;
+        w[2] = t->tx_ns;
         t->error = send_ctrl(K_END, w, 3);
     }
 }
@@ -911,13 +934,13 @@ static void rtt_summarize(uint64_t *v, uint64_t n, rtt_summary_t *s)
     if (n == 0)
         return;
     qsort(v, (size_t)n, sizeof(*v), cmp_u64);
-    for (uint64_t i = 0; i < n; i++)
+    for (size_t i = 0; i < (size_t)n; i++)
         total += v[i];
     s->p50 = pct(v, n, 0.50);
     s->p90 = pct(v, n, 0.90);
     s->p99 = pct(v, n, 0.99);
     s->p999 = pct(v, n, 0.999);
-    s->max = v[n - 1];
+    s->max = v[(size_t)(n - 1)];
     s->mean = total / n;
 }
 
@@ -927,7 +950,7 @@ static void round_trips(const options_t *o, rtt_summary_t *s)
     unsigned char *out = (unsigned char *)malloc(SHM_MAX_MESSAGE_SIZE);
     unsigned char *in = (unsigned char *)malloc(SHM_MAX_MESSAGE_SIZE);
     uint64_t *rtt = (uint64_t *)malloc(sizeof(uint64_t) * o->count);
-    uint64_t done = 0;
+    size_t done = 0;
     memset(s, 0, sizeof(*s));
     if (!out || !in || !rtt) {
         say("client: out of memory for phase (a)\n");
@@ -980,10 +1003,21 @@ static bool spawn_server(const char *path, const options_t *o)
     snprintf(mn, sizeof(mn), "%u", o->min_size);
     snprintf(mx, sizeof(mx), "%u", o->max_size);
     snprintf(ring, sizeof(ring), "%u", o->ring_size);
-    const char *args[16] = {path,         "--name",    o->name, "--count", count,
-                            "--min-size", mn,          "--max-size", mx,   "--ring-size",
-                            ring,         "--mode",    o->busy ? "busy" : "blocking"};
-    int n = 13;
+    const char *args[16];
+    int n = 0;
+    args[n++] = path;
+    args[n++] = "--name";
+    args[n++] = o->name;
+    args[n++] = "--count";
+    args[n++] = count;
+    args[n++] = "--min-size";
+    args[n++] = mn;
+    args[n++] = "--max-size";
+    args[n++] = mx;
+    args[n++] = "--ring-size";
+    args[n++] = ring;
+    args[n++] = "--mode";
+    args[n++] = o->busy ? "busy" : "blocking";
     if (o->paced)
         args[n++] = "--paced";
     if (o->quick)
@@ -1174,8 +1208,8 @@ int main(int argc, char **argv)
 
     uint64_t w[CTRL_WORDS];
     {
-        const uint64_t hello[8] = {STRESS_MAGIC,  o.count, o.min_size,  o.max_size,
-                                   o.paced,       o.busy,  o.ring_size, sizeof(void *) * 8};
+        uint64_t hello[8];
+        hello_words(&o, o.busy, o.ring_size, hello);
         shm_error_t e = send_ctrl(K_HELLO, hello, 8);
         if (e == SHM_SUCCESS)
             e = recv_ctrl(K_HELLO, w, STRESS_PATIENCE_MS, true);

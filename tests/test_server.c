@@ -519,6 +519,20 @@ static shm_error_t send_ctrl(uint32_t kind, const uint64_t *words, uint32_t nwor
     return ep_send(msg, CTRL_SIZE);
 }
 
+/* The greeting: protocol version, what this side sends, the channel as it
+ * sees it (busy, ring size) and its pointer width. */
+static void hello_words(const options_t *o, bool busy, uint32_t ring_size, uint64_t *w)
+{
+    w[0] = STRESS_MAGIC;
+    w[1] = o->count;
+    w[2] = o->min_size;
+    w[3] = o->max_size;
+    w[4] = o->paced;
+    w[5] = busy;
+    w[6] = ring_size;
+    w[7] = sizeof(void *) * 8;
+}
+
 /* Wait for a control message of `kind`; anything else is a protocol error.
  * A BYE from the peer is returned as SHM_ERROR_CLOSED. */
 static shm_error_t recv_ctrl(uint32_t kind, uint64_t *words, uint32_t patience_ms,
@@ -576,15 +590,21 @@ typedef struct rx_stats {
     flag_t started;                             /* a first message came */
 } rx_stats_t;
 
-#define RX_WORDS 13u
-
 static void rx_to_words(const rx_stats_t *r, uint64_t *w)
 {
-    const uint64_t v[RX_WORDS] = {r->received,   r->lost,       r->corrupted, r->out_of_order,
-                                  r->bytes,      r->peer_sent,  r->peer_bytes, r->peer_tx_ns,
-                                  r->rx_ns,      r->lib_lost,   r->error,     r->unexpected,
-                                  r->ended};
-    memcpy(w, v, sizeof(v));
+    w[0] = r->received;
+    w[1] = r->lost;
+    w[2] = r->corrupted;
+    w[3] = r->out_of_order;
+    w[4] = r->bytes;
+    w[5] = r->peer_sent;
+    w[6] = r->peer_bytes;
+    w[7] = r->peer_tx_ns;
+    w[8] = r->rx_ns;
+    w[9] = r->lib_lost;
+    w[10] = r->error;
+    w[11] = r->unexpected;
+    w[12] = r->ended;
 }
 
 static void rx_from_words(rx_stats_t *r, const uint64_t *w)
@@ -720,7 +740,10 @@ static void send_stream(const options_t *o, uint64_t salt, tx_stats_t *t)
     t->tx_ns = now_ns() - t0;
     free(buf);
     if (t->error == SHM_SUCCESS) {
-        uint64_t w[3] = {t->sent, t->bytes, t->tx_ns};
+        uint64_t w[3];
+        w[0] = t->sent;
+        w[1] = t->bytes;
+        w[2] = t->tx_ns;
         t->error = send_ctrl(K_END, w, 3);
     }
 }
@@ -987,8 +1010,8 @@ int main(int argc, char **argv)
         say("server: note: the client asked for --ring-size %" PRIu64 "; the channel has %u\n",
             w[6], o.ring_size);
     {
-        const uint64_t hello[8] = {STRESS_MAGIC,  o.count, o.min_size,  o.max_size,
-                                   o.paced,       o.busy,  o.ring_size, sizeof(void *) * 8};
+        uint64_t hello[8];
+        hello_words(&o, o.busy, o.ring_size, hello);
         e = send_ctrl(K_HELLO, hello, 8);
     }
     params_print(&o, peer_count, peer_min, peer_max, peer_paced, "client");

@@ -32,6 +32,7 @@
 
 #include "atomics.h"
 #include "platform.h"
+#include "shm_common.h"
 #include "shm_ipc.h"
 #include "shm_ringbuffer.h"
 
@@ -172,58 +173,26 @@ typedef struct chan_name {
     char os[PLAT_NAME_MAX];             /* the OS object name, as the library builds it */
 } chan_name_t;
 
-static bool valid_bare_name(const char *s)
-{
-    size_t len = strlen(s);
-    if (len < 1 || len > SHM_MAX_NAME_LENGTH)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return false;
-    }
-    return true;
-}
-
-/* The library's naming: "xshm.<name>" (Linux), "Local\xshm.<name>" or
- * "Global\xshm.<name>" (Windows). */
+/* The library's own naming rule (shm_channel_os_name). */
 static bool parse_name(const char *arg, chan_name_t *n)
 {
-    const char *prefix = "Local\\";
-    const char *bare = arg;
-    if (strncmp(arg, "Local\\", 6) == 0) {
-        bare = arg + 6;
-    } else if (strncmp(arg, "Global\\", 7) == 0) {
-        prefix = "Global\\";
-        bare = arg + 7;
-    }
-    if (!valid_bare_name(bare))
+    const char *bare = NULL;
+    if (shm_channel_os_name(arg, n->os, sizeof(n->os), &bare) != SHM_SUCCESS)
         return false;
-#ifndef _WIN32
-    prefix = "";
-#endif
     n->arg = arg;
     snprintf(n->bare, sizeof(n->bare), "%s", bare);
-    snprintf(n->os, sizeof(n->os), "%sxshm.%s", prefix, bare);
     return true;
 }
 
 /* ---- read-only view of a segment ------------------------------------------------- */
 
-/* Make the mapping read-only, so that nothing here can write to it. Skipped
- * for MSVC x86, whose 64-bit atomic load is a cmpxchg8b (a locked write of
- * the value already there). Best effort: the code only loads anyway. */
+/* Make the mapping read-only, so that nothing here can write to it. Best
+ * effort: the code only loads anyway. */
 static void protect_readonly(void *base, size_t size)
 {
 #if defined(_WIN32)
-#if !(defined(_MSC_VER) && defined(_M_IX86) && !defined(__clang__))
     DWORD old;
     (void)VirtualProtect(base, size, PAGE_READONLY, &old);
-#else
-    (void)base;
-    (void)size;
-#endif
 #else
     (void)mprotect(base, size, PROT_READ);
 #endif
@@ -1028,7 +997,9 @@ static int cmd_list(const opts_t *o)
     list_entry_t *v = (list_entry_t *)malloc(cap * sizeof(*v));
     struct dirent *de;
     while (v && (de = readdir(d)) != NULL) {
-        if (strncmp(de->d_name, "xshm.", 5) != 0 || !valid_bare_name(de->d_name + 5))
+        char os[PLAT_NAME_MAX];
+        if (strncmp(de->d_name, "xshm.", 5) != 0 ||
+            shm_channel_os_name(de->d_name + 5, os, sizeof(os), NULL) != SHM_SUCCESS)
             continue;
         if (n == cap) {
             list_entry_t *nv = (list_entry_t *)realloc(v, 2 * cap * sizeof(*v));

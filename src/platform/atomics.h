@@ -68,20 +68,19 @@ XA_INLINE int xa_cas32(uint32_t *p, uint32_t expected, uint32_t desired)
 XA_INLINE uint64_t xa_load64_relaxed(const uint64_t *p) { return *(const volatile uint64_t *)p; }
 XA_INLINE void xa_store64_relaxed(uint64_t *p, uint64_t v) { *(volatile uint64_t *)p = v; }
 #else
-/* x86: a 64-bit access is atomic only through cmpxchg8b. */
+/* x86: an aligned 8-byte SSE2 move is a single atomic access (as GCC does
+ * for __atomic on i686 with SSE2); a pure load, unlike cmpxchg8b, so that a
+ * read-only mapping can be read. */
+#include <emmintrin.h>
 XA_INLINE uint64_t xa_load64_relaxed(const uint64_t *p)
 {
-    return (uint64_t)_InterlockedCompareExchange64((volatile __int64 *)p, 0, 0);
+    uint64_t v;
+    _mm_storel_epi64((__m128i *)&v, _mm_loadl_epi64((const __m128i *)p));
+    return v;
 }
 XA_INLINE void xa_store64_relaxed(uint64_t *p, uint64_t v)
 {
-    __int64 old = *(volatile __int64 *)p;
-    for (;;) {
-        __int64 seen = _InterlockedCompareExchange64((volatile __int64 *)p, (__int64)v, old);
-        if (seen == old)
-            break;
-        old = seen;
-    }
+    _mm_storel_epi64((__m128i *)p, _mm_loadl_epi64((const __m128i *)&v));
 }
 #endif
 XA_INLINE uint64_t xa_load64_acq(const uint64_t *p)
