@@ -57,7 +57,8 @@ bool shm_block_lock_slow(shm_block_t *l);
 
 static inline bool shm_block_lock(shm_block_t *l)
 {
-    if (xa_load64_relaxed(&l->owner) == plat_thread_self()) {
+    uint64_t owner = xa_load64_relaxed(&l->owner); /* 0 when never biased */
+    if (owner != 0 && owner == plat_thread_self()) {
         xa_store32_relaxed(&l->busy, 1);
         xa_compiler_barrier(); /* the revoker's plat_local_fence() orders us */
         if (!xa_load32_relaxed(&l->revoked))
