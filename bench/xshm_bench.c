@@ -328,12 +328,15 @@ static void set_ratio(row_t *r, const row_t *base, bool inverse, const char *to)
     snprintf(r->ratio_to, sizeof(r->ratio_to), "%s", to);
 }
 
-/* target: value <= limit (le) or >= limit. */
+/* target: value <= limit (le) or >= limit; a value < 0 (no baseline in
+ * this run, see --only) leaves it undecided (met = -1, printed "n/a"). */
 static void set_target(row_t *r, double value, bool le, double limit, const char *text)
 {
     snprintf(r->target, sizeof(r->target), "%s", text);
-    if (r->failed || value < 0)
+    if (r->failed)
         r->met = 0;
+    else if (value < 0)
+        r->met = -1;
     else
         r->met = le ? value <= limit : value >= limit;
 }
@@ -1711,7 +1714,8 @@ static void print_table(FILE *f)
         else
             ratio[0] = '\0';
         if (r->target[0])
-            snprintf(tail, sizeof(tail), "%s: %s%s%s", r->target, r->met ? "met" : "NOT met",
+            snprintf(tail, sizeof(tail), "%s: %s%s%s", r->target,
+                     r->met < 0 ? "n/a (baseline not run)" : r->met ? "met" : "NOT met",
                      r->note[0] ? "; " : "", r->note);
         else
             snprintf(tail, sizeof(tail), "%s", r->note);

@@ -16,6 +16,9 @@ else()
 endif()
 
 set(CMAKE_FIND_ROOT_PATH /usr/${XSHM_MINGW_TRIPLE} "${_xshm_cache}/cmocka-${XSHM_CMOCKA_TARGET}")
+# Packages the user points at (an installed xshm for Windows, say) are found
+# through CMAKE_PREFIX_PATH as on a native build.
+list(APPEND CMAKE_FIND_ROOT_PATH ${CMAKE_PREFIX_PATH})
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)

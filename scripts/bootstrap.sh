@@ -74,7 +74,7 @@ installed() {
 pkgs=(build-essential cmake gcc g++ gcc-multilib g++-multilib
       gcc-mingw-w64-x86-64 gcc-mingw-w64-i686
       g++-mingw-w64-x86-64 g++-mingw-w64-i686
-      wine wine64 libcmocka-dev dpkg-dev xz-utils clang valgrind file)
+      wine wine64 libcmocka-dev dpkg-dev xz-utils clang valgrind file pkg-config)
 have=$(installed "${pkgs[@]}")
 missing=()
 for p in "${pkgs[@]}"; do
@@ -85,6 +85,21 @@ if [ ${#missing[@]} -eq 0 ]; then
 else
     step "packages: installing ${missing[*]}"
     apt_install "${missing[@]}"
+fi
+
+# libFuzzer and the sanitizer runtimes of the default clang, for
+# scripts/fuzz.sh: libclang-rt-dev (Debian 12: libclang-rt-14-dev). Ubuntu
+# 22.04 has no such package: there clang's libclang-common-*-dev holds them.
+if [ -n "$(installed libclang-rt-dev)" ]; then
+    step "libclang-rt-dev: present"
+else
+    apt_update
+    if apt-cache show libclang-rt-dev >/dev/null 2>&1; then
+        step "libclang-rt-dev: installing"
+        apt_install libclang-rt-dev
+    else
+        step "libclang-rt-dev: not in this distribution (clang's own package must provide libFuzzer)"
+    fi
 fi
 
 # gnuplot draws the benchmark figures; nice to have, never required.

@@ -8,10 +8,14 @@
 # which writes the seed inputs. Runs the fuzzer for N seconds (default 20)
 # on a working corpus in DIR/corpus (default DIR: build/fuzz), which starts
 # as a copy of fuzz/corpus plus fresh seeds and keeps what earlier runs
-# found. Prints the executions, executions per second and the result; exits
-# non-zero on a crash, a sanitizer report, a failed check or a timeout, and
-# keeps the input that caused it in DIR/crashes/ (replay it with
-# DIR/fuzz_segment FILE). The last line is "fuzz: ok ..." or "fuzz: FAILED ...".
+# found (minimised with libFuzzer's -merge past 4000 inputs). Prints the
+# executions, executions per second and the result; exits non-zero on a
+# crash, a sanitizer report, a failed check or a timeout, and keeps the input
+# that caused it in DIR/crashes/: replay it with DIR/fuzz_segment FILE
+# (FUZZ_TRACE=1 prints each operation; FUZZ_STRICT=1 adds two checks the
+# library fails today, see fuzz/fuzz_segment.c). Every later run replays the
+# kept inputs first and fails while one still fails; delete it once fixed.
+# The last line is "fuzz: ok: ..." or "fuzz: FAILED ...".
 #
 #   scripts/fuzz.sh                  # the short run of scripts/test.sh
 #   scripts/fuzz.sh --seconds 3600   # a long run
@@ -22,7 +26,7 @@ seconds=20
 out=$root/build/fuzz
 extra=()
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
     case $1 in
@@ -39,7 +43,7 @@ case $seconds in ''|*[!0-9]*|0) echo "fuzz.sh: --seconds needs a positive number
 [ -n "$out" ] || { echo "fuzz.sh: --out needs a folder" >&2; exit 2; }
 
 cc=
-for c in clang-14 clang; do
+for c in clang clang-14; do
     if command -v "$c" >/dev/null 2>&1; then cc=$c; break; fi
 done
 [ -n "$cc" ] || { echo "fuzz: FAILED: clang not found (scripts/bootstrap.sh installs it)"; exit 1; }
@@ -75,7 +79,38 @@ if ! "$out/make_corpus" "$out/corpus" >"$out/make_corpus.log" 2>&1; then
     echo "fuzz: FAILED: a seed input fails the target (make_corpus ran each one)"
     exit 1
 fi
+# Inputs that failed in earlier runs must pass before anything else.
+mapfile -t kept < <(find "$out/crashes" -type f \( -name 'crash-*' -o -name 'timeout-*' \) | sort)
+if [ ${#kept[@]} -gt 0 ]; then
+    if "$out/fuzz_segment" -timeout=10 "${kept[@]}" >"$out/replay.log" 2>&1; then
+        echo "fuzz: the ${#kept[@]} input(s) kept in $out/crashes from earlier failures pass now"
+    else
+        grep -E '^(==[0-9]+==ERROR|SUMMARY|fuzz_segment: check failed|.*runtime error|Running:)' \
+            "$out/replay.log" | tail -n 6 | sed 's/^/   /'
+        echo "fuzz: FAILED: an input kept from an earlier failure still fails (log: $out/replay.log;" \
+             "delete it from $out/crashes once fixed)"
+        exit 1
+    fi
+fi
+
 before=$(find "$out/corpus" -type f | wc -l)
+# Keep the working corpus small enough to load in a few seconds: past 4000
+# inputs, keep only those that add coverage (libFuzzer's -merge).
+if [ "$before" -gt 4000 ]; then
+    rm -rf "$out/corpus.merged"
+    mkdir -p "$out/corpus.merged"
+    if "$out/fuzz_segment" -merge=1 -max_len=32768 -timeout=10 "$out/corpus.merged" "$out/corpus" \
+            >"$out/merge.log" 2>&1; then
+        rm -rf "$out/corpus"
+        mv "$out/corpus.merged" "$out/corpus"
+        n=$(find "$out/corpus" -type f | wc -l)
+        echo "fuzz: corpus minimised from $before to $n inputs"
+        before=$n
+    else
+        echo "fuzz: corpus minimisation failed (see $out/merge.log); going on with all $before inputs"
+        rm -rf "$out/corpus.merged"
+    fi
+fi
 
 # -timeout: one input taking longer is a hang; -max_len: room for a raw
 # segment with a few 4-8 KiB rings; -use_value_profile: helps through the

@@ -15,14 +15,13 @@
 # Runs scripts/bootstrap.sh first. Prints per target the CMocka summary of
 # each test program and CTest's summary; the full output is kept in
 # build/<target>/ctest.log (shown in full when a test fails). CTest also runs
-# soak_short (label soak: tests/soak.c, a two-process soak of 300,000
-# messages, 100,000 under Wine). With linux-x64 among the targets, two more
-# steps follow, each counted as one test: a 20-second fuzzing run
-# (scripts/fuzz.sh --seconds 20) and the native test programs under
-# valgrind's memcheck (scripts/valgrind.sh --quick). The last line is
-# "N passed, N failed, N skipped" (CTest tests over all targets, plus the
-# mixed x86/x64 runs and those two steps); the exit status is non-zero if
-# anything failed.
+# soak_short (label soak: tests/soak.c, a two-process soak of a million
+# messages). With linux-x64 among the targets two more steps follow, each
+# counted as one test: a 20-second fuzzing run (scripts/fuzz.sh --seconds
+# 20) and the native test programs under valgrind's memcheck
+# (scripts/valgrind.sh). The last line is "N passed, N failed, N skipped"
+# (CTest tests over all targets, plus the mixed x86/x64 runs and those two
+# steps); the exit status is non-zero if anything failed.
 set -uo pipefail
 
 all_targets=(linux-x64 linux-x64-asan linux-x64-tsan linux-x86 win-x64 win-x86)
@@ -232,44 +231,58 @@ for t in "${targets[@]}"; do
     run_tests "$t"
 done
 
+# run_script TITLE LOG COMMAND...: run a test script, show its output
+# indented (all of it is kept in LOG) and add its results to the totals: the
+# counts of its last line when it is "N passed, N failed, N skipped",
+# otherwise one test passed or failed by its exit status.
+run_script() {
+    local title=$1 log=$2 rc=0 sum p f k
+    shift 2
+    echo "== $title"
+    "$@" >"$log" 2>&1 || rc=$?
+    sed 's/^/   /' "$log"
+    sum=$(tail -n 1 "$log" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped$/\1 \2 \3/p')
+    if [ -n "$sum" ]; then
+        read -r p f k <<<"$sum"
+    elif [ "$rc" -eq 0 ]; then
+        p=1 f=0 k=0
+    else
+        p=0 f=1 k=0
+    fi
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + k))
+}
+
 # ---- mixed x86/x64: a 32-bit and a 64-bit process on one channel ---------------
 mixed_parts=()
 if [ "${built[linux-x64]:-0}" = 1 ] && [ "${built[linux-x86]:-0}" = 1 ]; then mixed_parts+=(--native); fi
 if [ "${built[win-x64]:-0}" = 1 ] && [ "${built[win-x86]:-0}" = 1 ]; then mixed_parts+=(--windows); fi
 if [ ${#mixed_parts[@]} -gt 0 ]; then
-    echo "== test mixed x86/x64 (scripts/test-mixed.sh ${mixed_parts[*]})"
-    mixed_log=build/test-mixed.log
-    mixed_rc=0
-    "$root/scripts/test-mixed.sh" "${mixed_parts[@]}" >"$mixed_log" 2>&1 || mixed_rc=$?
-    sed '$d' "$mixed_log" | sed 's/^/   /'
-    mixed_sum=$(tail -n 1 "$mixed_log" |
-                sed -nE 's/^([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped$/\1 \2 \3/p')
-    if [ -n "$mixed_sum" ]; then read -r mp mf ms <<<"$mixed_sum"; else mp=0 mf=1 ms=0; fi
-    echo "   mixed: $mp passed, $mf failed, $ms skipped"
-    passed=$((passed + mp)); failed=$((failed + mf)); skipped=$((skipped + ms))
-    if [ "$mixed_rc" -ne 0 ] && [ "$mf" -eq 0 ]; then failed=$((failed + 1)); fi
+    run_script "test mixed x86/x64 (scripts/test-mixed.sh ${mixed_parts[*]})" build/test-mixed.log \
+        "$root/scripts/test-mixed.sh" "${mixed_parts[@]}"
+fi
+
+# ---- install: cmake --install, and programs built against the installed tree ----
+inst_targets=()
+for t in linux-x64 win-x64; do
+    if [ "${built[$t]:-0}" = 1 ]; then inst_targets+=("$t"); fi
+done
+if [ ${#inst_targets[@]} -gt 0 ]; then
+    inst_list=$(IFS=,; echo "${inst_targets[*]}")
+    run_script "test install (scripts/test-install.sh --targets $inst_list)" build/test-install.log \
+        "$root/scripts/test-install.sh" --targets "$inst_list" -j "$jobs"
 fi
 stop_wine
 
 # ---- fuzzing and memcheck (native, with linux-x64 among the targets) -----------
-# extra_step TITLE LOG COMMAND...: run a script as one test of the totals;
-# show its output indented; its last line is its summary.
-extra_step() {
-    local title=$1 log=$2 rc=0
-    shift 2
-    echo "== $title"
-    "$@" >"$log" 2>&1 || rc=$?
-    sed 's/^/   /' "$log"
-    if [ "$rc" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
-}
 case " ${targets[*]} " in
     *" linux-x64 "*)
         mkdir -p build/fuzz
-        extra_step "fuzz (scripts/fuzz.sh --seconds 20)" build/fuzz/test.log \
+        run_script "fuzz (scripts/fuzz.sh --seconds 20)" build/fuzz/test.log \
             "$root/scripts/fuzz.sh" --seconds 20
         if [ "${built[linux-x64]:-0}" = 1 ]; then
-            extra_step "valgrind (scripts/valgrind.sh --quick)" build/linux-x64/valgrind.log \
-                "$root/scripts/valgrind.sh" --quick
+            run_script "valgrind (scripts/valgrind.sh)" build/linux-x64/valgrind.log \
+                "$root/scripts/valgrind.sh"
         fi ;;
 esac
 

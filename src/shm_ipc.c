@@ -22,6 +22,8 @@
 #define PEER_POLL_NS (50u * 1000000u)
 /* A blocked receive re-checks its peer this often. */
 #define WAIT_SLICE_MS 50u
+/* A slot left half-claimed this long belonged to a client that died. */
+#define CLAIM_TIMEOUT_NS (2000ull * 1000000u)
 /* shm_client_connect retries this long while the channel is absent. */
 #define CONNECT_RETRY_MS 500u
 
@@ -106,6 +108,8 @@ typedef struct known_peer {
     bool connected;
     uint32_t word; /* slot state word when it connected */
     uint32_t seen; /* slot state word at the last poll */
+    uint32_t claiming;       /* a CLAIMING word seen, and since when */
+    uint64_t claiming_since;
     shm_peer_info_t info;
 } known_peer_t;
 
@@ -143,6 +147,18 @@ static void server_poll(void *arg)
         shm_reader_slot_t *slot = &s->tx->slots[i];
         known_peer_t *k = &s->known[i];
         uint32_t word = xa_load32_acq(&slot->state);
+        if (SHM_SLOT_STATE(word) == SHM_SLOT_CLAIMING) {
+            /* A client is filling in the slot: look again at the next poll.
+             * One that died doing so is freed once the claim is old. */
+            uint64_t now = plat_now_ns();
+            if (k->claiming != word) {
+                k->claiming = word;
+                k->claiming_since = now;
+            } else if (now - k->claiming_since > CLAIM_TIMEOUT_NS) {
+                shm_ring_slot_reclaim(s->tx, i, word);
+            }
+            continue;
+        }
         bool active = SHM_SLOT_STATE(word) == SHM_SLOT_ACTIVE;
         shm_peer_info_t info;
         plat_proc_id_t id;

@@ -345,14 +345,31 @@ shm_error_t shm_ring_writer_init(shm_ring_t *r)
      * tail: we write over it. */
     uint64_t tail = xa_load64_acq(&h->tail);
     uint64_t head = xa_load64_acq(&h->head);
-    if (tail >= (1ull << 62) || (tail & (SHM_RECORD_ALIGN - 1)) != 0) {
-        /* Not a position an honest writer reaches: start over at 0. */
+    const uint64_t misaligned = SHM_RECORD_ALIGN - 1;
+    if (tail >= (1ull << 62) || (tail & misaligned) != 0) {
+        /* Not a position an honest writer reaches: start over at 0, with
+         * no tag left that a new position could match. */
         head = tail = 0;
-    } else if (head > tail) {
-        head = tail; /* it had cleared everything up to its padding */
-    } else if (tail - head > r->capacity) {
-        head = tail; /* corrupt: no intact record */
+        for (uint32_t off = 0; off < r->capacity; off += 8)
+            xa_store64_relaxed(tag_at(r, off), 0);
+    } else if (head > tail || (head & misaligned) != 0 || tail - head > r->capacity) {
+        head = tail; /* it had cleared everything up to its padding, or corrupt */
     }
+    /* No tag may claim a position at or past the tail: a writer that died
+     * between storing a record's tag and publishing the tail left one, and a
+     * tail moved back leaves more; readers would take them for the records
+     * we write there. They can only lie outside the intact records
+     * [head, tail), so only that part of the ring is searched. */
+    for (uint64_t p = tail; p < head + r->capacity; p += 8) {
+        uint32_t off = (uint32_t)(p & r->mask);
+        uint64_t w = off + SHM_RECORD_HEADER_SIZE <= r->capacity
+                         ? xa_load64_relaxed(tag_at(r, off)) : 0;
+        if ((w & 1) && (w & ~(uint64_t)1) >= tail && ((w & ~(uint64_t)1) & r->mask) == off)
+            xa_store64_relaxed(tag_at(r, off), 0);
+    }
+    /* pub_ver even: a writer that died between its two stores left it odd. */
+    uint64_t ver = xa_load64_relaxed(&h->pub_ver);
+    xa_store64_relaxed(&h->pub_ver, (ver + 1) & ~(uint64_t)1);
     xa_store64_rel(&h->head, head);
     xa_store64_rel(&h->intent, tail);
     xa_store64_rel(&h->tail, tail);
@@ -509,14 +526,14 @@ static void snapshot_tail(const shm_ring_t *r, uint64_t *tail, uint64_t *seq)
         xa_fence_acq();
         uint64_t v2 = xa_load64_relaxed(&h->pub_ver);
         if (v1 == v2 && (v1 & 1) == 0) {
-            *tail = t;
+            *tail = t & ~(uint64_t)(SHM_RECORD_ALIGN - 1); /* never a misaligned cursor */
             *seq = s;
             return;
         }
         if (spins > 1000000u) {
             /* A writer died between the two pub_ver stores: tail/next_seq
              * are as it left them and will not change under us again. */
-            *tail = t;
+            *tail = t & ~(uint64_t)(SHM_RECORD_ALIGN - 1);
             *seq = s;
             return;
         }
@@ -524,7 +541,7 @@ static void snapshot_tail(const shm_ring_t *r, uint64_t *tail, uint64_t *seq)
     }
 }
 
-static void reader_publish(shm_ring_reader_t *rd)
+static void publish_fields(shm_ring_reader_t *rd)
 {
     shm_reader_slot_t *s = rd->slot;
     xa_store64_relaxed(&s->cursor, rd->cursor);
@@ -532,6 +549,14 @@ static void reader_publish(shm_ring_reader_t *rd)
     xa_store64_relaxed(&s->received, rd->received);
     xa_store64_relaxed(&s->lost, rd->lost);
     xa_store64_relaxed(&s->bytes, rd->bytes);
+}
+
+/* Show our position and counters in our slot, if it is still ours: a reader
+ * taken for dead and reclaimed must not overwrite its next owner's. */
+static void reader_publish(shm_ring_reader_t *rd)
+{
+    if (xa_load32_relaxed(&rd->slot->state) == rd->claim_word)
+        publish_fields(rd);
 }
 
 void shm_ring_reader_counts(const shm_ring_reader_t *rd, shm_reader_counts_t *out)
@@ -562,12 +587,15 @@ shm_error_t shm_ring_reader_attach(shm_ring_t *r, shm_ring_reader_t *rd)
         rd->ring = r;
         rd->slot = s;
         rd->slot_index = i;
-        snapshot_tail(r, &rd->cursor, &rd->expected_seq);
+        uint64_t cursor;
+        snapshot_tail(r, &cursor, &rd->expected_seq);
+        xa_store64_relaxed(&rd->cursor, cursor);
+        rd->seq_pos = cursor;
         xa_store32_relaxed(&s->pid, self.pid);
         xa_store64_relaxed(&s->start_time, self.start_time);
         xa_store32_relaxed(&s->ptr_bits, ptr_bits());
         xa_store32_relaxed(&s->waiting, 0);
-        reader_publish(rd);
+        publish_fields(rd); /* the slot is ours, not yet ACTIVE */
         rd->claim_word = SHM_SLOT_WORD(epoch, SHM_SLOT_ACTIVE);
         xa_store32_rel(&s->state, rd->claim_word);
         return SHM_SUCCESS;
@@ -595,7 +623,7 @@ uint32_t shm_ring_reader_claim_word(const shm_ring_reader_t *rd) { return rd->cl
 
 bool shm_ring_slot_reclaim(shm_ring_t *r, uint32_t i, uint32_t observed)
 {
-    if (!r || i >= r->max_readers || SHM_SLOT_STATE(observed) != SHM_SLOT_ACTIVE)
+    if (!r || i >= r->max_readers || SHM_SLOT_STATE(observed) == SHM_SLOT_FREE)
         return false;
     shm_reader_slot_t *s = &r->slots[i];
     if (!xa_cas32(&s->state, observed, SHM_SLOT_WORD(SHM_SLOT_EPOCH(observed), SHM_SLOT_FREE)))
@@ -607,11 +635,11 @@ bool shm_ring_slot_reclaim(shm_ring_t *r, uint32_t i, uint32_t observed)
 
 bool shm_ring_reader_pending(const shm_ring_reader_t *rd)
 {
-    /* Called without the reader's lock (a hint for waiting): use the cursor
-     * as published in the slot, not the private one. The next record's tag
-     * shows a new message before the tail does. */
+    /* Called without the reader's lock (a hint for waiting): the cursor is
+     * only ever stored atomically. The next record's tag shows a new
+     * message before the tail does. */
     const shm_ring_t *r = rd->ring;
-    uint64_t c = xa_load64_relaxed(&rd->slot->cursor);
+    uint64_t c = xa_load64_relaxed(&rd->cursor);
     uint32_t off = (uint32_t)(c & r->mask);
     if (off + SHM_RECORD_HEADER_SIZE <= r->capacity &&
         xa_load64_acq(tag_at(r, off)) == tag_of(c))
@@ -640,15 +668,17 @@ static shm_error_t resync(shm_ring_reader_t *rd, bool corrupt)
     uint64_t tail1 = xa_load64_acq(&r->hdr->tail);
     uint64_t head = xa_load64_acq(&r->hdr->head);
     uint64_t tail2 = xa_load64_acq(&r->hdr->tail);
-    if (!corrupt && head > rd->cursor && head + r->capacity >= tail1 &&
-        head <= tail2 + r->capacity) {
-        rd->cursor = head;
+    if (!corrupt && head > rd->cursor && (head & (SHM_RECORD_ALIGN - 1)) == 0 &&
+        head + r->capacity >= tail1 && head <= tail2 + r->capacity) {
+        xa_store64_relaxed(&rd->cursor, head);
         return SHM_SUCCESS;
     }
     /* Nothing believable to resume from: start over at the tail. Loss from
      * here on is counted again from the sequence numbers. */
-    snapshot_tail(r, &rd->cursor, &rd->expected_seq);
-    rd->tail_seen = rd->cursor;
+    uint64_t cursor;
+    snapshot_tail(r, &cursor, &rd->expected_seq);
+    xa_store64_relaxed(&rd->cursor, cursor);
+    rd->tail_seen = rd->seq_pos = cursor;
     return SHM_ERROR_INVALID_SEGMENT;
 }
 
@@ -676,6 +706,11 @@ shm_error_t shm_ring_read(shm_ring_reader_t *rd, void *buf, uint32_t *size)
             /* The only load of the writer's per-message line, and only when
              * we have read all we knew of: a lagging reader batches. */
             tail = rd->tail_seen = xa_load64_acq(&r->hdr->tail);
+            if ((tail & (SHM_RECORD_ALIGN - 1)) != 0) {
+                resync(rd, true); /* no honest writer stores that */
+                result = SHM_ERROR_INVALID_SEGMENT;
+                break;
+            }
             if (c == tail) {
                 result = SHM_ERROR_EMPTY;
                 break;
@@ -700,7 +735,7 @@ shm_error_t shm_ring_read(shm_ring_reader_t *rd, void *buf, uint32_t *size)
             continue;
         }
         if (off + SHM_RECORD_HEADER_SIZE > r->capacity) {
-            rd->cursor = c + (r->capacity - off); /* bare padding */
+            xa_store64_relaxed(&rd->cursor, c + (r->capacity - off)); /* bare padding */
             continue;
         }
         /* Published (c < tail), so a tag other than ours means overwritten. */
@@ -731,7 +766,7 @@ shm_error_t shm_ring_read(shm_ring_reader_t *rd, void *buf, uint32_t *size)
                 continue;
             }
             if (hdr.type == SHM_REC_PADDING) {
-                rd->cursor = c + span;
+                xa_store64_relaxed(&rd->cursor, c + span);
                 continue;
             }
             *size = hdr.length; /* the message stays for a larger buffer */
@@ -746,8 +781,11 @@ shm_error_t shm_ring_read(shm_ring_reader_t *rd, void *buf, uint32_t *size)
                 break;
             continue;
         }
-        if (hdr.seq < rd->expected_seq) {
-            resync(rd, true); /* sequence went backwards: corrupt */
+        /* The sequence only grows, and by no more than the messages that
+         * fit in the bytes since the position expected_seq belongs to. */
+        if (hdr.seq < rd->expected_seq ||
+            hdr.seq - rd->expected_seq > (c - rd->seq_pos) / record_size(1)) {
+            resync(rd, true);
             result = SHM_ERROR_INVALID_SEGMENT;
             break;
         }
@@ -755,7 +793,8 @@ shm_error_t shm_ring_read(shm_ring_reader_t *rd, void *buf, uint32_t *size)
         rd->expected_seq = hdr.seq + 1;
         rd->received++;
         rd->bytes += hdr.length;
-        rd->cursor = c + span;
+        rd->seq_pos = c + span;
+        xa_store64_relaxed(&rd->cursor, c + span);
         *size = hdr.length;
         result = SHM_SUCCESS;
         break;

@@ -193,6 +193,7 @@ typedef struct shm_ring_reader {
     uint32_t slot_index;
     uint64_t cursor;
     uint64_t tail_seen;       /* the tail as last loaded: reload only at it */
+    uint64_t seq_pos;         /* position from which expected_seq holds */
     uint64_t expected_seq;
     uint64_t received;
     uint64_t lost;
@@ -272,8 +273,8 @@ uint32_t shm_ring_reader_claim_word(const shm_ring_reader_t *r);
 
 /*
  * Free slot i of a reader that died, if its state word still equals
- * `observed` (ACTIVE with the same epoch). Clears its waiting mark. Returns
- * true when this call freed it.
+ * `observed` (ACTIVE or CLAIMING, with the same epoch). Clears its waiting
+ * mark. Returns true when this call freed it.
  */
 bool shm_ring_slot_reclaim(shm_ring_t *ring, uint32_t i, uint32_t observed);
 

@@ -460,8 +460,8 @@ static int run(const opts_t *o)
     if (secs <= 0)
         secs = 0.001;
     if (ended) {
-        printf("soak: sent      %" PRIu64 " messages (the writer's statistics: %" PRIu64 ")\n",
-               end.sent, end.lib_sent);
+        printf("soak: sent      %" PRIu64 " messages (the writer's statistics: %" PRIu64 ")%s\n",
+               end.sent, end.lib_sent, end.sent < o->messages ? ", stopped by the time limit" : "");
         printf("soak: received  %" PRIu64 " messages, %.1f MB (%" PRIu64 " of them shorter than 16 "
                "bytes)\n", t.received, mb(t.bytes), t.short_msgs);
         printf("soak: lost      %" PRIu64 " from sequence gaps, %" PRIu64 " in the library's "
