@@ -23,8 +23,10 @@
 #
 # The targets in the tables are printed as met / NOT met, never asserted: the
 # exit status is non-zero only when a benchmark could not run or failed.
-# The machine should be otherwise idle: the 1-minute load average is printed
-# before each run (the benchmark pins its two processes to two CPUs).
+# The machine should be otherwise idle: after each run the CPU time other
+# processes used meanwhile is printed and kept in <target>.txt (the machine's
+# busy time less the run's own processes and wineserver), as the benchmark
+# cannot see it from inside Wine.
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -56,6 +58,16 @@ failed=0 ran=0
 summary=()
 
 load() { cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?'; }
+
+# proc_ticks PID...: CPU clock ticks (user + system) the processes used so far.
+proc_ticks() {
+    local pid sum=0 t
+    for pid in "$@"; do
+        t=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null) || t=0
+        sum=$((sum + ${t:-0}))
+    done
+    echo "$sum"
+}
 
 # busy_ticks: busy and total clock ticks of all CPUs since boot.
 busy_ticks() { awk '/^cpu / { print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8+$9 }' /proc/stat; }
@@ -95,9 +107,37 @@ run() {
     quiet
     echo "== $target: $* (load average $(load))"
     rm -rf "${out:?}/$target-plot"
-    (cd "$out" && timeout 1200 "$@" "${quick[@]}" --json "$target.json" --plot "$target-plot") \
-        2>&1 | tee "$out/$target.txt"
+    local b0 t0 b1 t1 w0 w1 s0=$SECONDS own=""
+    local timing; timing=$(mktemp)
+    local ws; ws=$(pgrep -x 'wineserver(64)?' 2>/dev/null | tr '\n' ' ')
+    read -r b0 t0 < <(busy_ticks)
+    w0=$(proc_ticks $ws)
+    if [ -x /usr/bin/time ]; then
+        (cd "$out" && /usr/bin/time -f '%U %S' -o "$timing" timeout 1200 "$@" "${quick[@]}" \
+            --json "$target.json" --plot "$target-plot") 2>&1 | tee "$out/$target.txt"
+    else
+        (cd "$out" && timeout 1200 "$@" "${quick[@]}" --json "$target.json" --plot "$target-plot") \
+            2>&1 | tee "$out/$target.txt"
+    fi
     local rc=${PIPESTATUS[0]}
+    read -r b1 t1 < <(busy_ticks)
+    ws=$(pgrep -x 'wineserver(64)?' 2>/dev/null | tr '\n' ' ')
+    w1=$(proc_ticks $ws)
+    [ -s "$timing" ] && own=$(awk 'NR == 1 && NF == 2 { print $1 + $2 }' "$timing")
+    rm -f "$timing"
+    if [ -n "$own" ] && [ $((SECONDS - s0)) -gt 0 ]; then
+        local hz; hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
+        # b and w are clock ticks of all CPUs; own is seconds. wineserver may
+        # have started during the run (w0 = 0): then all its time counts as ours.
+        awk -v b="$((b1 - b0))" -v w="$((w1 - w0))" -v own="$own" -v hz="$hz" \
+            -v wall="$((SECONDS - s0))" 'BEGIN {
+                other = (b / hz - own - (w > 0 ? w / hz : 0)) / wall * 100
+                if (other < 0) other = 0
+                note = (other > 10) ? " (figures may be disturbed)" : ""
+                printf "== other processes used about %.0f%% of one CPU during this run%s\n",
+                       other, note
+            }' | tee -a "$out/$target.txt"
+    fi
     ran=$((ran + 1))
     if [ "$rc" -ne 0 ]; then
         echo "== $target: FAILED (exit status $rc)"

@@ -463,7 +463,11 @@ shm_error_t shm_ring_write(shm_ring_t *r, const void *data, uint32_t size)
     clear_tags(r, r->w_head, head < tail ? head : tail, damaged);
     xa_fence_rel();
 
-    if (pad >= SHM_RECORD_HEADER_SIZE) {
+    /* A padding record only when the new record leaves it intact: one that
+     * reaches into it (span > off, the record starting at offset 0) would
+     * overwrite its header while its tag still looks valid. Without one, a
+     * reader at the padding finds no tag and resumes at head (= start). */
+    if (pad >= SHM_RECORD_HEADER_SIZE && span <= off) {
         shm_record_header_t ph = {0, 0, pad, SHM_REC_PADDING};
         xa_copy_to_shared(r->data + off + 8, (const uint8_t *)&ph + 8, sizeof(ph) - 8);
         xa_store64_rel(tag_at(r, off), tag_of(tail));
