@@ -30,6 +30,7 @@
 #include "shm_ipc.h"
 #include "shm_ringbuffer.h"
 #include "testmsg.h"
+#include "testevlog.h"
 #include "testproc.h"
 
 #if defined(XA_TSAN)
@@ -132,104 +133,6 @@ static bool any_slot_waiting(const shm_ring_t *r)
         if (xa_load32_acq(&r->slots[i].waiting))
             return true;
     return false;
-}
-
-/* ---- an event recorder ------------------------------------------------------- */
-
-#define EV_MAX 256
-
-typedef struct ev_entry {
-    shm_event_type_t type;
-    shm_peer_info_t peer;
-    shm_error_t error;
-} ev_entry_t;
-
-typedef struct ev_log {
-    plat_mutex_t lock;
-    ev_entry_t e[EV_MAX];
-    uint32_t n;
-    uint32_t by_type[5];
-    uint32_t bad; /* events with the wrong data/size, or of an unknown type */
-} ev_log_t;
-
-static void ev_init(ev_log_t *log)
-{
-    memset(log, 0, sizeof(*log));
-    plat_mutex_init(&log->lock);
-}
-
-static void ev_fini(ev_log_t *log) { plat_mutex_destroy(&log->lock); }
-
-static void ev_callback(void *ud, shm_event_type_t type, const void *data, uint32_t sz)
-{
-    ev_log_t *log = (ev_log_t *)ud;
-    ev_entry_t en;
-    memset(&en, 0, sizeof(en));
-    en.type = type;
-    bool ok = true;
-    switch (type) {
-    case SHM_EVENT_CONNECT:
-    case SHM_EVENT_DISCONNECT:
-        ok = data != NULL && sz == sizeof(shm_peer_info_t);
-        if (ok)
-            memcpy(&en.peer, data, sizeof(en.peer));
-        break;
-    case SHM_EVENT_ERROR:
-        ok = data != NULL && sz == sizeof(shm_error_t);
-        if (ok)
-            memcpy(&en.error, data, sizeof(en.error));
-        break;
-    case SHM_EVENT_DATA_AVAILABLE:
-        ok = data == NULL && sz == 0;
-        break;
-    default:
-        ok = false; /* SPACE_AVAILABLE is never raised */
-        break;
-    }
-    plat_mutex_lock(&log->lock);
-    if (!ok)
-        log->bad++;
-    if ((unsigned)type < 5)
-        log->by_type[type]++;
-    if (log->n < EV_MAX)
-        log->e[log->n++] = en;
-    plat_mutex_unlock(&log->lock);
-}
-
-static uint32_t ev_count(ev_log_t *log, shm_event_type_t type)
-{
-    plat_mutex_lock(&log->lock);
-    uint32_t v = log->by_type[type];
-    plat_mutex_unlock(&log->lock);
-    return v;
-}
-
-static uint32_t ev_bad(ev_log_t *log)
-{
-    plat_mutex_lock(&log->lock);
-    uint32_t v = log->bad;
-    plat_mutex_unlock(&log->lock);
-    return v;
-}
-
-/* Position in the log of the k-th (0-based) event of `type`, -1 if none;
- * *out gets a copy. */
-static int ev_find(ev_log_t *log, shm_event_type_t type, uint32_t k, ev_entry_t *out)
-{
-    int pos = -1;
-    if (out)
-        memset(out, 0, sizeof(*out));
-    plat_mutex_lock(&log->lock);
-    for (uint32_t i = 0; i < log->n; i++) {
-        if (log->e[i].type == type && k-- == 0) {
-            if (out)
-                *out = log->e[i];
-            pos = (int)i;
-            break;
-        }
-    }
-    plat_mutex_unlock(&log->lock);
-    return pos;
 }
 
 /* ---- API constants, errors, version ------------------------------------------ */

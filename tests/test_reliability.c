@@ -41,6 +41,7 @@
 #include "platform.h"
 #include "shm_ipc.h"
 #include "shm_ringbuffer.h"
+#include "testevlog.h"
 #include "testproc.h"
 
 /* Generous waits for things that must happen (a helper starting under
@@ -172,102 +173,6 @@ static shm_client_t *connect_within(const char *name, uint32_t ms)
         if (c || shm_last_error() != SHM_ERROR_NOT_FOUND || tp_now_ms() >= deadline)
             return c;
     }
-}
-
-/* ---- an event recorder with timestamps ----------------------------------------- */
-
-#define EV_MAX 64
-
-typedef struct ev_entry {
-    shm_event_type_t type;
-    shm_peer_info_t peer;
-    uint64_t at_ns; /* plat_now_ns() when the callback ran */
-} ev_entry_t;
-
-typedef struct ev_log {
-    plat_mutex_t lock;
-    ev_entry_t e[EV_MAX];
-    uint32_t n;
-    uint32_t by_type[5];
-    uint32_t bad; /* wrong data/size, or an unknown type */
-} ev_log_t;
-
-static void ev_init(ev_log_t *log)
-{
-    memset(log, 0, sizeof(*log));
-    plat_mutex_init(&log->lock);
-}
-
-static void ev_fini(ev_log_t *log) { plat_mutex_destroy(&log->lock); }
-
-static void ev_callback(void *ud, shm_event_type_t type, const void *data, uint32_t sz)
-{
-    uint64_t at = now_ns();
-    ev_log_t *log = (ev_log_t *)ud;
-    ev_entry_t en;
-    memset(&en, 0, sizeof(en));
-    en.type = type;
-    en.at_ns = at;
-    bool ok;
-    switch (type) {
-    case SHM_EVENT_CONNECT:
-    case SHM_EVENT_DISCONNECT:
-        ok = data != NULL && sz == sizeof(shm_peer_info_t);
-        if (ok)
-            memcpy(&en.peer, data, sizeof(en.peer));
-        break;
-    case SHM_EVENT_ERROR:
-        ok = data != NULL && sz == sizeof(shm_error_t);
-        break;
-    case SHM_EVENT_DATA_AVAILABLE:
-        ok = data == NULL && sz == 0;
-        break;
-    default:
-        ok = false;
-        break;
-    }
-    plat_mutex_lock(&log->lock);
-    if (!ok)
-        log->bad++;
-    if ((unsigned)type < 5)
-        log->by_type[type]++;
-    /* DATA_AVAILABLE may be frequent: keep the log for peers and errors. */
-    if (type != SHM_EVENT_DATA_AVAILABLE && log->n < EV_MAX)
-        log->e[log->n++] = en;
-    plat_mutex_unlock(&log->lock);
-}
-
-static uint32_t ev_count(ev_log_t *log, shm_event_type_t type)
-{
-    plat_mutex_lock(&log->lock);
-    uint32_t v = log->by_type[type];
-    plat_mutex_unlock(&log->lock);
-    return v;
-}
-
-static uint32_t ev_bad(ev_log_t *log)
-{
-    plat_mutex_lock(&log->lock);
-    uint32_t v = log->bad;
-    plat_mutex_unlock(&log->lock);
-    return v;
-}
-
-/* The k-th (0-based) event of `type` into *out; false if there is none. */
-static bool ev_get(ev_log_t *log, shm_event_type_t type, uint32_t k, ev_entry_t *out)
-{
-    bool found = false;
-    memset(out, 0, sizeof(*out));
-    plat_mutex_lock(&log->lock);
-    for (uint32_t i = 0; i < log->n; i++) {
-        if (log->e[i].type == type && k-- == 0) {
-            *out = log->e[i];
-            found = true;
-            break;
-        }
-    }
-    plat_mutex_unlock(&log->lock);
-    return found;
 }
 
 /* ---- a receive blocked in another thread ----------------------------------------- */
