@@ -427,9 +427,7 @@ static shm_error_t server_try_receive(shm_server_t *s, void *data, uint32_t *siz
     uint32_t start = s->rr++; /* under recv_lock */
     for (uint32_t k = 0; k < n; k++) {
         shm_ring_reader_t *rd = &s->rx[(start + k) % n];
-        if (!shm_ring_reader_pending(rd))
-            continue;
-        uint32_t sz = *size;
+        uint32_t sz = *size; /* an empty ring answers EMPTY as cheaply as a check */
         shm_error_t e = shm_ring_read(rd, data, &sz);
         if (e == SHM_ERROR_EMPTY)
             continue;
