@@ -448,11 +448,18 @@ static void spawn_child(void)
 
 static bool child_alive(void) { return WaitForSingleObject(g_child, 0) == WAIT_TIMEOUT; }
 
+static double g_child_cpu_s = -1; /* CPU seconds the child used, once reaped */
+
 static void reap_child(void)
 {
     if (g_child) {
+        FILETIME c, e, k, u;
         if (WaitForSingleObject(g_child, 10000) != WAIT_OBJECT_0)
             TerminateProcess(g_child, 1);
+        else if (GetProcessTimes(g_child, &c, &e, &k, &u))
+            g_child_cpu_s = (double)((((uint64_t)k.dwHighDateTime << 32) | k.dwLowDateTime) +
+                                     (((uint64_t)u.dwHighDateTime << 32) | u.dwLowDateTime)) /
+                            1e7;
         CloseHandle(g_child);
         g_child = NULL;
     }
@@ -643,6 +650,8 @@ static bool child_alive(void)
     return waitpid(g_child, &st, WNOHANG) == 0;
 }
 
+static double g_child_cpu_s = -1; /* CPU seconds the child used, once reaped */
+
 static void reap_child(void)
 {
     if (g_child > 0) {
@@ -657,6 +666,10 @@ static void reap_child(void)
             sleep_ms(10);
         }
         g_child = 0;
+        struct rusage ru;
+        if (getrusage(RUSAGE_CHILDREN, &ru) == 0)
+            g_child_cpu_s = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
     }
 }
 
@@ -2084,6 +2097,8 @@ int main(int argc, char **argv)
         printf("disturb   %s\n\n", g_disturb);
     }
 
+    if (g_child_cpu_s >= 0)
+        printf("child     the child process used %.2f s of CPU\n\n", g_child_cpu_s);
     print_table(stdout);
     int met = 0, total = 0;
     for (int i = 0; i < g_nrows; i++)

@@ -261,7 +261,8 @@ static shm_error_t probe_existing(const char *seg_name, plat_shm_t *shm, bool *l
         plat_proc_id_t id = {xa_load32_relaxed(&h->creator_pid),
                              xa_load64_relaxed(&h->creator_start)};
         if (e == SHM_SUCCESS)
-            *live = xa_load32_acq(&h->state) == SHM_SEG_READY && plat_proc_alive(&id);
+            /* INITIALIZING counts as live: its creator is still setting up. */
+            *live = xa_load32_acq(&h->state) != SHM_SEG_CLOSED && plat_proc_alive(&id);
         else
             *live = id.pid == 0 || plat_proc_alive(&id); /* pid 0: too early to tell */
         return SHM_SUCCESS;
@@ -370,6 +371,10 @@ shm_server_t *shm_server_create(const char *name, const shm_ring_config_t *confi
         shm_set_error(err);
         return NULL;
     }
+    /* Only now may clients join: our readers of their rings exist (a client
+     * sending earlier would have written below their starting cursor) and
+     * so do the wake-up objects they open. */
+    shm_segment_publish(&s->seg);
     shm_set_error(SHM_SUCCESS);
     return s;
 }

@@ -183,7 +183,7 @@ shm_error_t shm_segment_format(shm_segment_t *seg, void *mem, size_t size,
     h->generation = plat_now_ns() ^ ((uint64_t)self.pid << 32) ^ self.start_time;
     h->cfg_blocking = p->blocking ? 1u : 0u;
     h->cfg_timeout_ms = p->timeout_ms;
-    h->state = SHM_SEG_READY;
+    h->state = SHM_SEG_INITIALIZING; /* READY once its owner is set up */
 
     memset(seg, 0, sizeof(*seg));
     bind_rings(seg, base, p->ring_count, p->capacity, p->max_readers);
@@ -287,6 +287,11 @@ shm_error_t shm_segment_open(shm_segment_t *seg, const char *os_name)
     }
     seg->shm = shm;
     return SHM_SUCCESS;
+}
+
+void shm_segment_publish(shm_segment_t *seg)
+{
+    xa_store32_rel(&seg->hdr->state, SHM_SEG_READY);
 }
 
 void shm_segment_close(shm_segment_t *seg)

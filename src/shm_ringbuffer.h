@@ -233,6 +233,11 @@ shm_error_t shm_segment_create(shm_segment_t *seg, const char *os_name,
 /* Open a named segment (plat_shm_open + attach). */
 shm_error_t shm_segment_open(shm_segment_t *seg, const char *os_name);
 
+/* Mark the segment READY (release): its creator has set up everything a
+ * peer may rely on (readers attached, wake-up objects created). format
+ * leaves it INITIALIZING. */
+void shm_segment_publish(shm_segment_t *seg);
+
 /* Release process-local state and unmap (does not unlink the name). */
 void shm_segment_close(shm_segment_t *seg);
 
