@@ -53,7 +53,8 @@ shm_error_t plat_shm_create(plat_shm_t *shm, const char *name, size_t size);
 /*
  * Open and map an existing named segment, read-write, in full; shm->size is
  * the size of the object as the OS reports it (Windows: the mapped region,
- * rounded to pages).
+ * rounded to pages). An object its creator has not sized yet counts as not
+ * found.
  * Errors: SHM_ERROR_NOT_FOUND, SHM_ERROR_ACCESS, SHM_ERROR_MEMORY,
  * SHM_ERROR_INVALID_PARAM, SHM_ERROR_SYSTEM.
  */

@@ -199,10 +199,12 @@ shm_error_t plat_shm_open(plat_shm_t *shm, const char *name)
         close(fd);
         return err;
     }
-    /* Size 0: the creator is between shm_open and ftruncate, or died there. */
+    /* Size 0: the creator is between shm_open and ftruncate (or died
+     * there): not there yet, as for a segment not yet published, so that a
+     * connecting client retries. */
     if (st.st_size <= 0) {
         close(fd);
-        return SHM_ERROR_INVALID_SEGMENT;
+        return SHM_ERROR_NOT_FOUND;
     }
     if ((uint64_t)st.st_size > (uint64_t)SIZE_MAX) {
         close(fd);
