@@ -49,7 +49,7 @@ typedef struct shm_block {
     uint32_t revoked; /* 1: no fast path any more */
     uint32_t busy;    /* the owner is inside on the fast path */
     uint32_t pad_;
-    uint64_t owner;   /* plat_thread_self() of the biased thread, 0: none */
+    XA_ALIGN8 uint64_t owner; /* plat_thread_self() of the biased thread, 0: none */
 } shm_block_t;
 
 /* Take the lock; returns the token to pass to shm_block_unlock. */

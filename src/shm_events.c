@@ -27,20 +27,31 @@ void shm_wake_target_fini(shm_wake_target_t *t) { plat_mutex_destroy(&t->lock); 
  * listener). Every sleeper (re)marks the slots: a writer clears a mark when
  * it wakes the slot, and a thread that goes back to sleep must set it again.
  * Only the last sleeper to leave clears the marks.
+ * Returns true when this sleep must be short: a writer skips its fence and
+ * our remote fence, which had to stand in for it, failed. The writers are
+ * told (they fence themselves from their next message on), but a message
+ * published meanwhile may not have seen our mark.
  */
-static void sleep_begin(shm_wake_target_t *t)
+static bool sleep_begin(shm_wake_target_t *t)
 {
-    bool remote = false;
+    uint64_t remote = 0; /* readers whose writer relies on our remote fence */
     plat_mutex_lock(&t->lock);
     t->sleepers++;
     for (uint32_t i = 0; i < t->reader_count; i++)
-        if (t->readers[i] && t->readers[i]->slot)
-            remote |= shm_ring_reader_sleep_begin(t->readers[i]);
+        if (t->readers[i] && t->readers[i]->slot && shm_ring_reader_sleep_begin(t->readers[i]))
+            remote |= 1ull << (i & 63u);
     plat_mutex_unlock(&t->lock);
     /* marks before the caller's re-check of the tails, on our side and, for
      * writers that skip their fence, on theirs */
-    if (!remote || !plat_remote_fence())
-        xa_fence_seq_cst();
+    if (remote && plat_remote_fence())
+        return false;
+    xa_fence_seq_cst();
+    if (!remote)
+        return false;
+    for (uint32_t i = 0; i < t->reader_count; i++)
+        if ((remote >> (i & 63u)) & 1u)
+            shm_ring_reader_fence_failed(t->readers[i]);
+    return true;
 }
 
 static void sleep_end(shm_wake_target_t *t)
@@ -82,7 +93,7 @@ shm_error_t shm_ev_wait(shm_wake_target_t *t, bool (*ready)(void *ctx), void *ct
     uint64_t deadline = start + (uint64_t)timeout_ms * 1000000u;
     for (;;) {
         uint32_t w = xa_load32_acq(t->word);
-        sleep_begin(t);
+        bool short_sleep = sleep_begin(t);
         if (ready(ctx)) {
             sleep_end(t);
             return SHM_SUCCESS;
@@ -93,6 +104,8 @@ shm_error_t shm_ev_wait(shm_wake_target_t *t, bool (*ready)(void *ctx), void *ct
             return SHM_ERROR_TIMEOUT;
         }
         uint64_t left_ms = (deadline - now + 999999u) / 1000000u;
+        if (short_sleep && left_ms > SHM_FENCE_FAILED_SLEEP_MS)
+            left_ms = SHM_FENCE_FAILED_SLEEP_MS;
         xa_fetch_add32(&t->in_os_wait, 1);
         shm_error_t e = plat_wake_wait(&t->os, t->word, w, (uint32_t)left_ms);
         uint32_t others = xa_fetch_add32(&t->in_os_wait, (uint32_t)-1) - 1;

@@ -22,19 +22,18 @@
 #define PEER_POLL_NS (50u * 1000000u)
 /* A blocked receive re-checks its peer this often. */
 #define WAIT_SLICE_MS 50u
-/* A slot left half-claimed this long belonged to a client that died. */
-#define CLAIM_TIMEOUT_NS (2000ull * 1000000u)
 /* shm_client_connect retries this long while the channel is absent. */
 #define CONNECT_RETRY_MS 500u
 
 /* ---- names ------------------------------------------------------------------------ */
 
 /* Wake-up object names carry the generation, so that objects of an older
- * server with the same name are never confused with ours. */
+ * server with the same name are never confused with ours. '@' cannot occur
+ * in a channel name: no other channel's objects can have these names. */
 static shm_error_t wake_name(char *out, size_t n, const char *base, uint64_t gen,
                              const char *what, uint32_t index)
 {
-    int w = snprintf(out, n, "%s.%08x%08x.%s%u", base, (unsigned)(gen >> 32), (unsigned)gen,
+    int w = snprintf(out, n, "%s@%08x%08x.%s%u", base, (unsigned)(gen >> 32), (unsigned)gen,
                      what, (unsigned)index);
     return (w > 0 && (size_t)w < n) ? SHM_SUCCESS : SHM_ERROR_INVALID_PARAM;
 }
@@ -48,11 +47,13 @@ static shm_error_t check_config(const shm_ring_config_t *c)
     return SHM_SUCCESS;
 }
 
-static void peer_from_slot(const shm_reader_slot_t *s, uint32_t slot, shm_peer_info_t *p,
-                           plat_proc_id_t *id)
+/* The owner of slot `slot` of ring r as its claim word `claim` names it. */
+static void peer_from_slot(const shm_ring_t *r, uint32_t slot, uint64_t claim,
+                           shm_peer_info_t *p, plat_proc_id_t *id)
 {
+    const shm_reader_slot_t *s = &r->slots[slot];
     memset(p, 0, sizeof(*p));
-    p->pid = xa_load32_relaxed(&s->pid);
+    p->pid = SHM_CLAIM_PID(claim);
     p->ptr_bits = xa_load32_relaxed(&s->ptr_bits);
     p->slot = slot;
     id->pid = p->pid;
@@ -106,15 +107,14 @@ static void ep_close(ep_sync_t *e, shm_wake_target_t *t)
 
 typedef struct known_peer {
     bool connected;
-    uint32_t word; /* slot state word when it connected */
-    uint32_t seen; /* slot state word at the last poll */
-    uint32_t claiming;       /* a CLAIMING word seen, and since when */
-    uint64_t claiming_since;
+    uint64_t word; /* slot claim word when it connected */
+    uint64_t seen; /* slot claim word at the last poll */
     shm_peer_info_t info;
 } known_peer_t;
 
 struct shm_server {
     shm_segment_t seg;
+    plat_lock_t lock;     /* ownership of the channel's name, while we live */
     char seg_name[PLAT_NAME_MAX];
     char base[PLAT_NAME_MAX];
     bool blocking;
@@ -129,7 +129,7 @@ struct shm_server {
     ep_sync_t sync;
     plat_mutex_t peer_lock;
     known_peer_t known[SHM_MAX_READERS];
-    uint64_t last_poll_ns; /* atomic */
+    XA_ALIGN8 uint64_t last_poll_ns; /* atomic */
     uint32_t members_seen; /* segment member_changes at the last poll */
     uint32_t send_count;   /* for rate-limiting peer polls */
     uint32_t poll_count;
@@ -144,26 +144,22 @@ static void server_poll(void *arg)
     xa_store32_relaxed(&s->members_seen, xa_load32_acq(&s->seg.hdr->member_changes));
     plat_mutex_lock(&s->peer_lock);
     for (uint32_t i = 0; i < s->max_readers; i++) {
-        shm_reader_slot_t *slot = &s->tx->slots[i];
         known_peer_t *k = &s->known[i];
-        uint32_t word = xa_load32_acq(&slot->state);
-        if (SHM_SLOT_STATE(word) == SHM_SLOT_CLAIMING) {
+        uint64_t word = shm_ring_slot_claim(s->tx, i);
+        if (SHM_CLAIM_STATE(word) == SHM_SLOT_CLAIMING) {
             /* A client is filling in the slot: look again at the next poll.
-             * One that died doing so is freed once the claim is old. */
-            uint64_t now = plat_now_ns();
-            if (k->claiming != word) {
-                k->claiming = word;
-                k->claiming_since = now;
-            } else if (now - k->claiming_since > CLAIM_TIMEOUT_NS) {
-                shm_ring_slot_reclaim(s->tx, i, word);
-            }
+             * Its pid is part of the claim: one that died doing so is freed,
+             * a live one keeps the slot however long it takes. */
+            plat_proc_id_t claimer = {SHM_CLAIM_PID(word), 0};
+            if (!plat_proc_alive(&claimer) && shm_ring_slot_reclaim(s->tx, i, word))
+                k->seen = shm_ring_slot_claim(s->tx, i); /* it never connected */
             continue;
         }
-        bool active = SHM_SLOT_STATE(word) == SHM_SLOT_ACTIVE;
+        bool active = SHM_CLAIM_STATE(word) == SHM_SLOT_ACTIVE;
         shm_peer_info_t info;
         plat_proc_id_t id;
         if (active) {
-            peer_from_slot(slot, i, &info, &id);
+            peer_from_slot(s->tx, i, word, &info, &id);
             if (!plat_proc_alive(&id)) {
                 /* Crashed without disconnecting: free its slot. */
                 shm_ring_slot_reclaim(s->tx, i, word);
@@ -174,10 +170,10 @@ static void server_poll(void *arg)
             k->connected = false;
             shm_listener_push(&s->listener, SHM_EVENT_DISCONNECT, &k->info, SHM_SUCCESS);
         } else if (!k->connected && !active &&
-                   SHM_SLOT_EPOCH(word) != SHM_SLOT_EPOCH(k->seen)) {
+                   SHM_CLAIM_EPOCH(word) != SHM_CLAIM_EPOCH(k->seen)) {
             /* A client came and went between two polls: its identity stays
              * in the slot after it leaves. */
-            peer_from_slot(slot, i, &info, &id);
+            peer_from_slot(s->tx, i, word, &info, &id);
             shm_listener_push(&s->listener, SHM_EVENT_CONNECT, &info, SHM_SUCCESS);
             shm_listener_push(&s->listener, SHM_EVENT_DISCONNECT, &info, SHM_SUCCESS);
         }
@@ -243,35 +239,27 @@ static const shm_listener_ops_t server_ops = {server_poll, server_pending, serve
                                               server_finish, server_changed};
 
 /*
- * Map what is at seg_name and judge whether a live server owns it. A segment
- * not yet published (magic 0) belongs to a server still laying it out, or
- * to one that died doing so: its identity, written before the magic, tells.
+ * What is at seg_name while we hold the channel's name lock: left by a
+ * server that is gone (crashed, perhaps while creating it), since a live one
+ * would hold the lock. Only a channel of another layout version whose
+ * creator still runs is not ours to take (its servers do not take the
+ * lock). Returns SHM_SUCCESS when it may be replaced.
  */
-static shm_error_t probe_existing(const char *seg_name, plat_shm_t *shm, bool *live)
+static shm_error_t judge_stale(const plat_shm_t *shm)
 {
-    memset(shm, 0, sizeof(*shm));
-    shm_error_t e = plat_shm_open(shm, seg_name);
-    if (e != SHM_SUCCESS)
-        return e;
-    shm_segment_t *seg = (shm_segment_t *)calloc(1, sizeof(*seg));
-    e = seg ? shm_segment_attach(seg, shm->base, shm->size) : SHM_ERROR_MEMORY;
-    free(seg);
     const shm_seg_header_t *h = (const shm_seg_header_t *)shm->base;
-    if (e == SHM_SUCCESS || (e == SHM_ERROR_NOT_FOUND && shm->size >= sizeof(*h))) {
-        plat_proc_id_t id = {xa_load32_relaxed(&h->creator_pid),
-                             xa_load64_relaxed(&h->creator_start)};
-        if (e == SHM_SUCCESS)
-            /* INITIALIZING counts as live: its creator is still setting up. */
-            *live = xa_load32_acq(&h->state) != SHM_SEG_CLOSED && plat_proc_alive(&id);
-        else
-            *live = id.pid == 0 || plat_proc_alive(&id); /* pid 0: too early to tell */
+    if (shm->size < sizeof(*h) || xa_load32_acq(&h->magic) != SHM_SEG_MAGIC ||
+        xa_load32_relaxed(&h->layout_version) == SHM_LAYOUT_VERSION)
         return SHM_SUCCESS;
-    }
-    plat_shm_close(shm);
-    return e;
+    plat_proc_id_t id = {xa_load32_relaxed(&h->creator_pid), xa_load64_relaxed(&h->creator_start)};
+    return plat_proc_alive(&id) ? SHM_ERROR_EXISTS : SHM_SUCCESS;
 }
 
-/* Create the segment, reclaiming one left by a server that is gone. */
+/*
+ * Create the segment under the name lock (s->lock, taken by the caller):
+ * exactly one of several servers starting at once gets the lock, and an
+ * object a dead server left under the name is replaced.
+ */
 static shm_error_t create_segment(shm_server_t *s, const shm_seg_params_t *p)
 {
     for (int attempt = 0; attempt < 3; attempt++) {
@@ -279,25 +267,25 @@ static shm_error_t create_segment(shm_server_t *s, const shm_seg_params_t *p)
         if (e != SHM_ERROR_EXISTS)
             return e;
         plat_shm_t shm;
-        bool live = true;
-        e = probe_existing(s->seg_name, &shm, &live);
-        if (e == SHM_ERROR_NOT_FOUND)
-            continue; /* vanished meanwhile */
-        if (e != SHM_SUCCESS)
-            return SHM_ERROR_EXISTS; /* not ours to judge (another user, version) */
-        if (live) {
+        e = plat_shm_open(&shm, s->seg_name);
+        if (e == SHM_SUCCESS)
+            e = judge_stale(&shm);
+        else if (e == SHM_ERROR_NOT_FOUND)
+            e = SHM_SUCCESS; /* gone meanwhile, or never sized: replace it */
+        if (e != SHM_SUCCESS) {
             plat_shm_close(&shm);
-            return SHM_ERROR_EXISTS;
+            return e == SHM_ERROR_ACCESS ? e : SHM_ERROR_EXISTS;
         }
-        if (attempt == 0) {
-            /* Stale: remove the name and create afresh. Clients of the dead
-             * server keep their mapping and see it gone. */
+        if (attempt == 0 || !shm.base) {
+            /* Remove the name and create afresh. Clients of the dead server
+             * keep their mapping and see it gone. */
             plat_shm_close(&shm);
             plat_shm_unlink(s->seg_name);
             continue;
         }
-        /* The name cannot be removed (Windows: a client still holds the
-         * object open): lay the new channel out in place when it fits. */
+        /* The name cannot be removed (Windows: a client of the dead server
+         * still holds the object open): lay the new channel out in place
+         * when it fits. */
         e = shm_segment_format(&s->seg, shm.base, shm.size, p);
         if (e != SHM_SUCCESS) {
             plat_shm_close(&shm);
@@ -341,7 +329,14 @@ shm_server_t *shm_server_create(const char *name, const shm_ring_config_t *confi
 
     shm_seg_params_t p = {1 + cfg.max_readers, cfg.size, cfg.max_readers, cfg.blocking,
                           cfg.timeout_ms};
-    err = create_segment(s, &p);
+    /* The name lock first: a live server holds it (EXISTS); once we have it,
+     * nobody else creates, replaces or removes this channel until we let go. */
+    err = plat_lock_take(&s->lock, s->seg_name);
+    if (err == SHM_SUCCESS) {
+        err = create_segment(s, &p);
+        if (err != SHM_SUCCESS)
+            plat_lock_release(&s->lock);
+    }
     if (err != SHM_SUCCESS) {
         free(s);
         shm_set_error(err);
@@ -399,7 +394,9 @@ void shm_server_destroy(shm_server_t *s)
     }
     plat_wake_close(&s->target.os);
     shm_segment_close(&s->seg);
+    /* The name is still ours (we hold its lock): remove it, then let go. */
     plat_shm_unlink(s->seg_name);
+    plat_lock_release(&s->lock);
     if (!own_thread)
         server_free(s);
     /* else: the listener frees s when the callback returns */
@@ -617,7 +614,7 @@ struct shm_client {
     uint32_t detached;            /* atomic: a reconnect failed, nothing held */
     shm_event_callback_t kept_cb; /* the callback while detached (the listener */
     void *kept_ud;                /* forgot it when it was stopped) */
-    uint64_t last_poll_ns;        /* atomic */
+    XA_ALIGN8 uint64_t last_poll_ns; /* atomic */
     uint32_t send_count;
     uint32_t poll_count;
 };

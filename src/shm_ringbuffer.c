@@ -47,7 +47,9 @@ SHM_ASSERT_OFFSET(shm_ring_header_t, writer_pid, 12);
 SHM_ASSERT_OFFSET(shm_ring_header_t, writer_start, 16);
 SHM_ASSERT_OFFSET(shm_ring_header_t, writer_ptr_bits, 24);
 SHM_ASSERT_OFFSET(shm_ring_header_t, writer_flags, 28);
-SHM_ASSERT_OFFSET(shm_ring_header_t, reserved0, 32);
+SHM_ASSERT_OFFSET(shm_ring_header_t, limit, 32);
+SHM_ASSERT_OFFSET(shm_ring_header_t, fence_failed, 40);
+SHM_ASSERT_OFFSET(shm_ring_header_t, reserved0, 44);
 SHM_ASSERT_OFFSET(shm_ring_header_t, tail, 64);
 SHM_ASSERT_OFFSET(shm_ring_header_t, reserved1, 72);
 SHM_ASSERT_OFFSET(shm_ring_header_t, head, 128);
@@ -66,21 +68,24 @@ SHM_ASSERT_OFFSET(shm_reader_slot_t, received, 16);
 SHM_ASSERT_OFFSET(shm_reader_slot_t, lost, 24);
 SHM_ASSERT_OFFSET(shm_reader_slot_t, bytes, 32);
 SHM_ASSERT_OFFSET(shm_reader_slot_t, reserved0, 40);
-SHM_ASSERT_OFFSET(shm_reader_slot_t, state, 64);
-SHM_ASSERT_OFFSET(shm_reader_slot_t, reserved_epoch, 68);
-SHM_ASSERT_OFFSET(shm_reader_slot_t, pid, 72);
-SHM_ASSERT_OFFSET(shm_reader_slot_t, ptr_bits, 76);
-SHM_ASSERT_OFFSET(shm_reader_slot_t, start_time, 80);
-SHM_ASSERT_OFFSET(shm_reader_slot_t, waiting, 88);
-SHM_ASSERT_OFFSET(shm_reader_slot_t, wake_word, 92);
-SHM_ASSERT_OFFSET(shm_reader_slot_t, reserved1, 96);
+SHM_ASSERT_OFFSET(shm_reader_slot_t, claim, 64);
+SHM_ASSERT_OFFSET(shm_reader_slot_t, start_time, 72);
+SHM_ASSERT_OFFSET(shm_reader_slot_t, ptr_bits, 80);
+SHM_ASSERT_OFFSET(shm_reader_slot_t, waiting, 84);
+SHM_ASSERT_OFFSET(shm_reader_slot_t, wake_word, 88);
+SHM_ASSERT_OFFSET(shm_reader_slot_t, reserved1, 92);
 
 SHM_STATIC_ASSERT(sizeof(shm_record_header_t) == 24, "record header size");
 SHM_STATIC_ASSERT(SHM_RECORD_HEADER_SIZE == 24, "record header size");
-SHM_ASSERT_OFFSET(shm_record_header_t, tag, 0);
+SHM_ASSERT_OFFSET(shm_record_header_t, pos, 0);
 SHM_ASSERT_OFFSET(shm_record_header_t, seq, 8);
 SHM_ASSERT_OFFSET(shm_record_header_t, length, 16);
 SHM_ASSERT_OFFSET(shm_record_header_t, type, 20);
+
+/* Process-local 64-bit words read atomically by other threads: 8-byte
+ * aligned on every target (a misaligned one may be read torn on i386). */
+SHM_STATIC_ASSERT(offsetof(shm_ring_reader_t, cursor) % 8 == 0, "reader cursor alignment");
+SHM_STATIC_ASSERT(_Alignof(shm_ring_reader_t) >= 8, "reader alignment");
 
 /* ---- geometry ------------------------------------------------------------------ */
 
@@ -307,35 +312,42 @@ void shm_segment_close(shm_segment_t *seg)
 
 /* ---- records --------------------------------------------------------------------- */
 
-static uint64_t tag_of(uint64_t pos) { return pos | 1u; }
-
-static uint64_t *tag_at(const shm_ring_t *r, uint32_t off)
-{
-    return (uint64_t *)(void *)(r->data + off);
-}
+/* The writer moves `limit` ahead by this much at a time: readers that lag by
+ * less than capacity - step prove a copy intact without loading `head`. */
+static uint32_t limit_step(const shm_ring_t *r) { return r->capacity / 8u; }
 
 /*
- * Size of the record at `pos` as its header describes it, with the header
- * copied to *hdr, or 0 if the header is not well-formed. Every field is
- * bounded; the tag is not checked here.
+ * Size of the record whose header was copied to *hdr from offset `off`, or 0
+ * if the header is not well-formed. Every field is bounded; the position
+ * field is not checked here (only once the copy is known intact).
  */
-static uint32_t record_span_at(const shm_ring_t *r, uint64_t pos, shm_record_header_t *hdr)
+static uint32_t record_span(const shm_ring_t *r, const shm_record_header_t *hdr, uint32_t off)
 {
-    uint32_t off = (uint32_t)(pos & r->mask);
     uint32_t rest = r->capacity - off;
-    if (rest < SHM_RECORD_HEADER_SIZE) {
-        memset(hdr, 0, sizeof(*hdr));
-        hdr->type = SHM_REC_PADDING;
-        hdr->length = rest;
-        return rest; /* implicit padding: too little room for a header */
-    }
-    xa_copy_from_shared(hdr, r->data + off, sizeof(*hdr));
     if (hdr->type == SHM_REC_PADDING)
         return hdr->length == rest ? rest : 0;
     if (hdr->type != SHM_REC_MESSAGE || hdr->length == 0 || hdr->length > r->max_payload)
         return 0;
     uint32_t span = record_size(hdr->length);
     return span <= rest ? span : 0;
+}
+
+/* Copy the header of the record at pos and return its size (0: malformed).
+ * Fewer than a header's bytes before the end of the data area are an
+ * implicit padding record, read from no byte. */
+static uint32_t record_at(const shm_ring_t *r, uint64_t pos, shm_record_header_t *hdr)
+{
+    uint32_t off = (uint32_t)(pos & r->mask);
+    uint32_t rest = r->capacity - off;
+    if (rest < SHM_RECORD_HEADER_SIZE) {
+        memset(hdr, 0, sizeof(*hdr));
+        hdr->pos = pos;
+        hdr->type = SHM_REC_PADDING;
+        hdr->length = rest;
+        return rest;
+    }
+    xa_copy_from_shared(hdr, r->data + off, sizeof(*hdr));
+    return record_span(r, hdr, off);
 }
 
 /* ---- writer --------------------------------------------------------------------------- */
@@ -345,36 +357,25 @@ shm_error_t shm_ring_writer_init(shm_ring_t *r)
     if (!r || !r->hdr)
         return SHM_ERROR_INVALID_PARAM;
     shm_ring_header_t *h = r->hdr;
-    /* Continue where the previous writer (if any) stopped; bound what it left.
-     * A writer that died mid-record left no tag on it and did not move the
-     * tail: we write over it. */
+    /* Continue where the previous writer (if any) stopped; bound what it
+     * left. A writer that died mid-record did not move the tail: we write
+     * over it, and no reader ever read past the tail. */
     uint64_t tail = xa_load64_acq(&h->tail);
     uint64_t head = xa_load64_acq(&h->head);
+    uint64_t limit = xa_load64_relaxed(&h->limit);
     const uint64_t misaligned = SHM_RECORD_ALIGN - 1;
-    if (tail >= (1ull << 62) || (tail & misaligned) != 0) {
-        /* Not a position an honest writer reaches: start over at 0, with
-         * no tag left that a new position could match. */
-        head = tail = 0;
-        for (uint32_t off = 0; off < r->capacity; off += 8)
-            xa_store64_relaxed(tag_at(r, off), 0);
-    } else if (head > tail || (head & misaligned) != 0 || tail - head > r->capacity) {
+    if (tail >= (1ull << 62) || (tail & misaligned) != 0)
+        head = tail = 0; /* not a position an honest writer reaches: start over */
+    else if (head > tail || (head & misaligned) != 0 || tail - head > r->capacity)
         head = tail; /* it had cleared everything up to its padding, or corrupt */
-    }
-    /* No tag may claim a position at or past the tail: a writer that died
-     * between storing a record's tag and publishing the tail left one, and a
-     * tail moved back leaves more; readers would take them for the records
-     * we write there. They can only lie outside the intact records
-     * [head, tail), so only that part of the ring is searched. */
-    for (uint64_t p = tail; p < head + r->capacity; p += 8) {
-        uint32_t off = (uint32_t)(p & r->mask);
-        uint64_t w = off + SHM_RECORD_HEADER_SIZE <= r->capacity
-                         ? xa_load64_relaxed(tag_at(r, off)) : 0;
-        if ((w & 1) && (w & ~(uint64_t)1) >= tail && ((w & ~(uint64_t)1) & r->mask) == off)
-            xa_store64_relaxed(tag_at(r, off), 0);
-    }
+    /* limit only grows (readers rely on it); one outside (tail, tail +
+     * capacity] is not an honest writer's and is taken back to the tail. */
+    if (limit < tail || limit - tail > r->capacity)
+        limit = tail;
     /* pub_ver even: a writer that died between its two stores left it odd. */
     uint64_t ver = xa_load64_relaxed(&h->pub_ver);
     xa_store64_relaxed(&h->pub_ver, (ver + 1) & ~(uint64_t)1);
+    xa_store64_rel(&h->limit, limit);
     xa_store64_rel(&h->head, head);
     xa_store64_rel(&h->intent, tail);
     xa_store64_rel(&h->tail, tail);
@@ -383,12 +384,14 @@ shm_error_t shm_ring_writer_init(shm_ring_t *r)
     xa_store32_relaxed(&h->writer_pid, self.pid);
     xa_store64_relaxed(&h->writer_start, self.start_time);
     xa_store32_relaxed(&h->writer_ptr_bits, ptr_bits());
-    r->w_remote_fence = plat_remote_fence_register();
+    /* A sleeper whose remote fence failed asked writers to fence themselves. */
+    r->w_remote_fence = plat_remote_fence_register() && xa_load32_acq(&h->fence_failed) == 0;
     /* Published with a full fence: a reader that sleeps after seeing the flag
      * fences for us; one that saw it clear keeps relying on our own fence. */
     xa_xchg32(&h->writer_flags, r->w_remote_fence ? SHM_WRITER_REMOTE_FENCE : 0u);
     r->w_tail = tail;
     r->w_head = head;
+    r->w_limit = limit;
     r->w_seq = xa_load64_relaxed(&h->next_seq);
     r->w_bytes = xa_load64_relaxed(&h->bytes_written);
     r->writer_ready = true;
@@ -401,11 +404,12 @@ void shm_ring_writer_fini(shm_ring_t *r)
         r->writer_ready = false;
 }
 
-/* The new head: past every record that [.., end) will overwrite. */
-static uint64_t advance_head(const shm_ring_t *r, uint64_t head, uint64_t tail,
-                             uint64_t start, uint64_t end, bool *damaged)
+/* The new head: past every record that [.., end) will overwrite. Walks the
+ * headers of our own earlier records (bounded: a reader may write the
+ * mapping, so a malformed one ends the walk at `start`). */
+static uint64_t advance_head(const shm_ring_t *r, uint64_t head, uint64_t tail, uint64_t start,
+                             uint64_t end)
 {
-    *damaged = false;
     if (end <= r->capacity)
         return head;
     uint64_t target = end - r->capacity;
@@ -413,36 +417,31 @@ static uint64_t advance_head(const shm_ring_t *r, uint64_t head, uint64_t tail,
         if (head >= tail)
             return start; /* only the padding we are about to write is left */
         shm_record_header_t hdr;
-        uint32_t span = record_span_at(r, head, &hdr);
-        if (span == 0 || head + span > tail) {
-            *damaged = true; /* a reader may write the mapping: trust nothing */
-            return start;
-        }
+        uint32_t span = record_at(r, head, &hdr);
+        if (span == 0 || head + span > tail)
+            return start; /* damaged: count everything before us overwritten */
         head += span;
     }
     return head;
 }
 
-/* Clear the tags of the records in [from, to) (the walk advance_head made). */
-static void clear_tags(const shm_ring_t *r, uint64_t from, uint64_t to, bool damaged)
-{
-    if (damaged) {
-        for (uint32_t off = 0; off + SHM_RECORD_HEADER_SIZE <= r->capacity; off += 8)
-            xa_store64_relaxed(tag_at(r, off), 0);
-        return;
-    }
-    while (from < to) {
-        shm_record_header_t hdr;
-        uint32_t span = record_span_at(r, from, &hdr);
-        uint32_t off = (uint32_t)(from & r->mask);
-        if (off + SHM_RECORD_HEADER_SIZE <= r->capacity) /* not bare padding */
-            xa_store64_relaxed(tag_at(r, off), 0);
-        if (span == 0)
-            break; /* cannot happen: advance_head walked these */
-        from += span;
-    }
-}
-
+/*
+ * Write protocol, with the C11 argument for each step (the reader's side is
+ * in shm_ring_read):
+ *  1. head, limit and intent are stored (relaxed) before the release fence
+ *     F1, and every byte of the new records after it. A reader that copies
+ *     any of those bytes and then runs its acquire fence F2 synchronises
+ *     with us (F1 before a store, F2 after a load that read it), so its
+ *     later loads of limit and head return these values or newer ones.
+ *     That is what makes a torn copy detectable. (An ARM64 CPU may reorder
+ *     plain stores; without F1 a reader could see new bytes with an old
+ *     head.)
+ *  2. The record (header with its position, payload) is written.
+ *  3. tail is published with a release store: a reader that loads it
+ *     (acquire) sees every byte of every record below it. next_seq is
+ *     published with it under pub_ver (odd while they change), for readers
+ *     that attach or resynchronise.
+ */
 shm_error_t shm_ring_write(shm_ring_t *r, const void *data, uint32_t size)
 {
     if (!r || !r->hdr || !data || size == 0 || size > r->max_payload)
@@ -458,32 +457,32 @@ shm_error_t shm_ring_write(shm_ring_t *r, const void *data, uint32_t size)
     uint32_t pad = rest < span ? rest : 0;
     uint64_t start = tail + pad;
     uint64_t end = start + span;
-    bool damaged;
-    uint64_t head = advance_head(r, r->w_head, tail, start, end, &damaged);
+    uint64_t head = advance_head(r, r->w_head, tail, start, end);
 
-    /* head first: a reader that finds a tag cleared must find head past it.
-     * Then the tags, visible before any byte below. */
-    xa_store64_rel(&h->head, head);
+    /* 1. */
+    if (head != r->w_head)
+        xa_store64_relaxed(&h->head, head);
+    if (end > r->w_limit) {
+        r->w_limit = end + limit_step(r);
+        xa_store64_relaxed(&h->limit, r->w_limit);
+    }
     xa_store64_relaxed(&h->intent, end);
-    clear_tags(r, r->w_head, head < tail ? head : tail, damaged);
     xa_fence_rel();
 
-    /* A padding record only when the new record leaves it intact: one that
+    /* 2. A padding record only when the new record leaves it intact: one that
      * reaches into it (span > off, the record starting at offset 0) would
-     * overwrite its header while its tag still looks valid. Without one, a
-     * reader at the padding finds no tag and resumes at head (= start). */
+     * overwrite its header. Without one, a reader at the padding finds head
+     * (= start) past it and resumes there. */
     if (pad >= SHM_RECORD_HEADER_SIZE && span <= off) {
-        shm_record_header_t ph = {0, 0, pad, SHM_REC_PADDING};
-        xa_copy_to_shared(r->data + off + 8, (const uint8_t *)&ph + 8, sizeof(ph) - 8);
-        xa_store64_rel(tag_at(r, off), tag_of(tail));
+        shm_record_header_t ph = {tail, 0, pad, SHM_REC_PADDING};
+        xa_copy_to_shared(r->data + off, &ph, sizeof(ph));
     }
     uint32_t roff = (uint32_t)(start & r->mask);
-    shm_record_header_t rh = {0, r->w_seq, size, SHM_REC_MESSAGE};
-    xa_copy_to_shared(r->data + roff + 8, (const uint8_t *)&rh + 8, sizeof(rh) - 8);
+    shm_record_header_t rh = {start, r->w_seq, size, SHM_REC_MESSAGE};
+    xa_copy_to_shared(r->data + roff, &rh, sizeof(rh));
     xa_copy_to_shared(r->data + roff + SHM_RECORD_HEADER_SIZE, data, size);
-    xa_store64_rel(tag_at(r, roff), tag_of(start)); /* complete */
 
-    /* Publish tail and next_seq together (pub_ver odd while they change). */
+    /* 3. */
     uint64_t ver = xa_load64_relaxed(&h->pub_ver);
     xa_store64_relaxed(&h->pub_ver, ver + 1);
     xa_fence_rel();
@@ -503,11 +502,16 @@ bool shm_ring_wake_needed(shm_ring_t *r)
 {
     /* Orders our tail store before the load of `waiters`; the reader does the
      * mirror image (waiting store, fence, tail load): one side sees the other.
-     * With a remote fence the sleeper's plat_remote_fence() plays our part. */
-    if (r->w_remote_fence)
-        xa_compiler_barrier();
-    else
-        xa_fence_seq_cst();
+     * With a remote fence the sleeper's plat_remote_fence() plays our part,
+     * until a sleeper reports that its remote fence failed. */
+    if (r->w_remote_fence) {
+        if (xa_load32_relaxed(&r->hdr->fence_failed) == 0) {
+            xa_compiler_barrier();
+            return xa_load32_relaxed(&r->hdr->waiters) != 0;
+        }
+        r->w_remote_fence = false; /* from now on we fence ourselves */
+    }
+    xa_fence_seq_cst();
     return xa_load32_relaxed(&r->hdr->waiters) != 0;
 }
 
@@ -534,15 +538,10 @@ static void snapshot_tail(const shm_ring_t *r, uint64_t *tail, uint64_t *seq)
         uint64_t s = xa_load64_acq(&h->next_seq);
         xa_fence_acq();
         uint64_t v2 = xa_load64_relaxed(&h->pub_ver);
-        if (v1 == v2 && (v1 & 1) == 0) {
+        if ((v1 == v2 && (v1 & 1) == 0) || spins > 1000000u) {
+            /* (after a million tries: a writer died between the two pub_ver
+             * stores, and tail/next_seq will not change under us again) */
             *tail = t & ~(uint64_t)(SHM_RECORD_ALIGN - 1); /* never a misaligned cursor */
-            *seq = s;
-            return;
-        }
-        if (spins > 1000000u) {
-            /* A writer died between the two pub_ver stores: tail/next_seq
-             * are as it left them and will not change under us again. */
-            *tail = t & ~(uint64_t)(SHM_RECORD_ALIGN - 1);
             *seq = s;
             return;
         }
@@ -560,11 +559,13 @@ static void publish_fields(shm_ring_reader_t *rd)
     xa_store64_relaxed(&s->bytes, rd->bytes);
 }
 
-/* Show our position and counters in our slot, if it is still ours: a reader
- * taken for dead and reclaimed must not overwrite its next owner's. */
+/* Show our position and counters in our slot while our claim stands. A
+ * claim is taken from a process only once it is gone (shm_ring_slot_reclaim),
+ * so the check guards against a reader wrongly taken for gone, not a race
+ * of two live owners. */
 static void reader_publish(shm_ring_reader_t *rd)
 {
-    if (xa_load32_relaxed(&rd->slot->state) == rd->claim_word)
+    if (xa_load64_relaxed(&rd->slot->claim) == rd->claim)
         publish_fields(rd);
 }
 
@@ -582,16 +583,18 @@ shm_error_t shm_ring_reader_attach(shm_ring_t *r, shm_ring_reader_t *rd)
 {
     if (!r || !r->hdr || !rd)
         return SHM_ERROR_INVALID_PARAM;
+    plat_proc_id_t self;
+    plat_proc_self(&self);
     for (uint32_t i = 0; i < r->max_readers; i++) {
         shm_reader_slot_t *s = &r->slots[i];
-        uint32_t word = xa_load32_acq(&s->state);
-        if (SHM_SLOT_STATE(word) != SHM_SLOT_FREE)
+        uint64_t word = xa_load64_acq(&s->claim);
+        if (SHM_CLAIM_STATE(word) != SHM_SLOT_FREE)
             continue;
-        uint32_t epoch = SHM_SLOT_EPOCH(word) + 1;
-        if (!xa_cas32(&s->state, word, SHM_SLOT_WORD(epoch, SHM_SLOT_CLAIMING)))
-            continue;
-        plat_proc_id_t self;
-        plat_proc_self(&self);
+        uint32_t epoch = (SHM_CLAIM_EPOCH(word) + 1u) & 0x3FFFFFFFu;
+        uint64_t claiming = SHM_CLAIM(self.pid, epoch, SHM_SLOT_CLAIMING);
+        if (!xa_cas64(&s->claim, word, claiming))
+            continue; /* taken meanwhile */
+        /* The slot is ours while this process lives: fill it in. */
         memset(rd, 0, sizeof(*rd));
         rd->ring = r;
         rd->slot = s;
@@ -599,69 +602,94 @@ shm_error_t shm_ring_reader_attach(shm_ring_t *r, shm_ring_reader_t *rd)
         uint64_t cursor;
         snapshot_tail(r, &cursor, &rd->expected_seq);
         xa_store64_relaxed(&rd->cursor, cursor);
-        rd->seq_pos = cursor;
-        xa_store32_relaxed(&s->pid, self.pid);
+        rd->seq_pos = rd->tail_seen = cursor;
         xa_store64_relaxed(&s->start_time, self.start_time);
         xa_store32_relaxed(&s->ptr_bits, ptr_bits());
         xa_store32_relaxed(&s->waiting, 0);
-        publish_fields(rd); /* the slot is ours, not yet ACTIVE */
-        rd->claim_word = SHM_SLOT_WORD(epoch, SHM_SLOT_ACTIVE);
-        xa_store32_rel(&s->state, rd->claim_word);
+        publish_fields(rd);
+        /* ACTIVE by a compare-and-swap (seq_cst: the identity above is
+         * visible to whoever sees ACTIVE). It fails only if the slot was
+         * reclaimed, i.e. this process was taken for gone: the slot is
+         * someone else's then, and we leave it alone. */
+        uint64_t active = SHM_CLAIM(self.pid, epoch, SHM_SLOT_ACTIVE);
+        if (!xa_cas64(&s->claim, claiming, active)) {
+            memset(rd, 0, sizeof(*rd));
+            continue;
+        }
+        rd->claim = active;
         return SHM_SUCCESS;
     }
     return SHM_ERROR_BUSY;
+}
+
+/* Clear slot s's waiting mark (and its count in the ring header). */
+static void clear_waiting(shm_ring_t *r, shm_reader_slot_t *s)
+{
+    if (xa_xchg32(&s->waiting, 0) == 1)
+        xa_fetch_add32(&r->hdr->waiters, (uint32_t)-1);
+}
+
+static uint64_t freed(uint64_t claim)
+{
+    return SHM_CLAIM(SHM_CLAIM_PID(claim), SHM_CLAIM_EPOCH(claim), SHM_SLOT_FREE);
 }
 
 void shm_ring_reader_detach(shm_ring_reader_t *rd)
 {
     if (!rd || !rd->slot)
         return;
-    shm_reader_slot_t *s = rd->slot;
-    if (xa_xchg32(&s->waiting, 0) == 1)
-        xa_fetch_add32(&rd->ring->hdr->waiters, (uint32_t)-1);
-    /* Only if the slot is still ours (nobody reclaimed it meanwhile). The
-     * identity stays: it names the last owner, and clearing it could erase
-     * that of a next owner who claimed the slot after a reclaim. */
-    xa_cas32(&s->state, rd->claim_word,
-             SHM_SLOT_WORD(SHM_SLOT_EPOCH(rd->claim_word), SHM_SLOT_FREE));
+    clear_waiting(rd->ring, rd->slot);
+    /* Only if the claim still stands. The identity stays: it names the last
+     * owner, for a server that polls after we left. */
+    xa_cas64(&rd->slot->claim, rd->claim, freed(rd->claim));
     rd->slot = NULL;
     rd->ring = NULL;
 }
 
-uint32_t shm_ring_reader_claim_word(const shm_ring_reader_t *rd) { return rd->claim_word; }
+uint64_t shm_ring_reader_claim(const shm_ring_reader_t *rd) { return rd->claim; }
 
-bool shm_ring_slot_reclaim(shm_ring_t *r, uint32_t i, uint32_t observed)
+uint64_t shm_ring_slot_claim(const shm_ring_t *r, uint32_t i)
 {
-    if (!r || i >= r->max_readers || SHM_SLOT_STATE(observed) == SHM_SLOT_FREE)
+    if (!r || !r->hdr || i >= r->max_readers)
+        return 0;
+    return xa_load64_acq(&r->slots[i].claim);
+}
+
+bool shm_ring_slot_reclaim(shm_ring_t *r, uint32_t i, uint64_t observed)
+{
+    if (!r || i >= r->max_readers || SHM_CLAIM_STATE(observed) == SHM_SLOT_FREE)
         return false;
     shm_reader_slot_t *s = &r->slots[i];
-    if (!xa_cas32(&s->state, observed, SHM_SLOT_WORD(SHM_SLOT_EPOCH(observed), SHM_SLOT_FREE)))
+    if (xa_load64_acq(&s->claim) != observed)
         return false;
-    if (xa_xchg32(&s->waiting, 0) == 1)
-        xa_fetch_add32(&r->hdr->waiters, (uint32_t)-1);
-    return true;
+    /* The owner is gone: nobody sets its waiting mark again. Clear it before
+     * the slot is free, so that we never clear a next owner's. */
+    clear_waiting(r, s);
+    return xa_cas64(&s->claim, observed, freed(observed));
 }
 
 bool shm_ring_reader_pending(const shm_ring_reader_t *rd)
 {
     /* Called without the reader's lock (a hint for waiting): the cursor is
-     * only ever stored atomically. The next record's tag shows a new
-     * message before the tail does. */
-    const shm_ring_t *r = rd->ring;
-    uint64_t c = xa_load64_relaxed(&rd->cursor);
-    uint32_t off = (uint32_t)(c & r->mask);
-    if (off + SHM_RECORD_HEADER_SIZE <= r->capacity &&
-        xa_load64_acq(tag_at(r, off)) == tag_of(c))
-        return true;
-    return xa_load64_acq(&r->hdr->tail) > c;
+     * only ever stored atomically. */
+    return xa_load64_acq(&rd->ring->hdr->tail) > xa_load64_relaxed(&rd->cursor);
 }
 
-/* True unless the record at pos still carries its tag, judged after the
- * caller's copy (the acquire fence orders every copied byte before it). */
+/*
+ * True unless the record at pos is intact after the caller's copy of it.
+ * The acquire fence pairs with the writer's release fence before its data
+ * stores (shm_ring_write, step 1): if any copied byte was written after the
+ * record at pos was given up, the writer's new limit and head are visible
+ * now. limit <= pos + capacity: the writer has not written at pos +
+ * capacity or beyond, where the record's bytes lie in the next lap; else
+ * head > pos says the record was given up.
+ */
 static bool overwritten(const shm_ring_t *r, uint64_t pos)
 {
     xa_fence_acq();
-    return xa_load64_relaxed(tag_at(r, (uint32_t)(pos & r->mask))) != tag_of(pos);
+    if (xa_load64_relaxed(&r->hdr->limit) <= pos + r->capacity)
+        return false;
+    return xa_load64_relaxed(&r->hdr->head) > pos;
 }
 
 /* Lost our place (lapped, or shared state out of bounds): resume at the
@@ -669,11 +697,11 @@ static bool overwritten(const shm_ring_t *r, uint64_t pos)
 static shm_error_t resync(shm_ring_reader_t *rd, bool corrupt)
 {
     const shm_ring_t *r = rd->ring;
-    /* The writer stores head (release) before publishing the tail of the same
-     * write (release). So a tail seen before head bounds it from below (head
-     * >= tail - capacity), and a tail seen after it from above (head <= tail +
-     * capacity: at most the padding of the record being written). A head
-     * outside these bounds is not the writer's. */
+    /* The writer stores head before publishing the tail of the same write
+     * (both ordered by its release fence). So a tail seen before head bounds
+     * it from below (head >= tail - capacity), and a tail seen after it from
+     * above (head <= tail + capacity: at most the padding of the record being
+     * written). A head outside these bounds is not the writer's. */
     uint64_t tail1 = xa_load64_acq(&r->hdr->tail);
     uint64_t head = xa_load64_acq(&r->hdr->head);
     uint64_t tail2 = xa_load64_acq(&r->hdr->tail);
@@ -691,104 +719,99 @@ static shm_error_t resync(shm_ring_reader_t *rd, bool corrupt)
     return SHM_ERROR_INVALID_SEGMENT;
 }
 
+/*
+ * Read protocol (the writer's side is in shm_ring_write):
+ *  1. tail is loaded with acquire, only when the reader has read all it
+ *     knew of (a lagging reader batches): every record below it is written.
+ *  2. The record's header is copied and bounded, then its payload.
+ *  3. overwritten(): an acquire fence, then limit and perhaps head, two
+ *     words that only grow. A copy that read any byte of a later write sees
+ *     that write's limit and head (release fence / acquire fence
+ *     synchronisation), and is discarded. Nothing stored in the ring itself
+ *     is trusted for this: newer bytes could repeat it.
+ *  4. Only then are the header's position and sequence number checked; a
+ *     mismatch now is corruption, not a race.
+ * A record that is too big for the caller's buffer, malformed, or padding is
+ * acted upon only after the same check.
+ */
 shm_error_t shm_ring_read(shm_ring_reader_t *rd, void *buf, uint32_t *size)
 {
     if (!rd || !rd->ring || !size || (!buf && *size != 0))
         return SHM_ERROR_INVALID_PARAM;
     const shm_ring_t *r = rd->ring;
-    shm_error_t result = SHM_ERROR_EMPTY;
-
+    shm_error_t result = SHM_ERROR_EMPTY; /* SUCCESS only with a message copied */
     uint64_t start_cursor = rd->cursor;
-    /* Every iteration either advances the cursor or follows a writer that
-     * is lapping us; the bound only stops a hostile segment from holding us. */
-    for (uint32_t iter = 0; iter < (1u << 20); iter++) {
+
+    /* Every try either delivers, ends, or moves the cursor forward (past
+     * padding, or to a head past it); the bound only keeps a writer that
+     * laps us on every try, or a hostile one, from holding us. */
+    for (uint32_t tries = 0; tries < SHM_RING_READ_TRIES; tries++) {
         uint64_t c = rd->cursor;
-        uint64_t tail = rd->tail_seen;
-        uint32_t off = (uint32_t)(c & r->mask);
-        if (c >= tail && off + SHM_RECORD_HEADER_SIZE <= r->capacity &&
-            xa_load64_acq(tag_at(r, off)) == tag_of(c)) {
-            /* The next record is complete (its tag is stored last): read it
-             * without waiting to see the tail, which the writer publishes
-             * after it. It ends before this lap does. */
-            tail = c + (r->capacity - off);
-        } else if (c >= tail) {
-            /* The only load of the writer's per-message line, and only when
-             * we have read all we knew of: a lagging reader batches. */
-            tail = rd->tail_seen = xa_load64_acq(&r->hdr->tail);
-            if ((tail & (SHM_RECORD_ALIGN - 1)) != 0) {
+        if (c >= rd->tail_seen) {
+            /* 1. */
+            uint64_t t = xa_load64_acq(&r->hdr->tail);
+            if ((t & (SHM_RECORD_ALIGN - 1)) != 0) {
                 resync(rd, true); /* no honest writer stores that */
                 result = SHM_ERROR_INVALID_SEGMENT;
                 break;
             }
-            if (c == tail) {
-                result = SHM_ERROR_EMPTY;
-                break;
-            }
-            if (tail < c) {
+            rd->tail_seen = t;
+            if (t == c)
+                break; /* empty */
+            if (t < c) {
                 /* We resumed at a head just past padding that the writer
                  * has not published yet: nothing to read until it does.
                  * Further ahead than a ring: the shared tail is corrupt. */
-                if (c - tail <= r->capacity) {
-                    result = SHM_ERROR_EMPTY;
+                if (c - t > r->capacity) {
+                    resync(rd, true);
+                    result = SHM_ERROR_INVALID_SEGMENT;
+                }
+                break;
+            }
+        }
+        uint64_t tail = rd->tail_seen;
+        bool lapped = tail - c > r->capacity;
+        shm_record_header_t hdr = {0, 0, 0, 0};
+        uint32_t span = 0;
+        if (!lapped) {
+            /* 2. */
+            span = record_at(r, c, &hdr);
+            if (span == 0 || c + span > tail) {
+                if (!overwritten(r, c)) {
+                    resync(rd, true); /* intact but malformed: corrupt */
+                    result = SHM_ERROR_INVALID_SEGMENT;
                     break;
                 }
-                resync(rd, true);
+                lapped = true;
+            } else if (hdr.type == SHM_REC_MESSAGE && hdr.length <= *size) {
+                uint32_t off = (uint32_t)(c & r->mask);
+                xa_copy_from_shared(buf, r->data + off + SHM_RECORD_HEADER_SIZE, hdr.length);
+                lapped = overwritten(r, c); /* 3. */
+            } else if ((c & r->mask) + SHM_RECORD_HEADER_SIZE <= r->capacity) {
+                lapped = overwritten(r, c); /* padding or too big: header only */
+            }
+        }
+        if (lapped) {
+            if (resync(rd, false) != SHM_SUCCESS) {
                 result = SHM_ERROR_INVALID_SEGMENT;
                 break;
             }
-        }
-        if (tail - c > r->capacity) {
-            result = resync(rd, false); /* behind by more than the ring */
-            if (result != SHM_SUCCESS)
-                break;
             continue;
         }
-        if (off + SHM_RECORD_HEADER_SIZE > r->capacity) {
-            xa_store64_relaxed(&rd->cursor, c + (r->capacity - off)); /* bare padding */
-            continue;
-        }
-        /* Published (c < tail), so a tag other than ours means overwritten. */
-        if (xa_load64_acq(tag_at(r, off)) != tag_of(c)) {
-            result = resync(rd, false);
-            if (result != SHM_SUCCESS)
-                break;
-            continue;
-        }
-        shm_record_header_t hdr;
-        uint32_t span = record_span_at(r, c, &hdr);
-        if (span == 0 || c + span > tail) {
-            if (overwritten(r, c)) {
-                result = resync(rd, false);
-                if (result != SHM_SUCCESS)
-                    break;
-                continue;
-            }
-            resync(rd, true); /* intact but malformed: corrupt */
+        /* 4. The copy is intact. */
+        if (hdr.pos != c) {
+            resync(rd, true);
             result = SHM_ERROR_INVALID_SEGMENT;
             break;
         }
-        if (hdr.type == SHM_REC_PADDING || hdr.length > *size) {
-            if (overwritten(r, c)) {
-                result = resync(rd, false);
-                if (result != SHM_SUCCESS)
-                    break;
-                continue;
-            }
-            if (hdr.type == SHM_REC_PADDING) {
-                xa_store64_relaxed(&rd->cursor, c + span);
-                continue;
-            }
+        if (hdr.type == SHM_REC_PADDING) {
+            xa_store64_relaxed(&rd->cursor, c + span);
+            continue;
+        }
+        if (hdr.length > *size) {
             *size = hdr.length; /* the message stays for a larger buffer */
             result = SHM_ERROR_BUFFER_TOO_SMALL;
             break;
-        }
-        xa_copy_from_shared(buf, r->data + off + SHM_RECORD_HEADER_SIZE, hdr.length);
-        if (overwritten(r, c)) {
-            /* Torn: the writer reached these bytes while we copied. */
-            result = resync(rd, false);
-            if (result != SHM_SUCCESS)
-                break;
-            continue;
         }
         /* The sequence only grows, and by no more than the messages that
          * fit in the bytes since the position expected_seq belongs to. */
@@ -821,14 +844,20 @@ bool shm_ring_reader_sleep_begin(shm_ring_reader_t *rd)
         xa_fetch_add32(&rd->ring->hdr->waiters, 1);
     /* Both RMWs above are full fences: the caller's next tail load is
      * ordered after them. A writer that skips its own fence needs ours to
-     * reach its CPU too. */
-    return (xa_load32_acq(&rd->ring->hdr->writer_flags) & SHM_WRITER_REMOTE_FENCE) != 0;
+     * reach its CPU too, unless a sleeper already found that impossible. */
+    const shm_ring_header_t *h = rd->ring->hdr;
+    return (xa_load32_acq(&h->writer_flags) & SHM_WRITER_REMOTE_FENCE) != 0 &&
+           xa_load32_relaxed(&h->fence_failed) == 0;
+}
+
+void shm_ring_reader_fence_failed(shm_ring_reader_t *rd)
+{
+    xa_xchg32(&rd->ring->hdr->fence_failed, 1);
 }
 
 void shm_ring_reader_sleep_end(shm_ring_reader_t *rd)
 {
-    if (xa_xchg32(&rd->slot->waiting, 0) == 1)
-        xa_fetch_add32(&rd->ring->hdr->waiters, (uint32_t)-1);
+    clear_waiting(rd->ring, rd->slot);
 }
 
 /* ---- monitoring ----------------------------------------------------------------------------- */
@@ -839,7 +868,7 @@ uint32_t shm_ring_active_readers(const shm_ring_t *r)
     if (!r || !r->hdr)
         return 0;
     for (uint32_t i = 0; i < r->max_readers; i++)
-        if (SHM_SLOT_STATE(xa_load32_acq(&r->slots[i].state)) == SHM_SLOT_ACTIVE)
+        if (SHM_CLAIM_STATE(xa_load64_acq(&r->slots[i].claim)) == SHM_SLOT_ACTIVE)
             n++;
     return n;
 }
@@ -851,7 +880,7 @@ uint32_t shm_ring_available(const shm_ring_t *r)
     uint64_t tail = xa_load64_acq(&r->hdr->tail);
     uint64_t used = 0;
     for (uint32_t i = 0; i < r->max_readers; i++) {
-        if (SHM_SLOT_STATE(xa_load32_acq(&r->slots[i].state)) != SHM_SLOT_ACTIVE)
+        if (SHM_CLAIM_STATE(xa_load64_acq(&r->slots[i].claim)) != SHM_SLOT_ACTIVE)
             continue;
         uint64_t c = xa_load64_relaxed(&r->slots[i].cursor);
         uint64_t lag = c <= tail ? tail - c : 0;

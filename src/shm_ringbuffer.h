@@ -15,23 +15,29 @@
  * its own cursor in a reader slot. Positions are 64-bit byte counters that
  * only grow; the offset in the data area is position & (capacity - 1).
  *
- * Records are 8-byte aligned: a 24-byte header (tag, sequence, length, type)
- * and the payload. A padding record (or, when fewer than 24 bytes remain, the
- * bare remainder) fills the end of the data area before the writer wraps.
+ * Records are 8-byte aligned: a 24-byte header (position, sequence, length,
+ * type) and the payload. A padding record (or, when fewer than 24 bytes
+ * remain, the bare remainder) fills the end of the data area before the
+ * writer wraps.
  *
- * A record's tag is its position | 1, stored last (release): it says "the
- * record that starts here, at this position, is complete". Before the writer
- * overwrites any byte of older records it clears their tags (walking them
- * from `head`, the oldest intact record, and moving `head` past them), then
- * a release fence, then the new bytes; last it publishes `tail`.
- * A reader checks the tag, copies the record, and checks the tag again
- * (after an acquire fence): unchanged means no byte it copied was
- * overwritten, so a torn record is never delivered. This needs no shared
- * word written per message besides `tail`, which a lagging reader loads once
- * per batch. (The writer also keeps `intent`, the end of the record being
- * written, for monitoring and for recovery after a crash mid-write.)
- * A lapped reader resumes at `head` and counts its loss from the sequence
- * numbers.
+ * Three positions of the writer, each only growing, say what a reader may
+ * trust:
+ *   tail   end of the last published record (release): [.., tail) is written;
+ *   head   oldest intact record: the writer moves it past every record it is
+ *          about to overwrite, before it writes a byte there;
+ *   limit  the writer writes no byte at a position >= limit; it moves it
+ *          ahead in steps of capacity / 8, also before writing.
+ * A reader loads tail (acquire) and reads records below it. It copies the
+ * record, then (acquire fence) loads limit: limit <= pos + capacity proves
+ * that no byte of the record at pos was overwritten during the copy; else it
+ * loads head: head <= pos proves the same, head > pos means the copy may be
+ * torn and is discarded. Both words only grow, so newer bytes cannot forge
+ * them, unlike a value stored in the ring itself (a tag at the record could
+ * be rewritten by a newer record's sequence number or payload word with the
+ * same bits). limit sits on a line the writer rarely writes, so the check
+ * costs a reader a load that hits its cache; head is loaded only by readers
+ * that lag by most of a ring. A lapped reader resumes at head and counts its
+ * loss from the sequence numbers.
  *
  * Everything read from shared memory is bounded before use: a corrupted or
  * hostile segment yields SHM_ERROR_INVALID_SEGMENT, never an access outside
@@ -44,6 +50,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "atomics.h"
 #include "platform.h"
 #include "shm_ipc.h"
 
@@ -58,19 +65,35 @@ extern "C" {
  */
 
 #define SHM_SEG_MAGIC 0x4D485358u /* "XSHM" in little-endian memory */
-#define SHM_LAYOUT_VERSION 1u
+#define SHM_LAYOUT_VERSION 2u
 #define SHM_CACHE_LINE 64u
 #define SHM_RECORD_HEADER_SIZE SHM_MESSAGE_OVERHEAD
 #define SHM_RECORD_ALIGN 8u
 
 enum { SHM_SEG_INITIALIZING = 0, SHM_SEG_READY = 1, SHM_SEG_CLOSED = 2 };
 enum { SHM_REC_MESSAGE = 0x4D534731u /* "1GSM" */, SHM_REC_PADDING = 0x50414431u };
-/* A slot's `state` word packs a claim counter with the state, so that a
- * compare-and-swap on it cannot confuse two successive owners of a slot. */
+
+/*
+ * A reader slot's `claim` word: the process id of its owner (or last owner)
+ * in the high half; in the low half a claim counter (epoch) and the state, so
+ * that a compare-and-swap on it cannot confuse two successive owners.
+ *   FREE -> CLAIMING(pid, epoch + 1)   a claimer, in one compare-and-swap
+ *   CLAIMING -> ACTIVE (same pid, epoch)   once its identity is written
+ *   CLAIMING or ACTIVE -> FREE (same epoch)   detach, or a reclaim of a slot
+ *                                             whose owner process is gone
+ * Each step is a compare-and-swap from the word the actor last saw; a failed
+ * one means the slot is no longer what it saw. The owner's pid is part of
+ * the claim itself, so a slot is never left claimed by nobody known: a
+ * CLAIMING slot is reclaimed only when that process is gone, never because
+ * its owner is slow (stopped in a debugger, a paused VM), and an owner
+ * writes into its slot only while its claim stands.
+ */
 enum { SHM_SLOT_FREE = 0, SHM_SLOT_CLAIMING = 1, SHM_SLOT_ACTIVE = 2 };
-#define SHM_SLOT_STATE(word) ((word) & 3u)
-#define SHM_SLOT_EPOCH(word) ((word) >> 2)
-#define SHM_SLOT_WORD(epoch, state) (((uint32_t)(epoch) << 2) | (uint32_t)(state))
+#define SHM_CLAIM(pid, epoch, state) \
+    (((uint64_t)(uint32_t)(pid) << 32) | ((uint64_t)(uint32_t)(epoch) << 2) | (uint64_t)(state))
+#define SHM_CLAIM_STATE(c) ((uint32_t)((c) & 3u))
+#define SHM_CLAIM_EPOCH(c) ((uint32_t)(((c) >> 2) & 0x3FFFFFFFu))
+#define SHM_CLAIM_PID(c) ((uint32_t)((c) >> 32))
 
 typedef struct shm_seg_header {
     uint32_t magic;           /* 0: SHM_SEG_MAGIC, stored last at creation */
@@ -98,7 +121,8 @@ typedef struct shm_seg_header {
                                       plat_remote_fence() before sleeping */
 
 typedef struct shm_ring_header {
-    /* line 0: fixed at creation, and the writer's identity */
+    /* line 0: fixed at creation, the writer's identity, and words written
+     * rarely but read often (limit: by every reader after every copy) */
     uint32_t capacity;        /* 0 */
     uint32_t max_readers;     /* 4 */
     uint32_t ring_index;      /* 8 */
@@ -106,12 +130,15 @@ typedef struct shm_ring_header {
     uint64_t writer_start;    /* 16 */
     uint32_t writer_ptr_bits; /* 24 */
     uint32_t writer_flags;    /* 28: SHM_WRITER_* */
-    uint32_t reserved0[8];    /* 32..63 */
+    uint64_t limit;           /* 32: no byte at a position >= limit is written */
+    uint32_t fence_failed;    /* 40: a sleeper's remote fence failed: the
+                                 writer must fence itself (sticky) */
+    uint32_t reserved0[5];    /* 44..63 */
     /* line 1: what readers poll, written by the writer for every message */
     uint64_t tail;            /* 64: end of the last published record */
     uint64_t reserved1[7];    /* 72..127 */
-    /* line 2: the writer's bookkeeping, read by readers only when lapped
-     * or attaching */
+    /* line 2: the writer's bookkeeping, read by readers only when lagging,
+     * lapped or attaching */
     uint64_t head;            /* 128: oldest intact record */
     uint64_t next_seq;        /* 136: sequence number of the next message */
     uint64_t pub_ver;         /* 144: odd while tail/next_seq are changing */
@@ -131,19 +158,19 @@ typedef struct shm_reader_slot {
     uint64_t lost;            /* 24: messages overwritten before delivery */
     uint64_t bytes;           /* 32: payload bytes delivered */
     uint64_t reserved0[3];    /* 40..63 */
-    /* line 1: identity and sleeping */
-    uint32_t state;           /* 64: SHM_SLOT_WORD(epoch, SHM_SLOT_*) */
-    uint32_t reserved_epoch;  /* 68: zero */
-    uint32_t pid;             /* 72 */
-    uint32_t ptr_bits;        /* 76 */
-    uint64_t start_time;      /* 80 */
-    uint32_t waiting;         /* 88: 1 while the reader sleeps or is about to */
-    uint32_t wake_word;       /* 92: futex word, bumped to wake the reader */
-    uint32_t reserved1[8];    /* 96..127 */
+    /* line 1: claim, identity and sleeping */
+    uint64_t claim;           /* 64: SHM_CLAIM(pid, epoch, SHM_SLOT_*) */
+    uint64_t start_time;      /* 72: owner's process start time */
+    uint32_t ptr_bits;        /* 80: owner's pointer width */
+    uint32_t waiting;         /* 84: 1 while the reader sleeps or is about to */
+    uint32_t wake_word;       /* 88: futex word, bumped to wake the reader */
+    uint32_t reserved1[9];    /* 92..127 */
 } shm_reader_slot_t;
 
 typedef struct shm_record_header {
-    uint64_t tag;             /* position | 1 once complete; 0 once dead */
+    uint64_t pos;             /* the record's own position (a consistency
+                                 check, trusted only once the copy is known
+                                 intact) */
     uint64_t seq;             /* message sequence number; 0 for padding */
     uint32_t length;          /* payload bytes (message) or record bytes (padding) */
     uint32_t type;            /* SHM_REC_* */
@@ -162,7 +189,7 @@ typedef struct shm_ring {
     /* writer state, valid in the writing process only */
     bool writer_ready;
     bool w_remote_fence;      /* sleepers fence for us (SHM_WRITER_REMOTE_FENCE) */
-    uint64_t w_tail, w_head, w_seq, w_bytes;
+    uint64_t w_tail, w_head, w_limit, w_seq, w_bytes;
 } shm_ring_t;
 
 /* Parameters of a new segment. */
@@ -188,17 +215,18 @@ typedef struct shm_segment {
 /* A reader of one ring, with its claimed slot. Not shared between processes;
  * the threads of one process serialise their calls on it. */
 typedef struct shm_ring_reader {
-    shm_ring_t *ring;
-    shm_reader_slot_t *slot;
-    uint32_t slot_index;
-    uint64_t cursor;
+    XA_ALIGN8 uint64_t cursor; /* atomic: shm_ring_reader_pending() reads it
+                                  without the caller's lock */
     uint64_t tail_seen;       /* the tail as last loaded: reload only at it */
     uint64_t seq_pos;         /* position from which expected_seq holds */
     uint64_t expected_seq;
     uint64_t received;
     uint64_t lost;
     uint64_t bytes;           /* payload bytes delivered */
-    uint32_t claim_word;      /* SHM_SLOT_WORD(epoch, ACTIVE) of our claim */
+    uint64_t claim;           /* SHM_CLAIM(pid, epoch, ACTIVE) of our claim */
+    shm_ring_t *ring;
+    shm_reader_slot_t *slot;
+    uint32_t slot_index;
 } shm_ring_reader_t;
 
 /* ---- segment ---------------------------------------------------------------- */
@@ -264,24 +292,33 @@ bool shm_ring_wake_needed(shm_ring_t *ring);
 /* ---- readers -------------------------------------------------------------------- */
 
 /*
- * Claim a free reader slot with the caller's identity; the reader starts at
- * the current tail (it receives messages written from now on).
- * Errors: SHM_ERROR_BUSY when every slot is taken.
+ * Claim a free reader slot with the caller's identity (see SHM_CLAIM); the
+ * reader starts at the current tail (it receives messages written from now
+ * on). Errors: SHM_ERROR_BUSY when every slot is taken.
  */
 shm_error_t shm_ring_reader_attach(shm_ring_t *ring, shm_ring_reader_t *r);
 
-/* Give the slot back. */
+/* Give the slot back (only if our claim still stands). */
 void shm_ring_reader_detach(shm_ring_reader_t *r);
 
-/* The slot's state word as this reader claimed it. */
-uint32_t shm_ring_reader_claim_word(const shm_ring_reader_t *r);
+/* The slot's claim word as this reader holds it (ACTIVE). */
+uint64_t shm_ring_reader_claim(const shm_ring_reader_t *r);
+
+/* The claim word of slot i (acquire: the owner's identity, written before
+ * it became ACTIVE, may be read after it). */
+uint64_t shm_ring_slot_claim(const shm_ring_t *ring, uint32_t i);
 
 /*
- * Free slot i of a reader that died, if its state word still equals
- * `observed` (ACTIVE or CLAIMING, with the same epoch). Clears its waiting
- * mark. Returns true when this call freed it.
+ * Free slot i of a reader whose process is gone, if its claim word still
+ * equals `observed` (CLAIMING or ACTIVE). Clears its waiting mark. Returns
+ * true when this call freed it. The caller has established that the
+ * process SHM_CLAIM_PID(observed) (with the slot's start time, once ACTIVE)
+ * is not running: an owner that is alive, however slow, keeps its slot.
  */
-bool shm_ring_slot_reclaim(shm_ring_t *ring, uint32_t i, uint32_t observed);
+bool shm_ring_slot_reclaim(shm_ring_t *ring, uint32_t i, uint64_t observed);
+
+/* Records a read may try before it gives up (see shm_ring_read). */
+#define SHM_RING_READ_TRIES (1u << 20)
 
 /*
  * Copy the next message into buf (*size bytes available) and set *size to its
@@ -289,6 +326,9 @@ bool shm_ring_slot_reclaim(shm_ring_t *ring, uint32_t i, uint32_t observed);
  * SHM_ERROR_BUFFER_TOO_SMALL (*size set to the length needed; the message
  * stays), SHM_ERROR_INVALID_PARAM, SHM_ERROR_INVALID_SEGMENT (the ring's
  * shared state is corrupt; the reader resynchronises at the tail).
+ * SHM_ERROR_EMPTY also when the writer overwrote the record under the
+ * reader on each of SHM_RING_READ_TRIES tries: nothing is delivered, the
+ * loss is counted, the next call goes on from the oldest intact record.
  * Callers serialise their calls on one reader.
  */
 shm_error_t shm_ring_read(shm_ring_reader_t *r, void *buf, uint32_t *size);
@@ -306,6 +346,11 @@ bool shm_ring_reader_pending(const shm_ring_reader_t *r);
  */
 /* Returns true when the caller must plat_remote_fence() before sleeping. */
 bool shm_ring_reader_sleep_begin(shm_ring_reader_t *r);
+/* The caller's plat_remote_fence() failed: tell the writer to fence itself
+ * from now on (full fence). A write in flight may still have skipped its
+ * fence: the caller bounds its sleep (SHM_FENCE_FAILED_SLEEP_MS). */
+void shm_ring_reader_fence_failed(shm_ring_reader_t *r);
+#define SHM_FENCE_FAILED_SLEEP_MS 1u
 void shm_ring_reader_sleep_end(shm_ring_reader_t *r);
 void shm_ring_wake_sleepers(shm_ring_t *ring, void (*wake)(void *ctx, uint32_t slot),
                             void *ctx);

@@ -21,7 +21,10 @@
 #include <windows.h>
 #else
 #define _DEFAULT_SOURCE 1 /* setgroups */
+#include <fcntl.h>
 #include <grp.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 #endif
@@ -629,6 +632,15 @@ static void test_crashed_server(void **state)
  * Instead the tests forge the recorded identity in shared memory: a live
  * pid with another start time is exactly what a reused pid looks like.
  */
+#ifdef _WIN32
+/* A leftover object of test_killed_while_creating, held open as a client
+ * of the killed server would hold it. */
+static plat_shm_t leftover_mapping;
+static void close_leftover(void) { plat_shm_close(&leftover_mapping); }
+#else
+static void close_leftover(void) {}
+#endif
+
 static void test_reused_pid_client(void **state)
 {
     (void)state;
@@ -646,7 +658,8 @@ static void test_reused_pid_client(void **state)
 
     /* The client's slot records this (live) process. */
     shm_reader_slot_t *slot = &shm_server_tx_ring(s)->slots[0];
-    plat_proc_id_t id = {xa_load32_relaxed(&slot->pid), xa_load64_relaxed(&slot->start_time)};
+    plat_proc_id_t id = {SHM_CLAIM_PID(xa_load64_acq(&slot->claim)),
+                         xa_load64_relaxed(&slot->start_time)};
     assert_int_equal(id.pid, self_pid());
     assert_true(id.start_time != 0);
     assert_true(plat_proc_alive(&id));
@@ -663,7 +676,7 @@ static void test_reused_pid_client(void **state)
                   ms_between(forged, e.at_ns));
     assert_int_equal(e.peer.pid, self_pid());
     assert_int_equal(server_connected(s), 0);
-    assert_int_equal(SHM_SLOT_STATE(xa_load32_acq(&slot->state)), SHM_SLOT_FREE);
+    assert_int_equal(SHM_CLAIM_STATE(xa_load64_acq(&slot->claim)), SHM_SLOT_FREE);
 
     /* The client taken for dead leaves, then a new one gets the slot. (In
      * the other order the two would share the slot's client->server ring,
@@ -732,10 +745,11 @@ static void test_reused_pid_server_seen_by_client(void **state)
 }
 
 /*
- * The converse for a new server: a segment whose creator is recorded with
- * the pid of a live process but another start time is reclaimed by
- * shm_server_create; with the right identity (or an unknown start time,
- * where the pid alone decides) the name stays taken.
+ * For a new server, what a channel's segment records decides nothing: a live
+ * server holds the channel's name lock, which the OS releases only when that
+ * process ends. So a forged creator identity (a live pid with another start
+ * time, as a reused pid would look, or no start time) leaves the name
+ * taken, and once the server is killed the name is reclaimed.
  */
 static void test_reused_pid_server_reclaimed(void **state)
 {
@@ -751,39 +765,31 @@ static void test_reused_pid_server_reclaimed(void **state)
     assert_true(up);
 
     shm_ring_config_t c = cfg(4096, 1, false, 0);
-    /* The helper is alive and recorded as it is: the name is taken. */
-    shm_server_t *s = shm_server_create(name, &c);
-    if (s)
-        tp_kill(&srv);
-    assert_null(s);
-    assert_int_equal(shm_last_error(), SHM_ERROR_EXISTS);
-
     shm_segment_t *peek = peek_open(name);
     if (!peek)
         tp_kill(&srv);
     assert_non_null(peek);
     uint64_t start = xa_load64_relaxed(&peek->hdr->creator_start);
-    /* Start time unknown: the live pid alone decides, still taken. */
-    xa_store64_relaxed(&peek->hdr->creator_start, 0);
-    s = shm_server_create(name, &c);
-    if (s)
-        tp_kill(&srv);
-    assert_null(s);
-    assert_int_equal(shm_last_error(), SHM_ERROR_EXISTS);
-
-    /* The helper's pid with another start time: a reused pid, so the
-     * segment is stale and is reclaimed. */
-    xa_store64_relaxed(&peek->hdr->creator_start, start ^ 1);
+    const uint64_t forged[] = {start, 0, start ^ 1};
+    for (size_t k = 0; k < sizeof(forged) / sizeof(forged[0]); k++) {
+        xa_store64_relaxed(&peek->hdr->creator_start, forged[k]);
+        shm_server_t *s = shm_server_create(name, &c);
+        shm_error_t err = shm_last_error();
+        if (s) {
+            tp_kill(&srv);
+            fail_msg("create over a live server recorded with start time %llx (forged case %u)",
+                     (unsigned long long)forged[k], (unsigned)k);
+        }
+        assert_int_equal(err, SHM_ERROR_EXISTS);
+    }
     peek_close(peek);
-    s = shm_server_create(name, &c);
-    shm_error_t err = shm_last_error();
-    /* The helper is not part of what follows (on Windows it still maps the
-     * memory the new channel was laid out in). */
-    tp_kill(&srv);
-    if (!s)
-        fail_msg("create over a forged creator identity: %s", shm_strerror(err));
-    print_message("reused pid: segment of a 'reused' creator pid reclaimed\n");
+    print_message("forged creator identities: the live server keeps its name\n");
 
+    /* Really gone: the name is reclaimed at once. */
+    tp_kill(&srv);
+    shm_server_t *s = shm_server_create(name, &c);
+    if (!s)
+        fail_msg("create after the server was killed: %s", shm_strerror(shm_last_error()));
     shm_client_t *cl = shm_client_connect(name);
     assert_non_null(cl);
     assert_int_equal(server_connected(s), 1);
@@ -1099,56 +1105,100 @@ static void test_corrupted_header(void **state)
 }
 
 /*
- * A server that died after creating its object but before publishing it (the
- * magic is still 0) must not block the name: its identity, written before
- * the magic, shows it dead, so the next server reclaims the name. One whose
- * identity is not written yet, or whose creator lives, is left alone.
+ * What a server killed while creating its channel can leave under the name:
+ * an object of size 0 (killed between creating and sizing it: POSIX only),
+ * a sized object of zeros, one with the creator's identity but no magic
+ * yet. Nobody holds the channel's name lock any more, so the next server
+ * replaces each of them (before, the first two blocked the name for good).
+ * While a live creator holds the lock (still setting up), the name is taken.
  */
-static void test_unpublished_segment(void **state)
+typedef enum { LEFT_EMPTY, LEFT_ZEROS, LEFT_IDENTITY_UNKNOWN, LEFT_IDENTITY_SELF,
+               LEFT_IDENTITY_OTHER } leftover_t;
+
+static const char *leftover_text(leftover_t k)
 {
-    (void)state;
-    char name[80], os[PLAT_NAME_MAX];
-    tp_unique_name(name, sizeof(name), "rel-unpub");
-    os_name(os, sizeof(os), name);
+    switch (k) {
+    case LEFT_EMPTY: return "an object of size 0";
+    case LEFT_ZEROS: return "a sized object of zeros";
+    case LEFT_IDENTITY_UNKNOWN: return "an unpublished header, identity 0";
+    case LEFT_IDENTITY_SELF: return "an unpublished header naming a live process";
+    default: return "an unpublished header naming a gone process";
+    }
+}
+
+/* Leave `k` under channel name `name`; false if this OS cannot have it. */
+static bool leave_object(const char *os, leftover_t k)
+{
+    if (k == LEFT_EMPTY) {
+#ifdef _WIN32
+        (void)os;
+        return false; /* a paging-file mapping has a size from its creation */
+#else
+        char path[PLAT_NAME_MAX + 2];
+        snprintf(path, sizeof(path), "/%s", os);
+        int fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+        assert_true(fd >= 0);
+        close(fd);
+        return true;
+#endif
+    }
+    plat_shm_t shm;
+    memset(&shm, 0, sizeof(shm));
+    assert_int_equal(plat_shm_create(&shm, os, 64 * 1024), SHM_SUCCESS);
+    shm_seg_header_t *h = (shm_seg_header_t *)shm.base;
     plat_proc_id_t self;
     plat_proc_self(&self);
-    const struct {
-        uint32_t pid;
-        uint64_t start;
-        shm_error_t want;
-    } cases[] = {
-        {0, 0, SHM_ERROR_EXISTS},                          /* too early to tell */
-        {self.pid, self.start_time, SHM_ERROR_EXISTS},     /* its creator lives */
-        {self.pid, self.start_time + 1, SHM_SUCCESS},      /* another process: gone */
-    };
-    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
-        plat_shm_t shm;
-        memset(&shm, 0, sizeof(shm));
-        assert_int_equal(plat_shm_create(&shm, os, 64 * 1024), SHM_SUCCESS);
-        shm_seg_header_t *h = (shm_seg_header_t *)shm.base;
-        h->creator_pid = cases[k].pid;
-        h->creator_start = cases[k].start;
-        /* magic stays 0: never published */
-        shm_ring_config_t c = cfg(4096, 1, false, 0);
-        shm_server_t *s = shm_server_create(name, &c);
-        shm_error_t got = s ? SHM_SUCCESS : shm_last_error();
-        plat_shm_close(&shm);
-        if (s) {
-            /* The reclaimed name works. */
-            shm_client_t *cl = shm_client_connect(name);
-            assert_non_null(cl);
-            assert_int_equal(shm_server_send(s, "ok", 3), SHM_SUCCESS);
-            char buf[4];
-            uint32_t sz = sizeof(buf);
-            assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_SUCCESS);
-            shm_client_disconnect(cl);
-            shm_server_destroy(s);
-        } else {
-            plat_shm_unlink(os);
+    if (k == LEFT_IDENTITY_SELF || k == LEFT_IDENTITY_OTHER) {
+        h->creator_pid = self.pid;
+        h->creator_start = self.start_time + (k == LEFT_IDENTITY_OTHER ? 1u : 0u);
+    }
+    /* Windows: the object lives while a handle is open, as it would in a
+     * client of the killed server; close it after the test's create. */
+#ifdef _WIN32
+    leftover_mapping = shm;
+#else
+    plat_shm_close(&shm);
+#endif
+    return true;
+}
+
+static void test_killed_while_creating(void **state)
+{
+    (void)state;
+    for (leftover_t k = LEFT_EMPTY; k <= LEFT_IDENTITY_OTHER; k++) {
+        char name[80], os[PLAT_NAME_MAX];
+        tp_unique_name(name, sizeof(name), "rel-killed");
+        os_name(os, sizeof(os), name);
+        if (!leave_object(os, k)) {
+            print_message("killed while creating: %s: skipped, no such object on Windows\n",
+                          leftover_text(k));
+            continue;
         }
-        if (got != cases[k].want)
-            fail_msg("unpublished segment, case %u: %s, expected %s", (unsigned)k,
-                     shm_strerror(got), shm_strerror(cases[k].want));
+        shm_ring_config_t c = cfg(4096, 1, false, 0);
+        /* A live creator still setting up holds the lock: taken. */
+        plat_lock_t setup;
+        assert_int_equal(plat_lock_take(&setup, os), SHM_SUCCESS);
+        shm_server_t *s = shm_server_create(name, &c);
+        shm_error_t err = shm_last_error();
+        plat_lock_release(&setup);
+        if (s)
+            fail_msg("%s: created while a live creator holds the name", leftover_text(k));
+        assert_int_equal(err, SHM_ERROR_EXISTS);
+        /* Its creator gone: replaced. */
+        s = shm_server_create(name, &c);
+        err = shm_last_error();
+        close_leftover();
+        if (!s)
+            fail_msg("%s left by a killed creator: %s", leftover_text(k), shm_strerror(err));
+        shm_client_t *cl = shm_client_connect(name);
+        assert_non_null(cl);
+        assert_int_equal(shm_server_send(s, "ok", 3), SHM_SUCCESS);
+        char buf[4];
+        uint32_t sz = sizeof(buf);
+        assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_SUCCESS);
+        shm_client_disconnect(cl);
+        shm_server_destroy(s);
+        print_message("killed while creating: %s: replaced\n", leftover_text(k));
     }
 }
 
@@ -1195,13 +1245,16 @@ static void test_join_waits_for_publication(void **state)
 }
 
 /* Objects under a channel's name that are not channels: refused by connect
- * with SHM_ERROR_INVALID_SEGMENT, not mistaken for a stale channel by
- * create (SHM_ERROR_EXISTS: it is not ours to remove). */
+ * with SHM_ERROR_INVALID_SEGMENT, and replaced by create, as no live server
+ * holds the name. Only a channel of another layout version whose creator
+ * still runs is left alone (SHM_ERROR_EXISTS): servers of other versions do
+ * not take the name lock. */
 static void test_not_a_channel(void **state)
 {
     (void)state;
     char name[80], os[PLAT_NAME_MAX];
     shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_server_t *s;
 
     /* A valid segment of this library, but with a ring too many. */
     tp_unique_name(name, sizeof(name), "rel-seg");
@@ -1212,11 +1265,10 @@ static void test_not_a_channel(void **state)
     assert_int_equal(shm_segment_create(seg, os, &p), SHM_SUCCESS);
     assert_null(shm_client_connect(name));
     assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_SEGMENT);
-    assert_null(shm_server_create(name, &c));
-    assert_int_equal(shm_last_error(), SHM_ERROR_EXISTS);
+    s = shm_server_create(name, &c); /* (still mapped here, as by a client) */
     shm_segment_close(seg);
-    plat_shm_unlink(os);
-    free(seg);
+    assert_non_null(s);
+    shm_server_destroy(s);
 
     /* Garbage. */
     tp_unique_name(name, sizeof(name), "rel-junk");
@@ -1227,10 +1279,35 @@ static void test_not_a_channel(void **state)
     memset(junk.base, 0xA5, junk.size);
     assert_null(shm_client_connect(name));
     assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_SEGMENT);
-    assert_null(shm_server_create(name, &c));
-    assert_int_equal(shm_last_error(), SHM_ERROR_EXISTS);
+    s = shm_server_create(name, &c);
     plat_shm_close(&junk);
-    plat_shm_unlink(os);
+    assert_non_null(s);
+    shm_server_destroy(s);
+
+    /* A channel of layout version 1, whose creator (this process) runs, then
+     * one whose creator is gone. */
+    for (int gone = 0; gone <= 1; gone++) {
+        tp_unique_name(name, sizeof(name), gone ? "rel-v1-gone" : "rel-v1");
+        os_name(os, sizeof(os), name);
+        shm_seg_params_t p1 = {2, 4096, 1, false, 0};
+        assert_int_equal(shm_segment_create(seg, os, &p1), SHM_SUCCESS);
+        xa_store32_relaxed(&seg->hdr->layout_version, 1);
+        if (gone)
+            xa_store64_relaxed(&seg->hdr->creator_start, seg->hdr->creator_start ^ 1);
+        assert_null(shm_client_connect(name));
+        assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_SEGMENT);
+        s = shm_server_create(name, &c);
+        shm_segment_close(seg);
+        if (gone) {
+            assert_non_null(s);
+            shm_server_destroy(s);
+        } else {
+            assert_null(s);
+            assert_int_equal(shm_last_error(), SHM_ERROR_EXISTS);
+            plat_shm_unlink(os);
+        }
+    }
+    free(seg);
 }
 
 /* ---- main ------------------------------------------------------------------------------- */
@@ -1257,7 +1334,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_reuse_name_with_client_attached),
         cmocka_unit_test(test_reconnect_misuse),
         cmocka_unit_test(test_corrupted_header),
-        cmocka_unit_test(test_unpublished_segment),
+        cmocka_unit_test(test_killed_while_creating),
         cmocka_unit_test(test_join_waits_for_publication),
         cmocka_unit_test(test_not_a_channel),
     };

@@ -478,8 +478,9 @@ static void snapshot(const shm_segment_t *seg, chan_snap_t *s)
         for (uint32_t k = 0; k < rs->nslots; k++) {
             const shm_reader_slot_t *sl = &r->slots[k];
             slot_snap_t *ss = &rs->slots[k];
-            ss->state = SHM_SLOT_STATE(xa_load32_acq(&sl->state));
-            ss->pid = xa_load32_relaxed(&sl->pid);
+            uint64_t claim = xa_load64_acq(&sl->claim);
+            ss->state = SHM_CLAIM_STATE(claim);
+            ss->pid = SHM_CLAIM_PID(claim);
             ss->ptr_bits = xa_load32_relaxed(&sl->ptr_bits);
             ss->start_time = xa_load64_relaxed(&sl->start_time);
             ss->waiting = xa_load32_relaxed(&sl->waiting) != 0;
@@ -1436,8 +1437,8 @@ static const shm_reader_slot_t *own_slot(const shm_segment_t *view)
     const shm_ring_t *r = &view->rings[0];
     for (uint32_t k = 0; k < r->max_readers; k++) {
         const shm_reader_slot_t *s = &r->slots[k];
-        if (SHM_SLOT_STATE(xa_load32_acq(&s->state)) == SHM_SLOT_ACTIVE &&
-            xa_load32_relaxed(&s->pid) == self.pid &&
+        uint64_t claim = xa_load64_acq(&s->claim);
+        if (SHM_CLAIM_STATE(claim) == SHM_SLOT_ACTIVE && SHM_CLAIM_PID(claim) == self.pid &&
             xa_load64_relaxed(&s->start_time) == self.start_time)
             return s;
     }

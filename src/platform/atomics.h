@@ -2,17 +2,26 @@
  * atomics.h - the memory-ordering vocabulary of xshm.
  *
  * All shared-memory words are accessed through these helpers, never through
- * plain loads and stores. Each helper names its ordering:
+ * plain loads and stores. Each helper names its ordering, with the meaning
+ * of the C11 memory model (<stdatomic.h>), which the protocol comments in
+ * shm_ringbuffer.c and shm_events.c argue against:
  *   relaxed  - atomic (never torn), no ordering with other accesses;
  *   acquire  - later loads/stores of this thread cannot move before it;
  *   release  - earlier loads/stores of this thread cannot move after it;
  *   seq_cst  - a full fence: also orders an earlier store before a later load
  *              (the store-load order x86 does not give for free).
+ * Fences: xa_fence_rel() before a relaxed store X and xa_fence_acq() after a
+ * relaxed load that reads X synchronise (C11 7.17.4): what the storing thread
+ * did before its fence happens before what the loading thread does after its
+ * fence. Read-modify-write helpers (xchg, fetch_add, cas) are seq_cst.
  * 64-bit helpers are single atomic accesses on 32-bit x86 too (cmpxchg8b /
- * 8-byte SSE or x87 moves), provided the word is 8-byte aligned, which the
- * shared layout guarantees.
+ * 8-byte SSE or x87 moves), provided the word is 8-byte aligned: the shared
+ * layout guarantees it, and process-local 64-bit atomics are declared
+ * XA_ALIGN8 (see below).
  *
- * Two branches: GCC/Clang/MinGW (__atomic builtins) and MSVC (intrinsics).
+ * Three branches: GCC/Clang/MinGW (__atomic builtins), MSVC (intrinsics; x86
+ * and x64 only), and XSHM_EXPLORE, the test build in which every helper is a
+ * step of the interleaving explorer (tests/explore/).
  */
 #ifndef XSHM_ATOMICS_H
 #define XSHM_ATOMICS_H
@@ -29,8 +38,30 @@
 #endif
 #endif
 
+/* A process-local uint64_t that is accessed atomically: 8-byte aligned on
+ * every target (i386 and Win32 align uint64_t struct members to 4 only, and
+ * a misaligned 64-bit word may be read torn). Write it as
+ * `XA_ALIGN8 uint64_t field;`. */
 #if defined(_MSC_VER) && !defined(__clang__)
+#define XA_ALIGN8 __declspec(align(8))
+#elif defined(__cplusplus)
+#define XA_ALIGN8 alignas(8)
+#else
+#define XA_ALIGN8 _Alignas(8)
+#endif
+
+#if defined(XSHM_EXPLORE)
+/* ---------------------------------------------- the explorer's test build */
+#include "explore_hooks.h"
+
+#elif defined(_MSC_VER) && !defined(__clang__)
 /* ------------------------------------------------------------------ MSVC */
+/* The MSVC branch relies on x86/x64 being TSO: a plain (volatile) load is an
+ * acquire and a plain store a release once the compiler is restrained.
+ * Weakly ordered CPUs (ARM64) need real acquire/release instructions. */
+#if !defined(_M_IX86) && !defined(_M_X64)
+#error "xshm with MSVC supports x86 and x64 only (atomics.h); on ARM64 build with clang or GCC"
+#endif
 #include <intrin.h>
 
 #define XA_INLINE static __forceinline
@@ -64,7 +95,7 @@ XA_INLINE int xa_cas32(uint32_t *p, uint32_t expected, uint32_t desired)
                                                  (long)expected) == expected;
 }
 
-#if defined(_M_X64) || defined(_M_ARM64)
+#if defined(_M_X64)
 XA_INLINE uint64_t xa_load64_relaxed(const uint64_t *p) { return *(const volatile uint64_t *)p; }
 XA_INLINE void xa_store64_relaxed(uint64_t *p, uint64_t v) { *(volatile uint64_t *)p = v; }
 #else
@@ -167,6 +198,8 @@ XA_INLINE void xa_fence_seq_cst(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST);
 
 #if defined(__i386__) || defined(__x86_64__)
 XA_INLINE void xa_pause(void) { __builtin_ia32_pause(); }
+#elif defined(__aarch64__) || defined(__arm__)
+XA_INLINE void xa_pause(void) { __asm__ __volatile__("yield" ::: "memory"); }
 #else
 XA_INLINE void xa_pause(void) { xa_compiler_barrier(); }
 #endif
@@ -176,11 +209,16 @@ XA_INLINE void xa_pause(void) { xa_compiler_barrier(); }
 /*
  * Bulk copies into and out of a ring's data area. A reader may copy bytes
  * that the writer is overwriting at the same moment; the ring detects that
- * afterwards (tail intent) and discards the copy. Under ThreadSanitizer the
- * copies are made of relaxed atomic words so that this designed race is not
- * reported; elsewhere they are plain memcpy.
+ * afterwards (the writer's `limit` and `head`, loaded after an acquire
+ * fence) and discards the copy: the seqlock pattern. In C11 terms the copy
+ * stands for relaxed atomic loads of each byte (Boehm, "Can seqlocks get
+ * along with programming language memory models?", 2012); under
+ * ThreadSanitizer it is made of exactly those, so that this designed race is
+ * not reported; elsewhere it is plain memcpy.
  */
-#if defined(XA_TSAN)
+#if defined(XSHM_EXPLORE)
+/* explore_hooks.h defines them */
+#elif defined(XA_TSAN)
 static inline void xa_copy_shared(void *dst, const void *src, size_t n)
 {
     unsigned char *d = (unsigned char *)dst;

@@ -71,6 +71,37 @@ void plat_shm_close(plat_shm_t *shm);
  */
 shm_error_t plat_shm_unlink(const char *name);
 
+/* ---- name locks ------------------------------------------------------------
+ *
+ * A lock on a name that the OS releases when its holder's process ends,
+ * however it ends. A server holds one on its channel for its lifetime, so
+ * that "a live server owns this name" and "exactly one of several creators
+ * wins" never depend on what a dead process left in shared memory.
+ * Linux: an flock() on the file "<name>@lock" beside the segments (mode
+ * 0600), removed by its holder when it lets go. Windows: a named event
+ * "<name>@lock" that only the holder has open ('@' never occurs in a
+ * channel name, so no other object has that name).
+ */
+
+#define PLAT_HAS_LOCK 1
+
+typedef struct plat_lock {
+    intptr_t handle; /* POSIX: file descriptor + 1 (0: not held); Windows: HANDLE */
+    char name[PLAT_NAME_MAX];
+} plat_lock_t;
+
+/*
+ * Take the lock of `name` (an OS object name, as for plat_shm_create); never
+ * blocks. Errors: SHM_ERROR_EXISTS (another process, or another plat_lock_t
+ * of this process, holds it), SHM_ERROR_ACCESS (another user's),
+ * SHM_ERROR_INVALID_PARAM (name too long), SHM_ERROR_SYSTEM.
+ */
+shm_error_t plat_lock_take(plat_lock_t *l, const char *name);
+
+/* Let go of the lock (Linux: remove its file first). Safe on a zeroed or
+ * released plat_lock_t. */
+void plat_lock_release(plat_lock_t *l);
+
 /* ---- wake-up objects ------------------------------------------------------
  *
  * A wake-up object pairs a 32-bit word in shared memory with an OS object

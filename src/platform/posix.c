@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -243,6 +244,73 @@ shm_error_t plat_shm_unlink(const char *name)
     if (shm_unlink(path) != 0)
         return os_fail("shm_unlink", errno);
     return SHM_SUCCESS;
+}
+
+/* ---- name locks: flock() on "<name>@lock" ---------------------------------- */
+
+/* Same file: both descriptors name one inode. */
+static bool same_file(int a, int b)
+{
+    struct stat sa, sb;
+    return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+shm_error_t plat_lock_take(plat_lock_t *l, const char *name)
+{
+    char lname[PLAT_NAME_MAX], path[PLAT_NAME_MAX + 1];
+    shm_error_t err;
+
+    if (l == NULL)
+        return SHM_ERROR_INVALID_PARAM;
+    l->handle = 0;
+    l->name[0] = '\0';
+    int n = snprintf(lname, sizeof lname, "%s@lock", name ? name : "");
+    if (name == NULL || n <= 0 || (size_t)n >= sizeof lname)
+        return SHM_ERROR_INVALID_PARAM;
+    if ((err = shm_path(lname, path)) != SHM_SUCCESS)
+        return err;
+    /* The holder removes the file while it holds the lock, so the lock we
+     * get may be on a file that no longer has the name: then try again. */
+    for (int tries = 0; tries < 100; tries++) {
+        int fd = shm_open(path, O_RDWR | O_CREAT | O_CLOEXEC, S_IRUSR | S_IWUSR);
+        if (fd < 0)
+            return os_fail("shm_open", errno);
+        int rc;
+        do {
+            rc = flock(fd, LOCK_EX | LOCK_NB);
+        } while (rc != 0 && errno == EINTR);
+        if (rc != 0) {
+            int e = errno;
+            close(fd);
+            if (e == EWOULDBLOCK)
+                return SHM_ERROR_EXISTS;
+            return os_fail("flock", e);
+        }
+        int again = shm_open(path, O_RDWR | O_CLOEXEC, 0);
+        bool ours = again >= 0 && same_file(fd, again);
+        if (again >= 0)
+            close(again);
+        if (ours) {
+            l->handle = (intptr_t)fd + 1;
+            memcpy(l->name, lname, (size_t)n + 1);
+            return SHM_SUCCESS;
+        }
+        close(fd); /* removed (or replaced) by its last holder meanwhile */
+    }
+    return os_fail("flock", EAGAIN);
+}
+
+void plat_lock_release(plat_lock_t *l)
+{
+    char path[PLAT_NAME_MAX + 1];
+    if (l == NULL || l->handle == 0)
+        return;
+    if (shm_path(l->name, path) == SHM_SUCCESS)
+        shm_unlink(path); /* while we hold it: see plat_lock_take */
+    close((int)(l->handle - 1));
+    l->handle = 0;
+    l->name[0] = '\0';
 }
 
 /* ---- wake-up objects: futex on the shared word --------------------------- */

@@ -19,6 +19,7 @@
 
 #include <windows.h>
 #include <process.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -314,6 +315,50 @@ shm_error_t plat_shm_unlink(const char *name)
 {
     /* A mapping's name lives as long as its last handle. */
     return check_name(name);
+}
+
+/* ---- name locks: an event named "<name>@lock" ------------------------------- */
+
+shm_error_t plat_lock_take(plat_lock_t *l, const char *name)
+{
+    char lname[PLAT_NAME_MAX];
+    object_security_t sec;
+    shm_error_t err;
+
+    if (l == NULL)
+        return SHM_ERROR_INVALID_PARAM;
+    l->handle = 0;
+    l->name[0] = '\0';
+    int n = name ? snprintf(lname, sizeof lname, "%s@lock", name) : -1;
+    if (n <= 0 || (size_t)n >= sizeof lname)
+        return SHM_ERROR_INVALID_PARAM;
+    if ((err = check_name(lname)) != SHM_SUCCESS)
+        return err;
+    if ((err = security_init(&sec)) != SHM_SUCCESS)
+        return err;
+    /* The object lives exactly as long as a handle to it: only its holder
+     * opens it, and the OS closes the handle when the holder ends. */
+    HANDLE h = CreateEventA(&sec.sa, TRUE, FALSE, lname);
+    DWORD e = GetLastError();
+    security_free(&sec);
+    if (h == NULL)
+        return os_fail("CreateEventA", e);
+    if (e == ERROR_ALREADY_EXISTS) {
+        CloseHandle(h);
+        return SHM_ERROR_EXISTS;
+    }
+    l->handle = (intptr_t)h;
+    memcpy(l->name, lname, (size_t)n + 1);
+    return SHM_SUCCESS;
+}
+
+void plat_lock_release(plat_lock_t *l)
+{
+    if (l == NULL || l->handle == 0)
+        return;
+    CloseHandle((HANDLE)l->handle);
+    l->handle = 0;
+    l->name[0] = '\0';
 }
 
 /* ---- wake-up objects: named auto-reset events ------------------------------ */
