@@ -1,0 +1,785 @@
+/*
+ * test_explore.c - every shared-memory protocol of xshm, run under every
+ * schedule within a preemption bound (tests/explore/explore.h, DESIGN.md
+ * section 9): the ring's write, read and resynchronisation, the reader
+ * slot's claim, release and reclaim, the channel's creation and reclaim,
+ * and sleeping and waking.
+ *
+ * Invariants, checked after every step or at the end of each schedule:
+ *   - every delivered message is byte for byte one that was sent, in order;
+ *   - received + lost == sent, for every reader, once it has caught up;
+ *   - a reader slot has at most one live owner, and one whose owner is gone
+ *     is reclaimed;
+ *   - at most one live server owns a channel name, and a name whose owner
+ *     is gone can be created again;
+ *   - nothing waits forever (no lost wake-up).
+ * Each test prints how many schedules it ran. The scenarios named after a
+ * bug are the ones that found it in the code before its fix.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "atomics.h"
+#include "explore.h"
+#include "platform.h"
+#include "shm_events.h"
+#include "shm_ipc.h"
+#include "shm_ringbuffer.h"
+#include "sim_platform.h"
+#include "xe_alloc.h"
+
+/* --quick (slow targets: sanitizers, emulators): one preemption less per
+ * scenario, at least one. linux-x64 runs the full bounds. */
+static int g_quick;
+
+static void run_scenario(const xe_scenario_t *sc_in, void *ctx)
+{
+    xe_scenario_t scq = *sc_in;
+    const xe_scenario_t *sc = &scq;
+    if (g_quick && scq.preemptions > 1)
+        scq.preemptions--;
+    xe_result_t res;
+    int rc = xe_explore(sc, ctx, &res);
+    xe_print(sc, &res);
+    if (rc != 0)
+        fail_msg("%s: %s", sc->name, res.failure);
+}
+
+/* ---- the ring ----------------------------------------------------------------------- */
+
+#define MAX_MSGS 16
+#define MAX_READERS 2
+#define BUF_SIZE 8192
+
+typedef struct ring_sc {
+    /* the plan */
+    uint32_t capacity;
+    int readers;                   /* actors 0..readers-1; the writer is the last */
+    uint32_t presend;              /* messages written in setup */
+    uint32_t nmsg;
+    uint32_t sizes[MAX_MSGS];
+    uint64_t fill[MAX_MSGS];       /* non-zero: every payload word is this */
+    uint32_t first_buf;            /* a reader's first buffer (0: BUF_SIZE) */
+    /* the state of a schedule */
+    void *mem;
+    shm_segment_t seg;
+    shm_ring_t *ring;
+    shm_ring_reader_t rd[MAX_READERS];
+    uint32_t written;
+    bool writer_done;
+    uint8_t msg[BUF_SIZE];                 /* the writer's message */
+    uint8_t want[MAX_READERS][BUF_SIZE];   /* what a reader expects */
+    uint8_t buf[MAX_READERS][BUF_SIZE];
+} ring_sc_t;
+
+/* Message k of the plan, into out. */
+static void make_msg(const ring_sc_t *r, uint32_t k, uint8_t *out)
+{
+    uint32_t n = r->sizes[k];
+    if (r->fill[k]) {
+        for (uint32_t i = 0; i < n; i++)
+            out[i] = (uint8_t)(r->fill[k] >> (8u * (i % 8u)));
+    } else {
+        for (uint32_t i = 0; i < n; i++)
+            out[i] = (uint8_t)(k * 37u + i * 11u + 5u);
+    }
+}
+
+static void ring_write_next(ring_sc_t *r)
+{
+    uint32_t k = r->written++; /* counted as sent once the write starts */
+    make_msg(r, k, r->msg);
+    if (shm_ring_write(r->ring, r->msg, r->sizes[k]) != SHM_SUCCESS)
+        xe_fail("write of message %u failed", k);
+}
+
+static void ring_setup(void *ctx)
+{
+    ring_sc_t *r = (ring_sc_t *)ctx;
+    sim_reset();
+    xe_alloc_reset();
+    shm_seg_params_t p = {1, r->capacity, (uint32_t)r->readers, false, 0};
+    size_t size = shm_segment_size(&p);
+    r->mem = xe_aligned_alloc(size);
+    shm_segment_format(&r->seg, r->mem, size, &p);
+    r->ring = &r->seg.rings[0];
+    shm_ring_writer_init(r->ring);
+    for (int i = 0; i < r->readers; i++)
+        if (shm_ring_reader_attach(r->ring, &r->rd[i]) != SHM_SUCCESS)
+            xe_fail("setup: attach failed");
+    r->written = 0;
+    r->writer_done = false;
+    while (r->written < r->presend)
+        ring_write_next(r);
+}
+
+static void ring_reader(ring_sc_t *r, int id)
+{
+    shm_ring_reader_t *rd = &r->rd[id];
+    uint8_t *buf = r->buf[id];
+    uint32_t cap = r->first_buf ? r->first_buf : BUF_SIZE;
+    for (;;) {
+        uint32_t size = cap;
+        shm_error_t e = shm_ring_read(rd, buf, &size);
+        if (e == SHM_SUCCESS) {
+            uint64_t seq = rd->expected_seq - 1;
+            if (seq >= r->written || size != r->sizes[seq])
+                xe_fail("reader %d: delivered message #%llu of %u bytes, never sent", id,
+                        (unsigned long long)seq, size);
+            make_msg(r, (uint32_t)seq, r->want[id]);
+            if (memcmp(buf, r->want[id], size) != 0)
+                xe_fail("reader %d: delivered message #%llu is not the one sent (torn)", id,
+                        (unsigned long long)seq);
+            xe_note("reader %d: got #%llu", id, (unsigned long long)seq);
+        } else if (e == SHM_ERROR_BUFFER_TOO_SMALL) {
+            if (size > BUF_SIZE || cap == BUF_SIZE)
+                xe_fail("reader %d: too small for %u bytes with a buffer of %u", id, size, cap);
+            cap = BUF_SIZE; /* the message stays: read it with the big buffer */
+        } else if (e == SHM_ERROR_EMPTY) {
+            if (r->writer_done && rd->received + rd->lost == r->written)
+                return;
+            xe_yield_hint("reader: empty");
+        } else {
+            xe_fail("reader %d: read returned %s", id, shm_strerror(e));
+        }
+    }
+}
+
+static void ring_actor(void *ctx, int id)
+{
+    ring_sc_t *r = (ring_sc_t *)ctx;
+    if (id < r->readers) {
+        ring_reader(r, id);
+        return;
+    }
+    while (r->written < r->nmsg)
+        ring_write_next(r);
+    r->writer_done = true;
+}
+
+static const char *ring_final(void *ctx)
+{
+    ring_sc_t *r = (ring_sc_t *)ctx;
+    static char why[160];
+    for (int i = 0; i < r->readers; i++) {
+        const shm_ring_reader_t *rd = &r->rd[i];
+        if (rd->received + rd->lost != r->written) {
+            snprintf(why, sizeof(why), "reader %d: received %llu + lost %llu != sent %u", i,
+                     (unsigned long long)rd->received, (unsigned long long)rd->lost, r->written);
+            return why;
+        }
+    }
+    return NULL;
+}
+
+static void ring_teardown(void *ctx)
+{
+    ring_sc_t *r = (ring_sc_t *)ctx;
+    shm_ring_writer_fini(r->ring);
+    xe_aligned_free(r->mem);
+    r->mem = NULL;
+}
+
+static xe_scenario_t ring_scenario(const char *name, ring_sc_t *r, int preemptions)
+{
+    xe_scenario_t sc;
+    memset(&sc, 0, sizeof(sc));
+    sc.name = name;
+    sc.actors = r->readers + 1;
+    sc.preemptions = preemptions;
+    sc.setup = ring_setup;
+    sc.actor = ring_actor;
+    sc.final_check = ring_final;
+    sc.teardown = ring_teardown;
+    return sc;
+}
+
+/*
+ * Bug: a torn read through a recycled tag. On a 4096-byte ring, messages
+ * #0..#3 of 8 bytes sit at positions 0..128 and R = #4, of 72 bytes, at 128.
+ * The reader reads #0..#3 and starts on R; meanwhile the writer sends 3848
+ * bytes (224..4096) and then 1000 bytes whose payload words are all 129,
+ * the value a check on "position | 1" at 128 expected. Before the fix the
+ * reader returned those bytes as R.
+ */
+static void test_ring_torn_read_recycled_tag(void **state)
+{
+    (void)state;
+    ring_sc_t *r = (ring_sc_t *)calloc(1, sizeof(*r));
+    assert_non_null(r);
+    r->capacity = 4096;
+    r->readers = 1;
+    r->presend = 5;
+    r->nmsg = 7;
+    const uint32_t sizes[] = {8, 8, 8, 8, 72, 3848, 1000};
+    memcpy(r->sizes, sizes, sizeof(sizes));
+    r->fill[6] = 129;
+    xe_scenario_t sc = ring_scenario("ring: torn read, recycled tag", r, 2);
+    run_scenario(&sc, r);
+    free(r);
+}
+
+/* A reader racing a writer that laps it, with padding records at the end
+ * of each lap, a record too big for the reader's first buffer and a message
+ * spanning most of the ring. */
+static void test_ring_wrap_and_lap(void **state)
+{
+    (void)state;
+    ring_sc_t *r = (ring_sc_t *)calloc(1, sizeof(*r));
+    assert_non_null(r);
+    r->capacity = 4096;
+    r->readers = 1;
+    r->nmsg = 8;
+    const uint32_t sizes[] = {1500, 700, 2000, 100, 1200, 3000, 8, 900};
+    memcpy(r->sizes, sizes, sizeof(sizes));
+    r->first_buf = 1024;
+    xe_scenario_t sc = ring_scenario("ring: wrap and lap", r, 2);
+    run_scenario(&sc, r);
+    free(r);
+}
+
+/* Fewer than a record header's bytes left at the end of the data area (a
+ * bare remainder, no padding record), while the reader is lapped. */
+static void test_ring_bare_remainder(void **state)
+{
+    (void)state;
+    ring_sc_t *r = (ring_sc_t *)calloc(1, sizeof(*r));
+    assert_non_null(r);
+    r->capacity = 4096;
+    r->readers = 1;
+    r->presend = 1;
+    r->nmsg = 6;
+    /* records of 2024 + 2064 = 4088 bytes: 8 left, then 100 wraps */
+    const uint32_t sizes[] = {2000, 2040, 100, 3000, 50, 2500};
+    memcpy(r->sizes, sizes, sizeof(sizes));
+    xe_scenario_t sc = ring_scenario("ring: bare remainder", r, 2);
+    run_scenario(&sc, r);
+    free(r);
+}
+
+/* Two readers of one ring, each with its own cursor, and a writer lapping
+ * both. */
+static void test_ring_two_readers(void **state)
+{
+    (void)state;
+    ring_sc_t *r = (ring_sc_t *)calloc(1, sizeof(*r));
+    assert_non_null(r);
+    r->capacity = 4096;
+    r->readers = 2;
+    r->nmsg = 5;
+    const uint32_t sizes[] = {1800, 900, 2600, 400, 3000};
+    memcpy(r->sizes, sizes, sizeof(sizes));
+    xe_scenario_t sc = ring_scenario("ring: two readers", r, 2);
+    run_scenario(&sc, r);
+    free(r);
+}
+
+/* ---- reader slots ----------------------------------------------------------------------- */
+#if defined(SHM_CLAIM) /* the slot API of this version (tests/explore/against.sh) */
+
+/*
+ * Two processes claim the one reader slot of a ring while a third reclaims
+ * slots whose owner is gone; either claimer may be killed at any step.
+ * A live owner reads (publishing its counters in the slot) and leaves.
+ */
+typedef struct slot_sc {
+    void *mem;
+    shm_segment_t seg;
+    shm_ring_t *ring;
+    shm_ring_reader_t rd[2];
+    bool owns[2];
+} slot_sc_t;
+
+static void slot_setup(void *ctx)
+{
+    slot_sc_t *s = (slot_sc_t *)ctx;
+    sim_reset();
+    xe_alloc_reset();
+    shm_seg_params_t p = {1, 4096, 1, false, 0};
+    size_t size = shm_segment_size(&p);
+    s->mem = xe_aligned_alloc(size);
+    shm_segment_format(&s->seg, s->mem, size, &p);
+    s->ring = &s->seg.rings[0];
+    shm_ring_writer_init(s->ring);
+    memset(s->rd, 0, sizeof(s->rd));
+    s->owns[0] = s->owns[1] = false;
+}
+
+/* The server's rule: a CLAIMING slot is reclaimed when the process named in
+ * its claim is gone, an ACTIVE one when its process (pid and start time)
+ * is gone. */
+static void reap(shm_ring_t *ring)
+{
+    uint64_t w = shm_ring_slot_claim(ring, 0);
+    uint32_t st = SHM_CLAIM_STATE(w);
+    if (st == SHM_SLOT_FREE)
+        return;
+    plat_proc_id_t id = {SHM_CLAIM_PID(w), 0};
+    if (st == SHM_SLOT_ACTIVE)
+        id.start_time = xa_load64_relaxed(&ring->slots[0].start_time);
+    if (!plat_proc_alive(&id))
+        shm_ring_slot_reclaim(ring, 0, w);
+}
+
+static void slot_actor(void *ctx, int id)
+{
+    slot_sc_t *s = (slot_sc_t *)ctx;
+    if (id == 2) {
+        for (int k = 0; k < 3; k++) {
+            reap(s->ring);
+            xe_yield_hint("reaper: between rounds");
+        }
+        return;
+    }
+    if (shm_ring_reader_attach(s->ring, &s->rd[id]) != SHM_SUCCESS)
+        return;
+    s->owns[id] = true;
+    uint8_t buf[64];
+    uint32_t size = sizeof(buf);
+    shm_ring_read(&s->rd[id], buf, &size);
+    s->owns[id] = false;
+    shm_ring_reader_detach(&s->rd[id]);
+}
+
+static const char *slot_check(void *ctx)
+{
+    slot_sc_t *s = (slot_sc_t *)ctx;
+    int live = 0;
+    for (int i = 0; i < 2; i++)
+        if (s->owns[i] && xe_pid_alive(100u + (uint32_t)i))
+            live++;
+    if (live > 1)
+        return "two live processes own slot 0";
+    uint64_t w = s->ring->slots[0].claim;
+    if (SHM_CLAIM_STATE(w) == SHM_SLOT_ACTIVE) {
+        for (int i = 0; i < 2; i++)
+            if (s->owns[i] && xe_pid_alive(100u + (uint32_t)i) && SHM_CLAIM_PID(w) != 100u + (uint32_t)i)
+                return "slot 0 names another process than its live owner";
+    }
+    return NULL;
+}
+
+static const char *slot_final(void *ctx)
+{
+    slot_sc_t *s = (slot_sc_t *)ctx;
+    reap(s->ring); /* a server's next poll */
+    if (SHM_CLAIM_STATE(s->ring->slots[0].claim) != SHM_SLOT_FREE)
+        return "slot 0 stays claimed by a process that is gone";
+    if (s->ring->hdr->waiters != 0)
+        return "the ring counts a sleeper that is gone";
+    return NULL;
+}
+
+static void slot_teardown(void *ctx)
+{
+    slot_sc_t *s = (slot_sc_t *)ctx;
+    xe_aligned_free(s->mem);
+    s->mem = NULL;
+}
+
+static void test_slot_claim_release_reclaim(void **state)
+{
+    (void)state;
+    slot_sc_t *s = (slot_sc_t *)calloc(1, sizeof(*s));
+    assert_non_null(s);
+    xe_scenario_t sc;
+    memset(&sc, 0, sizeof(sc));
+    sc.name = "slot: claim, release, reclaim";
+    sc.actors = 3;
+    sc.pids[0] = 100;
+    sc.pids[1] = 101;
+    sc.pids[2] = 1;
+    sc.killable = 3u;
+    sc.preemptions = 2;
+    sc.setup = slot_setup;
+    sc.actor = slot_actor;
+    sc.check = slot_check;
+    sc.final_check = slot_final;
+    sc.teardown = slot_teardown;
+    run_scenario(&sc, s);
+    free(s);
+}
+#else
+static void test_slot_claim_release_reclaim(void **state)
+{
+    (void)state;
+    skip();
+}
+#endif
+
+/* ---- channels: clients and servers ---------------------------------------------------- */
+
+#define CHAN "xe"
+
+static shm_ring_config_t one_client(void)
+{
+    shm_ring_config_t c;
+    memset(&c, 0, sizeof(c));
+    c.size = 4096;
+    c.max_readers = 1;
+    c.blocking = false;
+    c.timeout_ms = 0;
+    return c;
+}
+
+/*
+ * Bug: two live clients could own one slot. A client stopped (a debugger, a
+ * paused VM) between claiming the channel's only slot and becoming ACTIVE
+ * for longer than the server's 2 s claim timeout lost the slot to a second
+ * client, then stored ACTIVE over that one's claim. Two clients, and the
+ * server polling its clients before and after 2.1 s of virtual time.
+ */
+typedef struct chan_sc {
+    shm_server_t *server;
+    shm_client_t *client[2];
+} chan_sc_t;
+
+static void chan_setup(void *ctx)
+{
+    chan_sc_t *c = (chan_sc_t *)ctx;
+    sim_reset();
+    xe_alloc_reset();
+    shm_ring_config_t cfg = one_client();
+    c->server = shm_server_create(CHAN, &cfg);
+    if (!c->server)
+        xe_fail("setup: server: %s", shm_strerror(shm_last_error()));
+    c->client[0] = c->client[1] = NULL;
+}
+
+static void chan_actor(void *ctx, int id)
+{
+    chan_sc_t *c = (chan_sc_t *)ctx;
+    if (id == 2) {
+        shm_stats_t st;
+        shm_server_get_stats(c->server, &st); /* polls its clients */
+        plat_sleep_ms(2100);
+        shm_server_get_stats(c->server, &st);
+        return;
+    }
+    c->client[id] = shm_client_connect(CHAN);
+}
+
+static const char *chan_final(void *ctx)
+{
+    chan_sc_t *c = (chan_sc_t *)ctx;
+    if (c->client[0] && c->client[1] &&
+        shm_client_tx_ring(c->client[0])->hdr->ring_index ==
+            shm_client_tx_ring(c->client[1])->hdr->ring_index)
+        return "two live clients own the same slot";
+    return NULL;
+}
+
+static void chan_teardown(void *ctx)
+{
+    chan_sc_t *c = (chan_sc_t *)ctx;
+    for (int i = 0; i < 2; i++)
+        if (c->client[i]) {
+            xe_set_setup_pid(101u + (uint32_t)i);
+            shm_client_disconnect(c->client[i]);
+        }
+    xe_set_setup_pid(1);
+    shm_server_destroy(c->server);
+}
+
+static void test_slot_paused_claimer(void **state)
+{
+    (void)state;
+    chan_sc_t *c = (chan_sc_t *)calloc(1, sizeof(*c));
+    assert_non_null(c);
+    xe_scenario_t sc;
+    memset(&sc, 0, sizeof(sc));
+    sc.name = "slot: paused claimer";
+    sc.actors = 3;
+    sc.pids[0] = 101;
+    sc.pids[1] = 102;
+    sc.pids[2] = 1;
+    sc.preemptions = 2;
+    sc.setup = chan_setup;
+    sc.actor = chan_actor;
+    sc.final_check = chan_final;
+    sc.teardown = chan_teardown;
+    run_scenario(&sc, c);
+    free(c);
+}
+
+/*
+ * Servers creating one channel name. `creators` actors call
+ * shm_server_create; with `killable`, the first may be killed at any step
+ * (a server killed while creating its channel). `stale`: a server of
+ * process 99 created the channel in setup and died without destroying it.
+ * Invariants: at most one live server owns the name; once every actor is
+ * done, a name without a live server can be created again.
+ */
+typedef struct create_sc {
+    bool stale;
+    bool windows;
+    shm_server_t *made[2];
+    shm_error_t err[2];
+    shm_server_t *dead;
+} create_sc_t;
+
+static void create_setup(void *ctx)
+{
+    create_sc_t *c = (create_sc_t *)ctx;
+    sim_reset();
+    xe_alloc_reset();
+    sim_windows_names = c->windows;
+    c->made[0] = c->made[1] = NULL;
+    c->err[0] = c->err[1] = SHM_SUCCESS;
+    c->dead = NULL;
+    if (c->stale) {
+        xe_set_setup_pid(99);
+        shm_ring_config_t cfg = one_client();
+        c->dead = shm_server_create(CHAN, &cfg);
+        if (!c->dead)
+            xe_fail("setup: the server that dies: %s", shm_strerror(shm_last_error()));
+        if (c->windows) {
+            /* a client of it (process 98, alive) still maps the segment */
+            xe_set_setup_pid(98);
+            plat_shm_t keep;
+            plat_shm_open(&keep, "xshm." CHAN);
+        }
+        sim_process_ended(99); /* killed: the OS releases what it held */
+    }
+}
+
+static void create_actor(void *ctx, int id)
+{
+    create_sc_t *c = (create_sc_t *)ctx;
+    shm_ring_config_t cfg = one_client();
+    c->made[id] = shm_server_create(CHAN, &cfg);
+    c->err[id] = c->made[id] ? SHM_SUCCESS : shm_last_error();
+    xe_note("server %d: %s", id, shm_strerror(c->err[id]));
+}
+
+static const char *create_check(void *ctx)
+{
+    create_sc_t *c = (create_sc_t *)ctx;
+    if (c->made[0] && c->made[1] && xe_pid_alive(200) && xe_pid_alive(201))
+        return "two live servers own the channel name";
+    return NULL;
+}
+
+static const char *create_final(void *ctx)
+{
+    create_sc_t *c = (create_sc_t *)ctx;
+    static char why[160];
+    const char *bad = create_check(ctx);
+    if (bad)
+        return bad;
+    for (int i = 0; i < 2; i++)
+        if (c->err[i] != SHM_SUCCESS && c->err[i] != SHM_ERROR_EXISTS) {
+            snprintf(why, sizeof(why), "server %d: %s", i, shm_strerror(c->err[i]));
+            return why;
+        }
+    bool live = (c->made[0] && xe_pid_alive(200)) || (c->made[1] && xe_pid_alive(201));
+    if (!live) {
+        /* nobody owns the name: a new server (process 300) must get it */
+        xe_set_setup_pid(300);
+        shm_ring_config_t cfg = one_client();
+        shm_server_t *s = shm_server_create(CHAN, &cfg);
+        if (!s) {
+            snprintf(why, sizeof(why), "the name stays blocked with no live server: %s",
+                     shm_strerror(shm_last_error()));
+            return why;
+        }
+        shm_server_destroy(s);
+    }
+    return NULL;
+}
+
+static void create_teardown(void *ctx)
+{
+    create_sc_t *c = (create_sc_t *)ctx;
+    for (int i = 0; i < 2; i++)
+        if (c->made[i] && xe_pid_alive(200u + (uint32_t)i)) {
+            xe_set_setup_pid(200u + (uint32_t)i);
+            shm_server_destroy(c->made[i]);
+        }
+    sim_windows_names = false;
+}
+
+static void run_create(const char *name, bool stale, bool windows, bool killable, int bound)
+{
+    create_sc_t *c = (create_sc_t *)calloc(1, sizeof(*c));
+    assert_non_null(c);
+    c->stale = stale;
+    c->windows = windows;
+    xe_scenario_t sc;
+    memset(&sc, 0, sizeof(sc));
+    sc.name = name;
+    sc.actors = 2;
+    sc.pids[0] = 200;
+    sc.pids[1] = 201;
+    sc.killable = killable ? 1u : 0u;
+    sc.preemptions = bound;
+    sc.setup = create_setup;
+    sc.actor = create_actor;
+    sc.check = create_check;
+    sc.final_check = create_final;
+    sc.teardown = create_teardown;
+    run_scenario(&sc, c);
+    free(c);
+}
+
+/* Bug: a server killed while creating its channel blocked the name for
+ * good (an object of size 0, or of zeros, counted as a live server). */
+static void test_channel_killed_creator(void **state)
+{
+    (void)state;
+    run_create("channel: killed creator", false, false, true, 1);
+}
+
+/* Bug: two servers reclaiming the same stale name both won (the second
+ * removed the first one's new channel). */
+static void test_channel_two_reclaimers(void **state)
+{
+    (void)state;
+    run_create("channel: two reclaimers", true, false, false, 2);
+}
+
+/* The same on the Windows model: the dead server's segment is still held
+ * by a client, so it is laid out anew in place. */
+static void test_channel_two_reclaimers_windows(void **state)
+{
+    (void)state;
+    run_create("channel: two reclaimers (Windows)", true, true, false, 2);
+}
+
+/* ---- sleeping and waking ------------------------------------------------------------------ */
+
+/*
+ * A reader that finds its ring empty sleeps on its wake word (shm_ev_wait,
+ * no spinning) with a wait that never times out; the writer publishes two
+ * messages, waking sleepers after each. A wake-up lost anywhere leaves the
+ * reader waiting forever.
+ */
+typedef struct wake_sc {
+    void *mem;
+    shm_segment_t seg;
+    shm_ring_t *ring;
+    shm_ring_reader_t rd;
+    shm_ring_reader_t *rd_ptr;
+    shm_wake_target_t target;
+    uint32_t got;
+} wake_sc_t;
+
+static void wake_setup(void *ctx)
+{
+    wake_sc_t *w = (wake_sc_t *)ctx;
+    sim_reset();
+    xe_alloc_reset();
+    shm_seg_params_t p = {1, 4096, 1, true, 0};
+    size_t size = shm_segment_size(&p);
+    w->mem = xe_aligned_alloc(size);
+    shm_segment_format(&w->seg, w->mem, size, &p);
+    w->ring = &w->seg.rings[0];
+    shm_ring_writer_init(w->ring);
+    shm_ring_reader_attach(w->ring, &w->rd);
+    w->rd_ptr = &w->rd;
+    shm_wake_target_init(&w->target, &w->rd.slot->wake_word, &w->rd_ptr, 1);
+    plat_wake_open(&w->target.os, "xe-wake", true);
+    w->got = 0;
+}
+
+static bool wake_ready(void *ctx) { return shm_ring_reader_pending(&((wake_sc_t *)ctx)->rd); }
+
+static void wake_signal(void *ctx, uint32_t slot)
+{
+    wake_sc_t *w = (wake_sc_t *)ctx;
+    (void)slot;
+    shm_ev_signal(&w->rd.slot->wake_word, &w->target.os);
+}
+
+static void wake_actor(void *ctx, int id)
+{
+    wake_sc_t *w = (wake_sc_t *)ctx;
+    if (id == 1) {
+        for (int k = 0; k < 2; k++) {
+            uint8_t m[16] = {(uint8_t)k};
+            shm_ring_write(w->ring, m, sizeof(m));
+            shm_ev_notify(w->ring, wake_signal, w);
+        }
+        return;
+    }
+    while (w->got < 2) {
+        uint8_t buf[16];
+        uint32_t size = sizeof(buf);
+        shm_error_t e = shm_ring_read(&w->rd, buf, &size);
+        if (e == SHM_SUCCESS) {
+            w->got++;
+            continue;
+        }
+        if (e != SHM_ERROR_EMPTY)
+            xe_fail("read: %s", shm_strerror(e));
+        shm_ev_wait(&w->target, wake_ready, w, SIM_FOREVER_MS, 0);
+    }
+}
+
+static const char *wake_final(void *ctx)
+{
+    wake_sc_t *w = (wake_sc_t *)ctx;
+    if (w->ring->hdr->waiters != 0)
+        return "a waiting mark outlived its sleeper";
+    return NULL;
+}
+
+static void wake_teardown(void *ctx)
+{
+    wake_sc_t *w = (wake_sc_t *)ctx;
+    shm_wake_target_fini(&w->target);
+    xe_aligned_free(w->mem);
+    w->mem = NULL;
+}
+
+static void run_wake(const char *name, int bound)
+{
+    wake_sc_t *w = (wake_sc_t *)calloc(1, sizeof(*w));
+    assert_non_null(w);
+    xe_scenario_t sc;
+    memset(&sc, 0, sizeof(sc));
+    sc.name = name;
+    sc.actors = 2;
+    sc.pids[0] = 100;
+    sc.pids[1] = 1;
+    sc.preemptions = bound;
+    sc.setup = wake_setup;
+    sc.actor = wake_actor;
+    sc.final_check = wake_final;
+    sc.teardown = wake_teardown;
+    run_scenario(&sc, w);
+    free(w);
+}
+
+static void test_sleep_wake(void **state)
+{
+    (void)state;
+    run_wake("wake: sleep and wake", 2);
+}
+
+int main(int argc, char **argv)
+{
+    g_quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ring_torn_read_recycled_tag),
+        cmocka_unit_test(test_ring_wrap_and_lap),
+        cmocka_unit_test(test_ring_bare_remainder),
+        cmocka_unit_test(test_ring_two_readers),
+        cmocka_unit_test(test_slot_claim_release_reclaim),
+        cmocka_unit_test(test_slot_paused_claimer),
+        cmocka_unit_test(test_channel_killed_creator),
+        cmocka_unit_test(test_channel_two_reclaimers),
+        cmocka_unit_test(test_channel_two_reclaimers_windows),
+        cmocka_unit_test(test_sleep_wake),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    xe_alloc_reset();
+    return rc;
+}
