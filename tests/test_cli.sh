@@ -14,9 +14,11 @@
 # client, `xshm send` a short one. Checked: usage errors (exit 2), unknown
 # channel (exit 1), list / stat / stat --json / watch with a connected
 # client, send delivered to the server (its echo comes back), tail --count 1,
-# tail --timeout, Ctrl-C on tail, a channel whose server was killed, an
-# invalid segment, access denied (as root: a second user through setpriv),
-# and that list / stat / watch write nothing into a segment.
+# tail --timeout, Ctrl-C on tail (SIGINT to its process group, as from a
+# terminal; under Wine it arrives as CTRL_C_EVENT), a channel whose server
+# was killed, an invalid segment, access denied (as root: a second user
+# through setpriv), and that list / stat / watch write nothing into a
+# segment.
 # Nothing sleeps in place of waiting: every wait polls its condition with a
 # deadline. Exit status 0 when every check passed.
 set -u
@@ -42,10 +44,13 @@ bad=clibad-$$-$RANDOM
 pids=()
 objects=()
 
+tail_job=
 cleanup() {
     for p in "${pids[@]}"; do
         kill -9 "$p" 2>/dev/null
     done
+    # the long-lived tail's process group (see below), whatever is left of it
+    [ -z "$tail_job" ] || kill -9 -- "-$tail_job" 2>/dev/null
     for o in "${objects[@]}"; do
         rm -f "/dev/shm/xshm.$o"
     done
@@ -229,8 +234,17 @@ else
     show "$tmp/list"
 fi
 
-${emu[@]+"${emu[@]}"} "$XSHM" tail "$name" --timeout 60000 >"$tmp/a.out" 2>"$tmp/a.err" &
+# The long-lived tail runs as a process group of its own (job control on
+# for this one start), so that Ctrl-C can be sent to it the way a terminal
+# sends it: to the whole foreground process group. Under Wine the job's
+# process may be a launcher rather than the program itself: the 32-bit
+# loader runs a 64-bit program as a child of `start.exe /exec`, which
+# ignores Ctrl-C (a child with a console would get it from the console; with
+# Unix stdio nothing forwards it). The program stays in the job's group.
+set -m
+${emu[@]+"${emu[@]}"} "$XSHM" tail "$name" --timeout 60000 >"$tmp/a.out" 2>"$tmp/a.err" </dev/null &
 tail_job=$!
+set +m
 pids+=("$tail_job")
 if wait_for 20 clients_are 1; then
     pass "1 client once tail has connected"
@@ -416,7 +430,7 @@ check_grep "$tmp/err" 'tail: 0 of 1 messages received \(timed out\)' "tail --tim
 
 # ---- Ctrl-C on the long-lived tail; the server then leaves ------------------------
 
-kill -INT "$tail_job"
+kill -INT -- "-$tail_job"
 wait_exit 10 "$tail_job"
 check_rc 0 "tail stops on Ctrl-C"
 check_grep "$tmp/a.err" 'messages \([0-9]+ bytes\) received, 0 lost; interrupted$' "tail's summary after Ctrl-C"

@@ -42,6 +42,9 @@
 #include <windows.h>
 #else
 #include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <pwd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -116,7 +119,8 @@ static const char help_watch[] =
     "The output of xshm stat, refreshed every MS milliseconds (default 1000),\n"
     "with messages/s and MB/s per ring measured between two refreshes (the\n"
     "first refresh comes one interval after the start). Stops after N\n"
-    "refreshes, or on Ctrl-C. With --json: one JSON document per line.\n"
+    "refreshes, or on Ctrl-C (Windows: also Ctrl-Break). With --json: one\n"
+    "JSON document per line.\n"
     "Read-only, like stat.\n";
 
 static const char help_send[] =
@@ -134,7 +138,8 @@ static const char help_tail[] =
     "Connect to the channel NAME as a client and print every message the server\n"
     "sends, with its number and size, as hex and ASCII (like xxd). Stops after\n"
     "N messages, when no message came for MS milliseconds, when the server goes\n"
-    "away, or on Ctrl-C.\n"
+    "away, or on Ctrl-C (Windows: also Ctrl-Break, or when the console window\n"
+    "closes); in every case it leaves the channel and prints a summary.\n"
     "\n"
     "tail is a real client: receiving is only possible through a client slot.\n"
     "It takes one of the channel's slots while it runs (the server sees it\n"
@@ -935,34 +940,170 @@ static int need_name(const char *cmd, const opts_t *o, chan_name_t *name)
     return EXIT_OK;
 }
 
-/* ---- Ctrl-C ---------------------------------------------------------------------------- */
+/* ---- Ctrl-C and waiting ------------------------------------------------------------------ */
 
-static volatile sig_atomic_t g_interrupted;
+/*
+ * watch and tail run until they are interrupted: Ctrl-C or Ctrl-Break, the
+ * console window closing, logoff or shutdown (Windows), SIGINT or SIGTERM
+ * (POSIX). An interrupt sets g_interrupted and wakes the command, which then
+ * stops at once as at any clean stop: tail leaves the channel, and both print
+ * what they print then (tail its summary). Their waits block on one wake-up
+ * that an interrupt sets, and that tail's event callback sets when messages
+ * arrive or the server leaves; a wait returns when woken or when its time is
+ * up, and the caller re-checks what it waits for.
+ *
+ * Windows: a console control handler (SetConsoleCtrlHandler), which the
+ * system runs on a thread of its own, and an auto-reset event. The C
+ * runtime's signal(SIGINT) would see Ctrl-C only: Ctrl-Break and closing the
+ * window would end the process on the spot, still connected. Under Wine a
+ * SIGINT that reaches the Windows process arrives as CTRL_C_EVENT too.
+ * POSIX: sigaction handlers and a pipe to ourselves (write is
+ * async-signal-safe; poll waits on the pipe with a timeout).
+ */
 
-static void on_interrupt(int sig)
+#define WAIT_FOREVER_MS UINT32_MAX
+
+static uint32_t g_interrupted; /* atomic: set once by the interrupt handler */
+
+#ifdef _WIN32
+static HANDLE g_wake;     /* auto-reset event */
+static HANDLE g_finished; /* manual-reset event: the command has stopped and said so */
+#else
+static int g_wake_pipe[2] = {-1, -1}; /* read end, write end; both non-blocking */
+#endif
+
+static bool interrupted(void) { return xa_load32_acq(&g_interrupted) != 0; }
+
+/* Wake the waiting command (from any thread, and from a signal handler). */
+static void wake_up(void)
 {
-    (void)sig;
-    g_interrupted = 1;
-}
-
-static void catch_interrupt(void)
-{
-    signal(SIGINT, on_interrupt);
-#ifdef SIGTERM
-    signal(SIGTERM, on_interrupt);
+#ifdef _WIN32
+    if (g_wake)
+        SetEvent(g_wake);
+#else
+    char b = 1;
+    ssize_t n = write(g_wake_pipe[1], &b, 1); /* a full pipe already holds a wake-up */
+    (void)n;
 #endif
 }
 
-/* Sleep ms milliseconds, in short steps, until interrupted. */
+static void interrupt_now(void)
+{
+    xa_store32_rel(&g_interrupted, 1);
+    wake_up();
+}
+
+#ifdef _WIN32
+static BOOL WINAPI on_console_ctrl(DWORD type)
+{
+    switch (type) {
+    case CTRL_C_EVENT:
+    case CTRL_BREAK_EVENT:
+        interrupt_now();
+        return TRUE;
+    case CTRL_CLOSE_EVENT:
+    case CTRL_LOGOFF_EVENT:
+    case CTRL_SHUTDOWN_EVENT:
+        /* The process ends when this returns (after a close: at the latest
+         * about 5 s after the event), so wait here, within that, until the
+         * command has left the channel and printed its summary. */
+        interrupt_now();
+        WaitForSingleObject(g_finished, 4000);
+        return TRUE;
+    default:
+        return FALSE;
+    }
+}
+#else
+static void on_signal(int sig)
+{
+    int saved = errno;
+    (void)sig;
+    interrupt_now();
+    errno = saved;
+}
+#endif
+
+/* Install the interrupt handling; false (with a message) if it cannot be. */
+static bool catch_interrupt(const char *cmd)
+{
+#ifdef _WIN32
+    g_wake = CreateEventW(NULL, FALSE, FALSE, NULL);
+    g_finished = CreateEventW(NULL, TRUE, FALSE, NULL);
+    if (g_wake && g_finished && SetConsoleCtrlHandler(on_console_ctrl, TRUE))
+        return true;
+    fail("%s: cannot handle Ctrl-C (Windows error %lu)", cmd, (unsigned long)GetLastError());
+    return false;
+#else
+    bool ok = pipe(g_wake_pipe) == 0;
+    for (int i = 0; ok && i < 2; i++) {
+        int fl = fcntl(g_wake_pipe[i], F_GETFL);
+        ok = fl != -1 && fcntl(g_wake_pipe[i], F_SETFL, fl | O_NONBLOCK) == 0 &&
+             fcntl(g_wake_pipe[i], F_SETFD, FD_CLOEXEC) == 0;
+    }
+    if (ok) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_RESTART;
+        ok = sigaction(SIGINT, &sa, NULL) == 0 && sigaction(SIGTERM, &sa, NULL) == 0;
+    }
+    if (!ok)
+        fail("%s: cannot handle Ctrl-C: %s", cmd, strerror(errno));
+    return ok;
+#endif
+}
+
+/* The command has stopped and printed what it prints: after a console
+ * close, the process may end now. */
+static void interrupt_finished(void)
+{
+    fflush(stdout);
+    fflush(stderr);
+#ifdef _WIN32
+    if (g_finished)
+        SetEvent(g_finished);
+#endif
+}
+
+/* Block until woken or until ms milliseconds have passed (WAIT_FOREVER_MS:
+ * no limit). May return early: the caller re-checks its conditions. */
+static void wait_woken(uint32_t ms)
+{
+#ifdef _WIN32
+    WaitForSingleObject(g_wake, ms == WAIT_FOREVER_MS ? INFINITE : (DWORD)ms);
+#else
+    struct pollfd p;
+    p.fd = g_wake_pipe[0];
+    p.events = POLLIN;
+    p.revents = 0;
+    if (poll(&p, 1, ms == WAIT_FOREVER_MS || ms > INT_MAX ? -1 : (int)ms) > 0) {
+        char buf[64];
+        while (read(g_wake_pipe[0], buf, sizeof(buf)) > 0) {
+        }
+    }
+#endif
+}
+
+/* Milliseconds from now_ns until end_ns, rounded up (0 if passed). */
+static uint32_t ms_until(uint64_t now_ns, uint64_t end_ns)
+{
+    if (now_ns >= end_ns)
+        return 0;
+    uint64_t ms = (end_ns - now_ns + 999999u) / 1000000u;
+    return ms >= WAIT_FOREVER_MS ? WAIT_FOREVER_MS - 1 : (uint32_t)ms;
+}
+
+/* Wait ms milliseconds, or less if interrupted. */
 static void nap_ms(uint32_t ms)
 {
     uint64_t end = plat_now_ns() + (uint64_t)ms * 1000000u;
-    while (!g_interrupted) {
-        uint64_t now = plat_now_ns();
-        if (now >= end)
+    for (;;) {
+        uint32_t left = ms_until(plat_now_ns(), end);
+        if (left == 0 || interrupted())
             break;
-        uint64_t left = (end - now) / 1000000u;
-        plat_sleep_ms(left > 50 ? 50u : (left ? (uint32_t)left : 1u));
+        wait_woken(left);
     }
 }
 
@@ -1202,10 +1343,13 @@ static int cmd_watch(const opts_t *o)
     bool have_prev = true;
     bool clear = !json && stdout_is_terminal() && terminal_can_clear();
     uint64_t t0 = prev->t_ns;
-    catch_interrupt();
+    if (!catch_interrupt("watch")) {
+        free(snaps);
+        return EXIT_RUNTIME;
+    }
     for (uint32_t k = 1; o->count == 0 || k <= o->count; k++) {
         nap_ms(o->interval_ms);
-        if (g_interrupted)
+        if (interrupted())
             break;
         e = sample(&name, cur, why, sizeof(why));
         double elapsed = (double)(plat_now_ns() - t0) / 1e9;
@@ -1415,6 +1559,8 @@ static void hexdump(const unsigned char *p, uint32_t n)
 
 static uint32_t g_server_gone; /* atomic: set by the listener thread */
 
+/* On the client's listener thread: messages arrived (DATA_AVAILABLE), the
+ * server left (DISCONNECT), ...: wake tail, which looks. */
 static void tail_event(void *ud, shm_event_type_t type, const void *data, uint32_t sz)
 {
     (void)ud;
@@ -1422,13 +1568,15 @@ static void tail_event(void *ud, shm_event_type_t type, const void *data, uint32
     (void)sz;
     if (type == SHM_EVENT_DISCONNECT)
         xa_store32_rel(&g_server_gone, 1);
+    wake_up();
 }
 
 /*
  * The reader slot the client `self` took in ring 0 of the view, so that
  * tail can see whether a message waits before it calls the (blocking)
  * receive: a blocking receive waits as the server configured it, possibly
- * forever, and would hold off --timeout and Ctrl-C.
+ * forever, and would hold off --timeout and Ctrl-C. When none waits, tail
+ * waits for its event callback (or an interrupt) to wake it instead.
  */
 static const shm_reader_slot_t *own_slot(const shm_segment_t *view)
 {
@@ -1454,13 +1602,19 @@ static int cmd_tail(const opts_t *o)
     if (o->npos > 1)
         return usage_error("tail: unexpected argument '%s'", o->pos[1]);
 
+    if (!catch_interrupt("tail"))
+        return EXIT_RUNTIME;
     shm_client_t *c = shm_client_connect(name.arg);
     if (!c) {
         report_connect_error(&name, shm_last_error());
         return EXIT_RUNTIME;
     }
-    catch_interrupt();
-    shm_client_register_callback(c, tail_event, NULL);
+    shm_error_t ce = shm_client_register_callback(c, tail_event, NULL);
+    if (ce != SHM_SUCCESS) {
+        shm_client_disconnect(c);
+        fail("tail: cannot watch the channel for messages: %s", shm_strerror(ce));
+        return EXIT_RUNTIME;
+    }
     shm_segment_t view;
     const shm_reader_slot_t *slot = NULL;
     const shm_ring_t *ring0 = NULL;
@@ -1478,11 +1632,10 @@ static int cmd_tail(const opts_t *o)
     static unsigned char buf[SHM_MAX_MESSAGE_SIZE];
     uint64_t got = 0, bytes = 0, lost = 0;
     uint64_t last_ns = plat_now_ns();
-    uint32_t pause = 1;
     const char *end = NULL;
     rc = EXIT_OK;
     for (;;) {
-        if (g_interrupted) {
+        if (interrupted()) {
             end = "interrupted";
             break;
         }
@@ -1509,10 +1662,10 @@ static int cmd_tail(const opts_t *o)
                 hexdump(buf, size);
                 fflush(stdout);
                 last_ns = plat_now_ns();
-                pause = 1;
                 continue;
             }
-            if (e == SHM_ERROR_NOT_CONNECTED || e == SHM_ERROR_CLOSED) {
+            if (e == SHM_ERROR_NOT_CONNECTED || e == SHM_ERROR_CLOSED ||
+                (gone && (e == SHM_ERROR_EMPTY || e == SHM_ERROR_TIMEOUT))) {
                 end = "the server went away";
                 break;
             }
@@ -1528,13 +1681,16 @@ static int cmd_tail(const opts_t *o)
                 break;
             }
         }
-        if (o->timeout_ms && plat_now_ns() - last_ns >= (uint64_t)o->timeout_ms * 1000000u) {
-            end = "timed out";
-            break;
+        /* Nothing to read: wait for the callback, an interrupt or --timeout. */
+        uint32_t wait_ms = WAIT_FOREVER_MS;
+        if (o->timeout_ms) {
+            wait_ms = ms_until(plat_now_ns(), last_ns + (uint64_t)o->timeout_ms * 1000000u);
+            if (wait_ms == 0) {
+                end = "timed out";
+                break;
+            }
         }
-        plat_sleep_ms(pause);
-        if (pause < 16)
-            pause *= 2;
+        wait_woken(wait_ms);
     }
     if (have_view)
         shm_segment_close(&view);
@@ -1619,5 +1775,7 @@ int main(int argc, char **argv)
         fputs(c->help, stdout);
         return EXIT_OK;
     }
-    return c->run(&o);
+    rc = c->run(&o);
+    interrupt_finished();
+    return rc;
 }
