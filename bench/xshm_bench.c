@@ -1011,6 +1011,11 @@ static void pause_before(void)
     }
 }
 
+/* A latency row goes on past run_s until it has this many samples (a peer
+ * descheduled by other work can stall a round trip for a second), up to ten
+ * times run_s. */
+#define MIN_SAMPLES 1000u
+
 /* Warm up, then time round trips one by one for run_s seconds (after a
  * pause of g_pause_ns before each, when set). */
 static bool measure_latency(row_t *r, op_fn op, void *ctx, plot_set_t *plot)
@@ -1025,7 +1030,9 @@ static bool measure_latency(row_t *r, op_fn op, void *ctx, plot_set_t *plot)
         }
     }
     memset(&g_hist, 0, sizeof(g_hist));
-    end = ticks() + ns_to_ticks(g_set.run_s * 1e9);
+    uint64_t start = ticks();
+    uint64_t last = start + ns_to_ticks(10 * g_set.run_s * 1e9);
+    end = start + ns_to_ticks(g_set.run_s * 1e9);
     for (;;) {
         if (g_pause_ns)
             pause_before();
@@ -1038,9 +1045,12 @@ static bool measure_latency(row_t *r, op_fn op, void *ctx, plot_set_t *plot)
         hist_add(&g_hist, t1 - t0);
         if (plot)
             plot_add(plot, t1 - t0);
-        if (t1 >= end)
+        if ((t1 >= end && g_hist.n >= MIN_SAMPLES) || t1 >= last)
             break;
     }
+    if (g_hist.n < MIN_SAMPLES)
+        snprintf(r->note, sizeof(r->note), "only %" PRIu64 " round trips in %.1f s: disturbed",
+                 g_hist.n, to_ns(ticks() - start) / 1e9);
     r->unit = U_NS;
     r->samples = g_hist.n;
     r->median = to_ns((uint64_t)hist_quantile(&g_hist, 0.5));
@@ -1099,7 +1109,8 @@ static row_t *bench_floor_cacheline(void)
     measure_latency(r, op_cacheline, NULL, plot_for("rtt_floor_cacheline.txt", "floor: cache-line ping-pong"));
     st32(&C->floor[(g_ping_no + 1) % FLOOR_PAIRS].ping.v, STOP);
     finish_cmd();
-    snprintf(r->note, sizeof(r->note), "busy baseline; %u line pairs in turn", FLOOR_PAIRS);
+    if (!r->note[0]) /* else: says it was disturbed */
+        snprintf(r->note, sizeof(r->note), "busy baseline; %u line pairs in turn", FLOOR_PAIRS);
     return r;
 }
 
@@ -1120,7 +1131,8 @@ static row_t *bench_floor_wake(void)
     measure_latency(r, op_wake, NULL, plot_for("rtt_floor_wakeup.txt", "floor: wake-up ping-pong"));
     wake_stop();
     finish_cmd();
-    snprintf(r->note, sizeof(r->note), "blocking baseline");
+    if (!r->note[0]) /* else: says it was disturbed */
+        snprintf(r->note, sizeof(r->note), "blocking baseline");
     return r;
 }
 
@@ -1273,7 +1285,8 @@ static row_t *bench_xshm_rtt(bool blocking, const row_t *floor)
             r->failed = true;
         g_pause_ns = 0;
         set_ratio(r, floor, false, "wake-up floor");
-        snprintf(r->note, sizeof(r->note), "each send after a 100 us pause (not timed)");
+        if (!r->note[0]) /* else: says it was disturbed */
+            snprintf(r->note, sizeof(r->note), "each send after a 100 us pause (not timed)");
     }
     if (ok) {
         shm_server_send(srv, g_out, 1); /* ends the echo */

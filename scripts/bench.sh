@@ -267,9 +267,10 @@ compare() {
     local -a fl0=() fl1=() p500=() p501=() p990=() p991=() m0=() m1=() g0=() g1=() other=()
     local -a rt_ratio=() m_ratio=() g_ratio=()
     local lib_id0="" lib_id1="" lib_path0="" lib_path1="" failed_runs=0 order=""
-    local r k side dir tag json got v
+    local r side dir tag json got
+    ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.4f", a / b }'; }
     for ((r = 1; r <= rounds; r++)); do
-        local sides=(0 1)
+        local sides=(0 1) cur_p50=(- -) cur_m=(- -) cur_g=(- -)
         [ $((r % 2)) -eq 0 ] && sides=(1 0)
         for side in "${sides[@]}"; do
             if [ "$side" -eq 0 ]; then dir=$before_dir tag=before; else dir=$after_dir tag=after; fi
@@ -304,16 +305,14 @@ compare() {
             else
                 fl1+=("$fl") p501+=("$p50") p991+=("$p99") m1+=("$m") g1+=("$g")
             fi
+            cur_p50[side]=$p50 cur_m[side]=$m cur_g[side]=$g
             printf '   round %d %-6s floor %5.0f ns, 64 B round trip %5.0f / %5.0f ns, 64 B %6.2f M/s, 64 KiB %6.2f GB/s; other processes %s%% of a CPU\n' \
                 "$r" "$tag" "${fl/null/-1}" "${p50/null/-1}" "${p99/null/-1}" "${m/null/-1}" "${g/null/-1}" "${dist:-?}"
         done
-        # the round's own ratios (both sides measured one after the other)
-        k=$((${#p501[@]} - 1))
-        if [ ${#p500[@]} -eq "$r" ] && [ ${#p501[@]} -eq "$r" ]; then
-            rt_ratio+=("$(awk -v a="${p501[$k]}" -v b="${p500[$k]}" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.4f", a / b }')")
-            m_ratio+=("$(awk -v a="${m1[$k]}" -v b="${m0[$k]}" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.4f", a / b }')")
-            g_ratio+=("$(awk -v a="${g1[$k]}" -v b="${g0[$k]}" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.4f", a / b }')")
-        fi
+        # the round's own ratios: its two runs came one after the other
+        rt_ratio+=("$(ratio "${cur_p50[1]}" "${cur_p50[0]}")")
+        m_ratio+=("$(ratio "${cur_m[1]}" "${cur_m[0]}")")
+        g_ratio+=("$(ratio "${cur_g[1]}" "${cur_g[0]}")")
     done
 
     # line LABEL FORMAT RATIO-RANGE VALUES-BEFORE -- VALUES-AFTER
