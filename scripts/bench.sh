@@ -43,7 +43,8 @@
 # one that loaded another is an error. Printed and kept in baseline.txt:
 # per library the median over the rounds (range in parentheses), and
 # after/before with the range of the rounds' own ratios, which shows the
-# noise; each run's table and JSON are in baseline/. Example:
+# noise; each run's table and JSON are in baseline/. --wait-idle applies
+# before each round. Example:
 #   scripts/bench.sh --baseline main --quick
 set -uo pipefail
 
@@ -57,7 +58,7 @@ win=${XSHM_BENCH_WIN:-$root/build/win-x64/xshm_bench.exe}
 baseline=""
 rounds=""
 
-usage() { sed -n '2,49p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,48p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
     case $1 in
@@ -259,7 +260,6 @@ compare() {
     before_dir=$(cd "$base_lib_dir" && pwd -P)
     local bdir=$out/baseline
     rm -rf "$bdir" && mkdir -p "$bdir" || return 1
-    quiet
     echo "== after: the library beside $linux"
     echo "== $rounds rounds of xshm_bench --core ${quick[*]} against each, interleaved (load average $(load))"
 
@@ -271,6 +271,7 @@ compare() {
     ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.4f", a / b }'; }
     for ((r = 1; r <= rounds; r++)); do
         local sides=(0 1) cur_p50=(- -) cur_m=(- -) cur_g=(- -)
+        quiet # --wait-idle: before each round, never between its two runs
         [ $((r % 2)) -eq 0 ] && sides=(1 0)
         for side in "${sides[@]}"; do
             if [ "$side" -eq 0 ]; then dir=$before_dir tag=before; else dir=$after_dir tag=after; fi
