@@ -818,12 +818,13 @@ static char g_lib_path[512], g_lib_id[48];
 #ifdef _WIN32
 static void library_identity(void)
 {
-    HMODULE h = NULL;
+    /* The DLL the import table named; a static build has none: the program. */
+    HMODULE h = GetModuleHandleA("xshm.dll");
+    if (!h)
+        h = GetModuleHandleA(NULL);
     snprintf(g_lib_path, sizeof(g_lib_path), "unknown");
     snprintf(g_lib_id, sizeof(g_lib_id), "none");
-    if (GetModuleHandleExA(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS |
-                               GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
-                           (LPCSTR)(void (*)(void))shm_version, &h)) {
+    if (h) {
         DWORD n = GetModuleFileNameA(h, g_lib_path, (DWORD)sizeof(g_lib_path));
         if (n == 0 || n >= sizeof(g_lib_path))
             snprintf(g_lib_path, sizeof(g_lib_path), "unknown");
