@@ -169,8 +169,8 @@ int main(int argc, char **argv)
         _exit(0);
     }
     pin(cpus[0]);
-    printf("pingpong: server on CPU %d, client on CPU %d; %s; xshm %u\n", cpus[0], cpus[1], TIMER,
-           shm_version());
+    printf("pingpong: server on CPU %d, client on CPU %d; %s; xshm %u.%u.%u\n", cpus[0], cpus[1],
+           TIMER, shm_version() / 10000, shm_version() / 100 % 100, shm_version() % 100);
 
     uint64_t t0 = now_ns(), c0 = ticks(), end;
     while (now_ns() - t0 < 100000000u) {
