@@ -3,7 +3,9 @@
  *
  * Prints one table per run:
  *   floor        a bare cache-line ping-pong between two processes over a
- *                shared mapping (busy), and a bare wake-up ping-pong with the
+ *                shared mapping (busy; round trip i on the i-th of 512 line
+ *                pairs, as a line's cost depends on its address), and a bare
+ *                wake-up ping-pong with the
  *                platform's primitive (Linux: futex on a shared word;
  *                Windows: a pair of named auto-reset events);
  *   ceiling      single-thread memcpy of 64 B, 1 KiB and 64 KiB blocks;
@@ -19,13 +21,21 @@
  * the same run. The targets are printed as "met" / "NOT met" and never
  * asserted: the exit status is non-zero only when the benchmark cannot run.
  *
- *   xshm_bench [--quick] [--json FILE] [--plot DIR]
+ *   xshm_bench [--quick] [--json FILE] [--plot DIR] [--only SECTIONS] [--core]
  *
  *   --quick      shorter samples (about a quarter second per row)
  *   --json FILE  every row, with the machine description, as JSON
  *   --plot DIR   the 64 B round-trip samples of each mechanism (one value in
  *                ns per line), a gnuplot script, and its PNG (histogram and
  *                CDF) when gnuplot is on PATH
+ *   --only S,..  only these sections (floor, ceiling, xshm, alt, idle)
+ *   --core       only the cache-line floor, the 64 B busy round trip and
+ *                one-way 64 B and 64 KiB: what scripts/bench.sh --baseline
+ *                compares between two builds of the library
+ *
+ * The table's header names the libxshm the run loaded (path and build id);
+ * the child refuses to run with another one. Each round-trip message carries
+ * a sequence number that its echo must return.
  *
  * The other side of every measurement is a child process, a copy of this
  * program started with --child (fork + exec of /proc/self/exe on Linux,
@@ -49,8 +59,10 @@
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
 #else
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <signal.h>
@@ -101,13 +113,26 @@ typedef struct line {
     uint32_t pad[15];
 } line_t;
 
+/* Cache-line floor: ping and pong lines of FLOOR_PAIRS pairs, each line alone
+ * in its 128-byte block (no adjacent-line prefetch between the two). A round
+ * trip's cost depends on where its line lives: on a mesh of cores it differs
+ * by up to 2x from one line to the next (each address has its home on one
+ * tile), and one line's figure changes from run to run with the physical
+ * page it gets. The floor walks the pairs in turn, as xshm's messages walk
+ * their ring, so it is the same mix of placements every run. */
+#define FLOOR_PAIRS 512u
+typedef struct floor_pair {
+    line_t ping; /* parent writes */
+    line_t pad0;
+    line_t pong; /* child writes */
+    line_t pad1;
+} floor_pair_t;
+
 /* The control block both processes map. */
 typedef struct ctrl {
     line_t cmd_seq;  /* parent: bumped to issue a command */
     line_t ack_seq;  /* child: the command is set up (e.g. connected) */
     line_t done_seq; /* child: the command finished, results written */
-    line_t ping;     /* cache-line floor: parent writes */
-    line_t pong;     /* cache-line floor: child writes */
     line_t wake_a;   /* wake-up floor (futex words): parent -> child */
     line_t wake_b;   /* child -> parent */
     line_t slice;    /* child: a throughput slice's figures are in res[] */
@@ -115,12 +140,14 @@ typedef struct ctrl {
     int32_t status;  /* child: 0, or an error of the last command */
     char name[64];
     uint64_t res[8];
+    char library[512]; /* the parent's libxshm, which the child must load too */
+    floor_pair_t floor[FLOOR_PAIRS];
 } ctrl_t;
 
 #define STOP 0xFFFFFFFFu
 
 enum {
-    CMD_CACHELINE = 1, /* echo ping into pong until STOP */
+    CMD_CACHELINE = 1, /* echo each pair's ping into its pong until STOP */
     CMD_WAKE,          /* wake-up echo until STOP */
     CMD_XSHM_ECHO,     /* connect to `name`, echo until a 1-byte message */
     CMD_XSHM_SINK,     /* connect, count slices ended by 1 byte, until 2 bytes */
@@ -185,6 +212,7 @@ static uint64_t ns_to_ticks(double ns) { return (uint64_t)(ns * g_ticks_per_ns);
 
 typedef struct settings {
     bool quick;
+    bool core;        /* only the rows a before/after comparison needs */
     const char *only; /* comma-separated sections, NULL: all */
     const char *json;
     const char *plot;
@@ -297,6 +325,7 @@ typedef struct row {
     int met;                       /* -1 none, 0 not met, 1 met */
     bool failed;                   /* could not be measured */
     double bound;                  /* idle: upper bound given the counter's step */
+    double gbs;                    /* one-way rows: delivered GB/s (< 0: none) */
 } row_t;
 
 #define MAX_ROWS 40
@@ -314,6 +343,7 @@ static row_t *new_row(const char *section, const char *fmt, ...)
     r->p99 = r->p999 = r->max = -1;
     r->ratio = -1;
     r->met = -1;
+    r->gbs = -1;
     va_start(ap, fmt);
     vsnprintf(r->name, sizeof(r->name), fmt, ap);
     va_end(ap);
@@ -778,6 +808,84 @@ static void load_note(char *out, size_t n)
 }
 #endif
 
+/* ---- which library is loaded ----------------------------------------------------------- */
+
+/* The file the running shm_version() comes from, and its build id where the
+ * platform has one (GNU build-id note): a before/after comparison must know
+ * which library each run really used. */
+static char g_lib_path[512], g_lib_id[48];
+
+#ifdef _WIN32
+static void library_identity(void)
+{
+    /* The DLL the import table named; a static build has none: the program. */
+    HMODULE h = GetModuleHandleA("xshm.dll");
+    if (!h)
+        h = GetModuleHandleA(NULL);
+    snprintf(g_lib_path, sizeof(g_lib_path), "unknown");
+    snprintf(g_lib_id, sizeof(g_lib_id), "none");
+    if (h) {
+        DWORD n = GetModuleFileNameA(h, g_lib_path, (DWORD)sizeof(g_lib_path));
+        if (n == 0 || n >= sizeof(g_lib_path))
+            snprintf(g_lib_path, sizeof(g_lib_path), "unknown");
+        /* The PE header's link time stands in for a build id. */
+        const IMAGE_DOS_HEADER *dos = (const IMAGE_DOS_HEADER *)h;
+        const IMAGE_NT_HEADERS *nt = (const IMAGE_NT_HEADERS *)((const char *)h + dos->e_lfanew);
+        snprintf(g_lib_id, sizeof(g_lib_id), "link time %08lx",
+                 (unsigned long)nt->FileHeader.TimeDateStamp);
+    }
+}
+#else
+typedef struct build_id_search {
+    uintptr_t base;
+    char *out;
+    size_t n;
+} build_id_search_t;
+
+static int find_build_id(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    build_id_search_t *b = (build_id_search_t *)arg;
+    (void)size;
+    if ((uintptr_t)info->dlpi_addr != b->base)
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE)
+            continue;
+        const unsigned char *p = (const unsigned char *)(info->dlpi_addr + ph->p_vaddr);
+        const unsigned char *end = p + ph->p_memsz;
+        while (p + sizeof(ElfW(Nhdr)) <= end) {
+            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)(const void *)p;
+            const unsigned char *name = p + sizeof(*nh);
+            const unsigned char *desc = name + ((nh->n_namesz + 3u) & ~3u);
+            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && memcmp(name, "GNU", 4) == 0 &&
+                desc + nh->n_descsz <= end) {
+                size_t k = 0;
+                for (uint32_t j = 0; j < nh->n_descsz && k + 3 <= b->n; j++, k += 2)
+                    snprintf(b->out + k, b->n - k, "%02x", desc[j]);
+                return 1;
+            }
+            p = desc + ((nh->n_descsz + 3u) & ~3u);
+        }
+    }
+    return 1;
+}
+
+static void library_identity(void)
+{
+    Dl_info info;
+    snprintf(g_lib_path, sizeof(g_lib_path), "unknown");
+    snprintf(g_lib_id, sizeof(g_lib_id), "none");
+    if (dladdr((void *)(uintptr_t)shm_version, &info) == 0 || !info.dli_fname)
+        return;
+    if (!realpath(info.dli_fname, g_lib_path))
+        snprintf(g_lib_path, sizeof(g_lib_path), "%s", info.dli_fname);
+    /* dl_iterate_phdr names objects by load bias: a shared library's is its base */
+    build_id_search_t b = {(uintptr_t)info.dli_fbase, g_lib_id, sizeof(g_lib_id)};
+    dl_iterate_phdr(find_build_id, &b);
+}
+#endif
+
 static void cpu_model(char *out, size_t n)
 {
     char brand[49];
@@ -904,6 +1012,11 @@ static void pause_before(void)
     }
 }
 
+/* A latency row goes on past run_s until it has this many samples (a peer
+ * descheduled by other work can stall a round trip for a second), up to ten
+ * times run_s. */
+#define MIN_SAMPLES 1000u
+
 /* Warm up, then time round trips one by one for run_s seconds (after a
  * pause of g_pause_ns before each, when set). */
 static bool measure_latency(row_t *r, op_fn op, void *ctx, plot_set_t *plot)
@@ -918,7 +1031,9 @@ static bool measure_latency(row_t *r, op_fn op, void *ctx, plot_set_t *plot)
         }
     }
     memset(&g_hist, 0, sizeof(g_hist));
-    end = ticks() + ns_to_ticks(g_set.run_s * 1e9);
+    uint64_t start = ticks();
+    uint64_t last = start + ns_to_ticks(10 * g_set.run_s * 1e9);
+    end = start + ns_to_ticks(g_set.run_s * 1e9);
     for (;;) {
         if (g_pause_ns)
             pause_before();
@@ -931,9 +1046,12 @@ static bool measure_latency(row_t *r, op_fn op, void *ctx, plot_set_t *plot)
         hist_add(&g_hist, t1 - t0);
         if (plot)
             plot_add(plot, t1 - t0);
-        if (t1 >= end)
+        if ((t1 >= end && g_hist.n >= MIN_SAMPLES) || t1 >= last)
             break;
     }
+    if (g_hist.n < MIN_SAMPLES)
+        snprintf(r->note, sizeof(r->note), "only %" PRIu64 " round trips in %.1f s: disturbed",
+                 g_hist.n, to_ns(ticks() - start) / 1e9);
     r->unit = U_NS;
     r->samples = g_hist.n;
     r->median = to_ns((uint64_t)hist_quantile(&g_hist, 0.5));
@@ -962,9 +1080,10 @@ static uint32_t g_ping_no;
 static bool op_cacheline(void *ctx)
 {
     uint32_t i = ++g_ping_no;
+    floor_pair_t *p = &C->floor[i % FLOOR_PAIRS];
     (void)ctx;
-    st32(&C->ping.v, i);
-    while (ld32(&C->pong.v) != i) {
+    st32(&p->ping.v, i);
+    while (ld32(&p->pong.v) != i) {
     }
     return true;
 }
@@ -979,17 +1098,20 @@ static bool op_wake(void *ctx)
 static row_t *bench_floor_cacheline(void)
 {
     row_t *r = new_row("floor", "cache-line ping-pong, round trip");
-    st32(&C->ping.v, 0);
-    st32(&C->pong.v, 0);
+    for (uint32_t k = 0; k < FLOOR_PAIRS; k++) {
+        st32(&C->floor[k].ping.v, 0);
+        st32(&C->floor[k].pong.v, 0);
+    }
     g_ping_no = 0;
     if (!issue(CMD_CACHELINE, 0, 0, NULL)) {
         r->failed = true;
         return r;
     }
     measure_latency(r, op_cacheline, NULL, plot_for("rtt_floor_cacheline.txt", "floor: cache-line ping-pong"));
-    st32(&C->ping.v, STOP);
+    st32(&C->floor[(g_ping_no + 1) % FLOOR_PAIRS].ping.v, STOP);
     finish_cmd();
-    snprintf(r->note, sizeof(r->note), "busy baseline");
+    if (!r->note[0]) /* else: says it was disturbed */
+        snprintf(r->note, sizeof(r->note), "busy baseline; %u line pairs in turn", FLOOR_PAIRS);
     return r;
 }
 
@@ -1010,7 +1132,8 @@ static row_t *bench_floor_wake(void)
     measure_latency(r, op_wake, NULL, plot_for("rtt_floor_wakeup.txt", "floor: wake-up ping-pong"));
     wake_stop();
     finish_cmd();
-    snprintf(r->note, sizeof(r->note), "blocking baseline");
+    if (!r->note[0]) /* else: says it was disturbed */
+        snprintf(r->note, sizeof(r->note), "blocking baseline");
     return r;
 }
 
@@ -1057,19 +1180,30 @@ typedef struct xshm_ctx {
     shm_server_t *srv;
     unsigned char *out, *in;
     uint32_t size;
+    uint64_t seq;
 } xshm_ctx_t;
 
-/* Send, then poll (busy channel) or block (blocking channel) for the echo. */
+/* Send, then poll (busy channel) or block (blocking channel) for the echo.
+ * Each message carries a sequence number and its echo must carry it back:
+ * a stale echo, or a second message in flight, would make round trips look
+ * shorter than they are. */
 static bool op_xshm(void *ctx)
 {
     xshm_ctx_t *x = (xshm_ctx_t *)ctx;
+    uint64_t seq = ++x->seq;
+    memcpy(x->out, &seq, 8);
     if (shm_server_send(x->srv, x->out, x->size) != SHM_SUCCESS)
         return false;
     for (uint32_t polls = 1;; polls++) {
         uint32_t n = SHM_MAX_MESSAGE_SIZE;
         shm_error_t e = shm_server_receive(x->srv, x->in, &n);
-        if (e == SHM_SUCCESS)
-            return n == x->size;
+        if (e == SHM_SUCCESS) {
+            if (n != x->size || memcmp(x->in, &seq, 8) != 0) {
+                fprintf(stderr, "xshm_bench: echo of message %" PRIu64 " is not its own\n", seq);
+                return false;
+            }
+            return true;
+        }
         if (e != SHM_ERROR_EMPTY)
             return false; /* a timeout too: the echo cannot take 5 s */
         if ((polls & 0xFFFFFu) == 0 && !child_alive())
@@ -1096,7 +1230,7 @@ static shm_server_t *make_server(const char *what, bool blocking, char *name, si
     return s;
 }
 
-static const uint32_t rtt_sizes[] = {8, 64, 1024, 65536};
+static const uint32_t rtt_sizes[] = {8, 64, 1024, 65536}; /* at least 8: the sequence */
 
 static void size_label(char *out, size_t n, uint32_t size)
 {
@@ -1111,9 +1245,12 @@ static row_t *bench_xshm_rtt(bool blocking, const row_t *floor)
 {
     char name[96], label[16];
     row_t *r64 = NULL;
+    uint64_t seq = 0; /* one sequence for the channel's rows */
     shm_server_t *srv = make_server(blocking ? "blocking" : "busy", blocking, name, sizeof(name));
     bool ok = srv && issue(CMD_XSHM_ECHO, 0, 0, name);
     for (size_t i = 0; i < sizeof(rtt_sizes) / sizeof(rtt_sizes[0]); i++) {
+        if (g_set.core && rtt_sizes[i] != 64)
+            continue;
         size_label(label, sizeof(label), rtt_sizes[i]);
         row_t *r = new_row("xshm", "round trip %s, %s", label,
                            blocking ? "blocking receive" : "busy-poll");
@@ -1122,6 +1259,7 @@ static row_t *bench_xshm_rtt(bool blocking, const row_t *floor)
         x.out = g_out;
         x.in = g_in;
         x.size = rtt_sizes[i];
+        x.seq = seq;
         plot_set_t *plot = NULL;
         if (rtt_sizes[i] == 64) {
             r64 = r;
@@ -1130,6 +1268,7 @@ static row_t *bench_xshm_rtt(bool blocking, const row_t *floor)
         }
         if (!ok || !measure_latency(r, op_xshm, &x, plot))
             r->failed = true;
+        seq = x.seq;
         set_ratio(r, floor, false, blocking ? "wake-up floor" : "cache-line floor");
     }
     if (blocking) {
@@ -1141,12 +1280,14 @@ static row_t *bench_xshm_rtt(bool blocking, const row_t *floor)
         x.out = g_out;
         x.in = g_in;
         x.size = 64;
+        x.seq = seq;
         g_pause_ns = 100000;
         if (!ok || !measure_latency(r, op_xshm, &x, NULL))
             r->failed = true;
         g_pause_ns = 0;
         set_ratio(r, floor, false, "wake-up floor");
-        snprintf(r->note, sizeof(r->note), "each send after a 100 us pause (not timed)");
+        if (!r->note[0]) /* else: says it was disturbed */
+            snprintf(r->note, sizeof(r->note), "each send after a 100 us pause (not timed)");
     }
     if (ok) {
         shm_server_send(srv, g_out, 1); /* ends the echo */
@@ -1167,6 +1308,8 @@ static void bench_xshm_oneway(const row_t *const *memcpy_rows, row_t **r64_out, 
     for (int i = 0; i < 3; i++) {
         uint32_t size = sizes[i];
         double rates[16], gbs[16];
+        if (g_set.core && size == 1024)
+            continue;
         uint64_t sent_all = 0, recv_all = 0, lost_all = 0, lib_lost_all = 0, bad = 0;
         double send_rate = 0;
         size_label(label, sizeof(label), size);
@@ -1211,8 +1354,9 @@ static void bench_xshm_oneway(const row_t *const *memcpy_rows, row_t **r64_out, 
             continue;
         }
         r->median = median_of(rates, g_set.slices);
+        r->gbs = median_of(gbs, g_set.slices);
         snprintf(r->note, sizeof(r->note), "%.2f GB/s; sent %.2f M/s, lost %.1f%%%s",
-                 median_of(gbs, g_set.slices), send_rate,
+                 r->gbs, send_rate,
                  sent_all ? 100.0 * (double)lost_all / (double)sent_all : 0.0,
                  bad ? ", LOSS COUNT MISMATCH" : "");
         (void)recv_all;
@@ -1220,7 +1364,7 @@ static void bench_xshm_oneway(const row_t *const *memcpy_rows, row_t **r64_out, 
         /* Ratio to memcpy of the same block: delivered bytes/s over copied bytes/s. */
         const row_t *m = memcpy_rows[i];
         if (m && !m->failed && m->median > 0) {
-            r->ratio = median_of(gbs, g_set.slices) / m->median;
+            r->ratio = r->gbs / m->median;
             snprintf(r->ratio_to, sizeof(r->ratio_to), "memcpy %s", label);
         }
         if (size == 64)
@@ -1437,8 +1581,9 @@ static row_t *bench_stream(int kind, const row_t *wake_floor, const row_t *const
             continue;
         }
         r->median = median_of(rates, g_set.slices);
-        snprintf(r->note, sizeof(r->note), "%.2f GB/s; %u-byte writes, nothing lost",
-                 r->median * size / 1e3, size);
+        r->gbs = r->median * size / 1e3;
+        snprintf(r->note, sizeof(r->note), "%.2f GB/s; %u-byte writes, nothing lost", r->gbs,
+                 size);
         const row_t *m = memcpy_rows[i == 0 ? 0 : 2];
         if (m && !m->failed && m->median > 0) {
             r->ratio = r->median * size / 1e3 / m->median;
@@ -1645,6 +1790,9 @@ static int child_main(int argc, char **argv)
     g_child_rd[STREAM_SOCKET] = g_child_wr[STREAM_SOCKET] = atoi(argv[7]);
 #endif
     wake_objects_open(argv[2]);
+    library_identity();
+    if (strcmp(C->library, g_lib_path) != 0)
+        die("child: loaded %s, the benchmark %s", g_lib_path, C->library);
     unsigned char *buf = (unsigned char *)malloc(262144);
     if (!buf)
         die("child: out of memory");
@@ -1661,19 +1809,20 @@ static int child_main(int argc, char **argv)
         uint32_t cmd = C->cmd;
         switch (cmd) {
         case CMD_CACHELINE: {
-            uint32_t last = ld32(&C->ping.v);
+            /* Round trip i uses pair i % FLOOR_PAIRS; the parent starts at 1. */
             st32(&C->ack_seq.v, seq);
-            for (uint32_t spins = 0;;) {
-                uint32_t v = ld32(&C->ping.v);
-                if (v == last) {
+            for (uint32_t i = 1, spins = 0;;) {
+                floor_pair_t *p = &C->floor[i % FLOOR_PAIRS];
+                uint32_t v = ld32(&p->ping.v);
+                if (v != i && v != STOP) {
                     if (++spins == 0 && parent_gone())
                         return 1;
                     continue;
                 }
                 if (v == STOP)
                     break;
-                st32(&C->pong.v, v);
-                last = v;
+                st32(&p->pong.v, v);
+                i++;
             }
             break;
         }
@@ -1767,6 +1916,10 @@ static void write_json(const char *path)
     fprintf(f, "{\n  \"library_version\": \"%u.%u.%u\",\n  \"cpu\": ", shm_version() / 10000,
             shm_version() / 100 % 100, shm_version() % 100);
     json_str(f, g_machine);
+    fprintf(f, ",\n  \"library\": ");
+    json_str(f, g_lib_path);
+    fprintf(f, ",\n  \"library_build_id\": ");
+    json_str(f, g_lib_id);
     fprintf(f, ",\n  \"cpus_online\": %d,\n  \"os\": ", cpu_count());
     json_str(f, g_os);
     fprintf(f, ",\n  \"pinning\": ");
@@ -1791,6 +1944,8 @@ static void write_json(const char *path)
         json_num(f, r->failed ? -1 : r->p999);
         fprintf(f, ", \"max\": ");
         json_num(f, r->failed ? -1 : r->max);
+        fprintf(f, ", \"gb_per_s\": ");
+        json_num(f, r->failed ? -1 : r->gbs);
         fprintf(f, ", \"samples\": %" PRIu64 ", \"ratio\": ", r->samples);
         json_num(f, r->ratio);
         fprintf(f, ", \"ratio_to\": ");
@@ -1928,13 +2083,15 @@ static bool want(const char *section)
 
 static void usage(void)
 {
-    printf("usage: xshm_bench [--quick] [--json FILE] [--plot DIR] [--only SECTIONS]\n"
+    printf("usage: xshm_bench [--quick] [--json FILE] [--plot DIR] [--only SECTIONS] [--core]\n"
            "  --quick      shorter samples (about a quarter second per row)\n"
            "  --json FILE  write every row as JSON\n"
            "  --plot DIR   write the 64 B round-trip samples, a gnuplot script and,\n"
            "               when gnuplot is on PATH, rtt_64B.png\n"
            "  --only S,..  run only these sections: floor, ceiling, xshm, alt, idle\n"
-           "               (ratios need the floor and ceiling rows)\n");
+           "               (ratios need the floor and ceiling rows)\n"
+           "  --core       only the cache-line floor, the 64 B busy round trip and\n"
+           "               one-way 64 B and 64 KiB (for before/after comparisons)\n");
 }
 
 int main(int argc, char **argv)
@@ -1950,6 +2107,8 @@ int main(int argc, char **argv)
             g_set.plot = argv[++i];
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
             g_set.only = argv[++i];
+        else if (strcmp(argv[i], "--core") == 0)
+            g_set.core = true;
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage();
             return 0;
@@ -1958,6 +2117,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (g_set.core && !g_set.only)
+        g_set.only = "floor,xshm";
     g_set.warm_s = g_set.quick ? 0.05 : 0.2;
     g_set.run_s = g_set.quick ? 0.25 : 1.0;
     g_set.slices = g_set.quick ? 3 : 5;
@@ -1973,6 +2134,7 @@ int main(int argc, char **argv)
 
     cpu_model(g_machine, sizeof(g_machine));
     os_description(g_os, sizeof(g_os));
+    library_identity();
     load_note(g_load, sizeof(g_load));
     pick_cpus();
     bool pinned = g_cpu_parent >= 0 && pin_to(g_cpu_parent);
@@ -1996,6 +2158,7 @@ int main(int argc, char **argv)
     bool have_sys = sys_cpu(&busy0, &steal0);
     uint64_t run_t0 = now_ns();
     ctrl_create();
+    snprintf(C->library, sizeof(C->library), "%s", g_lib_path);
     wake_objects_create();
 #ifdef _WIN32
     npipe_create();
@@ -2004,6 +2167,7 @@ int main(int argc, char **argv)
 
     printf("xshm_bench: xshm %u.%u.%u\n", shm_version() / 10000, shm_version() / 100 % 100,
            shm_version() % 100);
+    printf("library   %s (build id %s)\n", g_lib_path, g_lib_id);
     printf("machine   %s, %d CPUs online; %s\n", g_machine, cpu_count(), g_os);
     printf("pinning   %s\n", g_pin_note);
     printf("load      1-minute load average before the run: %s\n", g_load);
@@ -2027,9 +2191,10 @@ int main(int argc, char **argv)
     const row_t *mc[3] = {NULL, NULL, NULL};
     if (want("floor")) {
         cl = bench_floor_cacheline();
-        wk = bench_floor_wake();
+        if (!g_set.core)
+            wk = bench_floor_wake();
     }
-    if (want("ceiling")) {
+    if (want("ceiling") && !g_set.core) {
         static const size_t blocks[] = {64, 1024, 65536};
         for (int i = 0; i < 3; i++) {
             char label[16];
@@ -2048,7 +2213,8 @@ int main(int argc, char **argv)
     /* xshm */
     if (want("xshm")) {
         busy64 = bench_xshm_rtt(false, cl);
-        block64 = bench_xshm_rtt(true, wk);
+        if (!g_set.core)
+            block64 = bench_xshm_rtt(true, wk);
         bench_xshm_oneway(mc, &ow64, &ow64k);
     }
 

@@ -3,6 +3,7 @@
 #
 #   scripts/bench.sh [--quick] [--wait-idle SECONDS] [--out DIR]
 #                    [--linux PATH] [--linux32 PATH] [--win PATH]
+#                    [--baseline REV [--rounds N]]
 #
 # Builds nothing: runs xshm_bench from earlier builds (scripts/test.sh or
 # cmake --build --preset ...):
@@ -27,6 +28,24 @@
 # processes used meanwhile is printed and kept in <target>.txt (the machine's
 # busy time less the run's own processes and wineserver), as the benchmark
 # cannot see it from inside Wine.
+#
+# --baseline REV: the cost of a change to the library, before and after in
+# the same run, instead of the tables above (Linux x86_64 only). "after" is
+# the library the linux-x64 benchmark was built with (beside it: usually the
+# working tree's build); "before" is the library of git revision REV, built
+# here into build/bench-baseline-<commit>/ from `git archive REV` with the
+# linux-x64 preset (Release, -Werror), tests and examples off, and reused by
+# later runs. The same xshm_bench --core (cache-line floor, 64 B busy round
+# trip, one-way 64 B and 64 KiB) runs against each library through
+# LD_LIBRARY_PATH, N rounds each (--rounds, default 5, 3 with --quick),
+# interleaved B A A B B A ... so that drift during the run touches both
+# alike. Every run names the library it loaded (path and GNU build id) and
+# one that loaded another is an error. Printed and kept in baseline.txt:
+# per library the median over the rounds (range in parentheses), and
+# after/before with the range of the rounds' own ratios, which shows the
+# noise; each run's table and JSON are in baseline/. --wait-idle applies
+# before each round. Example:
+#   scripts/bench.sh --baseline main --quick
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -36,8 +55,10 @@ wait_idle=0
 linux=${XSHM_BENCH_LINUX:-$root/build/linux-x64/xshm_bench}
 linux32=${XSHM_BENCH_LINUX32:-$root/build/linux-x86/xshm_bench}
 win=${XSHM_BENCH_WIN:-$root/build/win-x64/xshm_bench.exe}
+baseline=""
+rounds=""
 
-usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,48p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
     case $1 in
@@ -47,6 +68,8 @@ while [ $# -gt 0 ]; do
         --linux) linux=${2:?--linux needs a path}; shift 2 ;;
         --linux32) linux32=${2:?--linux32 needs a path}; shift 2 ;;
         --win) win=${2:?--win needs a path}; shift 2 ;;
+        --baseline) baseline=${2:?--baseline needs a git revision}; shift 2 ;;
+        --rounds) rounds=${2:?--rounds needs a number}; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "bench.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
     esac
@@ -158,6 +181,187 @@ run() {
     plot "$out/$target-plot"
     summary+=("$target: $(grep -m1 '^targets met' "$out/$target.txt" || echo 'no summary line')")
 }
+
+# ---- --baseline: before / after -------------------------------------------------
+
+# build_baseline REV: build REV's library; sets base_lib_dir and base_desc.
+build_baseline() {
+    local rev=$1 sha dir log
+    sha=$(git -C "$root" rev-parse --verify --quiet "$rev^{commit}") || {
+        echo "bench.sh: '$rev' is not a git revision of $root" >&2
+        return 1
+    }
+    dir=$root/build/bench-baseline-${sha:0:12}
+    log=$dir/build.log
+    base_desc="$rev = ${sha:0:12}"
+    base_lib_dir=$dir/build
+    if [ -f "$dir/.built" ] && [ -e "$base_lib_dir/libxshm.so.1" ]; then
+        echo "== before: $base_desc, built earlier in $dir"
+        return 0
+    fi
+    echo "== before: building $base_desc in $dir"
+    rm -rf "$dir" && mkdir -p "$dir/src" || return 1
+    if ! git -C "$root" archive "$sha" | tar -x -C "$dir/src"; then
+        echo "bench.sh: git archive $sha failed" >&2
+        return 1
+    fi
+    # The revision's own linux-x64 preset when it has one (-B overrides its
+    # binaryDir), else the same settings by hand.
+    local opts=(-DXSHM_BUILD_TESTS=OFF -DXSHM_BUILD_EXAMPLES=OFF)
+    if grep -q '"name": *"linux-x64"' "$dir/src/CMakePresets.json" 2>/dev/null; then
+        (cd "$dir/src" && cmake --preset linux-x64 -B "$base_lib_dir" "${opts[@]}") >"$log" 2>&1
+    else
+        cmake -S "$dir/src" -B "$base_lib_dir" -DCMAKE_BUILD_TYPE=Release -DXSHM_WERROR=ON \
+            "${opts[@]}" >"$log" 2>&1
+    fi && cmake --build "$base_lib_dir" -j 2 --target xshm >>"$log" 2>&1
+    if [ $? -ne 0 ] || [ ! -e "$base_lib_dir/libxshm.so.1" ]; then
+        tail -20 "$log"
+        echo "bench.sh: the library of $base_desc did not build (log: $log)" >&2
+        return 1
+    fi
+    touch "$dir/.built"
+}
+
+# jfield FILE KEY: a top-level string of xshm_bench's JSON.
+jfield() { awk -v k="\"$2\": \"" 'index($0, k) == 3 { s = substr($0, length(k) + 3); sub(/",?$/, "", s); print s; exit }' "$1"; }
+# jrow FILE ROW FIELD: a number of one row of xshm_bench's JSON ("null" if none).
+jrow() {
+    awk -v n="\"name\": \"$2\"" -v f="\"$3\": " 'index($0, n) {
+            i = index($0, f); if (!i) exit
+            v = substr($0, i + length(f)); sub(/[,}].*$/, "", v); print v; exit }' "$1"
+}
+
+# stats VALUES...: "median min max" of the numbers given ("-" when none).
+stats() {
+    printf '%s\n' "$@" | grep -E '^[0-9.eE+-]+$' | sort -g |
+        awk '{ v[NR] = $1 } END {
+            if (NR == 0) { print "- - -"; exit }
+            m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+            print m, v[1], v[NR] }'
+}
+
+compare() {
+    local after_dir before_dir
+    after_dir=$(cd "$(dirname "$linux")" && pwd -P)
+    [ -n "$rounds" ] || { [ ${#quick[@]} -gt 0 ] && rounds=3 || rounds=5; }
+    if ! [ "$rounds" -ge 1 ] 2>/dev/null; then
+        echo "bench.sh: --rounds needs a positive number" >&2
+        return 2
+    fi
+    if [ ! -x "$linux" ]; then
+        echo "bench.sh: no benchmark at $linux (build the linux-x64 preset first, or pass --linux PATH)" >&2
+        return 1
+    fi
+    if [ ! -e "$after_dir/libxshm.so.1" ]; then
+        echo "bench.sh: no libxshm.so.1 beside $linux" >&2
+        return 1
+    fi
+    build_baseline "$baseline" || return 1
+    before_dir=$(cd "$base_lib_dir" && pwd -P)
+    local bdir=$out/baseline
+    rm -rf "$bdir" && mkdir -p "$bdir" || return 1
+    echo "== after: the library beside $linux"
+    echo "== $rounds rounds of xshm_bench --core ${quick[*]} against each, interleaved (load average $(load))"
+
+    # per library (0 before, 1 after): one value per round
+    local -a fl0=() fl1=() p500=() p501=() p990=() p991=() m0=() m1=() g0=() g1=() other=()
+    local -a rt_ratio=() m_ratio=() g_ratio=()
+    local lib_id0="" lib_id1="" lib_path0="" lib_path1="" failed_runs=0 order=""
+    local r side dir tag json got
+    ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.4f", a / b }'; }
+    for ((r = 1; r <= rounds; r++)); do
+        local sides=(0 1) cur_p50=(- -) cur_m=(- -) cur_g=(- -)
+        quiet # --wait-idle: before each round, never between its two runs
+        [ $((r % 2)) -eq 0 ] && sides=(1 0)
+        for side in "${sides[@]}"; do
+            if [ "$side" -eq 0 ]; then dir=$before_dir tag=before; else dir=$after_dir tag=after; fi
+            order+="${tag:0:1}"
+            json=$bdir/$tag-$r.json
+            LD_LIBRARY_PATH="$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" timeout 600 "$linux" --core \
+                "${quick[@]}" --json "$json" >"$bdir/$tag-$r.txt" 2>&1
+            local rc=$?
+            got=$(jfield "$json" library 2>/dev/null)
+            if [ "$rc" -ne 0 ] || [ ! -s "$json" ]; then
+                echo "   round $r $tag: FAILED (exit status $rc, see $bdir/$tag-$r.txt)"
+                failed_runs=$((failed_runs + 1))
+                continue
+            fi
+            if [ "$(cd "$(dirname "$got")" 2>/dev/null && pwd -P)" != "$dir" ]; then
+                echo "   round $r $tag: FAILED: loaded $got, not the library in $dir"
+                failed_runs=$((failed_runs + 1))
+                continue
+            fi
+            local id; id=$(jfield "$json" library_build_id)
+            if [ "$side" -eq 0 ]; then lib_id0=$id lib_path0=$got; else lib_id1=$id lib_path1=$got; fi
+            local fl p50 p99 m g dist
+            fl=$(jrow "$json" "cache-line ping-pong, round trip" median)
+            p50=$(jrow "$json" "round trip 64 B, busy-poll" median)
+            p99=$(jrow "$json" "round trip 64 B, busy-poll" p99)
+            m=$(jrow "$json" "one-way 64 B messages" median)
+            g=$(jrow "$json" "one-way 64 KiB messages" gb_per_s)
+            dist=$(jfield "$json" disturbance | sed -n 's/^other processes used \([0-9]*\)%.*/\1/p')
+            other+=("${dist:-0}")
+            if [ "$side" -eq 0 ]; then
+                fl0+=("$fl") p500+=("$p50") p990+=("$p99") m0+=("$m") g0+=("$g")
+            else
+                fl1+=("$fl") p501+=("$p50") p991+=("$p99") m1+=("$m") g1+=("$g")
+            fi
+            cur_p50[side]=$p50 cur_m[side]=$m cur_g[side]=$g
+            printf '   round %d %-6s floor %5.0f ns, 64 B round trip %5.0f / %5.0f ns, 64 B %6.2f M/s, 64 KiB %6.2f GB/s; other processes %s%% of a CPU\n' \
+                "$r" "$tag" "${fl/null/-1}" "${p50/null/-1}" "${p99/null/-1}" "${m/null/-1}" "${g/null/-1}" "${dist:-?}"
+        done
+        # the round's own ratios: its two runs came one after the other
+        rt_ratio+=("$(ratio "${cur_p50[1]}" "${cur_p50[0]}")")
+        m_ratio+=("$(ratio "${cur_m[1]}" "${cur_m[0]}")")
+        g_ratio+=("$(ratio "${cur_g[1]}" "${cur_g[0]}")")
+    done
+
+    # line LABEL FORMAT RATIO-RANGE VALUES-BEFORE -- VALUES-AFTER
+    table_line() {
+        local label=$1 fmt=$2 rr=$3; shift 3
+        local -a b=() a=()
+        while [ $# -gt 0 ] && [ "$1" != -- ]; do b+=("$1"); shift; done
+        shift
+        a=("$@")
+        read -r bm bl bh < <(stats "${b[@]}")
+        read -r am al ah < <(stats "${a[@]}")
+        awk -v l="$label" -v f="$fmt" -v bm="$bm" -v bl="$bl" -v bh="$bh" -v am="$am" \
+            -v al="$al" -v ah="$ah" -v rr="$rr" 'BEGIN {
+                if (bm == "-" || am == "-") { printf "  %-32s %s\n", l, "not measured"; exit }
+                b = sprintf(f " (" f "-" f ")", bm, bl, bh)
+                a = sprintf(f " (" f "-" f ")", am, al, ah)
+                printf "  %-32s %-24s %-24s %5.2fx%s\n", l, b, a, am / bm, rr == "" ? "" : "  (rounds " rr ")"
+            }'
+    }
+    range() { read -r _ lo hi < <(stats "$@"); [ "$lo" = - ] || printf '%.2f-%.2f' "$lo" "$hi"; }
+
+    {
+        echo
+        echo "before / after, same run: $rounds rounds each, in the order $order${quick[*]:+ (quick)}"
+        echo "  before  $base_desc: ${lib_path0:-?} (build id ${lib_id0:-?})"
+        echo "  after   the benchmark's own build: ${lib_path1:-?} (build id ${lib_id1:-?})"
+        [ -n "$lib_id0" ] && [ "$lib_id0" = "$lib_id1" ] &&
+            echo "  (the two libraries have the same build id: the same code)"
+        printf '  %-32s %-24s %-24s %s\n' "" "before" "after" "after/before"
+        table_line "64 B one-way (M msg/s)" "%.2f" "$(range "${m_ratio[@]}")" "${m0[@]}" -- "${m1[@]}"
+        table_line "64 B busy round trip p50 (ns)" "%.0f" "$(range "${rt_ratio[@]}")" "${p500[@]}" -- "${p501[@]}"
+        table_line "64 B busy round trip p99 (ns)" "%.0f" "" "${p990[@]}" -- "${p991[@]}"
+        table_line "64 KiB one-way (GB/s)" "%.2f" "$(range "${g_ratio[@]}")" "${g0[@]}" -- "${g1[@]}"
+        table_line "cache-line floor p50 (ns)" "%.0f" "" "${fl0[@]}" -- "${fl1[@]}"
+        echo "  medians over the rounds (range); more is better for M msg/s and GB/s, less for ns;"
+        echo "  the floor is the machine's, not the library's: it should not move"
+        read -r om ol oh < <(stats "${other[@]}")
+        echo "  other processes used ${ol:-?}-${oh:-?}% of one CPU during the runs (median $om%)$(
+            [ "${oh:-0}" -gt 10 ] 2>/dev/null && echo ': figures disturbed, compare with care')"
+    } | tee "$out/baseline.txt"
+    echo "results in $out/baseline.txt and $bdir/"
+    [ "$failed_runs" -eq 0 ]
+}
+
+if [ -n "$baseline" ]; then
+    compare
+    exit $?
+fi
 
 if [ -x "$linux" ]; then
     run linux-x64 "$linux"
