@@ -241,6 +241,9 @@ else
     show "$tmp/stat"
     show "$tmp/a.err"
 fi
+# The tail says so once it has connected: a moment after its slot shows up
+# (longer under an emulator).
+wait_for 10 file_has "$tmp/a.err" 'connected to .* as a client \(pid [0-9]+\)'
 tail_pid=$(tr -d '\r' <"$tmp/a.err" | sed -nE 's/.*connected to .* as a client \(pid ([0-9]+)\).*/\1/p')
 if [ -n "$tail_pid" ] && { [ "$windows" = 1 ] || [ "$tail_pid" = "$tail_job" ]; }; then
     pass "tail reports its pid ($tail_pid)"
