@@ -10,6 +10,21 @@ set(CMAKE_CXX_FLAGS_INIT "-m32 -march=i686 -msse2")
 set(CMAKE_EXE_LINKER_FLAGS_INIT "-m32")
 set(CMAKE_SHARED_LINKER_FLAGS_INIT "-m32")
 set(CMAKE_MODULE_LINKER_FLAGS_INIT "-m32")
+# The kernel headers (<linux/futex.h> -> <asm/types.h>) need an asm folder
+# that gcc -m32 finds: Debian's gcc-multilib adds the link /usr/include/asm
+# -> x86_64-linux-gnu/asm (whose headers serve i386 as well), but it cannot
+# be installed beside the aarch64 cross compiler. Without it, a folder of
+# the build tree holds the same link, searched after the system's folders.
+if(NOT EXISTS /usr/include/asm AND NOT EXISTS /usr/include/i386-linux-gnu/asm
+   AND EXISTS /usr/include/x86_64-linux-gnu/asm)
+    set(_xshm_asm_dir "${CMAKE_BINARY_DIR}/i386-include")
+    if(NOT EXISTS "${_xshm_asm_dir}/asm")
+        file(MAKE_DIRECTORY "${_xshm_asm_dir}")
+        file(CREATE_LINK /usr/include/x86_64-linux-gnu/asm "${_xshm_asm_dir}/asm" SYMBOLIC)
+    endif()
+    string(APPEND CMAKE_C_FLAGS_INIT " -idirafter ${_xshm_asm_dir}")
+    string(APPEND CMAKE_CXX_FLAGS_INIT " -idirafter ${_xshm_asm_dir}")
+endif()
 # Never pick a 64-bit library (such as Debian's libcmocka) by mistake.
 set(CMAKE_IGNORE_PATH /usr/lib/x86_64-linux-gnu /lib/x86_64-linux-gnu)
 

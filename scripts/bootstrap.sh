@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # bootstrap.sh - make a Debian/Ubuntu machine ready to build and test xshm.
 #
-# Installs the compilers, Wine and CMocka, cross-compiles CMocka from
-# Debian's source package for win-x64, win-x86 and linux-x86, tries to
-# install wine32 and initialises a Wine prefix. Idempotent: when everything
-# is present it only checks, which takes seconds. Prints one line per step.
+# Installs the compilers (with the aarch64 cross compiler), Wine, qemu-user
+# and CMocka, cross-compiles CMocka from Debian's source package for win-x64,
+# win-x86, linux-x86 and linux-arm64, tries to install wine32 and
+# initialises a Wine prefix. Idempotent: when everything is present it only
+# checks, which takes seconds. Prints one line per step.
 #
 # Environment:
 #   XSHM_CACHE         cache folder (default $HOME/.cache/xshm): CMocka
@@ -71,9 +72,29 @@ installed() {
 
 # ---- 1. packages -----------------------------------------------------------
 
-pkgs=(build-essential cmake gcc g++ gcc-multilib g++-multilib
+# gcc -m32 needs gcc-N-multilib and g++-N-multilib, N being the major version
+# of the default gcc. Not the gcc-multilib metapackage: it conflicts with
+# Debian's cross compilers (gcc-N-<triple>) for its /usr/include/asm link,
+# which cmake/toolchain-linux-i386.cmake supplies in its place. Installing
+# gcc-aarch64-linux-gnu below removes it where an earlier run installed it.
+gcc_major=
+if command -v gcc >/dev/null 2>&1; then
+    gcc_major=$(gcc -dumpversion 2>/dev/null || true)
+fi
+if [ -z "$gcc_major" ]; then
+    apt_update
+    gcc_major=$(apt-cache depends gcc 2>/dev/null | sed -nE 's/^ *Depends: gcc-([0-9]+)$/\1/p' | head -n 1)
+fi
+gcc_major=${gcc_major%%.*}
+if [ -z "$gcc_major" ]; then
+    step "FAILED: cannot tell the version of gcc (gcc -dumpversion, apt-cache depends gcc)"
+    exit 1
+fi
+
+pkgs=(build-essential cmake gcc g++ "gcc-$gcc_major-multilib" "g++-$gcc_major-multilib"
       gcc-mingw-w64-x86-64 gcc-mingw-w64-i686
       g++-mingw-w64-x86-64 g++-mingw-w64-i686
+      gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
       wine wine64 libcmocka-dev dpkg-dev xz-utils clang valgrind file pkg-config)
 have=$(installed "${pkgs[@]}")
 missing=()
@@ -117,7 +138,8 @@ fi
 # target:toolchain file
 cross=(win-x64:toolchain-mingw-x64.cmake
        win-x86:toolchain-mingw-x86.cmake
-       linux-x86:toolchain-linux-i386.cmake)
+       linux-x86:toolchain-linux-i386.cmake
+       linux-arm64:toolchain-linux-aarch64.cmake)
 
 cmocka_done() { [ -f "$cache/cmocka-$1/xshm-cmocka.stamp" ]; }
 
@@ -182,7 +204,7 @@ for t in "${cross[@]}"; do
     cmocka_done "${t%%:*}" || todo+=("$t")
 done
 if [ ${#todo[@]} -eq 0 ]; then
-    step "cmocka: built for win-x64 win-x86 linux-x86 ($(cat "$cache/cmocka-win-x64/xshm-cmocka.stamp"))"
+    step "cmocka: built for ${cross[*]%%:*} ($(cat "$cache/cmocka-win-x64/xshm-cmocka.stamp"))"
 else
     ensure_deb_src
     srcdir=

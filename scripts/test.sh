@@ -8,6 +8,7 @@
 #   linux-x64-asan  AddressSanitizer + UBSan, all tests
 #   linux-x64-tsan  ThreadSanitizer, tests labelled ring, events, platform
 #   linux-x86       gcc -m32, i386
+#   linux-arm64     gcc-aarch64-linux-gnu, aarch64, tests under qemu-user
 #   win-x64         MinGW-w64, tests under Wine
 #   win-x86         MinGW-w64 i686, tests under wine32 when it is installed,
 #                   otherwise each test is reported as SKIPPED with the reason
@@ -24,7 +25,7 @@
 # steps); the exit status is non-zero if anything failed.
 set -uo pipefail
 
-all_targets=(linux-x64 linux-x64-asan linux-x64-tsan linux-x86 win-x64 win-x86)
+all_targets=(linux-x64 linux-x64-asan linux-x64-tsan linux-x86 linux-arm64 win-x64 win-x86)
 
 usage() { sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//'; echo "targets: ${all_targets[*]}"; }
 
@@ -100,6 +101,10 @@ for t in "${targets[@]}"; do
     case $t in
         win-*) file "$dir/xshm.dll"
                echo "$dir/libxshm.dll.a $dir/libxshm_static.a" ;;
+        linux-arm64)
+               so=$dir/$(basename "$(readlink -f "$dir/libxshm.so")")
+               file "$so"
+               echo "$so $dir/libxshm_static.a" ;;
         *)     echo "$dir/$(basename "$(readlink -f "$dir/libxshm.so")") $dir/libxshm_static.a" ;;
     esac
 done
@@ -224,6 +229,8 @@ for t in "${targets[@]}"; do
             fi ;;
         win-*)
             echo "== test $t (Wine)" ;;
+        linux-arm64)
+            echo "== test $t (qemu-user)" ;;
         *)
             echo "== test $t" ;;
     esac

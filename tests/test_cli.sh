@@ -6,9 +6,10 @@
 # XSHM is the xshm program, SERVER the echo server of the examples
 # (example_server NAME WAIT_SECONDS: it sends every message it receives back
 # to every client, and exits once its clients have come and gone). With an
-# EMULATOR (wine for Windows builds), both run under it: then `list` must
-# say it is unsupported, process ids are read from the programs' output, and
-# the cases that handle /dev/shm objects directly are skipped.
+# EMULATOR (wine for Windows builds, qemu-user for a Linux build for another
+# processor), both run under it. Windows programs (XSHM ends in .exe): then
+# `list` must say it is unsupported, process ids are read from the programs'
+# output, and the cases that handle /dev/shm objects directly are skipped.
 #
 # The server runs on a channel of its own; `xshm tail` is the long-lived
 # client, `xshm send` a short one. Checked: usage errors (exit 2), unknown
@@ -254,6 +255,9 @@ else
     show "$tmp/stat"
     show "$tmp/a.err"
 fi
+# The tail says so once it has connected: a moment after its slot shows up
+# (longer under an emulator).
+wait_for 10 file_has "$tmp/a.err" 'connected to .* as a client \(pid [0-9]+\)'
 tail_pid=$(tr -d '\r' <"$tmp/a.err" | sed -nE 's/.*connected to .* as a client \(pid ([0-9]+)\).*/\1/p')
 if [ -n "$tail_pid" ] && { [ "$windows" = 1 ] || [ "$tail_pid" = "$tail_job" ]; }; then
     pass "tail reports its pid ($tail_pid)"
@@ -464,10 +468,10 @@ pids+=("$stale_pid")
 objects+=("$stale")
 if wait_for 10 xshm stat "$stale"; then
     # A tail connected to it sees the server die and stops.
-    "$XSHM" tail "$stale" >"$tmp/c.out" 2>"$tmp/c.err" &
+    ${emu[@]+"${emu[@]}"} "$XSHM" tail "$stale" >"$tmp/c.out" 2>"$tmp/c.err" &
     tail3_job=$!
     pids+=("$tail3_job")
-    stale_clients() { "$XSHM" stat "$stale" >"$tmp/poll" 2>&1 && file_has "$tmp/poll" '^clients +1 connected'; }
+    stale_clients() { xshm stat "$stale" >"$tmp/poll" 2>&1 && file_has "$tmp/poll" '^clients +1 connected'; }
     wait_for 10 stale_clients || bad "the tail of $stale did not connect"
     kill -9 "$stale_pid"
     wait "$stale_pid" 2>/dev/null
@@ -498,10 +502,10 @@ if wait_for 10 xshm stat "$stale"; then
     # Access denied: another user (root can test it by switching to nobody).
     if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1 &&
         setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$XSHM" 2>/dev/null; then
-        run setpriv --reuid=65534 --regid=65534 --clear-groups "$XSHM" stat "$stale"
+        run setpriv --reuid=65534 --regid=65534 --clear-groups ${emu[@]+"${emu[@]}"} "$XSHM" stat "$stale"
         check_rc 1 "stat of another user's channel"
         check_grep "$tmp/err" "access denied to channel $stale: it belongs to $owner" "access denied is explained"
-        run setpriv --reuid=65534 --regid=65534 --clear-groups "$XSHM" list
+        run setpriv --reuid=65534 --regid=65534 --clear-groups ${emu[@]+"${emu[@]}"} "$XSHM" list
         check_grep "$tmp/out" "^$stale +$owner +access denied " "list: another user's channel is 'access denied'"
     else
         echo "skip - access denied (needs root, setpriv, and $XSHM executable by user nobody)"

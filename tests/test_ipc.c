@@ -1414,12 +1414,30 @@ static int helper_pong(int argc, char **argv)
     return rc;
 }
 
-static void test_pingpong_no_lost_wakeup(void **state)
+/* One ping-pong run: what test_pingpong_no_lost_wakeup judges. */
+typedef struct pingpong_run {
+    uint64_t done;      /* round trips completed */
+    uint64_t ms;        /* their duration */
+    uint64_t max_ns;    /* the longest one */
+    uint64_t over1ms, over10ms, over40ms, over150ms; /* round trips that long or longer */
+    uint64_t bad;       /* wrong replies */
+    shm_error_t fail;   /* the first send or receive that failed */
+    int code;           /* the helper's exit code, -1 if it was killed */
+} pingpong_run_t;
+
+/*
+ * A blocked receive sleeps in slices of 50 ms (WAIT_SLICE_MS) and looks at
+ * the ring after each one, so a lost wake-up does not end in TIMEOUT: it
+ * shows as a round trip stalled for about one slice (two, if both
+ * directions lose theirs). A run stops early once more than stall_limit
+ * round trips took 40 ms or more.
+ */
+static void pingpong_once(uint64_t count, uint64_t stall_limit, pingpong_run_t *r)
 {
-    (void)state;
-    /* Full count under Wine too: about 80 us per round trip there. */
-    const uint64_t count = 100000;
     char name[80], count_s[32];
+    memset(r, 0, sizeof(*r));
+    r->fail = SHM_SUCCESS;
+    r->code = -1;
     uname_(name, sizeof(name), "pingpong");
     snprintf(count_s, sizeof(count_s), "%llu", (unsigned long long)count);
     shm_ring_config_t c = cfg(4096, 1, true, 10000);
@@ -1432,65 +1450,88 @@ static void test_pingpong_no_lost_wakeup(void **state)
     if (!ok)
         tp_kill(&child);
     assert_true(ok);
-    /*
-     * A blocked receive sleeps in slices of 50 ms (WAIT_SLICE_MS) and looks
-     * at the ring after each one, so a lost wake-up does not end in
-     * TIMEOUT: it shows as a round trip stalled for about one slice. The
-     * test counts round trips of 40 ms or more. A correct implementation
-     * shows 0 (even with three copies of this test running on two cores);
-     * one that skips the re-check after marking itself waiting shows
-     * dozens per 100,000. Scheduling noise is allowed a few.
-     */
-    const uint64_t stall_limit = 10;
     uint64_t t0 = now_ms(), i = 0;
-    shm_error_t fail = SHM_SUCCESS;
-    uint64_t bad = 0, max_ns = 0, over1ms = 0, over10ms = 0, over40ms = 0;
     for (; i < count; i++) {
         pingpong_jitter(i, 2);
         uint64_t rt0 = plat_now_ns();
-        fail = shm_server_send(s, &i, sizeof(i));
-        if (fail != SHM_SUCCESS)
+        r->fail = shm_server_send(s, &i, sizeof(i));
+        if (r->fail != SHM_SUCCESS)
             break;
         uint64_t v = 0;
         uint32_t sz = sizeof(v);
-        fail = shm_server_receive(s, &v, &sz);
-        if (fail != SHM_SUCCESS)
+        r->fail = shm_server_receive(s, &v, &sz);
+        if (r->fail != SHM_SUCCESS)
             break;
         uint64_t rt = plat_now_ns() - rt0;
-        max_ns = rt > max_ns ? rt : max_ns;
-        over1ms += rt >= 1000000u;
-        over10ms += rt >= 10000000u;
-        over40ms += rt >= 40000000u;
+        r->max_ns = rt > r->max_ns ? rt : r->max_ns;
+        r->over1ms += rt >= 1000000u;
+        r->over10ms += rt >= 10000000u;
+        r->over40ms += rt >= 40000000u;
+        r->over150ms += rt >= 150000000u;
         if (sz != sizeof(v) || v != ~i) {
-            bad++;
+            r->bad++;
             break;
         }
-        if (over40ms > stall_limit) {
+        if (r->over40ms > stall_limit) {
             i++;
             break; /* fail fast: the wake-up path is broken */
         }
     }
-    uint64_t ms = now_ms() - t0;
-    int code = -1;
-    if (over40ms > stall_limit)
+    r->done = i;
+    r->ms = now_ms() - t0;
+    if (r->over40ms > stall_limit)
         tp_kill(&child); /* it waits for a message that will not come */
-    else if (tp_wait(&child, 20000, &code) != 0)
+    else if (tp_wait(&child, 20000, &r->code) != 0)
         tp_kill(&child);
     print_message("ping-pong: %llu of %llu round trips in %llu ms (%.1f us each)%s\n",
-                  (unsigned long long)i, (unsigned long long)count, (unsigned long long)ms,
-                  i ? (double)ms * 1000.0 / (double)i : 0.0, under_wine() ? " [wine]" : "");
+                  (unsigned long long)i, (unsigned long long)count, (unsigned long long)r->ms,
+                  i ? (double)r->ms * 1000.0 / (double)i : 0.0, under_wine() ? " [wine]" : "");
     print_message("ping-pong: round trips >= 1 ms: %llu, >= 10 ms: %llu, >= 40 ms: %llu, "
-                  "longest %.1f ms\n",
-                  (unsigned long long)over1ms, (unsigned long long)over10ms,
-                  (unsigned long long)over40ms, (double)max_ns / 1e6);
+                  ">= 150 ms: %llu, longest %.1f ms\n",
+                  (unsigned long long)r->over1ms, (unsigned long long)r->over10ms,
+                  (unsigned long long)r->over40ms, (unsigned long long)r->over150ms,
+                  (double)r->max_ns / 1e6);
     shm_server_destroy(s);
-    if (over40ms > stall_limit)
+}
+
+static void test_pingpong_no_lost_wakeup(void **state)
+{
+    (void)state;
+    /* Full count under Wine too: about 80 us per round trip there. */
+    const uint64_t count = 100000;
+    /*
+     * The test counts round trips of 40 ms or more. A correct implementation
+     * shows 0 (even with three copies of this test running on two cores);
+     * one that skips the re-check after marking itself waiting shows
+     * dozens per 100,000. Scheduling noise is allowed a few.
+     *
+     * A machine busy enough to keep a process from running for 150 ms
+     * (under an emulator, whose programs need more processor time, that
+     * happens sooner) can stall more round trips than that by itself; a
+     * lost wake-up costs one or two slices, not 150 ms. When the limit is
+     * passed in such a run, the run tells nothing: it is repeated, up to
+     * three runs, and the last one decides.
+     */
+    const uint64_t stall_limit = 10;
+    const int max_runs = 3;
+    pingpong_run_t r;
+    for (int run = 1;; run++) {
+        pingpong_once(count, stall_limit, &r);
+        if (r.over40ms <= stall_limit || r.over150ms == 0 || run == max_runs)
+            break;
+        print_message("ping-pong: run %d of %d: %llu round trips stalled for 40 ms or more, "
+                      "%llu of them for 150 ms or more: the machine is too busy to tell; "
+                      "again\n",
+                      run, max_runs, (unsigned long long)r.over40ms,
+                      (unsigned long long)r.over150ms);
+    }
+    if (r.over40ms > stall_limit)
         fail_msg("%llu round trips stalled for 40 ms or more (limit %llu): lost wake-ups",
-                 (unsigned long long)over40ms, (unsigned long long)stall_limit);
-    assert_int_equal(fail, SHM_SUCCESS); /* TIMEOUT: a wake-up lost for good */
-    assert_int_equal(bad, 0);
-    assert_int_equal(i, count);
-    assert_int_equal(code, 0);
+                 (unsigned long long)r.over40ms, (unsigned long long)stall_limit);
+    assert_int_equal(r.fail, SHM_SUCCESS); /* TIMEOUT: a wake-up lost for good */
+    assert_int_equal(r.bad, 0);
+    assert_int_equal(r.done, count);
+    assert_int_equal(r.code, 0);
 }
 
 /* ---- several threads on one endpoint ---------------------------------------------- */

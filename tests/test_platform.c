@@ -601,6 +601,42 @@ static void test_proc_self(void **state)
     assert_false(plat_proc_alive(&other));
 }
 
+/* The identity of a process does not depend on the thread that asks; from
+ * another thread, the process is alive too. (qemu-user's own
+ * /proc/self/stat, which the library must not read, gives every thread the
+ * time its emulation began as the start time.) */
+typedef struct proc_thread_ctx {
+    plat_proc_id_t main_id;   /* read on the main thread */
+    plat_proc_id_t thread_id; /* read on the thread */
+    bool main_alive;          /* plat_proc_alive(&main_id) on the thread */
+} proc_thread_ctx_t;
+
+static void proc_thread_main(void *arg)
+{
+    proc_thread_ctx_t *c = (proc_thread_ctx_t *)arg;
+    plat_proc_self(&c->thread_id);
+    c->main_alive = plat_proc_alive(&c->main_id);
+}
+
+static void test_proc_self_threads(void **state)
+{
+    proc_thread_ctx_t c;
+    plat_thread_t t;
+    (void)state;
+
+    memset(&c, 0, sizeof c);
+    plat_proc_self(&c.main_id);
+    plat_sleep_ms(30); /* a few clock ticks: per-thread start times would differ */
+    assert_int_equal(plat_thread_start(&t, proc_thread_main, &c), SHM_SUCCESS);
+    plat_thread_join(&t);
+    assert_int_equal(c.thread_id.pid, c.main_id.pid);
+    if (c.thread_id.start_time != c.main_id.start_time)
+        fail_msg("start time %llu on a thread, %llu on the main thread",
+                 (unsigned long long)c.thread_id.start_time,
+                 (unsigned long long)c.main_id.start_time);
+    assert_true(c.main_alive);
+}
+
 /* Start an "ident" helper and read the identity it publishes. */
 static void spawn_ident(fixture_t *f, const char *mode, plat_proc_id_t *id)
 {
@@ -880,6 +916,7 @@ int main(int argc, char **argv)
         FX_TEST(test_wake_timeout),
         FX_TEST(test_wake_cross_process),
         cmocka_unit_test(test_proc_self),
+        cmocka_unit_test(test_proc_self_threads),
         FX_TEST(test_proc_exited_child),
         FX_TEST(test_proc_killed_child),
         FX_TEST(test_testproc_exit_codes),

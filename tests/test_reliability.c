@@ -413,10 +413,14 @@ static void test_crashed_client(void **state)
     assert_int_equal(server_connected(s), 1);
 
     uint32_t first_pid = first.pid;
+    uint64_t kill_ns = now_ns();
     tp_kill(&first);
     uint64_t killed = now_ns();
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_DISCONNECT) == 1, WAIT_MS));
     assert_true(ev_get(&log, SHM_EVENT_DISCONNECT, 0, &e));
+    /* Not before the kill: the client was alive until then. */
+    if (e.at_ns < kill_ns)
+        fail_msg("DISCONNECT %.1f ms before the client was killed", ms_between(e.at_ns, kill_ns));
     double delay = ms_between(killed, e.at_ns);
     print_message("crashed client: DISCONNECT %.1f ms after tp_kill returned (bound %u ms%s)\n",
                   delay, crash_bound_ms(), under_wine() ? ", Wine" : "");
@@ -534,12 +538,19 @@ static void test_crashed_server(void **state)
     assert_int_equal(e.peer.pid, srv.pid);
     uint32_t srv_pid = srv.pid;
 
+    uint64_t kill_ns = now_ns();
     tp_kill(&srv);
     uint64_t killed = now_ns();
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_DISCONNECT) == 1, WAIT_MS));
     assert_true(TP_WAIT_UNTIL(blocked_done(&b), WAIT_MS));
     plat_thread_join(&t);
     assert_true(ev_get(&log, SHM_EVENT_DISCONNECT, 0, &e));
+    /* Neither before the kill: the server was alive until then. */
+    if (e.at_ns < kill_ns || b.end_ns < kill_ns)
+        fail_msg("DISCONNECT %.1f ms, blocked receive's end %.1f ms after the kill began (the "
+                 "server was alive until then); tp_kill took %.1f ms",
+                 ms_between(kill_ns, e.at_ns), ms_between(kill_ns, b.end_ns),
+                 ms_between(kill_ns, killed));
     double ev_delay = ms_between(killed, e.at_ns);
     double rx_delay = ms_between(killed, b.end_ns);
     print_message("crashed server: DISCONNECT %.1f ms, blocked receive returned %.1f ms after "

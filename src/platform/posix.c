@@ -520,6 +520,13 @@ void plat_mutex_unlock(plat_mutex_t *m) { pthread_mutex_unlock(mutex_of(m)); }
  * /proc/<pid>/stat. Field 2 is "(comm)" and comm may hold spaces and
  * parentheses, so fields are counted after the LAST ')'.
  * Returns 0 or an errno value (ENOENT: no such process).
+ *
+ * The file is opened in the /proc/<pid> directory, not by its full path:
+ * qemu-user replaces "/proc/self/stat" and "/proc/<its own pid>/stat" with a
+ * file of its own whose start time is when it began emulating the calling
+ * thread, so it differs between the threads of a process and from the
+ * kernel's value that every other process reads. The kernel's file gives
+ * one identity to all.
  */
 static int proc_read_stat(uint32_t pid, char *state, uint64_t *start_time)
 {
@@ -527,10 +534,15 @@ static int proc_read_stat(uint32_t pid, char *state, uint64_t *start_time)
     char buf[1024];
     size_t len = 0;
 
-    snprintf(path, sizeof path, "/proc/%lu/stat", (unsigned long)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    snprintf(path, sizeof path, "/proc/%lu", (unsigned long)pid);
+    int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
         return errno;
+    int fd = openat(dir, "stat", O_RDONLY | O_CLOEXEC);
+    int open_errno = errno;
+    close(dir);
+    if (fd < 0)
+        return open_errno == ESRCH ? ENOENT : open_errno; /* it exited meanwhile */
     for (;;) {
         ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
         if (n < 0 && errno == EINTR)

@@ -294,9 +294,35 @@ void tp_kill(tp_child_t *c)
 
 #else
 
+/*
+ * The emulator the tests run under, from XSHM_TEST_EMULATOR (set by
+ * tests/CMakeLists.txt when the build is for another processor, e.g.
+ * "/usr/bin/qemu-aarch64 -L /usr/aarch64-linux-gnu"): its words, separated
+ * by spaces, are stored into words[] (at most max) from the copy *buf,
+ * which the caller frees. Returns the number of words, 0 without emulator.
+ */
+static size_t emulator_words(char **buf, char **words, size_t max)
+{
+    const char *env = getenv("XSHM_TEST_EMULATOR");
+    size_t n = 0;
+
+    *buf = NULL;
+    if (env == NULL || env[0] == '\0')
+        return 0;
+    *buf = strdup(env);
+    if (*buf == NULL)
+        return 0;
+    char *save = NULL;
+    for (char *w = strtok_r(*buf, " ", &save); w != NULL && n < max; w = strtok_r(NULL, " ", &save))
+        words[n++] = w;
+    return n;
+}
+
 int tp_spawn_self(tp_child_t *c, const char *helper, const char *const *args)
 {
     char exe[PATH_MAX];
+    char *emu_buf;
+    char *emu[16];
     size_t nargs = 0;
 
     memset(c, 0, sizeof *c);
@@ -306,28 +332,37 @@ int tp_spawn_self(tp_child_t *c, const char *helper, const char *const *args)
     else
         exe[n] = '\0';
 
+    /* Under an emulator (qemu-user runs a program for another processor),
+     * the child is the emulator running this program. */
+    size_t nemu = emulator_words(&emu_buf, emu, sizeof emu / sizeof emu[0]);
     while (args != NULL && args[nargs] != NULL)
         nargs++;
-    char **argv = (char **)calloc(nargs + 4, sizeof *argv);
-    if (argv == NULL)
+    char **argv = (char **)calloc(nemu + nargs + 4, sizeof *argv);
+    if (argv == NULL) {
+        free(emu_buf);
         return -1;
+    }
     /* posix_spawn takes char *const[] but does not modify the strings. */
-    argv[0] = exe;
-    argv[1] = (char *)(uintptr_t) "--helper";
-    argv[2] = (char *)(uintptr_t)helper;
+    size_t k = 0;
+    for (size_t i = 0; i < nemu; i++)
+        argv[k++] = emu[i];
+    argv[k++] = exe;
+    argv[k++] = (char *)(uintptr_t) "--helper";
+    argv[k++] = (char *)(uintptr_t)helper;
     for (size_t i = 0; i < nargs; i++)
-        argv[3 + i] = (char *)(uintptr_t)args[i];
-    argv[3 + nargs] = NULL;
+        argv[k++] = (char *)(uintptr_t)args[i];
+    argv[k] = NULL;
 
     fflush(stdout); /* do not let the child inherit unflushed output */
     fflush(stderr);
     pid_t pid;
-    int e = posix_spawn(&pid, exe, NULL, NULL, argv, environ);
+    int e = posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ);
+    if (e != 0)
+        fprintf(stderr, "testproc: posix_spawn(%s) failed: %s\n", argv[0], strerror(e));
     free(argv);
-    if (e != 0) {
-        fprintf(stderr, "testproc: posix_spawn(%s) failed: %s\n", exe, strerror(e));
+    free(emu_buf);
+    if (e != 0)
         return -1;
-    }
     c->pid = (uint32_t)pid;
     c->running = 1;
     return 0;

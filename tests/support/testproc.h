@@ -14,8 +14,10 @@
  *         ... run the tests ...
  *     }
  *
- * POSIX: posix_spawn of /proc/self/exe. Windows: CreateProcessA of the
- * module's own path, with a command line quoted for the C runtime's parser.
+ * POSIX: posix_spawn of /proc/self/exe, run by the emulator that
+ * XSHM_TEST_EMULATOR names when it is set (qemu-user, for a build for
+ * another processor). Windows: CreateProcessA of the module's own path, with
+ * a command line quoted for the C runtime's parser.
  */
 #ifndef XSHM_TESTPROC_H
 #define XSHM_TESTPROC_H
