@@ -24,8 +24,16 @@ set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 
-# Tests run under Wine (/usr/bin/wine picks the 32- or 64-bit loader).
-find_program(XSHM_WINE NAMES wine wine64 PATHS /usr/bin /usr/lib/wine NO_CMAKE_FIND_ROOT_PATH)
+# Tests run under Wine: x64 programs under the 64-bit loader itself (with
+# wine32 installed, /usr/bin/wine starts them through a 32-bit launcher,
+# start.exe /exec, whose process then stands between a test and its
+# program), x86 programs under /usr/bin/wine, which picks wine32's loader.
+if(XSHM_MINGW_TRIPLE MATCHES "^x86_64")
+    find_program(XSHM_WINE NAMES wine64 wine PATHS /usr/lib/wine /usr/bin NO_DEFAULT_PATH
+                 NO_CMAKE_FIND_ROOT_PATH)
+else()
+    find_program(XSHM_WINE NAMES wine PATHS /usr/bin /usr/lib/wine NO_CMAKE_FIND_ROOT_PATH)
+endif()
 if(XSHM_WINE)
     set(CMAKE_CROSSCOMPILING_EMULATOR "${XSHM_WINE}")
 endif()

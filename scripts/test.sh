@@ -182,6 +182,12 @@ run_tests() {
             sub(/^ *Start +/, ""); split($0, a, ": ")
             name[a[1]] = a[2]; order[++count] = a[1]
         }
+        /^[0-9]+: explore / {
+            # what the interleaving explorer covered, scenario by scenario
+            n = $0; sub(/:.*/, "", n)
+            line = $0; sub(/^[0-9]+: /, "", line)
+            out[n] = out[n] sprintf("   %-16s %s\n", name[n] ":", line)
+        }
         /^[0-9]+: \[==========\] [0-9]+ test\(s\) run\./ { n = $0; sub(/:.*/, "", n); summary[n] = 1 }
         /^[0-9]+: \[  (PASSED|FAILED|SKIPPED) +\]/ {
             n = $0; sub(/:.*/, "", n)
