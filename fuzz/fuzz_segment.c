@@ -35,13 +35,11 @@
  * message's size, and a lapped reader loses only the messages that were
  * really overwritten.
  *
- * FUZZ_STRICT=1 adds two checks the library does not pass today: a reader
- * that attached after a writer took over a patched or hostile ring gets the
- * checks above but the last (a writer that restarts at position 0 leaves
- * the old records' tags, which a reader then takes for new ones), and every
- * position the library derives from shared words (a reader's cursor, the
- * writer's head) is 8-byte aligned (a hostile tail or head is taken as it
- * is, and the tags are then loaded and stored misaligned).
+ * Two more checks hold since readers no longer trust values stored in the
+ * ring (FUZZ_STRICT=0 turns them off): a reader that attached after a
+ * writer took over a patched or hostile ring gets the checks above but the
+ * last, and every position the library derives from shared words (a
+ * reader's cursor, the writer's head) is 8-byte aligned.
  * FUZZ_TRACE=1 prints every operation, for replaying one input.
  */
 #include <stdbool.h>
@@ -75,7 +73,7 @@ static void fz_fail(const char *what, const char *file, int line)
 
 /* FUZZ_TRACE=1 in the environment: print every operation (for a replay). */
 static int trace = -1;
-static int strict = -1; /* FUZZ_STRICT=1 */
+static int strict = -1; /* FUZZ_STRICT=0 turns the strict checks off */
 #define TRACE(...)                                                  \
     do {                                                            \
         if (trace)                                                  \
@@ -214,7 +212,8 @@ static long model_index(const fz_ring_t *m, uint64_t seq)
     return (long)(seq - m->base);
 }
 
-/* Overwritten: a record that starts before end - capacity has lost its tag. */
+/* Overwritten: a record that starts before end - capacity (the writer's
+ * head has moved past it). */
 static bool model_dead(const fz_ring_t *m, uint64_t seq)
 {
     long i = model_index(m, seq);
@@ -364,7 +363,8 @@ static void reader_detach(fz_ring_t *m, uint32_t j)
 }
 
 /* The message a reader at `from` meets next: the first one still intact.
- * Without `exact` (a writer that found malformed records cleared every tag)
+ * Without `exact` (a writer that found malformed records gave up everything
+ * before its new record)
  * any later message of that size will do. */
 static bool model_next_size(const fz_ring_t *m, uint64_t from, uint32_t size, bool exact)
 {
@@ -653,7 +653,7 @@ static void run_raw(const uint8_t *data, size_t size)
         for (uint32_t j = 0; j < m->nreaders; j++)
             drain(m, j, SHM_MAX_MESSAGE_SIZE);
         if (shm_ring_slot_reclaim(r, take8(&in) % r->max_readers,
-                                  xa_load32_relaxed(&r->slots[0].state)))
+                                  xa_load64_relaxed(&r->slots[0].claim)))
             ring_patched(m); /* a slot freed under a reader */
         for (uint32_t j = 0; j < m->nreaders; j++)
             reader_detach(m, j);
@@ -793,15 +793,16 @@ static void run_ops(const uint8_t *data, size_t size)
             break;
         }
         case OP_PATCH_SLOT: {
-            /* 4-byte units; mostly cursor, expected_seq, state, waiting */
+            /* 4-byte units; mostly cursor, expected_seq, claim, waiting */
             uint32_t s = take8(&in) % r->max_readers;
             uint32_t word = take8(&in) % (sizeof(shm_reader_slot_t) / 4);
             static const uint32_t hot[] = {
                 offsetof(shm_reader_slot_t, cursor) / 4, offsetof(shm_reader_slot_t, expected_seq) / 4,
-                offsetof(shm_reader_slot_t, state) / 4, offsetof(shm_reader_slot_t, waiting) / 4};
+                offsetof(shm_reader_slot_t, claim) / 4, offsetof(shm_reader_slot_t, waiting) / 4};
             if (word & 1)
                 word = hot[(word >> 1) % 4];
             unsigned bytes = ((word < 16 && word % 2 == 0) ||
+                              word == offsetof(shm_reader_slot_t, claim) / 4 ||
                               word == offsetof(shm_reader_slot_t, start_time) / 4) ? 8 : 4;
             patch_word(&in, (uint8_t *)&r->slots[s] + word * 4, bytes, m);
             ring_patched(m);
@@ -884,7 +885,7 @@ static void run_ops(const uint8_t *data, size_t size)
         }
         case OP_RECLAIM: {
             uint32_t s = take8(&in) % r->max_readers;
-            uint32_t word = xa_load32_relaxed(&r->slots[s].state);
+            uint64_t word = xa_load64_relaxed(&r->slots[s].claim);
             if (take8(&in) & 1)
                 word ^= 4; /* another epoch: must not free it */
             bool freed = shm_ring_slot_reclaim(r, s, word);
@@ -923,7 +924,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (trace < 0) {
         const char *t = getenv("FUZZ_TRACE"), *st = getenv("FUZZ_STRICT");
         trace = t && *t && strcmp(t, "0") != 0;
-        strict = st && *st && strcmp(st, "0") != 0;
+        strict = !(st && strcmp(st, "0") == 0); /* on unless FUZZ_STRICT=0 */
     }
     if ((data[0] & 3) == 0) {
         if (size > 1)

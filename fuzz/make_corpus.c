@@ -85,7 +85,8 @@ static void seg_emit(seed_seg_t *s, const char *name, uint8_t mode)
         r->hdr->writer_start = 0;
         r->hdr->writer_flags = 0;
         for (uint32_t i = 0; i < r->max_readers; i++) {
-            r->slots[i].pid = 0;
+            uint64_t c = r->slots[i].claim;
+            r->slots[i].claim = SHM_CLAIM(0, SHM_CLAIM_EPOCH(c), SHM_CLAIM_STATE(c));
             r->slots[i].start_time = 0;
         }
     }
@@ -146,7 +147,8 @@ static void raw_seeds(void)
     seg_emit(&s, "raw-two-rings", 0);
 
     /* A writer that died while publishing: intent past tail, a record
-     * without its tag, pub_ver odd (the target makes it even: see run_raw). */
+     * written past the tail, pub_ver odd (the target makes it even: see
+     * run_raw). */
     seg_new(&s, 1, 1);
     seg_write(&s, 0, 200, 3);
     {

@@ -17,6 +17,7 @@ void shm_wake_target_init(shm_wake_target_t *t, uint32_t *word, shm_ring_reader_
     t->reader_count = reader_count;
     t->sleepers = 0;
     t->in_os_wait = 0;
+    t->fence_short = 0;
     plat_mutex_init(&t->lock);
 }
 
@@ -27,10 +28,12 @@ void shm_wake_target_fini(shm_wake_target_t *t) { plat_mutex_destroy(&t->lock); 
  * listener). Every sleeper (re)marks the slots: a writer clears a mark when
  * it wakes the slot, and a thread that goes back to sleep must set it again.
  * Only the last sleeper to leave clears the marks.
- * Returns true when this sleep must be short: a writer skips its fence and
- * our remote fence, which had to stand in for it, failed. The writers are
- * told (they fence themselves from their next message on), but a message
- * published meanwhile may not have seen our mark.
+ * Returns true when our remote fence, which had to stand in for a writer
+ * that skips its own, failed. The writers are told (they fence themselves
+ * from their next message on), but a message in flight meanwhile may have
+ * skipped its fence and not seen our mark, its tail still in its CPU's
+ * store buffer: the caller's next sleep, whenever it comes, is short (a
+ * store buffer drains in nanoseconds), and then re-checks.
  */
 static bool sleep_begin(shm_wake_target_t *t)
 {
@@ -93,7 +96,8 @@ shm_error_t shm_ev_wait(shm_wake_target_t *t, bool (*ready)(void *ctx), void *ct
     uint64_t deadline = start + (uint64_t)timeout_ms * 1000000u;
     for (;;) {
         uint32_t w = xa_load32_acq(t->word);
-        bool short_sleep = sleep_begin(t);
+        if (sleep_begin(t))
+            xa_store32_relaxed(&t->fence_short, 1);
         if (ready(ctx)) {
             sleep_end(t);
             return SHM_SUCCESS;
@@ -104,7 +108,7 @@ shm_error_t shm_ev_wait(shm_wake_target_t *t, bool (*ready)(void *ctx), void *ct
             return SHM_ERROR_TIMEOUT;
         }
         uint64_t left_ms = (deadline - now + 999999u) / 1000000u;
-        if (short_sleep && left_ms > SHM_FENCE_FAILED_SLEEP_MS)
+        if (xa_xchg32(&t->fence_short, 0) && left_ms > SHM_FENCE_FAILED_SLEEP_MS)
             left_ms = SHM_FENCE_FAILED_SLEEP_MS;
         xa_fetch_add32(&t->in_os_wait, 1);
         shm_error_t e = plat_wake_wait(&t->os, t->word, w, (uint32_t)left_ms);

@@ -35,6 +35,8 @@ typedef struct shm_wake_target {
     plat_mutex_t lock;   /* guards sleepers and the waiting marks */
     uint32_t sleepers;   /* threads between sleep begin and end */
     uint32_t in_os_wait; /* threads inside plat_wake_wait (atomic) */
+    uint32_t fence_short;/* atomic: a remote fence failed; the next sleep
+                            is short (see sleep_begin) */
 } shm_wake_target_t;
 
 void shm_wake_target_init(shm_wake_target_t *t, uint32_t *word, shm_ring_reader_t **readers,

@@ -45,18 +45,28 @@
 #endif
 
 #define STACK_SIZE (512u * 1024u)
-#define MAX_OPTS (2 * XE_MAX_ACTORS + 1)
+#define MAX_OPTS (3 * XE_MAX_ACTORS + 1)
 #define TRACE_LINES 96u
 #define T0_NS 1000000000000ull /* virtual time at the start of a schedule */
 
 enum { A_RUNNABLE, A_BLOCKED, A_DONE, A_KILLED };
-enum { OPT_ACTOR = 0, OPT_CLOCK = 1, OPT_KILL = 2 };
+enum { OPT_ACTOR = 0, OPT_CLOCK = 1, OPT_KILL = 2, OPT_FLUSH = 3 };
+#define SB_SIZE 64u
 #define OPT(kind, i) ((uint8_t)(((kind) << 4) | (i)))
 #define OPT_KIND(o) ((o) >> 4)
 #define OPT_INDEX(o) ((o) & 15)
 
+typedef struct sb_entry {
+    void *addr;
+    uint64_t val;
+    uint8_t size; /* 4 or 8 */
+} sb_entry_t;
+
 typedef struct actor {
     int st;
+    sb_entry_t sb[SB_SIZE];   /* store buffer (TSO), oldest first */
+    unsigned sb_n;
+    bool delaying;            /* its stores wait until its next drain */
     bool (*ready)(void *);
     void *ready_arg;
     uint64_t deadline;
@@ -156,11 +166,14 @@ void xe_fail(const char *fmt, ...)
         end_schedule(); /* never returns: the actors are abandoned */
 }
 
+static void drain_all(int i);
+
 /* ---- coroutines ----------------------------------------------------------------------- */
 
 static void actor_body(int id)
 {
     X.sc->actor(X.ctx, id);
+    /* (its buffered stores, under TSO, drain at later decisions) */
     X.a[id].st = A_DONE;
     xe_note("done");
     /* decide() switches to another actor or to the main context */
@@ -304,15 +317,27 @@ static uint8_t options(uint8_t *opts, uint8_t *def, bool *goes_on)
             opts[n++] = OPT(OPT_ACTOR, i);
         }
     }
+    if (!*goes_on && first >= 0)
+        *def = (uint8_t)first;
     if (next_deadline() != UINT64_MAX) {
         if (first < 0)
             *def = n;
         opts[n++] = OPT(OPT_CLOCK, 0);
     }
+    /* TSO: a store the running actor just made drains by default; not
+     * draining it opens a delay (its stores wait until its next drain
+     * event), which costs a preemption. A waiting store may drain at any
+     * later decision, and does by default once nothing else can run (the
+     * stores of an actor that finished, say). */
+    bool nothing_else = n == 0;
+    for (int i = 0; i < X.n; i++)
+        if (X.a[i].sb_n > 0) {
+            if ((i == cur && runnable(cur) && !X.a[i].delaying) || (nothing_else && n == 0))
+                *def = n;
+            opts[n++] = OPT(OPT_FLUSH, i);
+        }
     if (n == 0)
         return 0; /* nobody can run: finished, or waiting forever */
-    if (!*goes_on && first >= 0)
-        *def = (uint8_t)first;
     if (X.kills == 0)
         for (int i = 0; i < X.n; i++)
             if (((X.sc->killable >> i) & 1u) && (X.a[i].st == A_RUNNABLE || X.a[i].st == A_BLOCKED))
@@ -331,6 +356,10 @@ static unsigned cost(const decision_t *d, uint8_t k)
         return 0; /* counted apart, at most one */
     if (OPT_KIND(o) == OPT_CLOCK)
         return 1; /* the default was an actor */
+    if (OPT_KIND(d->opts[d->def]) == OPT_FLUSH)
+        return 1; /* the running actor's new store waits: a delay opens */
+    if (OPT_KIND(o) == OPT_FLUSH)
+        return 1; /* a waiting store drains at this point */
     return d->goes_on ? 1u : 0u;
 }
 
@@ -350,17 +379,135 @@ static int parse_forced(unsigned depth, uint8_t *opt)
         p = end + 1;
         char kind = *p++;
         int idx = 0;
-        if (kind == 'a' || kind == 'k') {
+        if (kind == 'a' || kind == 'k' || kind == 'f') {
             idx = (int)strtol(p, &end, 10);
             p = end;
         }
         if (d == depth) {
-            *opt = kind == 'a' ? OPT(OPT_ACTOR, idx) : kind == 'c' ? OPT(OPT_CLOCK, 0)
-                                                               : OPT(OPT_KILL, idx);
+            *opt = kind == 'a'   ? OPT(OPT_ACTOR, idx)
+                   : kind == 'c' ? OPT(OPT_CLOCK, 0)
+                   : kind == 'f' ? OPT(OPT_FLUSH, idx)
+                                 : OPT(OPT_KILL, idx);
             return 1;
         }
     }
     return 0;
+}
+
+/* ---- store buffers (TSO) ----------------------------------------------------------- */
+
+static void sb_apply(const sb_entry_t *e)
+{
+    if (e->size == 4)
+        *(volatile uint32_t *)e->addr = (uint32_t)e->val;
+    else
+        *(volatile uint64_t *)e->addr = e->val;
+}
+
+static void progress(void);
+
+/* Actor i's oldest buffered store reaches memory. */
+static void drain_one(int i)
+{
+    actor_t *a = &X.a[i];
+    if (a->sb_n == 0)
+        return;
+    sb_apply(&a->sb[0]);
+    memmove(&a->sb[0], &a->sb[1], (a->sb_n - 1) * sizeof(a->sb[0]));
+    a->sb_n--;
+    int saved = X.cur;
+    X.cur = i; /* progress() wakes the spinners other than the storer */
+    progress();
+    X.cur = saved;
+}
+
+/* A drain event of actor i (fence, read-modify-write, system call,
+ * blocking, its end): every store it buffered reaches memory. */
+static void drain_all(int i)
+{
+    if (i < 0)
+        return;
+    while (X.a[i].sb_n > 0)
+        drain_one(i);
+    X.a[i].delaying = false;
+}
+
+#define MAX_SHARED 8
+static struct {
+    const char *base;
+    size_t size;
+} shared[MAX_SHARED];
+static unsigned n_shared;
+
+void xe_shared(void *base, size_t size)
+{
+    if (n_shared < MAX_SHARED) {
+        shared[n_shared].base = (const char *)base;
+        shared[n_shared].size = size;
+        n_shared++;
+    }
+}
+
+static bool is_shared(const void *p)
+{
+    for (unsigned i = 0; i < n_shared; i++)
+        if ((const char *)p >= shared[i].base && (const char *)p < shared[i].base + shared[i].size)
+            return true;
+    return false;
+}
+
+/* A store of the running actor: buffered under TSO (shared memory only),
+ * else to memory. */
+static void store(void *p, uint64_t v, uint8_t size)
+{
+    if (X.sc && X.sc->tso && X.running && X.cur >= 0 && is_shared(p)) {
+        actor_t *a = &X.a[X.cur];
+        if (a->sb_n == SB_SIZE)
+            drain_one(X.cur);
+        sb_entry_t *e = &a->sb[a->sb_n++];
+        e->addr = p;
+        e->val = v;
+        e->size = size;
+        return;
+    }
+    sb_entry_t e = {p, v, size};
+    sb_apply(&e);
+    progress();
+}
+
+/* A load of the running actor: its newest buffered store to the same word,
+ * else memory. A buffered store that overlaps the word only in part is
+ * drained first. */
+static uint64_t load(const void *p, uint8_t size)
+{
+    if (X.running && X.cur >= 0) {
+        actor_t *a = &X.a[X.cur];
+        for (unsigned k = a->sb_n; k-- > 0;) {
+            const sb_entry_t *e = &a->sb[k];
+            const char *s0 = (const char *)e->addr, *l0 = (const char *)p;
+            if (s0 == l0 && e->size == size)
+                return e->val;
+            if (s0 < l0 + size && l0 < s0 + e->size) {
+                drain_all(X.cur);
+                break;
+            }
+        }
+    }
+    return size == 4 ? *(const volatile uint32_t *)p : *(const volatile uint64_t *)p;
+}
+
+/* A read-modify-write or a full fence of the running actor: its stores
+ * first. */
+static void drain_self(void)
+{
+    if (X.running && X.cur >= 0)
+        drain_all(X.cur);
+}
+
+void xe_drain_every_actor(void)
+{
+    for (int i = 0; i < X.n; i++)
+        drain_all(i);
 }
 
 static decision_t *push_decision(void)
@@ -442,6 +589,8 @@ static void decide(void)
         X.depth++;
         uint8_t o = opts[k];
         if (OPT_KIND(o) == OPT_CLOCK) {
+            /* a store buffer drains in nanoseconds, long before a timeout */
+            xe_drain_every_actor();
             uint64_t t = next_deadline();
             if (t > X.now)
                 X.now = t;
@@ -453,8 +602,13 @@ static void decide(void)
                 }
             continue;
         }
+        if (OPT_KIND(o) == OPT_FLUSH) {
+            drain_one(OPT_INDEX(o));
+            continue;
+        }
         if (OPT_KIND(o) == OPT_KILL) {
             int v = OPT_INDEX(o);
+            drain_all(v); /* entering the kernel drains the store buffer */
             X.a[v].st = A_KILLED;
             X.alive[v] = false;
             X.kills++;
@@ -471,6 +625,8 @@ static void decide(void)
             continue;
         }
         int next = OPT_INDEX(o);
+        if (X.cur >= 0 && X.a[X.cur].sb_n > 0 && OPT_KIND(opts[def]) == OPT_FLUSH)
+            X.a[X.cur].delaying = true; /* its new store was not drained */
         if (next == X.cur)
             return;
         int me = X.cur;
@@ -568,7 +724,8 @@ uint64_t xe_now(void)
 void xe_os_step(const char *what)
 {
     step(what);
-    progress(); /* an OS call may change what others wait for */
+    drain_self(); /* a system call drains the store buffer */
+    progress();   /* and may change what others wait for */
 }
 
 bool xe_block(bool (*ready)(void *arg), void *arg, uint64_t deadline_ns)
@@ -580,6 +737,7 @@ bool xe_block(bool (*ready)(void *arg), void *arg, uint64_t deadline_ns)
     if (ready && ready(arg))
         return true;
     actor_t *me = &X.a[X.cur];
+    drain_all(X.cur);
     me->st = A_BLOCKED;
     me->ready = ready;
     me->ready_arg = arg;
@@ -606,35 +764,34 @@ uint32_t xe_load32(const uint32_t *p, xe_order_t o, const char *where)
 {
     (void)o;
     step(where);
-    return *(const volatile uint32_t *)p;
+    return (uint32_t)load(p, 4);
 }
 
 uint64_t xe_load64(const uint64_t *p, xe_order_t o, const char *where)
 {
     (void)o;
     step(where);
-    return *(const volatile uint64_t *)p;
+    return load(p, 8);
 }
 
 void xe_store32(uint32_t *p, uint32_t v, xe_order_t o, const char *where)
 {
     (void)o;
     step(where);
-    *(volatile uint32_t *)p = v;
-    progress();
+    store(p, v, 4);
 }
 
 void xe_store64(uint64_t *p, uint64_t v, xe_order_t o, const char *where)
 {
     (void)o;
     step(where);
-    *(volatile uint64_t *)p = v;
-    progress();
+    store(p, v, 8);
 }
 
 uint32_t xe_fetch_add32(uint32_t *p, uint32_t v, const char *where)
 {
     step(where);
+    drain_self();
     uint32_t old = *p;
     *p = old + v;
     progress();
@@ -644,6 +801,7 @@ uint32_t xe_fetch_add32(uint32_t *p, uint32_t v, const char *where)
 uint64_t xe_fetch_add64(uint64_t *p, uint64_t v, const char *where)
 {
     step(where);
+    drain_self();
     uint64_t old = *p;
     *p = old + v;
     progress();
@@ -653,6 +811,7 @@ uint64_t xe_fetch_add64(uint64_t *p, uint64_t v, const char *where)
 uint32_t xe_xchg32(uint32_t *p, uint32_t v, const char *where)
 {
     step(where);
+    drain_self();
     uint32_t old = *p;
     *p = v;
     progress();
@@ -662,6 +821,7 @@ uint32_t xe_xchg32(uint32_t *p, uint32_t v, const char *where)
 int xe_cas32(uint32_t *p, uint32_t expected, uint32_t desired, const char *where)
 {
     step(where);
+    drain_self();
     if (*p != expected)
         return 0;
     *p = desired;
@@ -672,6 +832,7 @@ int xe_cas32(uint32_t *p, uint32_t expected, uint32_t desired, const char *where
 int xe_cas64(uint64_t *p, uint64_t expected, uint64_t desired, const char *where)
 {
     step(where);
+    drain_self();
     if (*p != expected)
         return 0;
     *p = desired;
@@ -681,8 +842,9 @@ int xe_cas64(uint64_t *p, uint64_t expected, uint64_t desired, const char *where
 
 void xe_fence(xe_order_t o, const char *where)
 {
-    (void)o;
-    (void)where; /* sequentially consistent: a fence changes nothing here */
+    (void)where;
+    if (o == XE_SEQ_CST)
+        drain_self(); /* acquire and release fences cost nothing on TSO */
 }
 
 void xe_pause(const char *where) { xe_yield_hint(where); }
@@ -704,11 +866,13 @@ static void copy_steps(void *dst, const void *src, size_t n, const char *where)
 
 void xe_copy_from(void *dst, const void *src, size_t n, const char *where)
 {
+    drain_self();
     copy_steps(dst, src, n, where);
 }
 
 void xe_copy_to(void *dst, const void *src, size_t n, const char *where)
 {
+    drain_self();
     copy_steps(dst, src, n, where);
     progress();
 }
@@ -738,9 +902,12 @@ static void run_once(void)
         X.a[i].deadline = UINT64_MAX;
         X.a[i].hint = false;
         X.a[i].where = NULL;
+        X.a[i].sb_n = 0;
+        X.a[i].delaying = false;
     }
     X.running = false;
     X.setup_pid = 0;
+    n_shared = 0;
     if (sc->setup)
         sc->setup(X.ctx);
     X.setup_pid = 0;
@@ -796,12 +963,12 @@ static void result_from_run(xe_result_t *res)
         if (d->chosen == d->def)
             continue;
         uint8_t o = d->opts[d->chosen];
+        static const char kinds[] = {'a', 'c', 'k', 'f'};
         int w = OPT_KIND(o) == OPT_CLOCK
                     ? snprintf(res->replay + used, sizeof(res->replay) - used, "%s%u:c",
                                used ? " " : "", i)
                     : snprintf(res->replay + used, sizeof(res->replay) - used, "%s%u:%c%d",
-                               used ? " " : "", i, OPT_KIND(o) == OPT_KILL ? 'k' : 'a',
-                               OPT_INDEX(o));
+                               used ? " " : "", i, kinds[OPT_KIND(o)], OPT_INDEX(o));
         if (w > 0)
             used += (size_t)w;
     }

@@ -25,8 +25,19 @@
  * advanced, at 52 actor 0 was killed); xe_replay() runs exactly that one,
  * which is how a regression test pins a bug the explorer found.
  *
- * Memory is sequentially consistent here: each step is atomic and seen by
- * all at once. The weaker orders of real CPUs are argued step by step
+ * Memory is sequentially consistent (each step atomic and seen by all at
+ * once) unless the scenario asks for TSO, the model of x86: then an
+ * actor's plain stores enter its own store buffer (FIFO) and reach memory
+ * at a later decision, "f<i>": actor i's oldest store drains. An actor
+ * reads its own buffered stores; a read-modify-write, a seq_cst fence, an
+ * OS call and blocking drain its buffer; a successful plat_remote_fence()
+ * drains every actor's (membarrier). Draining at once is the default; any
+ * other decision while a store waits costs a preemption, so the bound also
+ * bounds how long stores wait. Time passing (the clock decision) drains
+ * every buffer: a store buffer drains in nanoseconds, far sooner than any
+ * timeout runs out. (Copies into shared memory drain the buffer
+ * first and then write through: TSO keeps them in order behind earlier
+ * stores anyway.) Weaker orders than TSO (ARM64) are argued step by step
  * against the C11 model in the protocol code.
  */
 #ifndef XSHM_EXPLORE_H
@@ -45,6 +56,8 @@ typedef struct xe_scenario {
     uint32_t killable;          /* actors that may be killed (bit mask) */
     int preemptions;            /* bound on preemptions per schedule */
     int copy_chunks;            /* steps per shared-memory copy (0: 2) */
+    bool tso;                   /* x86's memory model: stores wait in a
+                                   store buffer per actor (see below) */
     unsigned max_steps;         /* per schedule (0: 20000); more is a failure */
     uint64_t max_schedules;     /* stop after this many (0: no limit) */
     /* Fresh state before each schedule (runs as process pids[0]'s setup,
@@ -102,6 +115,15 @@ void xe_os_step(const char *what);
 /* Block the running actor until ready(arg) holds or virtual time reaches
  * deadline_ns (UINT64_MAX: no deadline). Returns false on the deadline. */
 bool xe_block(bool (*ready)(void *arg), void *arg, uint64_t deadline_ns);
+
+/* Memory shared between processes (a segment): under TSO only stores to
+ * it wait in store buffers; process-local words stay sequentially
+ * consistent (they are also read with plain loads). Forgotten before each
+ * schedule; the simulated platform registers the objects it creates. */
+void xe_shared(void *base, size_t size);
+
+/* Every actor's buffered stores reach memory (a membarrier, under TSO). */
+void xe_drain_every_actor(void);
 
 /* Give the other actors a turn (a spin-wait hint: no preemption cost). */
 void xe_yield_hint(const char *where);

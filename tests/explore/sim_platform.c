@@ -158,6 +158,7 @@ shm_error_t plat_shm_create(plat_shm_t *shm, const char *name, size_t size)
     }
     o->mem = (void *)(((uintptr_t)o->raw + 63u) & ~(uintptr_t)63u);
     o->size = size;
+    xe_shared(o->mem, size);
     shm->base = o->mem;
     shm->size = size;
     shm->fd = (intptr_t)h + 1;
@@ -360,6 +361,8 @@ bool plat_remote_fence(void)
 {
     xe_os_step("plat_remote_fence");
     sim_remote_fence_calls++;
+    if (sim_remote_fence_works)
+        xe_drain_every_actor(); /* a full fence on every CPU */
     return sim_remote_fence_works;
 }
 
