@@ -67,6 +67,7 @@ typedef struct ring_sc {
     uint32_t sizes[MAX_MSGS];
     uint64_t fill[MAX_MSGS];       /* non-zero: every payload word is this */
     uint32_t first_buf;            /* a reader's first buffer (0: BUF_SIZE) */
+    bool writer_pauses;            /* the writer lets others run between messages */
     /* the state of a schedule */
     void *mem;
     shm_segment_t seg;
@@ -160,8 +161,11 @@ static void ring_actor(void *ctx, int id)
         ring_reader(r, id);
         return;
     }
-    while (r->written < r->nmsg)
+    while (r->written < r->nmsg) {
         ring_write_next(r);
+        if (r->writer_pauses)
+            xe_switch_point("writer: between messages");
+    }
     r->writer_done = true;
 }
 
@@ -261,6 +265,53 @@ static void test_ring_bare_remainder(void **state)
     const uint32_t sizes[] = {2000, 2040, 100, 3000, 50, 2500};
     memcpy(r->sizes, sizes, sizeof(sizes));
     xe_scenario_t sc = ring_scenario("ring: bare remainder", r, 2);
+    run_scenario(&sc, r);
+    free(r);
+}
+
+/*
+ * Bug: a read could return SHM_SUCCESS with nothing copied, when the writer
+ * overwrote the record under it on its last allowed try (the explorer's
+ * build allows a read SHM_RING_READ_TRIES = 2 tries). Messages of 3000
+ * bytes on a 4096-byte ring: each one overwrites the one before.
+ */
+static void test_ring_lapped_on_every_try(void **state)
+{
+    (void)state;
+    ring_sc_t *r = (ring_sc_t *)calloc(1, sizeof(*r));
+    assert_non_null(r);
+    r->capacity = 4096;
+    r->readers = 1;
+    r->presend = 1;
+    r->nmsg = 4;
+    const uint32_t sizes[] = {3000, 3000, 3000, 3000};
+    memcpy(r->sizes, sizes, sizeof(sizes));
+    r->writer_pauses = true;
+    xe_scenario_t sc = ring_scenario("ring: lapped on every try", r, 2);
+    run_scenario(&sc, r);
+    free(r);
+}
+
+/*
+ * Bug: a false SHM_ERROR_INVALID_SEGMENT, then a message delivered twice.
+ * A record longer than the tail's offset that does not fit before the end
+ * of the data area goes to the next lap without a padding record, and head
+ * jumps to that lap's start, ahead of the published tail; a lapped reader
+ * resumed there, read the record before its tail was published, and then
+ * found itself more than a ring ahead of the tail.
+ */
+static void test_ring_resume_ahead_of_tail(void **state)
+{
+    (void)state;
+    ring_sc_t *r = (ring_sc_t *)calloc(1, sizeof(*r));
+    assert_non_null(r);
+    r->capacity = 4096;
+    r->readers = 1;
+    r->presend = 5;
+    r->nmsg = 7;
+    const uint32_t sizes[] = {1000, 1000, 1000, 1000, 1000, 3500, 200};
+    memcpy(r->sizes, sizes, sizeof(sizes));
+    xe_scenario_t sc = ring_scenario("ring: resume ahead of the tail", r, 2);
     run_scenario(&sc, r);
     free(r);
 }
@@ -869,6 +920,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_ring_torn_read_recycled_tag),
         cmocka_unit_test(test_ring_wrap_and_lap),
         cmocka_unit_test(test_ring_bare_remainder),
+        cmocka_unit_test(test_ring_lapped_on_every_try),
+        cmocka_unit_test(test_ring_resume_ahead_of_tail),
         cmocka_unit_test(test_ring_two_readers),
         cmocka_unit_test(test_slot_claim_release_reclaim),
         cmocka_unit_test(test_slot_paused_claimer),

@@ -17,8 +17,11 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 git -C "$root" archive "$rev" src include | tar -x -C "$tmp"
 cp "$root/src/platform/atomics.h" "$root/src/platform/explore_hooks.h" "$tmp/src/platform/"
+# The bound of a read's tries, lowered as in this tree's explorer build
+# (SHM_RING_READ_TRIES), where REV has it as a literal.
+sed -i 's/iter < (1u << 20)/iter < SHM_RING_READ_TRIES/' "$tmp/src/shm_ringbuffer.c"
 inc=(-I"$tmp/include" -I"$tmp/src" -I"$tmp/src/platform" -I"$root/tests/explore" -I"$root/tests/support")
-flags=(-std=c11 -O2 -g -D_GNU_SOURCE -DXSHM_EXPLORE -DSHM_STATIC -Wall -Wextra)
+flags=(-std=c11 -O2 -g -D_GNU_SOURCE -DXSHM_EXPLORE -DSHM_STATIC -DSHM_RING_READ_TRIES=2 -Wall -Wextra)
 objs=()
 for f in shm_common shm_ringbuffer shm_events shm_ipc; do
     cc "${flags[@]}" "${inc[@]}" -DXE_ALLOC_REDIRECT -include "$root/tests/explore/xe_alloc.h" \

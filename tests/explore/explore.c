@@ -72,6 +72,7 @@ typedef struct actor {
     uint64_t deadline;
     bool timed_out;
     bool hint;                /* its last step was a spin-wait hint */
+    bool pause;               /* at a switch point (xe_switch_point) */
     const char *where;        /* its next step */
     void *stack;
 #ifdef _WIN32
@@ -298,7 +299,7 @@ static uint8_t options(uint8_t *opts, uint8_t *def, bool *goes_on)
 {
     uint8_t n = 0;
     int cur = X.cur;
-    *goes_on = cur >= 0 && runnable(cur) && !X.a[cur].hint;
+    *goes_on = cur >= 0 && runnable(cur) && !X.a[cur].hint && !X.a[cur].pause;
     int first = -1;
     /* Actors that gave a spin-wait hint let the others run first (they
      * would only spin again), until one of those others takes a step: they
@@ -750,6 +751,16 @@ bool xe_block(bool (*ready)(void *arg), void *arg, uint64_t deadline_ns)
     return !me->timed_out;
 }
 
+void xe_switch_point(const char *where)
+{
+    if (!X.running || X.cur < 0)
+        return;
+    X.a[X.cur].pause = true;
+    step(where);
+    if (X.running && X.cur >= 0)
+        X.a[X.cur].pause = false;
+}
+
 void xe_yield_hint(const char *where)
 {
     if (!X.running || X.cur < 0)
@@ -901,6 +912,7 @@ static void run_once(void)
         X.a[i].ready = NULL;
         X.a[i].deadline = UINT64_MAX;
         X.a[i].hint = false;
+        X.a[i].pause = false;
         X.a[i].where = NULL;
         X.a[i].sb_n = 0;
         X.a[i].delaying = false;

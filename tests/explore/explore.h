@@ -125,6 +125,10 @@ void xe_shared(void *base, size_t size);
 /* Every actor's buffered stores reach memory (a membarrier, under TSO). */
 void xe_drain_every_actor(void);
 
+/* A point where the running actor may be switched away from at no
+ * preemption cost (a writer between two messages, say). */
+void xe_switch_point(const char *where);
+
 /* Give the other actors a turn (a spin-wait hint: no preemption cost). */
 void xe_yield_hint(const char *where);
 
