@@ -45,27 +45,34 @@
 #endif
 
 #define STACK_SIZE (512u * 1024u)
-#define MAX_OPTS (3 * XE_MAX_ACTORS + 1)
+#define MAX_OPTS 64
 #define TRACE_LINES 96u
 #define T0_NS 1000000000000ull /* virtual time at the start of a schedule */
 
 enum { A_RUNNABLE, A_BLOCKED, A_DONE, A_KILLED };
 enum { OPT_ACTOR = 0, OPT_CLOCK = 1, OPT_KILL = 2, OPT_FLUSH = 3 };
 #define SB_SIZE 64u
-#define OPT(kind, i) ((uint8_t)(((kind) << 4) | (i)))
-#define OPT_KIND(o) ((o) >> 4)
-#define OPT_INDEX(o) ((o) & 15)
+/* An option: kind, actor, and (a flush under PSO) which of the actor's
+ * drainable stores. */
+#define OPT(kind, i) ((uint16_t)(((kind) << 12) | ((i) << 8)))
+#define OPT_FLUSH_K(i, k) ((uint16_t)((OPT_FLUSH << 12) | ((i) << 8) | (k)))
+#define OPT_KIND(o) ((o) >> 12)
+#define OPT_INDEX(o) (((o) >> 8) & 15)
+#define OPT_ENTRY(o) ((o) & 255)
 
 typedef struct sb_entry {
     void *addr;
-    uint64_t val;
-    uint8_t size; /* 4 or 8 */
+    uint64_t val;     /* a word store */
+    uint8_t *blob;    /* or the bytes of a copy (malloc'd) */
+    size_t size;
+    unsigned epoch;   /* PSO: stores of a later epoch never pass it */
 } sb_entry_t;
 
 typedef struct actor {
     int st;
     sb_entry_t sb[SB_SIZE];   /* store buffer (TSO), oldest first */
     unsigned sb_n;
+    unsigned epoch;           /* PSO: bumped by release fences and stores */
     bool delaying;            /* its stores wait until its next drain */
     bool (*ready)(void *);
     void *ready_arg;
@@ -86,8 +93,8 @@ typedef struct decision {
     uint8_t n, def, chosen;
     bool goes_on;             /* the running actor could have gone on */
     uint8_t preempt_before, kills_before;
-    uint32_t tried;
-    uint8_t opts[MAX_OPTS];
+    uint64_t tried;
+    uint16_t opts[MAX_OPTS];
 } decision_t;
 
 static struct {
@@ -168,6 +175,7 @@ void xe_fail(const char *fmt, ...)
 }
 
 static void drain_all(int i);
+static bool drainable(const actor_t *a, unsigned k);
 
 /* ---- coroutines ----------------------------------------------------------------------- */
 
@@ -295,7 +303,7 @@ static uint64_t next_deadline(void)
  * goes on when it can (*goes_on), else the next runnable actor after it,
  * else the clock. Options in a fixed order, so that a replay finds the same.
  */
-static uint8_t options(uint8_t *opts, uint8_t *def, bool *goes_on)
+static uint8_t options(uint16_t *opts, uint8_t *def, bool *goes_on)
 {
     uint8_t n = 0;
     int cur = X.cur;
@@ -332,13 +340,24 @@ static uint8_t options(uint8_t *opts, uint8_t *def, bool *goes_on)
      * stores of an actor that finished, say). */
     bool nothing_else = n == 0;
     for (int i = 0; i < X.n; i++)
-        if (X.a[i].sb_n > 0) {
-            if ((i == cur && runnable(cur) && !X.a[i].delaying) || (nothing_else && n == 0))
+        for (unsigned k = 0; k < X.a[i].sb_n && n < MAX_OPTS - XE_MAX_ACTORS; k++) {
+            if (!drainable(&X.a[i], k))
+                continue;
+            if (k == 0 && ((i == cur && runnable(cur) && !X.a[i].delaying) ||
+                           (nothing_else && n == 0)))
                 *def = n;
-            opts[n++] = OPT(OPT_FLUSH, i);
+            opts[n++] = OPT_FLUSH_K(i, k);
         }
     if (n == 0)
         return 0; /* nobody can run: finished, or waiting forever */
+    /* A spinner waits for what others still hold in their store buffers:
+     * that drains before it spins again. */
+    if (cur >= 0 && X.a[cur].hint)
+        for (uint8_t k = 0; k < n; k++)
+            if (OPT_KIND(opts[k]) == OPT_FLUSH && OPT_INDEX(opts[k]) != cur) {
+                *def = k;
+                break;
+            }
     if (X.kills == 0)
         for (int i = 0; i < X.n; i++)
             if (((X.sc->killable >> i) & 1u) && (X.a[i].st == A_RUNNABLE || X.a[i].st == A_BLOCKED))
@@ -352,7 +371,7 @@ static unsigned cost(const decision_t *d, uint8_t k)
 {
     if (k == d->def)
         return 0;
-    uint8_t o = d->opts[k];
+    uint16_t o = d->opts[k];
     if (OPT_KIND(o) == OPT_KILL)
         return 0; /* counted apart, at most one */
     if (OPT_KIND(o) == OPT_CLOCK)
@@ -364,9 +383,9 @@ static unsigned cost(const decision_t *d, uint8_t k)
     return d->goes_on ? 1u : 0u;
 }
 
-static int parse_forced(unsigned depth, uint8_t *opt)
+static int parse_forced(unsigned depth, uint16_t *opt)
 {
-    /* "12:a1 40:c 52:k0" */
+    /* "12:a1 40:c 52:k0 60:f1.2" */
     const char *p = X.forced;
     while (p && *p) {
         while (*p == ' ')
@@ -379,15 +398,19 @@ static int parse_forced(unsigned depth, uint8_t *opt)
             return -1;
         p = end + 1;
         char kind = *p++;
-        int idx = 0;
+        int idx = 0, entry = 0;
         if (kind == 'a' || kind == 'k' || kind == 'f') {
             idx = (int)strtol(p, &end, 10);
+            p = end;
+        }
+        if (kind == 'f' && *p == '.') {
+            entry = (int)strtol(p + 1, &end, 10);
             p = end;
         }
         if (d == depth) {
             *opt = kind == 'a'   ? OPT(OPT_ACTOR, idx)
                    : kind == 'c' ? OPT(OPT_CLOCK, 0)
-                   : kind == 'f' ? OPT(OPT_FLUSH, idx)
+                   : kind == 'f' ? OPT_FLUSH_K(idx, entry)
                                  : OPT(OPT_KILL, idx);
             return 1;
         }
@@ -399,7 +422,9 @@ static int parse_forced(unsigned depth, uint8_t *opt)
 
 static void sb_apply(const sb_entry_t *e)
 {
-    if (e->size == 4)
+    if (e->blob)
+        memcpy(e->addr, e->blob, e->size);
+    else if (e->size == 4)
         *(volatile uint32_t *)e->addr = (uint32_t)e->val;
     else
         *(volatile uint64_t *)e->addr = e->val;
@@ -407,20 +432,44 @@ static void sb_apply(const sb_entry_t *e)
 
 static void progress(void);
 
-/* Actor i's oldest buffered store reaches memory. */
-static void drain_one(int i)
+static bool overlap(const sb_entry_t *e, const void *p, size_t n)
+{
+    const char *s0 = (const char *)e->addr, *l0 = (const char *)p;
+    return s0 < l0 + n && l0 < s0 + e->size;
+}
+
+/* May entry k of actor i reach memory now? TSO: only the oldest. PSO: any
+ * of the oldest epoch that no older store to an overlapping address
+ * precedes. */
+static bool drainable(const actor_t *a, unsigned k)
+{
+    if (k == 0)
+        return true;
+    if (!X.sc->pso || a->sb[k].epoch != a->sb[0].epoch)
+        return false;
+    for (unsigned j = 0; j < k; j++)
+        if (overlap(&a->sb[j], a->sb[k].addr, a->sb[k].size))
+            return false;
+    return true;
+}
+
+/* Actor i's buffered store k reaches memory. */
+static void drain_entry(int i, unsigned k)
 {
     actor_t *a = &X.a[i];
-    if (a->sb_n == 0)
+    if (k >= a->sb_n)
         return;
-    sb_apply(&a->sb[0]);
-    memmove(&a->sb[0], &a->sb[1], (a->sb_n - 1) * sizeof(a->sb[0]));
+    sb_apply(&a->sb[k]);
+    free(a->sb[k].blob);
+    memmove(&a->sb[k], &a->sb[k + 1], (a->sb_n - k - 1) * sizeof(a->sb[0]));
     a->sb_n--;
     int saved = X.cur;
     X.cur = i; /* progress() wakes the spinners other than the storer */
     progress();
     X.cur = saved;
 }
+
+static void drain_one(int i) { drain_entry(i, 0); }
 
 /* A drain event of actor i (fence, read-modify-write, system call,
  * blocking, its end): every store it buffered reaches memory. */
@@ -457,38 +506,59 @@ static bool is_shared(const void *p)
     return false;
 }
 
-/* A store of the running actor: buffered under TSO (shared memory only),
- * else to memory. */
+static bool buffered(const void *p)
+{
+    return X.sc && (X.sc->tso || X.sc->pso) && X.running && X.cur >= 0 && is_shared(p);
+}
+
+static void buffer(void *p, uint64_t v, const void *bytes, size_t size)
+{
+    actor_t *a = &X.a[X.cur];
+    if (a->sb_n == SB_SIZE)
+        drain_one(X.cur);
+    sb_entry_t *e = &a->sb[a->sb_n++];
+    e->addr = p;
+    e->val = v;
+    e->blob = NULL;
+    e->size = size;
+    e->epoch = a->epoch;
+    if (bytes) {
+        e->blob = (uint8_t *)malloc(size ? size : 1);
+        if (!e->blob)
+            abort();
+        memcpy(e->blob, bytes, size);
+    }
+}
+
+/* A store of the running actor: buffered under TSO or PSO (shared memory
+ * only), else to memory. */
 static void store(void *p, uint64_t v, uint8_t size)
 {
-    if (X.sc && X.sc->tso && X.running && X.cur >= 0 && is_shared(p)) {
-        actor_t *a = &X.a[X.cur];
-        if (a->sb_n == SB_SIZE)
-            drain_one(X.cur);
-        sb_entry_t *e = &a->sb[a->sb_n++];
-        e->addr = p;
-        e->val = v;
-        e->size = size;
+    if (buffered(p)) {
+        buffer(p, v, NULL, size);
         return;
     }
-    sb_entry_t e = {p, v, size};
+    sb_entry_t e;
+    memset(&e, 0, sizeof(e));
+    e.addr = p;
+    e.val = v;
+    e.size = size;
     sb_apply(&e);
     progress();
 }
 
 /* A load of the running actor: its newest buffered store to the same word,
  * else memory. A buffered store that overlaps the word only in part is
- * drained first. */
+ * drained first, with everything before it. */
 static uint64_t load(const void *p, uint8_t size)
 {
     if (X.running && X.cur >= 0) {
         actor_t *a = &X.a[X.cur];
         for (unsigned k = a->sb_n; k-- > 0;) {
             const sb_entry_t *e = &a->sb[k];
-            const char *s0 = (const char *)e->addr, *l0 = (const char *)p;
-            if (s0 == l0 && e->size == size)
+            if (e->addr == p && e->size == size && !e->blob)
                 return e->val;
-            if (s0 < l0 + size && l0 < s0 + e->size) {
+            if (overlap(e, p, size)) {
                 drain_all(X.cur);
                 break;
             }
@@ -530,7 +600,8 @@ static void decide(void)
 {
     for (;;) {
         wake_ready();
-        uint8_t opts[MAX_OPTS], def = 0;
+        uint16_t opts[MAX_OPTS];
+        uint8_t def = 0;
         bool goes_on;
         uint8_t n = options(opts, &def, &goes_on);
         if (n == 0) {
@@ -545,7 +616,7 @@ static void decide(void)
         }
         uint8_t k = def;
         if (X.forced) {
-            uint8_t want;
+            uint16_t want;
             int r = parse_forced(X.depth, &want);
             if (r < 0) {
                 xe_fail("replay string is malformed");
@@ -563,7 +634,7 @@ static void decide(void)
             }
         } else if (X.depth < X.len) {
             decision_t *d = &X.stack[X.depth];
-            if (d->n != n || memcmp(d->opts, opts, n) != 0) {
+            if (d->n != n || memcmp(d->opts, opts, n * sizeof(opts[0])) != 0) {
                 xe_fail("the scenario is not deterministic: decision %u differs on replay", X.depth);
                 return;
             }
@@ -574,21 +645,21 @@ static void decide(void)
             d->def = def;
             d->goes_on = goes_on;
             d->chosen = def;
-            d->tried = 1u << def;
+            d->tried = 1ull << def;
             d->preempt_before = (uint8_t)X.preempts;
             d->kills_before = (uint8_t)X.kills;
-            memcpy(d->opts, opts, n);
+            memcpy(d->opts, opts, n * sizeof(opts[0]));
         }
         {
             decision_t tmp;
             tmp.n = n;
             tmp.def = def;
             tmp.goes_on = goes_on;
-            memcpy(tmp.opts, opts, n);
+            memcpy(tmp.opts, opts, n * sizeof(opts[0]));
             X.preempts += cost(&tmp, k);
         }
         X.depth++;
-        uint8_t o = opts[k];
+        uint16_t o = opts[k];
         if (OPT_KIND(o) == OPT_CLOCK) {
             /* a store buffer drains in nanoseconds, long before a timeout */
             xe_drain_every_actor();
@@ -604,7 +675,7 @@ static void decide(void)
             continue;
         }
         if (OPT_KIND(o) == OPT_FLUSH) {
-            drain_one(OPT_INDEX(o));
+            drain_entry(OPT_INDEX(o), OPT_ENTRY(o));
             continue;
         }
         if (OPT_KIND(o) == OPT_KILL) {
@@ -785,17 +856,28 @@ uint64_t xe_load64(const uint64_t *p, xe_order_t o, const char *where)
     return load(p, 8);
 }
 
+/* PSO: a release store or fence starts a new epoch: no later store passes
+ * any earlier one. (A release store itself may be passed by later relaxed
+ * stores, as on ARM.) */
+static void release(void)
+{
+    if (X.running && X.cur >= 0)
+        X.a[X.cur].epoch++;
+}
+
 void xe_store32(uint32_t *p, uint32_t v, xe_order_t o, const char *where)
 {
-    (void)o;
     step(where);
+    if (o >= XE_RELEASE)
+        release();
     store(p, v, 4);
 }
 
 void xe_store64(uint64_t *p, uint64_t v, xe_order_t o, const char *where)
 {
-    (void)o;
     step(where);
+    if (o >= XE_RELEASE)
+        release();
     store(p, v, 8);
 }
 
@@ -856,12 +938,15 @@ void xe_fence(xe_order_t o, const char *where)
     (void)where;
     if (o == XE_SEQ_CST)
         drain_self(); /* acquire and release fences cost nothing on TSO */
+    else if (o == XE_RELEASE)
+        release();
 }
 
 void xe_pause(const char *where) { xe_yield_hint(where); }
 
-/* A copy in X.chunks steps: another actor may write between its parts. */
-static void copy_steps(void *dst, const void *src, size_t n, const char *where)
+/* A copy in X.chunks steps: another actor may write between its parts.
+ * Under TSO or PSO a copy into shared memory is buffered, part by part. */
+static void copy_steps(void *dst, const void *src, size_t n, const char *where, bool to_shared)
 {
     unsigned chunks = X.chunks ? X.chunks : 2u;
     size_t done = 0;
@@ -870,22 +955,32 @@ static void copy_steps(void *dst, const void *src, size_t n, const char *where)
         if (part > n - done)
             part = n - done;
         step(where);
-        memmove((char *)dst + done, (const char *)src + done, part);
+        if (to_shared && buffered((char *)dst + done))
+            buffer((char *)dst + done, 0, (const char *)src + done, part);
+        else
+            memmove((char *)dst + done, (const char *)src + done, part);
         done += part;
     }
 }
 
 void xe_copy_from(void *dst, const void *src, size_t n, const char *where)
 {
-    drain_self();
-    copy_steps(dst, src, n, where);
+    /* our own stores to what we copy reach memory first (a coarse but
+     * allowed order) */
+    if (X.running && X.cur >= 0)
+        for (unsigned k = 0; k < X.a[X.cur].sb_n; k++)
+            if (overlap(&X.a[X.cur].sb[k], src, n)) {
+                drain_self();
+                break;
+            }
+    copy_steps(dst, src, n, where, false);
 }
 
 void xe_copy_to(void *dst, const void *src, size_t n, const char *where)
 {
-    drain_self();
-    copy_steps(dst, src, n, where);
-    progress();
+    copy_steps(dst, src, n, where, true);
+    if (!buffered(dst))
+        progress();
 }
 
 /* ---- the search ------------------------------------------------------------------------------ */
@@ -914,7 +1009,10 @@ static void run_once(void)
         X.a[i].hint = false;
         X.a[i].pause = false;
         X.a[i].where = NULL;
+        for (unsigned k = 0; k < X.a[i].sb_n; k++)
+            free(X.a[i].sb[k].blob);
         X.a[i].sb_n = 0;
+        X.a[i].epoch = 0;
         X.a[i].delaying = false;
     }
     X.running = false;
@@ -953,7 +1051,7 @@ static bool backtrack(void)
                                                   : d->preempt_before + cost(d, k) >
                                                         (unsigned)X.sc->preemptions)
                 continue;
-            d->tried |= 1u << k;
+            d->tried |= 1ull << k;
             d->chosen = k;
             return true;
         }
@@ -974,11 +1072,14 @@ static void result_from_run(xe_result_t *res)
         const decision_t *d = &X.stack[i];
         if (d->chosen == d->def)
             continue;
-        uint8_t o = d->opts[d->chosen];
+        uint16_t o = d->opts[d->chosen];
         static const char kinds[] = {'a', 'c', 'k', 'f'};
         int w = OPT_KIND(o) == OPT_CLOCK
                     ? snprintf(res->replay + used, sizeof(res->replay) - used, "%s%u:c",
                                used ? " " : "", i)
+                : OPT_KIND(o) == OPT_FLUSH
+                    ? snprintf(res->replay + used, sizeof(res->replay) - used, "%s%u:f%d.%d",
+                               used ? " " : "", i, OPT_INDEX(o), OPT_ENTRY(o))
                     : snprintf(res->replay + used, sizeof(res->replay) - used, "%s%u:%c%d",
                                used ? " " : "", i, kinds[OPT_KIND(o)], OPT_INDEX(o));
         if (w > 0)

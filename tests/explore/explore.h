@@ -27,18 +27,21 @@
  *
  * Memory is sequentially consistent (each step atomic and seen by all at
  * once) unless the scenario asks for TSO, the model of x86: then an
- * actor's plain stores enter its own store buffer (FIFO) and reach memory
- * at a later decision, "f<i>": actor i's oldest store drains. An actor
+ * actor's stores to shared memory (copies too, part by part) enter its own
+ * store buffer (FIFO) and reach memory at a later decision, "f<i>.0":
+ * actor i's oldest store drains. An actor
  * reads its own buffered stores; a read-modify-write, a seq_cst fence, an
  * OS call and blocking drain its buffer; a successful plat_remote_fence()
  * drains every actor's (membarrier). Draining at once is the default; any
  * other decision while a store waits costs a preemption, so the bound also
  * bounds how long stores wait. Time passing (the clock decision) drains
  * every buffer: a store buffer drains in nanoseconds, far sooner than any
- * timeout runs out. (Copies into shared memory drain the buffer
- * first and then write through: TSO keeps them in order behind earlier
- * stores anyway.) Weaker orders than TSO (ARM64) are argued step by step
- * against the C11 model in the protocol code.
+ * timeout runs out. PSO adds what ARM64 does to stores: buffered stores
+ * may reach memory out of order, except that none
+ * passes a release fence or release store before it, nor an older store to
+ * the same bytes ("f<i>.<k>": actor i's k-th drainable store drains). Loads
+ * stay in program order in both models: what acquire orders on the
+ * reader's side is argued against the C11 model in the protocol code.
  */
 #ifndef XSHM_EXPLORE_H
 #define XSHM_EXPLORE_H
@@ -58,6 +61,8 @@ typedef struct xe_scenario {
     int copy_chunks;            /* steps per shared-memory copy (0: 2) */
     bool tso;                   /* x86's memory model: stores wait in a
                                    store buffer per actor (see below) */
+    bool pso;                   /* and stores may pass each other, but not
+                                   a release fence or store before them */
     unsigned max_steps;         /* per schedule (0: 20000); more is a failure */
     uint64_t max_schedules;     /* stop after this many (0: no limit) */
     /* Fresh state before each schedule (runs as process pids[0]'s setup,
