@@ -341,7 +341,7 @@ static uint32_t record_at(const shm_ring_t *r, uint64_t pos, shm_record_header_t
     uint32_t rest = r->capacity - off;
     if (rest < SHM_RECORD_HEADER_SIZE) {
         memset(hdr, 0, sizeof(*hdr));
-        hdr->pos = pos;
+        hdr->pos = pos | 1u; /* (as a mark would say) */
         hdr->type = SHM_REC_PADDING;
         hdr->length = rest;
         return rest;
@@ -352,56 +352,19 @@ static uint32_t record_at(const shm_ring_t *r, uint64_t pos, shm_record_header_t
 
 /* ---- writer --------------------------------------------------------------------------- */
 
-shm_error_t shm_ring_writer_init(shm_ring_t *r)
+static uint64_t mark_of(uint64_t pos) { return pos | 1u; }
+
+static uint64_t *mark_at(const shm_ring_t *r, uint64_t pos)
 {
-    if (!r || !r->hdr)
-        return SHM_ERROR_INVALID_PARAM;
-    shm_ring_header_t *h = r->hdr;
-    /* Continue where the previous writer (if any) stopped; bound what it
-     * left. A writer that died mid-record did not move the tail: we write
-     * over it, and no reader ever read past the tail. */
-    uint64_t tail = xa_load64_acq(&h->tail);
-    uint64_t head = xa_load64_acq(&h->head);
-    uint64_t limit = xa_load64_relaxed(&h->limit);
-    const uint64_t misaligned = SHM_RECORD_ALIGN - 1;
-    if (tail >= (1ull << 62) || (tail & misaligned) != 0)
-        head = tail = 0; /* not a position an honest writer reaches: start over */
-    else if (head > tail || (head & misaligned) != 0 || tail - head > r->capacity)
-        head = tail; /* it had cleared everything up to its padding, or corrupt */
-    /* limit only grows (readers rely on it); one outside (tail, tail +
-     * capacity] is not an honest writer's and is taken back to the tail. */
-    if (limit < tail || limit - tail > r->capacity)
-        limit = tail;
-    /* pub_ver even: a writer that died between its two stores left it odd. */
-    uint64_t ver = xa_load64_relaxed(&h->pub_ver);
-    xa_store64_relaxed(&h->pub_ver, (ver + 1) & ~(uint64_t)1);
-    xa_store64_rel(&h->limit, limit);
-    xa_store64_rel(&h->head, head);
-    xa_store64_rel(&h->intent, tail);
-    xa_store64_rel(&h->tail, tail);
-    plat_proc_id_t self;
-    plat_proc_self(&self);
-    xa_store32_relaxed(&h->writer_pid, self.pid);
-    xa_store64_relaxed(&h->writer_start, self.start_time);
-    xa_store32_relaxed(&h->writer_ptr_bits, ptr_bits());
-    /* A sleeper whose remote fence failed asked writers to fence themselves. */
-    r->w_remote_fence = plat_remote_fence_register() && xa_load32_acq(&h->fence_failed) == 0;
-    /* Published with a full fence: a reader that sleeps after seeing the flag
-     * fences for us; one that saw it clear keeps relying on our own fence. */
-    xa_xchg32(&h->writer_flags, r->w_remote_fence ? SHM_WRITER_REMOTE_FENCE : 0u);
-    r->w_tail = tail;
-    r->w_head = head;
-    r->w_limit = limit;
-    r->w_seq = xa_load64_relaxed(&h->next_seq);
-    r->w_bytes = xa_load64_relaxed(&h->bytes_written);
-    r->writer_ready = true;
-    return SHM_SUCCESS;
+    return (uint64_t *)(void *)(r->data + (pos & r->mask));
 }
 
-void shm_ring_writer_fini(shm_ring_t *r)
+/* Bytes a record of `span` clears past its end: the mark word of the next
+ * record (none for a record that fills the whole ring: the word past it is
+ * its own mark). */
+static uint32_t clear_span(const shm_ring_t *r, uint32_t span)
 {
-    if (r)
-        r->writer_ready = false;
+    return span + 8u <= r->capacity ? 8u : 0u;
 }
 
 /* The new head: past every record that [.., end) will overwrite. Walks the
@@ -425,6 +388,85 @@ static uint64_t advance_head(const shm_ring_t *r, uint64_t head, uint64_t tail, 
     return head;
 }
 
+shm_error_t shm_ring_writer_init(shm_ring_t *r)
+{
+    if (!r || !r->hdr)
+        return SHM_ERROR_INVALID_PARAM;
+    shm_ring_header_t *h = r->hdr;
+    /* Continue where the previous writer (if any) stopped; bound what it
+     * left. */
+    uint64_t tail = xa_load64_acq(&h->tail);
+    uint64_t head = xa_load64_acq(&h->head);
+    uint64_t limit = xa_load64_relaxed(&h->limit);
+    uint64_t seq = xa_load64_relaxed(&h->next_seq);
+    uint64_t bytes = xa_load64_relaxed(&h->bytes_written);
+    const uint64_t misaligned = SHM_RECORD_ALIGN - 1;
+    if (tail >= (1ull << 62) || (tail & misaligned) != 0)
+        head = tail = 0; /* not a position an honest writer reaches: start over */
+    else if (head > tail || (head & misaligned) != 0 || tail - head > r->capacity)
+        head = tail; /* it had cleared everything up to its padding, or corrupt */
+    /* A writer that died between marking a record complete and publishing
+     * the tail left a record that readers may have read already (through
+     * its mark): publish it (and a padding record before it), so that we
+     * write after it. */
+    for (int k = 0; k < 2; k++) {
+        shm_record_header_t hdr;
+        uint32_t span = record_at(r, tail, &hdr);
+        uint32_t off = (uint32_t)(tail & r->mask);
+        if (span == 0 || r->capacity - off < SHM_RECORD_HEADER_SIZE || hdr.pos != mark_of(tail) ||
+            (hdr.type == SHM_REC_MESSAGE && hdr.seq != seq) || tail + span - head > r->capacity)
+            break;
+        if (hdr.type == SHM_REC_MESSAGE) {
+            seq++;
+            bytes += hdr.length;
+        }
+        tail += span;
+    }
+    /* limit only grows (readers rely on it); one outside (tail, tail +
+     * capacity] is not an honest writer's and is taken back to the tail. */
+    if (limit < tail || limit - tail > r->capacity)
+        limit = tail;
+    /* The mark word at the tail must not say "complete" to a reader before
+     * we write there: clear it (what was stored there is given up first). */
+    head = advance_head(r, head, tail, tail, tail + 8u);
+    if (limit < tail + 8u)
+        limit = tail + 8u + limit_step(r);
+    /* pub_ver even: a writer that died between its two stores left it odd. */
+    uint64_t ver = xa_load64_relaxed(&h->pub_ver);
+    xa_store64_relaxed(&h->pub_ver, (ver + 1) & ~(uint64_t)1);
+    xa_store64_rel(&h->limit, limit);
+    xa_store64_rel(&h->head, head);
+    xa_fence_rel();
+    xa_store64_relaxed(mark_at(r, tail), 0);
+    xa_store64_relaxed(&h->next_seq, seq);
+    xa_store64_relaxed(&h->bytes_written, bytes);
+    xa_store64_rel(&h->intent, tail);
+    xa_store64_rel(&h->tail, tail);
+    plat_proc_id_t self;
+    plat_proc_self(&self);
+    xa_store32_relaxed(&h->writer_pid, self.pid);
+    xa_store64_relaxed(&h->writer_start, self.start_time);
+    xa_store32_relaxed(&h->writer_ptr_bits, ptr_bits());
+    /* A sleeper whose remote fence failed asked writers to fence themselves. */
+    r->w_remote_fence = plat_remote_fence_register() && xa_load32_acq(&h->fence_failed) == 0;
+    /* Published with a full fence: a reader that sleeps after seeing the flag
+     * fences for us; one that saw it clear keeps relying on our own fence. */
+    xa_xchg32(&h->writer_flags, r->w_remote_fence ? SHM_WRITER_REMOTE_FENCE : 0u);
+    r->w_tail = tail;
+    r->w_head = head;
+    r->w_limit = limit;
+    r->w_seq = seq;
+    r->w_bytes = bytes;
+    r->writer_ready = true;
+    return SHM_SUCCESS;
+}
+
+void shm_ring_writer_fini(shm_ring_t *r)
+{
+    if (r)
+        r->writer_ready = false;
+}
+
 /*
  * Write protocol, with the C11 argument for each step (the reader's side is
  * in shm_ring_read):
@@ -435,8 +477,15 @@ static uint64_t advance_head(const shm_ring_t *r, uint64_t head, uint64_t tail, 
  *     later loads of limit and head return these values or newer ones.
  *     That is what makes a torn copy detectable. (An ARM64 CPU may reorder
  *     plain stores; without F1 a reader could see new bytes with an old
- *     head.)
- *  2. The record (header with its position, payload) is written.
+ *     head.) head covers the records the new bytes overwrite, and the 8
+ *     bytes past the record that step 2 clears.
+ *  2. The record: header and payload, then the mark word of the next
+ *     record cleared, then the record's own mark (position | 1) with a
+ *     release store. A reader that loads that mark (acquire) sees the
+ *     record whole, and the next mark word cleared (or a later value): so
+ *     the mark it finds at its next position is never a stale word of an
+ *     older lap, which an older message's payload could make look like
+ *     that position's mark.
  *  3. tail is published with a release store: a reader that loads it
  *     (acquire) sees every byte of every record below it. next_seq is
  *     published with it under pub_ver (odd while they change), for readers
@@ -457,13 +506,14 @@ shm_error_t shm_ring_write(shm_ring_t *r, const void *data, uint32_t size)
     uint32_t pad = rest < span ? rest : 0;
     uint64_t start = tail + pad;
     uint64_t end = start + span;
-    uint64_t head = advance_head(r, r->w_head, tail, start, end);
+    uint32_t clear = clear_span(r, span);
+    uint64_t head = advance_head(r, r->w_head, tail, start, end + clear);
 
     /* 1. */
     if (head != r->w_head)
         xa_store64_relaxed(&h->head, head);
-    if (end > r->w_limit) {
-        r->w_limit = end + limit_step(r);
+    if (end + clear > r->w_limit) {
+        r->w_limit = end + clear + limit_step(r);
         xa_store64_relaxed(&h->limit, r->w_limit);
     }
     xa_store64_relaxed(&h->intent, end);
@@ -474,13 +524,17 @@ shm_error_t shm_ring_write(shm_ring_t *r, const void *data, uint32_t size)
      * overwrite its header. Without one, a reader at the padding finds head
      * (= start) past it and resumes there. */
     if (pad >= SHM_RECORD_HEADER_SIZE && span <= off) {
-        shm_record_header_t ph = {tail, 0, pad, SHM_REC_PADDING};
-        xa_copy_to_shared(r->data + off, &ph, sizeof(ph));
+        shm_record_header_t ph = {0, 0, pad, SHM_REC_PADDING};
+        xa_copy_to_shared(r->data + off + 8, (const uint8_t *)&ph + 8, sizeof(ph) - 8);
+        xa_store64_rel(mark_at(r, tail), mark_of(tail));
     }
     uint32_t roff = (uint32_t)(start & r->mask);
-    shm_record_header_t rh = {start, r->w_seq, size, SHM_REC_MESSAGE};
-    xa_copy_to_shared(r->data + roff, &rh, sizeof(rh));
+    shm_record_header_t rh = {0, r->w_seq, size, SHM_REC_MESSAGE};
+    xa_copy_to_shared(r->data + roff + 8, (const uint8_t *)&rh + 8, sizeof(rh) - 8);
     xa_copy_to_shared(r->data + roff + SHM_RECORD_HEADER_SIZE, data, size);
+    if (clear)
+        xa_store64_relaxed(mark_at(r, end), 0);
+    xa_store64_rel(mark_at(r, start), mark_of(start));
 
     /* 3. */
     uint64_t ver = xa_load64_relaxed(&h->pub_ver);
@@ -603,6 +657,7 @@ shm_error_t shm_ring_reader_attach(shm_ring_t *r, shm_ring_reader_t *rd)
         snapshot_tail(r, &cursor, &rd->expected_seq);
         xa_store64_relaxed(&rd->cursor, cursor);
         rd->seq_pos = rd->tail_seen = cursor;
+        rd->peek = true; /* the mark word at a published tail is cleared */
         xa_store64_relaxed(&s->start_time, self.start_time);
         xa_store32_relaxed(&s->ptr_bits, ptr_bits());
         xa_store32_relaxed(&s->waiting, 0);
@@ -708,6 +763,7 @@ static shm_error_t resync(shm_ring_reader_t *rd, bool corrupt)
     if (!corrupt && head > rd->cursor && (head & (SHM_RECORD_ALIGN - 1)) == 0 &&
         head + r->capacity >= tail1 && head <= tail2 + r->capacity) {
         xa_store64_relaxed(&rd->cursor, head);
+        rd->peek = false; /* only records below a published tail, from here */
         return SHM_SUCCESS;
     }
     /* Nothing believable to resume from: start over at the tail. Loss from
@@ -716,6 +772,7 @@ static shm_error_t resync(shm_ring_reader_t *rd, bool corrupt)
     snapshot_tail(r, &cursor, &rd->expected_seq);
     xa_store64_relaxed(&rd->cursor, cursor);
     rd->tail_seen = rd->seq_pos = cursor;
+    rd->peek = false;
     return SHM_ERROR_INVALID_SEGMENT;
 }
 
@@ -747,7 +804,16 @@ shm_error_t shm_ring_read(shm_ring_reader_t *rd, void *buf, uint32_t *size)
      * laps us on every try, or a hostile one, from holding us. */
     for (uint32_t tries = 0; tries < SHM_RING_READ_TRIES; tries++) {
         uint64_t c = rd->cursor;
-        if (c >= rd->tail_seen) {
+        uint32_t off = (uint32_t)(c & r->mask);
+        uint64_t tail = rd->tail_seen;
+        if (c >= tail && rd->peek && r->capacity - off >= SHM_RECORD_HEADER_SIZE &&
+            xa_load64_acq(mark_at(r, c)) == mark_of(c)) {
+            /* 1a. The next record's mark: it is complete, and it ends before
+             * this lap does. Read it without waiting to see the tail, which
+             * the writer publishes after it, and without loading the line
+             * the writer updates for every message. */
+            tail = c + (r->capacity - off);
+        } else if (c >= tail) {
             /* 1. */
             uint64_t t = xa_load64_acq(&r->hdr->tail);
             if ((t & (SHM_RECORD_ALIGN - 1)) != 0) {
@@ -755,7 +821,7 @@ shm_error_t shm_ring_read(shm_ring_reader_t *rd, void *buf, uint32_t *size)
                 result = SHM_ERROR_INVALID_SEGMENT;
                 break;
             }
-            rd->tail_seen = t;
+            tail = rd->tail_seen = t;
             if (t == c)
                 break; /* empty */
             if (t < c) {
@@ -769,7 +835,6 @@ shm_error_t shm_ring_read(shm_ring_reader_t *rd, void *buf, uint32_t *size)
                 break;
             }
         }
-        uint64_t tail = rd->tail_seen;
         bool lapped = tail - c > r->capacity;
         shm_record_header_t hdr = {0, 0, 0, 0};
         uint32_t span = 0;
@@ -784,10 +849,9 @@ shm_error_t shm_ring_read(shm_ring_reader_t *rd, void *buf, uint32_t *size)
                 }
                 lapped = true;
             } else if (hdr.type == SHM_REC_MESSAGE && hdr.length <= *size) {
-                uint32_t off = (uint32_t)(c & r->mask);
                 xa_copy_from_shared(buf, r->data + off + SHM_RECORD_HEADER_SIZE, hdr.length);
                 lapped = overwritten(r, c); /* 3. */
-            } else if ((c & r->mask) + SHM_RECORD_HEADER_SIZE <= r->capacity) {
+            } else if (off + SHM_RECORD_HEADER_SIZE <= r->capacity) {
                 lapped = overwritten(r, c); /* padding or too big: header only */
             }
         }
@@ -799,12 +863,14 @@ shm_error_t shm_ring_read(shm_ring_reader_t *rd, void *buf, uint32_t *size)
             continue;
         }
         /* 4. The copy is intact. */
-        if (hdr.pos != c) {
+        if (hdr.pos != mark_of(c)) {
             resync(rd, true);
             result = SHM_ERROR_INVALID_SEGMENT;
             break;
         }
         if (hdr.type == SHM_REC_PADDING) {
+            /* The next lap's first mark word was not cleared for us. */
+            rd->peek = false;
             xa_store64_relaxed(&rd->cursor, c + span);
             continue;
         }
@@ -826,6 +892,7 @@ shm_error_t shm_ring_read(shm_ring_reader_t *rd, void *buf, uint32_t *size)
         rd->received++;
         rd->bytes += hdr.length;
         rd->seq_pos = c + span;
+        rd->peek = true; /* its writer cleared the next mark word first */
         xa_store64_relaxed(&rd->cursor, c + span);
         *size = hdr.length;
         result = SHM_SUCCESS;

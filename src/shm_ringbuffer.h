@@ -15,10 +15,15 @@
  * its own cursor in a reader slot. Positions are 64-bit byte counters that
  * only grow; the offset in the data area is position & (capacity - 1).
  *
- * Records are 8-byte aligned: a 24-byte header (position, sequence, length,
+ * Records are 8-byte aligned: a 24-byte header (mark, sequence, length,
  * type) and the payload. A padding record (or, when fewer than 24 bytes
  * remain, the bare remainder) fills the end of the data area before the
- * writer wraps.
+ * writer wraps. A record's mark, its position | 1, is stored last: it says
+ * "complete" to a reader that reached that position by reading the record
+ * before it, because the writer clears the next record's mark word before
+ * it marks a record complete (so no stale word of an older lap is ever
+ * read as a mark). That lets a reader that keeps up read without loading
+ * the tail. The mark never decides whether a copy is intact.
  *
  * Three positions of the writer, each only growing, say what a reader may
  * trust:
@@ -27,7 +32,8 @@
  *          about to overwrite, before it writes a byte there;
  *   limit  the writer writes no byte at a position >= limit; it moves it
  *          ahead in steps of capacity / 8, also before writing.
- * A reader loads tail (acquire) and reads records below it. It copies the
+ * A reader reads records below the tail it loaded (acquire), or the one
+ * whose mark it found as above. It copies the
  * record, then (acquire fence) loads limit: limit <= pos + capacity proves
  * that no byte of the record at pos was overwritten during the copy; else it
  * loads head: head <= pos proves the same, head > pos means the copy may be
@@ -168,9 +174,8 @@ typedef struct shm_reader_slot {
 } shm_reader_slot_t;
 
 typedef struct shm_record_header {
-    uint64_t pos;             /* the record's own position (a consistency
-                                 check, trusted only once the copy is known
-                                 intact) */
+    uint64_t pos;             /* the record's mark: its position | 1, stored
+                                 last (release); 0 until then */
     uint64_t seq;             /* message sequence number; 0 for padding */
     uint32_t length;          /* payload bytes (message) or record bytes (padding) */
     uint32_t type;            /* SHM_REC_* */
@@ -224,6 +229,8 @@ typedef struct shm_ring_reader {
     uint64_t lost;
     uint64_t bytes;           /* payload bytes delivered */
     uint64_t claim;           /* SHM_CLAIM(pid, epoch, ACTIVE) of our claim */
+    bool peek;                /* the mark word at the cursor was cleared for
+                                 us: a mark there means a complete record */
     shm_ring_t *ring;
     shm_reader_slot_t *slot;
     uint32_t slot_index;
