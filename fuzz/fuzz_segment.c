@@ -188,6 +188,8 @@ typedef struct fz_ring {
     bool seq_sane;            /* next_seq far from wrapping */
     uint64_t base, count;     /* messages [base, base + count) from our writer */
     uint64_t end;             /* where the writer's last record ends */
+    uint64_t reach;           /* and the end of what it wrote: its record
+                                 and the next record's mark word, cleared */
     uint32_t size[FZ_MAX_MODEL];
     uint64_t start[FZ_MAX_MODEL];
     fz_reader_t rd[FZ_MAX_READERS];
@@ -215,12 +217,12 @@ static long model_index(const fz_ring_t *m, uint64_t seq)
     return (long)(seq - m->base);
 }
 
-/* Overwritten: a record that starts before end - capacity (the writer's
+/* Overwritten: a record that starts before reach - capacity (the writer's
  * head has moved past it). */
 static bool model_dead(const fz_ring_t *m, uint64_t seq)
 {
     long i = model_index(m, seq);
-    return i >= 0 && m->start[i] + m->w->capacity < m->end;
+    return i >= 0 && m->start[i] + m->w->capacity < m->reach;
 }
 
 static void ring_patched(fz_ring_t *m)
@@ -247,6 +249,10 @@ static void writer_start(fz_ring_t *m)
     bool same = m->w->w_tail == m->end && m->w->w_seq == m->base + m->count;
     if (m->writer && !m->dirty && !m->ever_patched)
         FZ_CHECK(same);
+    /* a writer taking over a ring it does not know continues from its tail
+     * (and may clear the mark word there) */
+    if (!(m->writer && !m->dirty && same))
+        m->reach = m->w->w_tail + 8;
     if (!(m->writer && !m->dirty && same)) {
         m->base = m->w->w_seq;
         m->count = 0;
@@ -281,6 +287,7 @@ static void do_write(fz_ring_t *m, uint32_t len)
     uint32_t rest = w->capacity - (uint32_t)(m->end & w->mask);
     uint64_t start = m->end + (rest < span ? rest : 0);
     m->end = start + span;
+    m->reach = m->end + (span + 8 <= w->capacity ? 8 : 0);
     FZ_CHECK(w->w_tail == m->end);
     FZ_CHECK(w->w_seq == seq + 1);
     FZ_CHECK(w->w_head <= w->w_tail && w->w_tail - w->w_head <= w->capacity);

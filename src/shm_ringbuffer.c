@@ -427,17 +427,23 @@ shm_error_t shm_ring_writer_init(shm_ring_t *r)
     if (limit < tail || limit - tail > r->capacity)
         limit = tail;
     /* The mark word at the tail must not say "complete" to a reader before
-     * we write there: clear it (what was stored there is given up first). */
-    head = advance_head(r, head, tail, tail, tail + 8u);
-    if (limit < tail + 8u)
-        limit = tail + 8u + limit_step(r);
+     * we write there. Our predecessor cleared it; if it still says so (a
+     * damaged record, or a reset ring), clear it, after giving up what is
+     * stored there. */
+    bool clear = xa_load64_relaxed(mark_at(r, tail)) == mark_of(tail);
+    if (clear) {
+        head = advance_head(r, head, tail, tail, tail + 8u);
+        if (limit < tail + 8u)
+            limit = tail + 8u + limit_step(r);
+    }
     /* pub_ver even: a writer that died between its two stores left it odd. */
     uint64_t ver = xa_load64_relaxed(&h->pub_ver);
     xa_store64_relaxed(&h->pub_ver, (ver + 1) & ~(uint64_t)1);
     xa_store64_rel(&h->limit, limit);
     xa_store64_rel(&h->head, head);
     xa_fence_rel();
-    xa_store64_relaxed(mark_at(r, tail), 0);
+    if (clear)
+        xa_store64_relaxed(mark_at(r, tail), 0);
     xa_store64_relaxed(&h->next_seq, seq);
     xa_store64_relaxed(&h->bytes_written, bytes);
     xa_store64_rel(&h->intent, tail);
