@@ -192,9 +192,44 @@ static void ring_teardown(void *ctx)
     r->mem = NULL;
 }
 
+/* A ring scenario as data: the messages, and how the actors run. */
+typedef struct ring_plan {
+    const char *name;
+    int readers;                   /* 1 or 2 */
+    uint32_t presend;
+    uint32_t nmsg;
+    uint32_t sizes[MAX_MSGS];
+    int fill_msg;                  /* this message's payload words are `fill` */
+    uint64_t fill;
+    uint32_t first_buf;
+    bool writer_pauses;
+    bool pso;
+} ring_plan_t;
+
+static xe_scenario_t ring_scenario(const char *name, ring_sc_t *r, int preemptions);
+
+/* Run a ring scenario on a 4096-byte ring, with at most 2 preemptions. */
+static void run_ring(const ring_plan_t *p)
+{
+    ring_sc_t *r = (ring_sc_t *)calloc(1, sizeof(*r));
+    assert_non_null(r);
+    r->capacity = 4096;
+    r->readers = p->readers;
+    r->presend = p->presend;
+    r->nmsg = p->nmsg;
+    memcpy(r->sizes, p->sizes, sizeof(r->sizes));
+    if (p->fill)
+        r->fill[p->fill_msg] = p->fill;
+    r->first_buf = p->first_buf;
+    r->writer_pauses = p->writer_pauses;
+    xe_scenario_t sc = ring_scenario(p->name, r, 2);
+    sc.pso = p->pso;
+    run_scenario(&sc, r);
+    free(r);
+}
+
 static xe_scenario_t ring_scenario(const char *name, ring_sc_t *r, int preemptions)
 {
-    /* (ring_pso(): the same under store reordering) */
     xe_scenario_t sc;
     memset(&sc, 0, sizeof(sc));
     sc.name = name;
@@ -218,18 +253,9 @@ static xe_scenario_t ring_scenario(const char *name, ring_sc_t *r, int preemptio
 static void test_ring_torn_read_recycled_tag(void **state)
 {
     (void)state;
-    ring_sc_t *r = (ring_sc_t *)calloc(1, sizeof(*r));
-    assert_non_null(r);
-    r->capacity = 4096;
-    r->readers = 1;
-    r->presend = 5;
-    r->nmsg = 7;
-    const uint32_t sizes[] = {8, 8, 8, 8, 72, 3848, 1000};
-    memcpy(r->sizes, sizes, sizeof(sizes));
-    r->fill[6] = 129;
-    xe_scenario_t sc = ring_scenario("ring: torn read, recycled tag", r, 2);
-    run_scenario(&sc, r);
-    free(r);
+    static const ring_plan_t p = {"ring: torn read, recycled tag", 1, 5, 7,
+                                  {8, 8, 8, 8, 72, 3848, 1000}, 6, 129, 0, false, false};
+    run_ring(&p);
 }
 
 /*
@@ -242,36 +268,17 @@ static void test_ring_torn_read_recycled_tag(void **state)
 static void test_ring_store_order(void **state)
 {
     (void)state;
-    ring_sc_t *r = (ring_sc_t *)calloc(1, sizeof(*r));
-    assert_non_null(r);
-    r->capacity = 4096;
-    r->readers = 1;
-    r->presend = 5;
-    r->nmsg = 7;
-    const uint32_t sizes[] = {8, 8, 8, 8, 72, 3848, 1000};
-    memcpy(r->sizes, sizes, sizeof(sizes));
-    r->fill[6] = 129;
-    xe_scenario_t sc = ring_scenario("ring: torn read (PSO)", r, 2);
-    sc.pso = true;
-    run_scenario(&sc, r);
-    free(r);
+    static const ring_plan_t p = {"ring: torn read (PSO)", 1, 5, 7,
+                                  {8, 8, 8, 8, 72, 3848, 1000}, 6, 129, 0, false, true};
+    run_ring(&p);
 }
 
 static void test_ring_store_order_lap(void **state)
 {
     (void)state;
-    ring_sc_t *r = (ring_sc_t *)calloc(1, sizeof(*r));
-    assert_non_null(r);
-    r->capacity = 4096;
-    r->readers = 1;
-    r->presend = 2;
-    r->nmsg = 6;
-    const uint32_t sizes[] = {1500, 2000, 700, 3000, 100, 1200};
-    memcpy(r->sizes, sizes, sizeof(sizes));
-    xe_scenario_t sc = ring_scenario("ring: wrap and lap (PSO)", r, 2);
-    sc.pso = true;
-    run_scenario(&sc, r);
-    free(r);
+    static const ring_plan_t p = {"ring: wrap and lap (PSO)", 1, 2, 6,
+                                  {1500, 2000, 700, 3000, 100, 1200}, 0, 0, 0, false, true};
+    run_ring(&p);
 }
 
 /* A reader racing a writer that laps it, with padding records at the end
@@ -280,17 +287,10 @@ static void test_ring_store_order_lap(void **state)
 static void test_ring_wrap_and_lap(void **state)
 {
     (void)state;
-    ring_sc_t *r = (ring_sc_t *)calloc(1, sizeof(*r));
-    assert_non_null(r);
-    r->capacity = 4096;
-    r->readers = 1;
-    r->nmsg = 8;
-    const uint32_t sizes[] = {1500, 700, 2000, 100, 1200, 3000, 8, 900};
-    memcpy(r->sizes, sizes, sizeof(sizes));
-    r->first_buf = 1024;
-    xe_scenario_t sc = ring_scenario("ring: wrap and lap", r, 2);
-    run_scenario(&sc, r);
-    free(r);
+    static const ring_plan_t p = {"ring: wrap and lap", 1, 0, 8,
+                                  {1500, 700, 2000, 100, 1200, 3000, 8, 900}, 0, 0, 1024,
+                                  false, false};
+    run_ring(&p);
 }
 
 /* Fewer than a record header's bytes left at the end of the data area (a
@@ -298,18 +298,10 @@ static void test_ring_wrap_and_lap(void **state)
 static void test_ring_bare_remainder(void **state)
 {
     (void)state;
-    ring_sc_t *r = (ring_sc_t *)calloc(1, sizeof(*r));
-    assert_non_null(r);
-    r->capacity = 4096;
-    r->readers = 1;
-    r->presend = 1;
-    r->nmsg = 6;
     /* records of 2024 + 2064 = 4088 bytes: 8 left, then 100 wraps */
-    const uint32_t sizes[] = {2000, 2040, 100, 3000, 50, 2500};
-    memcpy(r->sizes, sizes, sizeof(sizes));
-    xe_scenario_t sc = ring_scenario("ring: bare remainder", r, 2);
-    run_scenario(&sc, r);
-    free(r);
+    static const ring_plan_t p = {"ring: bare remainder", 1, 1, 6,
+                                  {2000, 2040, 100, 3000, 50, 2500}, 0, 0, 0, false, false};
+    run_ring(&p);
 }
 
 /*
@@ -321,18 +313,9 @@ static void test_ring_bare_remainder(void **state)
 static void test_ring_lapped_on_every_try(void **state)
 {
     (void)state;
-    ring_sc_t *r = (ring_sc_t *)calloc(1, sizeof(*r));
-    assert_non_null(r);
-    r->capacity = 4096;
-    r->readers = 1;
-    r->presend = 1;
-    r->nmsg = 4;
-    const uint32_t sizes[] = {3000, 3000, 3000, 3000};
-    memcpy(r->sizes, sizes, sizeof(sizes));
-    r->writer_pauses = true;
-    xe_scenario_t sc = ring_scenario("ring: lapped on every try", r, 2);
-    run_scenario(&sc, r);
-    free(r);
+    static const ring_plan_t p = {"ring: lapped on every try", 1, 1, 4,
+                                  {3000, 3000, 3000, 3000}, 0, 0, 0, true, false};
+    run_ring(&p);
 }
 
 /*
@@ -346,17 +329,10 @@ static void test_ring_lapped_on_every_try(void **state)
 static void test_ring_resume_ahead_of_tail(void **state)
 {
     (void)state;
-    ring_sc_t *r = (ring_sc_t *)calloc(1, sizeof(*r));
-    assert_non_null(r);
-    r->capacity = 4096;
-    r->readers = 1;
-    r->presend = 5;
-    r->nmsg = 7;
-    const uint32_t sizes[] = {1000, 1000, 1000, 1000, 1000, 3500, 200};
-    memcpy(r->sizes, sizes, sizeof(sizes));
-    xe_scenario_t sc = ring_scenario("ring: resume ahead of the tail", r, 2);
-    run_scenario(&sc, r);
-    free(r);
+    static const ring_plan_t p = {"ring: resume ahead of the tail", 1, 5, 7,
+                                  {1000, 1000, 1000, 1000, 1000, 3500, 200}, 0, 0, 0, false,
+                                  false};
+    run_ring(&p);
 }
 
 /*
@@ -369,20 +345,11 @@ static void test_ring_resume_ahead_of_tail(void **state)
 static void test_ring_stale_mark(void **state)
 {
     (void)state;
-    ring_sc_t *r = (ring_sc_t *)calloc(1, sizeof(*r));
-    assert_non_null(r);
-    r->capacity = 4096;
-    r->readers = 1;
-    r->presend = 1;
-    r->nmsg = 5;
     /* #0: [0, 4024) (payload of 5121s); #1: [4096, 4224) after padding;
      * #2: [4224, 5120); #3 at 5120; #4 */
-    const uint32_t sizes[] = {4000, 100, 872, 100, 500};
-    memcpy(r->sizes, sizes, sizeof(sizes));
-    r->fill[0] = 5121;
-    xe_scenario_t sc = ring_scenario("ring: stale bytes as a mark", r, 2);
-    run_scenario(&sc, r);
-    free(r);
+    static const ring_plan_t p = {"ring: stale bytes as a mark", 1, 1, 5,
+                                  {4000, 100, 872, 100, 500}, 0, 5121, 0, false, false};
+    run_ring(&p);
 }
 
 /* Two readers of one ring, each with its own cursor, and a writer lapping
@@ -390,16 +357,9 @@ static void test_ring_stale_mark(void **state)
 static void test_ring_two_readers(void **state)
 {
     (void)state;
-    ring_sc_t *r = (ring_sc_t *)calloc(1, sizeof(*r));
-    assert_non_null(r);
-    r->capacity = 4096;
-    r->readers = 2;
-    r->nmsg = 4;
-    const uint32_t sizes[] = {1800, 2600, 400, 3000};
-    memcpy(r->sizes, sizes, sizeof(sizes));
-    xe_scenario_t sc = ring_scenario("ring: two readers", r, 2);
-    run_scenario(&sc, r);
-    free(r);
+    static const ring_plan_t p = {"ring: two readers", 2, 0, 4, {1800, 2600, 400, 3000},
+                                  0, 0, 0, false, false};
+    run_ring(&p);
 }
 
 /* ---- reader slots ----------------------------------------------------------------------- */

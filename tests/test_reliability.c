@@ -632,6 +632,30 @@ static void test_crashed_server(void **state)
     ev_fini(&log);
 }
 
+/* A message each way between server s and its client cl. */
+static void exchange_both_ways(shm_server_t *s, shm_client_t *cl)
+{
+    char buf[8];
+    uint32_t sz = sizeof(buf);
+    assert_int_equal(shm_client_send(cl, "c", 2), SHM_SUCCESS);
+    assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "c");
+    assert_int_equal(shm_server_send(s, "s", 2), SHM_SUCCESS);
+    sz = sizeof(buf);
+    assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "s");
+}
+
+/* A new client joins server s's channel `name`, exchanges a message each
+ * way, and leaves. */
+static void join_and_exchange(shm_server_t *s, const char *name)
+{
+    shm_client_t *cl = shm_client_connect(name);
+    assert_non_null(cl);
+    exchange_both_ways(s, cl);
+    shm_client_disconnect(cl);
+}
+
 /* ---- 3. a reused process id ----------------------------------------------------------- */
 
 /*
@@ -698,15 +722,7 @@ static void test_reused_pid_client(void **state)
     assert_non_null(cl);
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 2, WAIT_MS));
     assert_int_equal(server_connected(s), 1);
-    assert_int_equal(shm_client_send(cl, "c", 2), SHM_SUCCESS);
-    char buf[8];
-    uint32_t sz = sizeof(buf);
-    assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "c");
-    assert_int_equal(shm_server_send(s, "s", 2), SHM_SUCCESS);
-    sz = sizeof(buf);
-    assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "s");
+    exchange_both_ways(s, cl);
     shm_client_disconnect(cl);
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_DISCONNECT) == 2, WAIT_MS));
     shm_server_destroy(s);
@@ -804,15 +820,7 @@ static void test_reused_pid_server_reclaimed(void **state)
     shm_client_t *cl = shm_client_connect(name);
     assert_non_null(cl);
     assert_int_equal(server_connected(s), 1);
-    assert_int_equal(shm_client_send(cl, "c", 2), SHM_SUCCESS);
-    char buf[8];
-    uint32_t sz = sizeof(buf);
-    assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "c");
-    assert_int_equal(shm_server_send(s, "s", 2), SHM_SUCCESS);
-    sz = sizeof(buf);
-    assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "s");
+    exchange_both_ways(s, cl);
     shm_client_disconnect(cl);
     shm_server_destroy(s);
 }
@@ -870,14 +878,7 @@ static void test_other_user(void **state)
     assert_true(code == 0 || code == 1);
 
     /* The owner's channel still works. */
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
-    assert_int_equal(shm_server_send(s, "ok", 3), SHM_SUCCESS);
-    char buf[8];
-    uint32_t sz = sizeof(buf);
-    assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "ok");
-    shm_client_disconnect(cl);
+    join_and_exchange(s, name);
     shm_server_destroy(s);
 #endif
 }
@@ -1201,13 +1202,7 @@ static void test_killed_while_creating(void **state)
         close_leftover();
         if (!s)
             fail_msg("%s left by a killed creator: %s", leftover_text(k), shm_strerror(err));
-        shm_client_t *cl = shm_client_connect(name);
-        assert_non_null(cl);
-        assert_int_equal(shm_server_send(s, "ok", 3), SHM_SUCCESS);
-        char buf[4];
-        uint32_t sz = sizeof(buf);
-        assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_SUCCESS);
-        shm_client_disconnect(cl);
+        join_and_exchange(s, name);
         shm_server_destroy(s);
         print_message("killed while creating: %s: replaced\n", leftover_text(k));
     }
