@@ -133,6 +133,30 @@ static void peek_close(shm_segment_t *seg)
     }
 }
 
+/* A message each way between server s and its client cl. */
+static void exchange_both_ways(shm_server_t *s, shm_client_t *cl)
+{
+    char buf[8];
+    uint32_t sz = sizeof(buf);
+    assert_int_equal(shm_client_send(cl, "c", 2), SHM_SUCCESS);
+    assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "c");
+    assert_int_equal(shm_server_send(s, "s", 2), SHM_SUCCESS);
+    sz = sizeof(buf);
+    assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "s");
+}
+
+/* A new client joins server s's channel `name`, exchanges a message each
+ * way, and leaves. */
+static void join_and_exchange(shm_server_t *s, const char *name)
+{
+    shm_client_t *cl = shm_client_connect(name);
+    assert_non_null(cl);
+    exchange_both_ways(s, cl);
+    shm_client_disconnect(cl);
+}
+
 /* True once channel `name` is published and ready by process `pid`. */
 static bool channel_ready_by(const char *name, uint32_t pid)
 {
@@ -581,14 +605,7 @@ static void test_crashed_server(void **state)
     assert_true(ev_get(&log, SHM_EVENT_CONNECT, 1, &e));
     assert_int_equal(e.peer.pid, self_pid());
     assert_int_equal(server_connected(s), 1);
-    assert_int_equal(shm_client_send(cl, "up", 3), SHM_SUCCESS);
-    sz = sizeof(buf);
-    assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "up");
-    assert_int_equal(shm_server_send(s, "down", 5), SHM_SUCCESS);
-    sz = sizeof(buf);
-    assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "down");
+    exchange_both_ways(s, cl);
     shm_stats_t st;
     assert_int_equal(shm_client_get_stats(cl, &st), SHM_SUCCESS);
     assert_int_equal(st.connected, 1);
@@ -613,14 +630,7 @@ static void test_crashed_server(void **state)
     assert_non_null(s);
     assert_int_equal(shm_client_reconnect(cl), SHM_SUCCESS);
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 3, WAIT_MS));
-    assert_int_equal(shm_client_send(cl, "again", 6), SHM_SUCCESS);
-    sz = sizeof(buf);
-    assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "again");
-    assert_int_equal(shm_server_send(s, "back", 5), SHM_SUCCESS);
-    sz = sizeof(buf);
-    assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "back");
+    exchange_both_ways(s, cl);
 
     shm_client_disconnect(cl);
     assert_true(TP_WAIT_UNTIL(server_connected(s) == 0, WAIT_MS));
@@ -630,30 +640,6 @@ static void test_crashed_server(void **state)
     assert_int_equal(ev_count(&log, SHM_EVENT_ERROR), 0);
     assert_int_equal(ev_bad(&log), 0);
     ev_fini(&log);
-}
-
-/* A message each way between server s and its client cl. */
-static void exchange_both_ways(shm_server_t *s, shm_client_t *cl)
-{
-    char buf[8];
-    uint32_t sz = sizeof(buf);
-    assert_int_equal(shm_client_send(cl, "c", 2), SHM_SUCCESS);
-    assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "c");
-    assert_int_equal(shm_server_send(s, "s", 2), SHM_SUCCESS);
-    sz = sizeof(buf);
-    assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "s");
-}
-
-/* A new client joins server s's channel `name`, exchanges a message each
- * way, and leaves. */
-static void join_and_exchange(shm_server_t *s, const char *name)
-{
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
-    exchange_both_ways(s, cl);
-    shm_client_disconnect(cl);
 }
 
 /* ---- 3. a reused process id ----------------------------------------------------------- */
