@@ -408,19 +408,25 @@ shm_error_t shm_ring_writer_init(shm_ring_t *r)
     /* A writer that died between marking a record complete and publishing
      * the tail left a record that readers may have read already (through
      * its mark): publish it (and a padding record before it), so that we
-     * write after it. */
+     * write after it. It may have counted the record in next_seq already
+     * (it died between its next_seq and tail stores; bytes_written is then
+     * taken as it is, a statistic). */
     for (int k = 0; k < 2; k++) {
         shm_record_header_t hdr;
         uint32_t span = record_at(r, tail, &hdr);
         uint32_t off = (uint32_t)(tail & r->mask);
+        bool counted = hdr.type == SHM_REC_MESSAGE && hdr.seq + 1 == seq;
         if (span == 0 || r->capacity - off < SHM_RECORD_HEADER_SIZE || hdr.pos != mark_of(tail) ||
-            (hdr.type == SHM_REC_MESSAGE && hdr.seq != seq) || tail + span - head > r->capacity)
+            (hdr.type == SHM_REC_MESSAGE && hdr.seq != seq && !counted) ||
+            tail + span - head > r->capacity)
             break;
-        if (hdr.type == SHM_REC_MESSAGE) {
+        if (hdr.type == SHM_REC_MESSAGE && !counted) {
             seq++;
             bytes += hdr.length;
         }
         tail += span;
+        if (hdr.type == SHM_REC_MESSAGE)
+            break; /* a writer writes one message at a time */
     }
     /* limit only grows (readers rely on it); one outside (tail, tail +
      * capacity] is not an honest writer's and is taken back to the tail. */

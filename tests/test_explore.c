@@ -68,6 +68,10 @@ typedef struct ring_sc {
     uint64_t fill[MAX_MSGS];       /* non-zero: every payload word is this */
     uint32_t first_buf;            /* a reader's first buffer (0: BUF_SIZE) */
     bool writer_pauses;            /* the writer lets others run between messages */
+    uint32_t handover;             /* restart: the first writer (which may be
+                                      killed) writes messages up to this one,
+                                      a second process takes over the ring
+                                      and writes the rest */
     /* the state of a schedule */
     void *mem;
     shm_segment_t seg;
@@ -75,7 +79,10 @@ typedef struct ring_sc {
     shm_ring_reader_t rd[MAX_READERS];
     uint32_t written;
     bool writer_done;
+    shm_segment_t seg2;                    /* the second writer's view */
+    bool first_done;
     uint8_t msg[BUF_SIZE];                 /* the writer's message */
+    uint8_t msg2[BUF_SIZE];                /* the second writer's */
     uint8_t want[MAX_READERS][BUF_SIZE];   /* what a reader expects */
     uint8_t buf[MAX_READERS][BUF_SIZE];
 } ring_sc_t;
@@ -118,8 +125,44 @@ static void ring_setup(void *ctx)
             xe_fail("setup: attach failed");
     r->written = 0;
     r->writer_done = false;
+    r->first_done = false;
+    if (r->handover && shm_segment_attach(&r->seg2, r->mem, size) != SHM_SUCCESS)
+        xe_fail("setup: second view");
     while (r->written < r->presend)
         ring_write_next(r);
+}
+
+/* Messages sent: with a handover, what the ring says it published (a
+ * message the killed writer had begun may never have been). */
+static uint64_t ring_sent(const ring_sc_t *r)
+{
+    return r->handover ? r->ring->hdr->next_seq : r->written;
+}
+
+static bool first_writer_gone(void *ctx)
+{
+    ring_sc_t *r = (ring_sc_t *)ctx;
+    return r->first_done || !xe_pid_alive(201);
+}
+
+/* The second writer: once the first is done or killed, it takes the ring
+ * over (shm_ring_writer_init) and writes from the ring's next sequence
+ * number on, message k being the plan's message k. */
+static void ring_second_writer(ring_sc_t *r)
+{
+    xe_block(first_writer_gone, r, UINT64_MAX);
+    shm_ring_t *w = &r->seg2.rings[0];
+    if (shm_ring_writer_init(w) != SHM_SUCCESS)
+        xe_fail("second writer: init failed");
+    while (w->w_seq < r->nmsg) {
+        uint32_t k = (uint32_t)w->w_seq;
+        if (r->written < k + 1)
+            r->written = k + 1;
+        make_msg(r, k, r->msg2);
+        if (shm_ring_write(w, r->msg2, r->sizes[k]) != SHM_SUCCESS)
+            xe_fail("second writer: write of message %u failed", k);
+    }
+    r->writer_done = true;
 }
 
 static void ring_reader(ring_sc_t *r, int id)
@@ -145,7 +188,7 @@ static void ring_reader(ring_sc_t *r, int id)
                 xe_fail("reader %d: too small for %u bytes with a buffer of %u", id, size, cap);
             cap = BUF_SIZE; /* the message stays: read it with the big buffer */
         } else if (e == SHM_ERROR_EMPTY) {
-            if (r->writer_done && rd->received + rd->lost == r->written)
+            if (r->writer_done && rd->received + rd->lost == ring_sent(r))
                 return;
             xe_yield_hint("reader: empty");
         } else {
@@ -161,12 +204,20 @@ static void ring_actor(void *ctx, int id)
         ring_reader(r, id);
         return;
     }
-    while (r->written < r->nmsg) {
+    if (id > r->readers) {
+        ring_second_writer(r);
+        return;
+    }
+    uint32_t last = r->handover ? r->handover : r->nmsg;
+    while (r->written < last) {
         ring_write_next(r);
         if (r->writer_pauses)
             xe_switch_point("writer: between messages");
     }
-    r->writer_done = true;
+    if (r->handover)
+        r->first_done = true;
+    else
+        r->writer_done = true;
 }
 
 static const char *ring_final(void *ctx)
@@ -175,9 +226,10 @@ static const char *ring_final(void *ctx)
     static char why[160];
     for (int i = 0; i < r->readers; i++) {
         const shm_ring_reader_t *rd = &r->rd[i];
-        if (rd->received + rd->lost != r->written) {
-            snprintf(why, sizeof(why), "reader %d: received %llu + lost %llu != sent %u", i,
-                     (unsigned long long)rd->received, (unsigned long long)rd->lost, r->written);
+        if (rd->received + rd->lost != ring_sent(r)) {
+            snprintf(why, sizeof(why), "reader %d: received %llu + lost %llu != sent %llu", i,
+                     (unsigned long long)rd->received, (unsigned long long)rd->lost,
+                     (unsigned long long)ring_sent(r));
             return why;
         }
     }
@@ -204,6 +256,7 @@ typedef struct ring_plan {
     uint32_t first_buf;
     bool writer_pauses;
     bool pso;
+    uint32_t handover;             /* (see ring_sc_t) */
 } ring_plan_t;
 
 static xe_scenario_t ring_scenario(const char *name, ring_sc_t *r, int preemptions);
@@ -222,8 +275,18 @@ static void run_ring(const ring_plan_t *p)
         r->fill[p->fill_msg] = p->fill;
     r->first_buf = p->first_buf;
     r->writer_pauses = p->writer_pauses;
+    r->handover = p->handover;
     xe_scenario_t sc = ring_scenario(p->name, r, 2);
     sc.pso = p->pso;
+    if (p->handover) {
+        /* the first writer (process 201) may be killed at any step; the
+         * second (202) takes over */
+        sc.actors = r->readers + 2;
+        sc.pids[r->readers] = 201;
+        sc.pids[r->readers + 1] = 202;
+        sc.killable = 1u << r->readers;
+        sc.preemptions = 1;
+    }
     run_scenario(&sc, r);
     free(r);
 }
@@ -254,7 +317,7 @@ static void test_ring_torn_read_recycled_tag(void **state)
 {
     (void)state;
     static const ring_plan_t p = {"ring: torn read, recycled tag", 1, 5, 7,
-                                  {8, 8, 8, 8, 72, 3848, 1000}, 6, 129, 0, false, false};
+                                  {8, 8, 8, 8, 72, 3848, 1000}, 6, 129, 0, false, false, 0};
     run_ring(&p);
 }
 
@@ -269,7 +332,7 @@ static void test_ring_store_order(void **state)
 {
     (void)state;
     static const ring_plan_t p = {"ring: torn read (PSO)", 1, 5, 7,
-                                  {8, 8, 8, 8, 72, 3848, 1000}, 6, 129, 0, false, true};
+                                  {8, 8, 8, 8, 72, 3848, 1000}, 6, 129, 0, false, true, 0};
     run_ring(&p);
 }
 
@@ -277,7 +340,7 @@ static void test_ring_store_order_lap(void **state)
 {
     (void)state;
     static const ring_plan_t p = {"ring: wrap and lap (PSO)", 1, 2, 6,
-                                  {1500, 2000, 700, 3000, 100, 1200}, 0, 0, 0, false, true};
+                                  {1500, 2000, 700, 3000, 100, 1200}, 0, 0, 0, false, true, 0};
     run_ring(&p);
 }
 
@@ -289,7 +352,7 @@ static void test_ring_wrap_and_lap(void **state)
     (void)state;
     static const ring_plan_t p = {"ring: wrap and lap", 1, 0, 8,
                                   {1500, 700, 2000, 100, 1200, 3000, 8, 900}, 0, 0, 1024,
-                                  false, false};
+                                  false, false, 0};
     run_ring(&p);
 }
 
@@ -300,7 +363,7 @@ static void test_ring_bare_remainder(void **state)
     (void)state;
     /* records of 2024 + 2064 = 4088 bytes: 8 left, then 100 wraps */
     static const ring_plan_t p = {"ring: bare remainder", 1, 1, 6,
-                                  {2000, 2040, 100, 3000, 50, 2500}, 0, 0, 0, false, false};
+                                  {2000, 2040, 100, 3000, 50, 2500}, 0, 0, 0, false, false, 0};
     run_ring(&p);
 }
 
@@ -314,7 +377,7 @@ static void test_ring_lapped_on_every_try(void **state)
 {
     (void)state;
     static const ring_plan_t p = {"ring: lapped on every try", 1, 1, 4,
-                                  {3000, 3000, 3000, 3000}, 0, 0, 0, true, false};
+                                  {3000, 3000, 3000, 3000}, 0, 0, 0, true, false, 0};
     run_ring(&p);
 }
 
@@ -331,7 +394,7 @@ static void test_ring_resume_ahead_of_tail(void **state)
     (void)state;
     static const ring_plan_t p = {"ring: resume ahead of the tail", 1, 5, 7,
                                   {1000, 1000, 1000, 1000, 1000, 3500, 200}, 0, 0, 0, false,
-                                  false};
+                                  false, 0};
     run_ring(&p);
 }
 
@@ -348,7 +411,23 @@ static void test_ring_stale_mark(void **state)
     /* #0: [0, 4024) (payload of 5121s); #1: [4096, 4224) after padding;
      * #2: [4224, 5120); #3 at 5120; #4 */
     static const ring_plan_t p = {"ring: stale bytes as a mark", 1, 1, 5,
-                                  {4000, 100, 872, 100, 500}, 0, 5121, 0, false, false};
+                                  {4000, 100, 872, 100, 500}, 0, 5121, 0, false, false, 0};
+    run_ring(&p);
+}
+
+/*
+ * A writer killed at any step, mid-record included, and another process
+ * taking its ring over (shm_ring_writer_init, as a client that reconnects
+ * does): the new writer publishes a record the dead one had marked complete
+ * but not published (a reader may have read it already through its mark),
+ * and never leaves a word at its tail that reads as a mark. The reader
+ * races both.
+ */
+static void test_ring_writer_killed(void **state)
+{
+    (void)state;
+    static const ring_plan_t p = {"ring: writer killed, another takes over", 1, 1, 6,
+                                  {600, 1500, 2000, 900, 3000, 200}, 0, 0, 0, false, false, 3};
     run_ring(&p);
 }
 
@@ -358,7 +437,7 @@ static void test_ring_two_readers(void **state)
 {
     (void)state;
     static const ring_plan_t p = {"ring: two readers", 2, 0, 4, {1800, 2600, 400, 3000},
-                                  0, 0, 0, false, false};
+                                  0, 0, 0, false, false, 0};
     run_ring(&p);
 }
 
@@ -1010,6 +1089,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_ring_lapped_on_every_try),
         cmocka_unit_test(test_ring_resume_ahead_of_tail),
         cmocka_unit_test(test_ring_stale_mark),
+        cmocka_unit_test(test_ring_writer_killed),
         cmocka_unit_test(test_ring_two_readers),
         cmocka_unit_test(test_ring_store_order),
         cmocka_unit_test(test_ring_store_order_lap),
