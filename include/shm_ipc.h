@@ -266,7 +266,9 @@ SHM_API shm_error_t shm_server_send(shm_server_t *server, const void *data, uint
  * @return SHM_SUCCESS, SHM_ERROR_INVALID_PARAM, SHM_ERROR_EMPTY (non-blocking,
  *         nothing there), SHM_ERROR_TIMEOUT, SHM_ERROR_BUFFER_TOO_SMALL
  *         (*size set to the length needed; the message stays for the next
- *         call), SHM_ERROR_CLOSED (the server is being destroyed).
+ *         call), SHM_ERROR_INVALID_SEGMENT (a ring holds a record that makes
+ *         no sense: its writer is buggy or hostile; an SHM_EVENT_ERROR is
+ *         raised too), SHM_ERROR_CLOSED (the server is being destroyed).
  */
 SHM_API shm_error_t shm_server_receive(shm_server_t *server, void *data, uint32_t *size);
 
@@ -275,15 +277,17 @@ SHM_API shm_error_t shm_server_receive(shm_server_t *server, void *data, uint32_
  * start the listener thread if it is not running. CONNECT is raised at once
  * for every client already connected.
  * @return SHM_SUCCESS, SHM_ERROR_INVALID_PARAM, SHM_ERROR_SYSTEM (thread
- *         could not start).
+ *         could not start), SHM_ERROR_CLOSED (the server is being destroyed).
  */
 SHM_API shm_error_t shm_server_register_callback(shm_server_t *server, shm_event_callback_t cb,
                                                  void *ud);
 
-/** Counters of this server. Errors: SHM_ERROR_INVALID_PARAM. */
+/** Counters of this server. Errors: SHM_ERROR_INVALID_PARAM, SHM_ERROR_CLOSED
+ *  (the server is being destroyed). */
 SHM_API shm_error_t shm_server_get_stats(shm_server_t *server, shm_stats_t *stats);
 
-/** The server->clients ring, for shm_ring_available(). */
+/** The server->clients ring, for shm_ring_available(); NULL for a NULL
+ *  server (shm_last_error(): SHM_ERROR_INVALID_PARAM). */
 SHM_API shm_ring_t *shm_server_tx_ring(shm_server_t *server);
 
 /* ---- client ----------------------------------------------------------------------- */
@@ -322,27 +326,34 @@ SHM_API shm_error_t shm_client_reconnect(shm_client_t *client);
  * Send one message of 1..SHM_MAX_MESSAGE_SIZE bytes to the server. Never
  * blocks.
  * @return SHM_SUCCESS, SHM_ERROR_INVALID_PARAM, SHM_ERROR_NOT_CONNECTED (the
- *         server is gone).
+ *         server is gone, or a shm_client_reconnect() failed),
+ *         SHM_ERROR_CLOSED (the client is being disconnected).
  */
 SHM_API shm_error_t shm_client_send(shm_client_t *client, const void *data, uint32_t size);
 
 /**
  * Receive one message from the server; as shm_server_receive(), with the
- * server's blocking and timeout_ms. Messages already sent are delivered
- * even after the server left; then SHM_ERROR_NOT_CONNECTED.
+ * server's blocking and timeout_ms (SHM_ERROR_CLOSED: the client is being
+ * disconnected). Messages already sent are delivered even after the server
+ * left (closed or died); then SHM_ERROR_NOT_CONNECTED, also after a failed
+ * shm_client_reconnect().
  */
 SHM_API shm_error_t shm_client_receive(shm_client_t *client, void *data, uint32_t *size);
 
 /** As shm_server_register_callback(); CONNECT is raised at once if the
- *  server is there. */
+ *  server is there. Errors: SHM_ERROR_INVALID_PARAM, SHM_ERROR_SYSTEM,
+ *  SHM_ERROR_NOT_CONNECTED (after a failed shm_client_reconnect()),
+ *  SHM_ERROR_CLOSED (the client is being disconnected). */
 SHM_API shm_error_t shm_client_register_callback(shm_client_t *client, shm_event_callback_t cb,
                                                  void *ud);
 
 /** Counters of this client. Errors: SHM_ERROR_INVALID_PARAM,
- *  SHM_ERROR_NOT_CONNECTED (after a failed shm_client_reconnect()). */
+ *  SHM_ERROR_NOT_CONNECTED (after a failed shm_client_reconnect()),
+ *  SHM_ERROR_CLOSED (the client is being disconnected). */
 SHM_API shm_error_t shm_client_get_stats(shm_client_t *client, shm_stats_t *stats);
 
-/** This client's client->server ring, for shm_ring_available(). */
+/** This client's client->server ring, for shm_ring_available(); NULL for a
+ *  NULL client (shm_last_error(): SHM_ERROR_INVALID_PARAM). */
 SHM_API shm_ring_t *shm_client_tx_ring(shm_client_t *client);
 
 /* ---- monitoring ------------------------------------------------------------------ */

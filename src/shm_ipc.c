@@ -16,6 +16,7 @@
 #include "atomics.h"
 #include "shm_common.h"
 #include "shm_events.h"
+#include "shm_ipc_hooks.h"
 #include "shm_ringbuffer.h"
 
 /* How often send/receive look for crashed peers when no listener does. */
@@ -134,6 +135,8 @@ struct shm_server {
     uint32_t send_count;   /* for rate-limiting peer polls */
     uint32_t poll_count;
     uint32_t rr;           /* round-robin start for receive (under recv_lock) */
+    uint32_t test_wake_only; /* atomic: shm_server_test_wake_only() */
+    uint32_t test_wake_seen; /* server_wake when the listener last looked */
 };
 
 /* Find connects, disconnects and dead clients; queue their events. */
@@ -235,8 +238,37 @@ static bool server_changed(void *arg)
     return xa_load32_acq(&s->seg.hdr->member_changes) != xa_load32_relaxed(&s->members_seen);
 }
 
-static const shm_listener_ops_t server_ops = {server_poll, server_pending, server_data_mark,
-                                              server_finish, server_changed};
+/* The listener's check: server_poll, unless a test asked it to act only on
+ * changes it was woken for (shm_ipc_hooks.h). */
+static void server_listener_poll(void *arg)
+{
+    shm_server_t *s = (shm_server_t *)arg;
+    if (xa_load32_acq(&s->test_wake_only)) {
+        /* The wake word first: a client bumps member_changes, then it. */
+        uint32_t w = xa_load32_acq(&s->seg.hdr->server_wake);
+        if (!server_changed(s)) {
+            s->test_wake_seen = w; /* wakes for nothing are spent */
+            return;
+        }
+        if (w == s->test_wake_seen) {
+            /* A change without its wake, so far: it comes right after the
+             * change, or (a client that does not wake us) never. */
+            plat_sleep_ms(1);
+            return;
+        }
+        s->test_wake_seen = w;
+    }
+    server_poll(s);
+}
+
+void shm_server_test_wake_only(shm_server_t *s, bool on)
+{
+    if (s)
+        xa_store32_rel(&s->test_wake_only, on ? 1u : 0u);
+}
+
+static const shm_listener_ops_t server_ops = {server_listener_poll, server_pending,
+                                              server_data_mark, server_finish, server_changed};
 
 /*
  * What is at seg_name while we hold the channel's name lock: left by a
@@ -404,15 +436,19 @@ void shm_server_destroy(shm_server_t *s)
 
 shm_error_t shm_server_send(shm_server_t *s, const void *data, uint32_t size)
 {
-    if (!s || !data || size == 0 || size > s->tx->max_payload)
+    if (!s || !data || size == 0)
         return ret(SHM_ERROR_INVALID_PARAM);
     bool fast = shm_block_lock(&s->sync.send_lock);
     shm_error_t err = SHM_ERROR_CLOSED;
+    /* The ring only under the lock and not closing: destroy drains the lock
+     * before it lets go of the segment. */
     if (!ep_closing(&s->sync)) {
         if ((++s->send_count & 1023u) == 0)
             server_poll_if_due(s);
         err = SHM_ERROR_NOT_CONNECTED;
-        if (shm_ring_active_readers(s->tx) > 0) {
+        if (size > s->tx->max_payload)
+            err = SHM_ERROR_INVALID_PARAM;
+        else if (shm_ring_active_readers(s->tx) > 0) {
             err = shm_ring_write(s->tx, data, size);
             if (err == SHM_SUCCESS)
                 shm_ev_notify(s->tx, server_wake_client, s);
@@ -583,11 +619,8 @@ shm_error_t shm_server_get_stats(shm_server_t *s, shm_stats_t *st)
 
 shm_ring_t *shm_server_tx_ring(shm_server_t *s)
 {
-    if (!s) {
-        shm_set_error(SHM_ERROR_INVALID_PARAM);
-        return NULL;
-    }
-    return s->tx;
+    shm_set_error(s ? SHM_SUCCESS : SHM_ERROR_INVALID_PARAM);
+    return s ? s->tx : NULL;
 }
 
 /* ---- client --------------------------------------------------------------------------- */
@@ -743,8 +776,8 @@ static void client_release(shm_client_t *c)
     if (c->rx_attached && xa_load64_relaxed(&c->seg.hdr->generation) == c->generation) {
         shm_ring_reader_detach(&c->rx);
         /* Let the server notice at once rather than at its next poll. */
-        xa_fetch_add32(&c->seg.hdr->member_changes, 1);
-        client_wake_server(c, 0);
+        xa_fetch_add32(&c->seg.hdr->member_changes, 1); /* we left */
+        client_wake_server(c, 0);                        /* it looks now */
     }
     c->rx_attached = false;
     plat_wake_close(&c->server_wake);
@@ -867,14 +900,16 @@ shm_error_t shm_client_send(shm_client_t *c, const void *data, uint32_t size)
 {
     if (c && xa_load32_acq(&c->detached))
         return ret(SHM_ERROR_NOT_CONNECTED);
-    if (!c || !data || size == 0 || size > c->tx->max_payload)
+    if (!c || !data || size == 0)
         return ret(SHM_ERROR_INVALID_PARAM);
     bool fast = shm_block_lock(&c->sync.send_lock);
     shm_error_t err = SHM_ERROR_CLOSED;
-    if (!ep_closing(&c->sync)) {
+    if (!ep_closing(&c->sync)) { /* the ring only then: see shm_server_send */
         bool check = (++c->send_count & 1023u) == 0;
         err = SHM_ERROR_NOT_CONNECTED;
-        if (!(check ? client_gone_now(c) : client_server_gone(c, false))) {
+        if (size > c->tx->max_payload)
+            err = SHM_ERROR_INVALID_PARAM;
+        else if (!(check ? client_gone_now(c) : client_server_gone(c, false))) {
             err = shm_ring_write(c->tx, data, size);
             if (err == SHM_SUCCESS)
                 shm_ev_notify(c->tx, client_wake_server, c);
@@ -921,7 +956,7 @@ shm_error_t shm_client_register_callback(shm_client_t *c, shm_event_callback_t c
 {
     if (!c || !cb)
         return ret(SHM_ERROR_INVALID_PARAM);
-    if (xa_load32_acq(&c->detached))
+    if (xa_load32_acq(&c->detached)) /* before `closing`, which it sets too */
         return ret(SHM_ERROR_NOT_CONNECTED);
     if (ep_closing(&c->sync))
         return ret(SHM_ERROR_CLOSED);
@@ -954,9 +989,6 @@ shm_error_t shm_client_get_stats(shm_client_t *c, shm_stats_t *st)
 
 shm_ring_t *shm_client_tx_ring(shm_client_t *c)
 {
-    if (!c) {
-        shm_set_error(SHM_ERROR_INVALID_PARAM);
-        return NULL;
-    }
-    return c->tx;
+    shm_set_error(c ? SHM_SUCCESS : SHM_ERROR_INVALID_PARAM);
+    return c ? c->tx : NULL;
 }

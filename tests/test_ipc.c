@@ -27,7 +27,9 @@
 
 #include "atomics.h"
 #include "platform.h"
+#include "shm_common.h"
 #include "shm_ipc.h"
+#include "shm_ipc_hooks.h"
 #include "shm_ringbuffer.h"
 #include "testmsg.h"
 #include "testevlog.h"
@@ -455,12 +457,32 @@ static void test_names(void **state)
     };
     shm_ring_config_t c = cfg(4096, 1, false, 0);
     for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
+        /* The library refuses the name itself, before any OS call: the
+         * OS may refuse some of them too (Linux: '/' in a shm_open name),
+         * with the same code, which would hide a library that lets them
+         * through. Every entry point turns a name into OS names with
+         * shm_channel_os_name. */
+        char os_name[PLAT_NAME_MAX];
+        const char *bare = NULL;
+        if (shm_channel_os_name(invalid[i], os_name, sizeof(os_name), &bare) !=
+            SHM_ERROR_INVALID_PARAM)
+            fail_msg("invalid name %u (\"%s\") is not refused by the library's own check",
+                     (unsigned)i, invalid[i]);
         assert_null(shm_server_create(invalid[i], &c));
         assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_PARAM);
         uint64_t t0 = now_ms();
         assert_null(shm_client_connect(invalid[i]));
         assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_PARAM);
         assert_true(now_ms() - t0 < 5000); /* no retrying for a bad name */
+    }
+    /* A valid name passes the same check (it can tell). */
+    {
+        char os_name[PLAT_NAME_MAX];
+        const char *bare = NULL;
+        assert_int_equal(shm_channel_os_name("Local\\ok.name_-9", os_name, sizeof(os_name), &bare),
+                         SHM_SUCCESS);
+        assert_non_null(bare);
+        assert_string_equal(bare, "ok.name_-9");
     }
 
     /* The longest name: exactly 64 characters, with and without a prefix. */
@@ -487,10 +509,9 @@ static void test_names(void **state)
     assert_non_null(s);
     shm_server_destroy(s);
 
-    char name[80], local[96], global[96];
+    char name[80], local[96];
     uname_(name, sizeof(name), "pfx");
     snprintf(local, sizeof(local), "Local\\%s", name);
-    snprintf(global, sizeof(global), "Global\\%s", name);
     s = shm_server_create(local, &c);
     assert_non_null(s);
     cl = shm_client_connect(name);
@@ -501,22 +522,57 @@ static void test_names(void **state)
     shm_client_disconnect(cl);
     assert_null(shm_server_create(name, &c)); /* Local\x is x */
     assert_int_equal(shm_last_error(), SHM_ERROR_EXISTS);
-#ifdef _WIN32
     shm_server_destroy(s);
-    /* Global\ needs SeCreateGlobalPrivilege: allowed to fail with ACCESS. */
-    s = shm_server_create(global, &c);
+}
+
+/* The Global\ prefix: Windows' session-wide namespace; on Linux the same
+ * single namespace as Local\. */
+static void test_names_global(void **state)
+{
+    (void)state;
+    char name[80], local[96], global[96];
+    uname_(name, sizeof(name), "glob");
+    snprintf(local, sizeof(local), "Local\\%s", name);
+    snprintf(global, sizeof(global), "Global\\%s", name);
+    shm_ring_config_t c = cfg(4096, 1, false, 0);
+#ifdef _WIN32
+    /* Global\ needs SeCreateGlobalPrivilege: it may fail with ACCESS, and
+     * with nothing else. */
+    shm_server_t *s = shm_server_create(global, &c);
     if (s == NULL) {
         assert_int_equal(shm_last_error(), SHM_ERROR_ACCESS);
-        print_message("Global\\ channel not creatable here (access denied): skipped\n");
-    } else {
-        cl = shm_client_connect(global);
-        assert_non_null(cl);
-        shm_client_disconnect(cl);
-        shm_server_destroy(s);
+        print_message("test_names_global: skipped: a Global\\ channel cannot be created here "
+                      "(SHM_ERROR_ACCESS: no SeCreateGlobalPrivilege)\n");
+        skip();
     }
+    shm_client_t *cl = shm_client_connect(global);
+    assert_non_null(cl);
+    assert_int_equal(shm_server_send(s, "g", 2), SHM_SUCCESS);
+    char buf[8];
+    uint32_t sz = sizeof(buf);
+    assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "g");
+    shm_client_disconnect(cl);
+    DWORD session = 0;
+    if (ProcessIdToSessionId(GetCurrentProcessId(), &session) && session != 0) {
+        /* Another namespace than Local\ (outside session 0, where the two
+         * coincide): the same bare name is free there, and a client of
+         * Local\ does not find the Global\ channel. */
+        assert_null(shm_client_connect(local));
+        assert_int_equal(shm_last_error(), SHM_ERROR_NOT_FOUND);
+        shm_server_t *l = shm_server_create(local, &c);
+        assert_non_null(l);
+        shm_server_destroy(l);
+    } else {
+        print_message("test_names_global: session 0, where Local\\ and Global\\ are one "
+                      "namespace: their separation is not checked\n");
+    }
+    shm_server_destroy(s);
 #else
     /* Linux: Local\ and Global\ name the same single namespace. */
-    cl = shm_client_connect(global);
+    shm_server_t *s = shm_server_create(local, &c);
+    assert_non_null(s);
+    shm_client_t *cl = shm_client_connect(global);
     assert_non_null(cl);
     shm_client_disconnect(cl);
     assert_null(shm_server_create(global, &c));
@@ -723,6 +779,9 @@ static void test_not_connected(void **state)
     shm_server_t *s = shm_server_create(name, &c);
     assert_non_null(s);
     ASSERT_FAILS_WITH(shm_server_send(s, "x", 1), SHM_ERROR_NOT_CONNECTED);
+    /* A message too big for the ring is refused as such, client or not. */
+    static const uint8_t big[4096];
+    ASSERT_FAILS_WITH(shm_server_send(s, big, sizeof(big)), SHM_ERROR_INVALID_PARAM);
     shm_client_t *cl = shm_client_connect(name);
     assert_non_null(cl);
     assert_int_equal(shm_server_send(s, "x", 2), SHM_SUCCESS);
@@ -745,6 +804,7 @@ static void test_not_connected(void **state)
     /* Non-blocking as well: NOT_CONNECTED rather than EMPTY for ever. */
     ASSERT_FAILS_WITH(shm_client_receive(cl, &v, &sz), SHM_ERROR_NOT_CONNECTED);
     ASSERT_FAILS_WITH(shm_client_send(cl, "x", 1), SHM_ERROR_NOT_CONNECTED);
+    ASSERT_FAILS_WITH(shm_client_send(cl, big, sizeof(big)), SHM_ERROR_INVALID_PARAM);
     shm_stats_t st;
     assert_int_equal(shm_client_get_stats(cl, &st), SHM_SUCCESS);
     assert_int_equal(st.connected, 0);
@@ -1188,7 +1248,8 @@ static void test_connect_disconnect_other_process(void **state)
     ev_fini(&log);
 }
 
-/* Helper: connect, announce, then wait until killed. */
+/* Helper: connect, announce, then wait until killed (on a blocking or a
+ * non-blocking channel). */
 static int helper_linger(int argc, char **argv)
 {
     if (argc < 2)
@@ -1202,7 +1263,9 @@ static int helper_linger(int argc, char **argv)
         char buf[16];
         uint32_t sz = sizeof(buf);
         shm_error_t r = shm_client_receive(c, buf, &sz);
-        if (r != SHM_SUCCESS && r != SHM_ERROR_TIMEOUT)
+        if (r == SHM_ERROR_EMPTY)
+            tp_sleep_ms(1); /* nothing to wait for but the kill */
+        else if (r != SHM_SUCCESS && r != SHM_ERROR_TIMEOUT)
             break;
     }
     shm_client_disconnect(c);
@@ -1706,14 +1769,15 @@ typedef struct blocked {
     shm_error_t result;
     uint32_t done; /* atomic */
     uint64_t end_ms;
+    char buf[64];  /* what the receive returned */
+    uint32_t size;
 } blocked_t;
 
 static void blocked_server_receive(void *arg)
 {
     blocked_t *b = (blocked_t *)arg;
-    uint8_t buf[64];
-    uint32_t sz = sizeof(buf);
-    b->result = shm_server_receive(b->s, buf, &sz);
+    b->size = sizeof(b->buf);
+    b->result = shm_server_receive(b->s, b->buf, &b->size);
     b->end_ms = now_ms();
     xa_store32_rel(&b->done, 1);
 }
@@ -1721,12 +1785,13 @@ static void blocked_server_receive(void *arg)
 static void blocked_client_receive(void *arg)
 {
     blocked_t *b = (blocked_t *)arg;
-    uint8_t buf[64];
-    uint32_t sz = sizeof(buf);
-    b->result = shm_client_receive(b->c, buf, &sz);
+    b->size = sizeof(b->buf);
+    b->result = shm_client_receive(b->c, b->buf, &b->size);
     b->end_ms = now_ms();
     xa_store32_rel(&b->done, 1);
 }
+
+static bool blocked_done(blocked_t *b) { return xa_load32_acq(&b->done) != 0; }
 
 static void test_destroy_wakes_blocked_receive(void **state)
 {
@@ -1945,6 +2010,848 @@ static void test_callback_ends_endpoint(void **state)
     shm_server_destroy(s);
 }
 
+/* ---- promises pinned one by one ------------------------------------------------- */
+
+/* Connect, retrying while the channel does not exist yet (a helper process
+ * is creating it). */
+static shm_client_t *connect_retry(const char *name, uint32_t ms)
+{
+    uint64_t deadline = now_ms() + ms;
+    for (;;) {
+        shm_client_t *c = shm_client_connect(name);
+        if (c || shm_last_error() != SHM_ERROR_NOT_FOUND || now_ms() >= deadline)
+            return c;
+    }
+}
+
+/* Events of every type in a log. */
+static uint32_t ev_total(ev_log_t *log)
+{
+    uint32_t n = 0;
+    for (int t = 0; t <= (int)SHM_EVENT_CONNECT; t++)
+        n += ev_count(log, (shm_event_type_t)t);
+    return n;
+}
+
+/*
+ * Helper "hold" <name> <blocking 0|1>: create the channel (4 KiB rings, one
+ * client, a 20 s receive timeout when blocking), wait for a client, send it
+ * "ready", then receive until killed. Exit codes: 2 usage, 3 create failed,
+ * 4 no client came, 5 send failed.
+ */
+static int helper_hold(int argc, char **argv)
+{
+    if (argc < 3)
+        return 2;
+    shm_ring_config_t c = cfg(4096, 1, strcmp(argv[2], "1") == 0, 20000);
+    shm_server_t *s = shm_server_create(argv[1], &c);
+    if (!s) {
+        fprintf(stderr, "hold: create: %s\n", shm_strerror(shm_last_error()));
+        return 3;
+    }
+    bool ok = false;
+    TP_WAIT_UNTIL_SET(ok, server_connected(s) == 1, 20000);
+    if (!ok)
+        return 4;
+    if (shm_server_send(s, "ready", 6) != SHM_SUCCESS)
+        return 5;
+    for (;;) {
+        char buf[16];
+        uint32_t sz = sizeof(buf);
+        shm_error_t r = shm_server_receive(s, buf, &sz);
+        if (r == SHM_ERROR_EMPTY)
+            tp_sleep_ms(1); /* nothing to wait for but the kill */
+        else if (r != SHM_SUCCESS && r != SHM_ERROR_TIMEOUT)
+            break;
+    }
+    shm_server_destroy(s);
+    return 0;
+}
+
+/* Start a "hold" server process on `name` and join it: the client has
+ * received "ready". */
+static shm_client_t *join_held_server(tp_child_t *srv, const char *name, bool blocking)
+{
+    const char *args[] = {name, blocking ? "1" : "0", NULL};
+    assert_int_equal(tp_spawn_self(srv, "hold", args), 0);
+    shm_client_t *cl = connect_retry(name, 20000);
+    if (!cl) {
+        tp_kill(srv);
+        fail_msg("connect to the server process: %s", shm_strerror(shm_last_error()));
+    }
+    char buf[16];
+    uint32_t sz = sizeof(buf);
+    shm_error_t r = client_recv_within(cl, buf, &sz, 20000);
+    if (r != SHM_SUCCESS || strcmp(buf, "ready") != 0) {
+        tp_kill(srv);
+        fail_msg("the server process's \"ready\": %s", shm_strerror(r));
+    }
+    return cl;
+}
+
+/* What a killed server left under `name` is reclaimed by the next server. */
+static void reclaim_name(const char *name)
+{
+    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_server_t *s = shm_server_create(name, &c);
+    if (!s)
+        fail_msg("create over a killed server's channel: %s", shm_strerror(shm_last_error()));
+    shm_server_destroy(s);
+}
+
+/*
+ * A server process killed, the client with no callback (so no listener
+ * checks for it): each of its calls finds out by itself (lifecycle.md,
+ * "Peers are also checked without a listener"): a blocked receive returns
+ * SHM_ERROR_NOT_CONNECTED long before its 20 s timeout, and so do polling
+ * non-blocking receives and sends, each on a channel of its own (the first
+ * call that notices tells the others of that client).
+ */
+static void test_crashed_server_without_callback(void **state)
+{
+    (void)state;
+    char name[80];
+
+    /* 1. A blocking receive, blocked (most likely) when the kill comes. */
+    uname_(name, sizeof(name), "srvcrash-b");
+    tp_child_t srv;
+    shm_client_t *cl = join_held_server(&srv, name, true);
+    blocked_t b;
+    memset(&b, 0, sizeof(b));
+    b.c = cl;
+    plat_thread_t t;
+    assert_int_equal(plat_thread_start(&t, blocked_client_receive, &b), SHM_SUCCESS);
+    uint64_t t0 = now_ms();
+    tp_kill(&srv);
+    /* Beyond the 20 s timeout: a receive that never notices returns TIMEOUT
+     * then, and the thread is joined either way. */
+    bool done = TP_WAIT_UNTIL(blocked_done(&b), 60000);
+    if (done)
+        plat_thread_join(&t);
+    assert_true(done);
+    print_message("killed server: blocked receive returned %s after %llu ms (no callback)\n",
+                  shm_strerror(b.result), (unsigned long long)(b.end_ms - t0));
+    assert_int_equal(b.result, SHM_ERROR_NOT_CONNECTED);
+    assert_true(b.end_ms - t0 < 10000);
+    /* A channel whose server died counts as absent. */
+    assert_null(shm_client_connect(name));
+    assert_int_equal(shm_last_error(), SHM_ERROR_NOT_FOUND);
+    shm_client_disconnect(cl);
+    reclaim_name(name);
+
+    /* 2. Non-blocking receives, polled. */
+    uname_(name, sizeof(name), "srvcrash-n");
+    cl = join_held_server(&srv, name, false);
+    tp_kill(&srv);
+    shm_error_t r = SHM_ERROR_EMPTY;
+    uint64_t deadline = now_ms() + 10000;
+    while (r == SHM_ERROR_EMPTY && now_ms() < deadline) {
+        for (int k = 0; k < 512 && r == SHM_ERROR_EMPTY; k++) {
+            char buf[16];
+            uint32_t sz = sizeof(buf);
+            r = shm_client_receive(cl, buf, &sz);
+        }
+        if (r == SHM_ERROR_EMPTY)
+            tp_sleep_ms(1);
+    }
+    assert_int_equal(r, SHM_ERROR_NOT_CONNECTED);
+    shm_client_disconnect(cl);
+    reclaim_name(name);
+
+    /* 3. Sends only. */
+    uname_(name, sizeof(name), "srvcrash-s");
+    cl = join_held_server(&srv, name, false);
+    tp_kill(&srv);
+    r = SHM_SUCCESS;
+    deadline = now_ms() + 10000;
+    uint64_t sent = 0;
+    while (r == SHM_SUCCESS && now_ms() < deadline) {
+        for (int k = 0; k < 2048 && r == SHM_SUCCESS; k++, sent++)
+            r = shm_client_send(cl, "x", 1);
+        if (r == SHM_SUCCESS)
+            tp_sleep_ms(1);
+    }
+    print_message("killed server: noticed by a send after %llu sends\n", (unsigned long long)sent);
+    assert_int_equal(r, SHM_ERROR_NOT_CONNECTED);
+    shm_client_disconnect(cl);
+    reclaim_name(name);
+}
+
+/* A linger client process on `name`, seen by the server (its "ready"). */
+static void start_linger_client(shm_server_t *s, tp_child_t *child, const char *name)
+{
+    const char *args[] = {name, NULL};
+    assert_int_equal(tp_spawn_self(child, "linger", args), 0);
+    uint64_t deadline = now_ms() + 20000;
+    for (;;) {
+        char buf[16];
+        uint32_t sz = sizeof(buf);
+        shm_error_t r = shm_server_receive(s, buf, &sz);
+        if (r == SHM_SUCCESS && strcmp(buf, "ready") == 0)
+            return;
+        if ((r != SHM_ERROR_EMPTY && r != SHM_ERROR_TIMEOUT) || now_ms() >= deadline) {
+            tp_kill(child);
+            fail_msg("the client process's \"ready\": %s", shm_strerror(r));
+        }
+        if (r == SHM_ERROR_EMPTY)
+            tp_sleep_ms(1);
+    }
+}
+
+/*
+ * A client process killed, the server with no callback: its slot is freed
+ * by the server's own calls (troubleshooting.md, SHM_ERROR_BUSY: "otherwise
+ * during its receives and sends"). The channel has one slot: a new client
+ * is refused (BUSY) until the dead one's slot is freed. Only the call under
+ * test runs between tries (get_stats would look for dead clients itself).
+ */
+static void test_crashed_client_without_callback(void **state)
+{
+    (void)state;
+    char name[80];
+    tp_child_t child;
+
+    /* 1. Blocking receives (100 ms timeout). */
+    uname_(name, sizeof(name), "clicrash-b");
+    shm_ring_config_t c = cfg(4096, 1, true, 100);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    start_linger_client(s, &child, name);
+    tp_kill(&child);
+    shm_client_t *cl = NULL;
+    uint64_t deadline = now_ms() + 10000;
+    while (!cl && now_ms() < deadline) {
+        char buf[16];
+        uint32_t sz = sizeof(buf);
+        shm_error_t r = shm_server_receive(s, buf, &sz);
+        if (r != SHM_ERROR_TIMEOUT)
+            fail_msg("blocked server receive: %s, expected SHM_ERROR_TIMEOUT", shm_strerror(r));
+        cl = shm_client_connect(name);
+        if (!cl)
+            assert_int_equal(shm_last_error(), SHM_ERROR_BUSY);
+    }
+    if (!cl)
+        fail_msg("the killed client's slot was not freed by blocking receives within 10 s");
+    assert_int_equal(shm_client_send(cl, "new", 4), SHM_SUCCESS);
+    char buf[16];
+    uint32_t sz = sizeof(buf);
+    assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "new");
+    assert_int_equal(server_connected(s), 1);
+    shm_client_disconnect(cl);
+    shm_server_destroy(s);
+
+    /* 2. Non-blocking receives, polled. */
+    uname_(name, sizeof(name), "clicrash-n");
+    c = cfg(4096, 1, false, 0);
+    s = shm_server_create(name, &c);
+    assert_non_null(s);
+    start_linger_client(s, &child, name);
+    tp_kill(&child);
+    cl = NULL;
+    deadline = now_ms() + 10000;
+    while (!cl && now_ms() < deadline) {
+        for (int k = 0; k < 512; k++) {
+            sz = sizeof(buf);
+            assert_int_equal(shm_server_receive(s, buf, &sz), SHM_ERROR_EMPTY);
+        }
+        cl = shm_client_connect(name);
+        if (!cl) {
+            assert_int_equal(shm_last_error(), SHM_ERROR_BUSY);
+            tp_sleep_ms(1);
+        }
+    }
+    if (!cl)
+        fail_msg("the killed client's slot was not freed by non-blocking receives within 10 s");
+    assert_int_equal(server_connected(s), 1);
+    shm_client_disconnect(cl);
+    shm_server_destroy(s);
+
+    /* 3. Sends only: they succeed while the dead client still holds its
+     * slot, then SHM_ERROR_NOT_CONNECTED (nobody is left). */
+    uname_(name, sizeof(name), "clicrash-s");
+    s = shm_server_create(name, &c);
+    assert_non_null(s);
+    start_linger_client(s, &child, name);
+    tp_kill(&child);
+    shm_error_t r = SHM_SUCCESS;
+    deadline = now_ms() + 10000;
+    while (r == SHM_SUCCESS && now_ms() < deadline) {
+        for (int k = 0; k < 2048 && r == SHM_SUCCESS; k++)
+            r = shm_server_send(s, "x", 1);
+        if (r == SHM_SUCCESS)
+            tp_sleep_ms(1);
+    }
+    assert_int_equal(r, SHM_ERROR_NOT_CONNECTED);
+    cl = shm_client_connect(name);
+    assert_non_null(cl);
+    shm_client_disconnect(cl);
+    shm_server_destroy(s);
+}
+
+/*
+ * timeout_ms = 0 means no time limit (shm_ipc.h): a blocking receive waits
+ * until a message comes. The message is sent only once the receive is seen
+ * asleep (its reader slot marked waiting), so it cannot have been there
+ * when the receive started; a receive that returned at once is caught
+ * before anything is sent.
+ */
+static void test_timeout_zero_waits(void **state)
+{
+    (void)state;
+    char name[80];
+    uname_(name, sizeof(name), "notimeout");
+    shm_ring_config_t c = cfg(4096, 1, true, 0);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    shm_client_t *cl = shm_client_connect(name);
+    assert_non_null(cl);
+
+    for (int dir = 0; dir < 2; dir++) {
+        bool to_client = dir == 0;
+        blocked_t b;
+        memset(&b, 0, sizeof(b));
+        b.s = s;
+        b.c = cl;
+        plat_thread_t t;
+        assert_int_equal(plat_thread_start(&t, to_client ? blocked_client_receive
+                                                         : blocked_server_receive, &b),
+                         SHM_SUCCESS);
+        /* The receiver's slot: the client's in the server's ring, or the
+         * server's in the client's. */
+        const shm_ring_t *ring = to_client ? shm_server_tx_ring(s) : shm_client_tx_ring(cl);
+        bool asleep = TP_WAIT_UNTIL(any_slot_waiting(ring) || blocked_done(&b), 20000);
+        if (blocked_done(&b)) {
+            plat_thread_join(&t);
+            fail_msg("%s receive with timeout_ms 0 returned %s before any message was sent",
+                     to_client ? "client" : "server", shm_strerror(b.result));
+        }
+        if (!asleep) {
+            /* Unblock it before failing: it waits for good. */
+            (void)(to_client ? shm_server_send(s, "x", 2) : shm_client_send(cl, "x", 2));
+            plat_thread_join(&t);
+            fail_msg("the receive never went to sleep");
+        }
+        const char *msg = to_client ? "late to client" : "late to server";
+        uint32_t len = (uint32_t)strlen(msg) + 1;
+        assert_int_equal(to_client ? shm_server_send(s, msg, len) : shm_client_send(cl, msg, len),
+                         SHM_SUCCESS);
+        bool done = TP_WAIT_UNTIL(blocked_done(&b), 20000);
+        if (!done) {
+            shm_client_disconnect(cl); /* wakes a stuck receive (CLOSED) */
+            cl = NULL;
+        }
+        plat_thread_join(&t);
+        assert_true(done);
+        assert_int_equal(b.result, SHM_SUCCESS);
+        assert_int_equal(b.size, len);
+        assert_string_equal(b.buf, msg);
+    }
+    shm_client_disconnect(cl);
+    shm_server_destroy(s);
+}
+
+/*
+ * Server statistics add up what every client ring delivered and lost (one
+ * reader per client ring): two clients with different counts, without and
+ * with loss.
+ */
+static void test_stats_two_clients(void **state)
+{
+    (void)state;
+    char name[80];
+    uname_(name, sizeof(name), "stats2");
+    shm_ring_config_t c = cfg(4096, 2, false, 0);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    shm_client_t *a = shm_client_connect(name);
+    shm_client_t *b = shm_client_connect(name);
+    assert_non_null(a);
+    assert_non_null(b);
+    uint8_t buf[256];
+    memset(buf, 0x3C, sizeof(buf));
+
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(shm_client_send(a, buf, 10), SHM_SUCCESS);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(shm_client_send(b, buf, 20), SHM_SUCCESS);
+    for (int i = 0; i < 8; i++) {
+        uint32_t sz = sizeof(buf);
+        assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
+    }
+    uint32_t sz = sizeof(buf);
+    assert_int_equal(shm_server_receive(s, buf, &sz), SHM_ERROR_EMPTY);
+    shm_stats_t st;
+    assert_int_equal(shm_server_get_stats(s, &st), SHM_SUCCESS);
+    assert_int_equal(st.messages_received, 8);
+    assert_int_equal(st.bytes_received, 3 * 10 + 5 * 20);
+    assert_int_equal(st.messages_lost, 0);
+    assert_int_equal(st.connected, 2);
+
+    /* Both rings overrun, by different amounts: 100 records of 128 bytes
+     * and 60 of 224 in 4 KiB rings. */
+    const uint32_t na = 100, nb = 60;
+    for (uint32_t i = 0; i < na; i++)
+        assert_int_equal(shm_client_send(a, buf, 100), SHM_SUCCESS);
+    for (uint32_t i = 0; i < nb; i++)
+        assert_int_equal(shm_client_send(b, buf, 200), SHM_SUCCESS);
+    uint64_t got = 0, got_bytes = 0, got_a = 0, got_b = 0;
+    for (;;) {
+        sz = sizeof(buf);
+        shm_error_t e = shm_server_receive(s, buf, &sz);
+        if (e == SHM_ERROR_EMPTY)
+            break;
+        assert_int_equal(e, SHM_SUCCESS);
+        assert_true(sz == 100 || sz == 200);
+        got++;
+        got_bytes += sz;
+        if (sz == 100)
+            got_a++;
+        else
+            got_b++;
+    }
+    assert_int_equal(shm_server_get_stats(s, &st), SHM_SUCCESS);
+    print_message("two clients: %llu of %u received, %llu lost\n", (unsigned long long)got,
+                  na + nb, (unsigned long long)st.messages_lost);
+    /* Each client delivered some and lost some: a sum differs from the
+     * larger of the two. */
+    assert_true(got_a > 0 && got_a < na);
+    assert_true(got_b > 0 && got_b < nb);
+    assert_int_equal(st.messages_received, 8 + got);
+    assert_int_equal(st.bytes_received, 3 * 10 + 5 * 20 + got_bytes);
+    assert_int_equal(st.messages_lost, (na - got_a) + (nb - got_b));
+    shm_client_disconnect(a);
+    shm_client_disconnect(b);
+    shm_server_destroy(s);
+}
+
+/*
+ * A client's messages_sent / bytes_sent count its own messages since it
+ * connected, not those of an earlier client in its slot (the slot's ring is
+ * the same); the server's count both.
+ */
+static void test_client_stats_since_connect(void **state)
+{
+    (void)state;
+    char name[80];
+    uname_(name, sizeof(name), "stats-slot");
+    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    char buf[64];
+    uint32_t sz;
+    shm_stats_t st;
+
+    shm_client_t *a = shm_client_connect(name);
+    assert_non_null(a);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(shm_client_send(a, "aaaa", 5), SHM_SUCCESS);
+    assert_int_equal(shm_server_send(s, "to a", 5), SHM_SUCCESS);
+    sz = sizeof(buf);
+    assert_int_equal(shm_client_receive(a, buf, &sz), SHM_SUCCESS);
+    assert_int_equal(shm_client_get_stats(a, &st), SHM_SUCCESS);
+    assert_int_equal(st.messages_sent, 3);
+    assert_int_equal(st.bytes_sent, 15);
+    assert_int_equal(st.messages_received, 1);
+    for (int i = 0; i < 3; i++) {
+        sz = sizeof(buf);
+        assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
+    }
+    shm_client_disconnect(a);
+
+    shm_client_t *b = shm_client_connect(name); /* the only slot: a's */
+    assert_non_null(b);
+    assert_int_equal(shm_client_get_stats(b, &st), SHM_SUCCESS);
+    assert_int_equal(st.messages_sent, 0);
+    assert_int_equal(st.bytes_sent, 0);
+    assert_int_equal(st.messages_received, 0);
+    assert_int_equal(st.bytes_received, 0);
+    assert_int_equal(st.messages_lost, 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(shm_client_send(b, "bbbbbb", 7), SHM_SUCCESS);
+    assert_int_equal(shm_client_get_stats(b, &st), SHM_SUCCESS);
+    assert_int_equal(st.messages_sent, 2);
+    assert_int_equal(st.bytes_sent, 14);
+    for (int i = 0; i < 2; i++) {
+        sz = sizeof(buf);
+        assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
+        assert_string_equal(buf, "bbbbbb");
+    }
+    assert_int_equal(shm_server_get_stats(s, &st), SHM_SUCCESS);
+    assert_int_equal(st.messages_received, 5);
+    assert_int_equal(st.bytes_received, 15 + 14);
+    assert_int_equal(st.messages_sent, 1);
+    shm_client_disconnect(b);
+    shm_server_destroy(s);
+}
+
+/*
+ * shm_server_receive visits the client rings in turn, starting with a
+ * different ring each call (ring.md): with two clients whose rings both hold
+ * messages, consecutive receives alternate between them; neither starves.
+ */
+static void test_receive_fairness(void **state)
+{
+    (void)state;
+    char name[80];
+    uname_(name, sizeof(name), "fair");
+    shm_ring_config_t c = cfg(4096, 2, false, 0);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    shm_client_t *cl[2];
+    for (int i = 0; i < 2; i++) {
+        cl[i] = shm_client_connect(name);
+        assert_non_null(cl[i]);
+    }
+    const int per_client = 10;
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < per_client; k++) {
+            char m[8];
+            snprintf(m, sizeof(m), "%d:%d", i, k);
+            assert_int_equal(shm_client_send(cl[i], m, (uint32_t)strlen(m) + 1), SHM_SUCCESS);
+        }
+    int prev = -1, next[2] = {0, 0};
+    for (int n = 0; n < 2 * per_client; n++) {
+        char m[8];
+        uint32_t sz = sizeof(m);
+        assert_int_equal(shm_server_receive(s, m, &sz), SHM_SUCCESS);
+        int who = -1, k = -1;
+        assert_int_equal(sscanf(m, "%d:%d", &who, &k), 2);
+        assert_true(who == 0 || who == 1);
+        assert_int_equal(k, next[who]); /* each ring in order */
+        next[who]++;
+        if (who == prev)
+            fail_msg("receive %d took client %d's message %d again while client %d had %d "
+                     "waiting",
+                     n, who, k, 1 - who, per_client - next[1 - who]);
+        prev = who;
+    }
+    shm_client_disconnect(cl[0]);
+    shm_client_disconnect(cl[1]);
+    shm_server_destroy(s);
+}
+
+/* A second register_callback replaces the first callback and its user data
+ * (shm_ipc.h), on a server and on a client. */
+static void test_register_callback_replaces(void **state)
+{
+    (void)state;
+    char name[80];
+    uname_(name, sizeof(name), "recb");
+    ev_log_t s1, s2, c1, c2;
+    ev_init(&s1);
+    ev_init(&s2);
+    ev_init(&c1);
+    ev_init(&c2);
+    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    assert_int_equal(shm_server_register_callback(s, ev_callback, &s1), SHM_SUCCESS);
+    assert_int_equal(shm_server_register_callback(s, ev_callback, &s2), SHM_SUCCESS);
+
+    shm_client_t *cl = shm_client_connect(name);
+    assert_non_null(cl);
+    assert_true(TP_WAIT_UNTIL(ev_count(&s2, SHM_EVENT_CONNECT) == 1, 10000));
+    assert_int_equal(shm_client_send(cl, "d", 2), SHM_SUCCESS);
+    assert_true(TP_WAIT_UNTIL(ev_count(&s2, SHM_EVENT_DATA_AVAILABLE) >= 1, 10000));
+
+    assert_int_equal(shm_client_register_callback(cl, ev_callback, &c1), SHM_SUCCESS);
+    assert_true(TP_WAIT_UNTIL(ev_count(&c1, SHM_EVENT_CONNECT) == 1, 10000));
+    assert_int_equal(shm_client_register_callback(cl, ev_callback, &c2), SHM_SUCCESS);
+    assert_int_equal(shm_server_send(s, "d", 2), SHM_SUCCESS);
+    assert_true(TP_WAIT_UNTIL(ev_count(&c2, SHM_EVENT_DATA_AVAILABLE) >= 1, 10000));
+    shm_server_destroy(s);
+    assert_true(TP_WAIT_UNTIL(ev_count(&c2, SHM_EVENT_DISCONNECT) == 1, 10000));
+    shm_client_disconnect(cl);
+
+    assert_int_equal(ev_total(&s1), 0);
+    assert_int_equal(ev_total(&c1), 1); /* its CONNECT, before it was replaced */
+    assert_int_equal(ev_count(&c2, SHM_EVENT_CONNECT), 0);
+    assert_int_equal(ev_bad(&s2), 0);
+    assert_int_equal(ev_bad(&c2), 0);
+    ev_fini(&s1);
+    ev_fini(&s2);
+    ev_fini(&c1);
+    ev_fini(&c2);
+}
+
+/*
+ * A client that connects or disconnects wakes the server's listener, which
+ * raises CONNECT / DISCONNECT at once (lifecycle.md) rather than at its
+ * periodic check. The server is told to act only on changes it was woken
+ * for (shm_ipc_hooks.h): then only the wake can deliver the events, and the
+ * test needs no clock.
+ */
+static void test_disconnect_wakes_server(void **state)
+{
+    (void)state;
+    char name[80];
+    uname_(name, sizeof(name), "wakedisc");
+    ev_log_t log;
+    ev_init(&log);
+    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    shm_server_test_wake_only(s, true);
+    assert_int_equal(shm_server_register_callback(s, ev_callback, &log), SHM_SUCCESS);
+    for (uint32_t round = 1; round <= 3; round++) {
+        shm_client_t *cl = shm_client_connect(name);
+        assert_non_null(cl);
+        if (!TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == round, 10000))
+            fail_msg("round %u: no CONNECT: the connecting client did not wake the server", round);
+        shm_client_disconnect(cl);
+        if (!TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_DISCONNECT) == round, 10000))
+            fail_msg("round %u: no DISCONNECT: the disconnecting client did not wake the server",
+                     round);
+        ev_entry_t e;
+        assert_true(ev_get(&log, SHM_EVENT_DISCONNECT, round - 1, &e));
+        assert_int_equal(e.peer.pid, self_pid());
+        assert_int_equal(e.peer.slot, 0);
+    }
+    shm_server_test_wake_only(s, false);
+    assert_int_equal(server_connected(s), 0);
+    shm_server_destroy(s);
+    assert_int_equal(ev_count(&log, SHM_EVENT_CONNECT), 3);
+    assert_int_equal(ev_count(&log, SHM_EVENT_DISCONNECT), 3);
+    assert_int_equal(ev_bad(&log), 0);
+    ev_fini(&log);
+}
+
+/* A client that registers its callback after the server left gets
+ * DISCONNECT, and no CONNECT ("raised at once if the server is there"). */
+static void test_client_register_after_server_left(void **state)
+{
+    (void)state;
+    char name[80];
+    uname_(name, sizeof(name), "lateregister");
+    ev_log_t log;
+    ev_init(&log);
+    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    shm_client_t *cl = shm_client_connect(name);
+    assert_non_null(cl);
+    shm_server_destroy(s);
+    assert_int_equal(shm_client_register_callback(cl, ev_callback, &log), SHM_SUCCESS);
+    assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_DISCONNECT) == 1, 10000));
+    shm_client_disconnect(cl);
+    assert_int_equal(ev_count(&log, SHM_EVENT_CONNECT), 0);
+    assert_int_equal(ev_count(&log, SHM_EVENT_DISCONNECT), 1);
+    assert_int_equal(ev_bad(&log), 0);
+    ev_fini(&log);
+}
+
+/* shm_server_tx_ring / shm_client_tx_ring return a pointer: on success they
+ * reset shm_last_error() to SHM_SUCCESS like the other such functions. */
+static void test_tx_ring_resets_last_error(void **state)
+{
+    (void)state;
+    char name[80];
+    uname_(name, sizeof(name), "txring");
+    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    shm_client_t *cl = shm_client_connect(name);
+    assert_non_null(cl);
+    uint8_t b = 0;
+    assert_int_equal(shm_server_send(s, &b, 0), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_PARAM);
+    assert_non_null(shm_server_tx_ring(s));
+    assert_int_equal(shm_last_error(), SHM_SUCCESS);
+    uint32_t sz = 1;
+    assert_int_equal(shm_client_receive(cl, &b, &sz), SHM_ERROR_EMPTY);
+    assert_int_equal(shm_last_error(), SHM_ERROR_EMPTY);
+    assert_non_null(shm_client_tx_ring(cl));
+    assert_int_equal(shm_last_error(), SHM_SUCCESS);
+    /* and a failure sets it */
+    assert_null(shm_client_tx_ring(NULL));
+    assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_PARAM);
+    shm_client_disconnect(cl);
+    shm_server_destroy(s);
+}
+
+/*
+ * SHM_ERROR_CLOSED from the calls that list it: a call that runs while its
+ * endpoint is being destroyed. Destroy (or disconnect) called from the
+ * endpoint's own callback leaves the handle's memory in place until the
+ * callback returns (the listener frees it then): the callback's calls after
+ * it are such calls, deterministically.
+ */
+typedef struct closed_probe {
+    shm_server_t *s;
+    shm_client_t *c;
+    uint32_t done; /* atomic */
+    shm_error_t stats, reg, send, recv;
+} closed_probe_t;
+
+static void server_probe_closed(void *ud, shm_event_type_t type, const void *data, uint32_t sz)
+{
+    closed_probe_t *p = (closed_probe_t *)ud;
+    (void)data;
+    (void)sz;
+    if (type != SHM_EVENT_CONNECT || xa_load32_acq(&p->done))
+        return;
+    shm_server_destroy(p->s);
+    shm_stats_t st;
+    char buf[8];
+    uint32_t n = sizeof(buf);
+    p->stats = shm_server_get_stats(p->s, &st);
+    p->reg = shm_server_register_callback(p->s, dummy_cb, NULL);
+    p->send = shm_server_send(p->s, "x", 2);
+    p->recv = shm_server_receive(p->s, buf, &n);
+    xa_store32_rel(&p->done, 1);
+}
+
+static void client_probe_closed(void *ud, shm_event_type_t type, const void *data, uint32_t sz)
+{
+    closed_probe_t *p = (closed_probe_t *)ud;
+    (void)data;
+    (void)sz;
+    if (type != SHM_EVENT_CONNECT || xa_load32_acq(&p->done))
+        return;
+    shm_client_disconnect(p->c);
+    shm_stats_t st;
+    char buf[8];
+    uint32_t n = sizeof(buf);
+    p->stats = shm_client_get_stats(p->c, &st);
+    p->reg = shm_client_register_callback(p->c, dummy_cb, NULL);
+    p->send = shm_client_send(p->c, "x", 2);
+    p->recv = shm_client_receive(p->c, buf, &n);
+    xa_store32_rel(&p->done, 1);
+}
+
+static void test_errors_closed(void **state)
+{
+    (void)state;
+    char name[80];
+    uname_(name, sizeof(name), "closed");
+    shm_ring_config_t c = cfg(4096, 1, true, 20000);
+    closed_probe_t p;
+    memset(&p, 0, sizeof(p));
+    p.s = shm_server_create(name, &c);
+    assert_non_null(p.s);
+    shm_client_t *cl = shm_client_connect(name);
+    assert_non_null(cl);
+    assert_int_equal(shm_server_register_callback(p.s, server_probe_closed, &p), SHM_SUCCESS);
+    assert_true(TP_WAIT_UNTIL(xa_load32_acq(&p.done) == 1, 10000));
+    assert_int_equal(p.stats, SHM_ERROR_CLOSED);
+    assert_int_equal(p.reg, SHM_ERROR_CLOSED);
+    assert_int_equal(p.send, SHM_ERROR_CLOSED);
+    assert_int_equal(p.recv, SHM_ERROR_CLOSED);
+    shm_client_disconnect(cl);
+
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    memset(&p, 0, sizeof(p));
+    p.c = shm_client_connect(name);
+    assert_non_null(p.c);
+    assert_int_equal(shm_client_register_callback(p.c, client_probe_closed, &p), SHM_SUCCESS);
+    assert_true(TP_WAIT_UNTIL(xa_load32_acq(&p.done) == 1, 10000));
+    assert_int_equal(p.stats, SHM_ERROR_CLOSED);
+    assert_int_equal(p.reg, SHM_ERROR_CLOSED);
+    assert_int_equal(p.send, SHM_ERROR_CLOSED);
+    assert_int_equal(p.recv, SHM_ERROR_CLOSED);
+    assert_true(TP_WAIT_UNTIL(server_connected(s) == 0, 10000));
+    shm_server_destroy(s);
+}
+
+/* After a failed shm_client_reconnect every call that lists it returns
+ * SHM_ERROR_NOT_CONNECTED, shm_client_register_callback included. */
+static void test_errors_detached_client(void **state)
+{
+    (void)state;
+    char name[80];
+    uname_(name, sizeof(name), "detached");
+    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    shm_client_t *cl = shm_client_connect(name);
+    assert_non_null(cl);
+    shm_server_destroy(s);
+    ASSERT_FAILS_WITH(shm_client_reconnect(cl), SHM_ERROR_NOT_FOUND);
+    ASSERT_FAILS_WITH(shm_client_register_callback(cl, dummy_cb, NULL), SHM_ERROR_NOT_CONNECTED);
+    ASSERT_FAILS_WITH(shm_client_send(cl, "x", 2), SHM_ERROR_NOT_CONNECTED);
+    char buf[8];
+    uint32_t sz = sizeof(buf);
+    ASSERT_FAILS_WITH(shm_client_receive(cl, buf, &sz), SHM_ERROR_NOT_CONNECTED);
+    shm_stats_t st;
+    ASSERT_FAILS_WITH(shm_client_get_stats(cl, &st), SHM_ERROR_NOT_CONNECTED);
+    /* A server again: the same handle joins it. */
+    s = shm_server_create(name, &c);
+    assert_non_null(s);
+    assert_int_equal(shm_client_reconnect(cl), SHM_SUCCESS);
+    assert_int_equal(shm_client_register_callback(cl, dummy_cb, NULL), SHM_SUCCESS);
+    assert_int_equal(shm_client_send(cl, "y", 2), SHM_SUCCESS);
+    sz = sizeof(buf);
+    assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "y");
+    shm_client_disconnect(cl);
+    shm_server_destroy(s);
+}
+
+/* Overwrite the mark of the record at position 0 of `ring` (a fresh ring's
+ * first message) with a value no writer stores there. */
+static void corrupt_first_record(const shm_ring_t *ring)
+{
+    shm_record_header_t *h = (shm_record_header_t *)(void *)ring->data;
+    xa_store64_relaxed(&h->pos, 0x5151515151515150ull);
+}
+
+/* A receive that meets a record that makes no sense (a buggy or hostile
+ * writer) returns SHM_ERROR_INVALID_SEGMENT and raises SHM_EVENT_ERROR, on
+ * both sides; it never crashes or returns the bytes. */
+static void test_receive_corrupt_ring(void **state)
+{
+    (void)state;
+    char name[80];
+    uname_(name, sizeof(name), "corrupt");
+    ev_log_t slog, clog;
+    ev_init(&slog);
+    ev_init(&clog);
+    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    shm_client_t *cl = shm_client_connect(name);
+    assert_non_null(cl);
+    assert_int_equal(shm_server_register_callback(s, ev_callback, &slog), SHM_SUCCESS);
+    assert_int_equal(shm_client_register_callback(cl, ev_callback, &clog), SHM_SUCCESS);
+
+    char buf[32];
+    uint32_t sz;
+    assert_int_equal(shm_client_send(cl, "to be spoiled", 14), SHM_SUCCESS);
+    corrupt_first_record(shm_client_tx_ring(cl));
+    sz = sizeof(buf);
+    ASSERT_FAILS_WITH(shm_server_receive(s, buf, &sz), SHM_ERROR_INVALID_SEGMENT);
+    assert_true(TP_WAIT_UNTIL(ev_count(&slog, SHM_EVENT_ERROR) >= 1, 10000));
+    /* The reader starts over at the writer's end: later messages arrive. */
+    assert_int_equal(shm_client_send(cl, "after", 6), SHM_SUCCESS);
+    sz = sizeof(buf);
+    assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "after");
+
+    assert_int_equal(shm_server_send(s, "to be spoiled", 14), SHM_SUCCESS);
+    corrupt_first_record(shm_server_tx_ring(s));
+    sz = sizeof(buf);
+    ASSERT_FAILS_WITH(shm_client_receive(cl, buf, &sz), SHM_ERROR_INVALID_SEGMENT);
+    assert_true(TP_WAIT_UNTIL(ev_count(&clog, SHM_EVENT_ERROR) >= 1, 10000));
+    assert_int_equal(shm_server_send(s, "after", 6), SHM_SUCCESS);
+    sz = sizeof(buf);
+    assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "after");
+
+    ev_entry_t e;
+    assert_true(ev_get(&slog, SHM_EVENT_ERROR, 0, &e));
+    assert_int_equal(e.error, SHM_ERROR_INVALID_SEGMENT);
+    assert_true(ev_get(&clog, SHM_EVENT_ERROR, 0, &e));
+    assert_int_equal(e.error, SHM_ERROR_INVALID_SEGMENT);
+    shm_client_disconnect(cl);
+    shm_server_destroy(s);
+    assert_int_equal(ev_bad(&slog), 0);
+    assert_int_equal(ev_bad(&clog), 0);
+    ev_fini(&slog);
+    ev_fini(&clog);
+}
+
 /* ---- main ---------------------------------------------------------------------- */
 
 static const tp_helper_t helpers[] = {
@@ -1952,6 +2859,7 @@ static const tp_helper_t helpers[] = {
     {"linger", helper_linger},
     {"echo", helper_echo},
     {"pong", helper_pong},
+    {"hold", helper_hold},
     {NULL, NULL},
 };
 
@@ -2010,6 +2918,10 @@ int main(int argc, char **argv)
     int rc;
     if (tp_dispatch(argc, argv, helpers, &rc))
         return rc;
+    /* XSHM_TEST_FILTER=test_x*: run only the tests whose names match. */
+    const char *filter = getenv("XSHM_TEST_FILTER");
+    if (filter && filter[0] != '\0')
+        cmocka_set_test_filter(filter);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_constants_and_version),
         cmocka_unit_test(test_strerror),
@@ -2018,6 +2930,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_send_sizes),
         cmocka_unit_test(test_bad_config),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_names_global),
         cmocka_unit_test(test_exists_and_reuse),
         cmocka_unit_test(test_connect_not_found),
         cmocka_unit_test(test_busy),
@@ -2036,6 +2949,19 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_echo_two_processes),
         cmocka_unit_test(test_pingpong_no_lost_wakeup),
         cmocka_unit_test(test_threads_one_endpoint),
+        cmocka_unit_test(test_crashed_server_without_callback),
+        cmocka_unit_test(test_crashed_client_without_callback),
+        cmocka_unit_test(test_timeout_zero_waits),
+        cmocka_unit_test(test_stats_two_clients),
+        cmocka_unit_test(test_client_stats_since_connect),
+        cmocka_unit_test(test_receive_fairness),
+        cmocka_unit_test(test_register_callback_replaces),
+        cmocka_unit_test(test_disconnect_wakes_server),
+        cmocka_unit_test(test_client_register_after_server_left),
+        cmocka_unit_test(test_tx_ring_resets_last_error),
+        cmocka_unit_test(test_errors_closed),
+        cmocka_unit_test(test_errors_detached_client),
+        cmocka_unit_test(test_receive_corrupt_ring),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
