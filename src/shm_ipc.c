@@ -287,14 +287,51 @@ static shm_error_t judge_stale(const plat_shm_t *shm)
     return plat_proc_alive(&id) ? SHM_ERROR_EXISTS : SHM_SUCCESS;
 }
 
+/* create_segment tries this often while the name stays taken. */
+#define CREATE_TRIES 50
+
+/*
+ * True when a client is attached to the channel laid out in `shm` (an
+ * ACTIVE or CLAIMING slot of ring 0 whose process runs): it may still write
+ * into that memory. Memory that is not a published channel of this layout
+ * has no client; nor can anyone join a channel whose server is gone.
+ */
+static bool old_clients_live(const plat_shm_t *shm)
+{
+    shm_segment_t *seg = (shm_segment_t *)calloc(1, sizeof(*seg));
+    if (!seg)
+        return true; /* cannot tell: do not reuse */
+    bool live = false;
+    if (shm_segment_attach(seg, shm->base, shm->size) == SHM_SUCCESS) {
+        shm_ring_t *r = &seg->rings[0];
+        for (uint32_t i = 0; i < r->max_readers && !live; i++) {
+            uint64_t word = shm_ring_slot_claim(r, i);
+            uint32_t st = SHM_CLAIM_STATE(word);
+            if (st != SHM_SLOT_ACTIVE && st != SHM_SLOT_CLAIMING)
+                continue;
+            plat_proc_id_t id = {SHM_CLAIM_PID(word), 0};
+            if (st == SHM_SLOT_ACTIVE)
+                id.start_time = xa_load64_relaxed(&r->slots[i].start_time);
+            live = plat_proc_alive(&id);
+        }
+    }
+    free(seg);
+    return live;
+}
+
 /*
  * Create the segment under the name lock (s->lock, taken by the caller):
- * exactly one of several servers starting at once gets the lock, and an
- * object a dead server left under the name is replaced.
+ * exactly one of several servers starting at once gets the lock. Whatever
+ * is under the name was left by a server that is gone (a live one holds the
+ * lock): its name is removed and the channel created afresh, as a new
+ * object, where no client of the old channel (still mapping the old one)
+ * can write. An object that is not ours (plat_shm_open: another user's, or
+ * on Linux not mode 0600) is never used: SHM_ERROR_ACCESS. Reused in place
+ * only when its name cannot be removed and no client is attached to it.
  */
 static shm_error_t create_segment(shm_server_t *s, const shm_seg_params_t *p)
 {
-    for (int attempt = 0; attempt < 3; attempt++) {
+    for (int attempt = 0; attempt < CREATE_TRIES; attempt++) {
         shm_error_t e = shm_segment_create(&s->seg, s->seg_name, p);
         if (e != SHM_ERROR_EXISTS)
             return e;
@@ -315,9 +352,18 @@ static shm_error_t create_segment(shm_server_t *s, const shm_seg_params_t *p)
             plat_shm_unlink(s->seg_name);
             continue;
         }
-        /* The name cannot be removed (Windows: a client of the dead server
-         * still holds the object open): lay the new channel out in place
-         * when it fits. */
+        /* The name outlived its removal: Windows, where a name lasts as
+         * long as a handle to it, and some process of ours keeps one (the
+         * clients of this library drop theirs once mapped; one of an older
+         * version, or a process in the middle of opening it, may not). Lay
+         * the new channel out in place only when no client is attached to
+         * the old one, since an attached client could write into the new
+         * channel before it notices; otherwise wait for the name to go. */
+        if (old_clients_live(&shm)) {
+            plat_shm_close(&shm);
+            plat_sleep_ms(2);
+            continue;
+        }
         e = shm_segment_format(&s->seg, shm.base, shm.size, p);
         if (e != SHM_SUCCESS) {
             plat_shm_close(&shm);
@@ -740,6 +786,10 @@ static shm_error_t client_attach(shm_client_t *c)
     shm_error_t e = shm_segment_open(&c->seg, c->base);
     if (e != SHM_SUCCESS)
         return e;
+    /* The name is the server's: it goes with it (Windows: with the last
+     * handle), so that a new server creates a new segment rather than lay
+     * its channel out in the memory we still map. */
+    plat_shm_drop_name(&c->seg.shm);
     shm_seg_header_t *h = c->seg.hdr;
     uint32_t readers = xa_load32_relaxed(&h->max_readers);
     if (c->seg.ring_count != 1 + readers) {

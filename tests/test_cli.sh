@@ -517,7 +517,9 @@ fi
 # ---- a segment that is not a channel -------------------------------------------------
 
 objects+=("$bad")
-{ printf 'not an xshm segment'; head -c 4077 /dev/zero; } >"/dev/shm/xshm.$bad"
+# Mode 0600, as the library's own objects: one of another mode is refused
+# before it is read (access denied), whatever it holds.
+( umask 077; { printf 'not an xshm segment'; head -c 4077 /dev/zero; } >"/dev/shm/xshm.$bad" )
 run xshm stat "$bad"
 check_rc 1 "stat of an invalid segment"
 check_grep "$tmp/err" "$bad is not a valid xshm channel: it does not start with the xshm magic number" \

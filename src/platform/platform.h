@@ -41,9 +41,11 @@ typedef struct plat_shm {
 /*
  * Create the named segment of `size` bytes, zero-filled, readable and
  * writable by the creating user only (Linux: mode 0600; Windows: a DACL for
- * the user, SYSTEM and Administrators), and map it. `name` is an OS object
- * name built by the caller from a validated channel name (on Windows it may
- * start with "Local\" or "Global\").
+ * the user, SYSTEM and Administrators, and the user as owner), and map it.
+ * Always a new object: an existing one is never reused. `name` is an OS
+ * object name built by the caller from a validated channel name (on Windows
+ * it may start with "Local\" or "Global\"). On Windows the user is the one
+ * of the thread's token while the thread impersonates, else the process's.
  * Errors: SHM_ERROR_EXISTS if an object with that name exists,
  * SHM_ERROR_ACCESS, SHM_ERROR_MEMORY (no room / mapping failed),
  * SHM_ERROR_INVALID_PARAM (name too long or size 0), SHM_ERROR_SYSTEM.
@@ -51,14 +53,28 @@ typedef struct plat_shm {
 shm_error_t plat_shm_create(plat_shm_t *shm, const char *name, size_t size);
 
 /*
- * Open and map an existing named segment, read-write, in full; shm->size is
- * the size of the object as the OS reports it (Windows: the mapped region,
- * rounded to pages). An object its creator has not sized yet counts as not
- * found.
+ * Open and map an existing named segment, read-write (no more rights than
+ * that), in full; shm->size is the size of the object as the OS reports it
+ * (Windows: the mapped region, rounded to pages). An object its creator has
+ * not sized yet counts as not found.
+ * Only an object as plat_shm_create makes them is opened: Linux: a regular
+ * file of the caller's effective user with mode exactly 0600; Windows: a
+ * section owned by the caller's user (or by SYSTEM or Administrators, who
+ * can reach into any process anyway). Anything else is SHM_ERROR_ACCESS,
+ * checked before the size.
  * Errors: SHM_ERROR_NOT_FOUND, SHM_ERROR_ACCESS, SHM_ERROR_MEMORY,
  * SHM_ERROR_INVALID_PARAM, SHM_ERROR_SYSTEM.
  */
 shm_error_t plat_shm_open(plat_shm_t *shm, const char *name);
+
+/*
+ * Stop keeping the name of the opened segment alive; the mapping stays
+ * valid until plat_shm_close. Windows: closes the object's handle (a name
+ * lasts as long as a handle to it), so that once the creator's handle is
+ * gone a new object can take the name while the old one is still mapped
+ * here, as on Linux after plat_shm_unlink. Elsewhere: nothing.
+ */
+void plat_shm_drop_name(plat_shm_t *shm);
 
 /* Unmap and close. Safe on a zeroed or already closed plat_shm_t. */
 void plat_shm_close(plat_shm_t *shm);
@@ -80,7 +96,8 @@ shm_error_t plat_shm_unlink(const char *name);
  * Linux: an flock() on the file "<name>@lock" beside the segments (mode
  * 0600), removed by its holder when it lets go. Windows: a named event
  * "<name>@lock" that only the holder has open ('@' never occurs in a
- * channel name, so no other object has that name).
+ * channel name, so no other object has that name). An existing lock object
+ * of another user (or, on Linux, of another mode) is SHM_ERROR_ACCESS.
  */
 
 #define PLAT_HAS_LOCK 1
@@ -93,7 +110,8 @@ typedef struct plat_lock {
 /*
  * Take the lock of `name` (an OS object name, as for plat_shm_create); never
  * blocks. Errors: SHM_ERROR_EXISTS (another process, or another plat_lock_t
- * of this process, holds it), SHM_ERROR_ACCESS (another user's),
+ * of this process, holds it), SHM_ERROR_ACCESS (the lock object is another
+ * user's, or on Linux not a regular file of mode 0600),
  * SHM_ERROR_INVALID_PARAM (name too long), SHM_ERROR_SYSTEM.
  */
 shm_error_t plat_lock_take(plat_lock_t *l, const char *name);
@@ -115,8 +133,12 @@ typedef struct plat_wake {
 
 /*
  * Create (create = true) or open the wake-up object `name` (an OS object
- * name, see plat_shm_create; same security rules).
- * Errors: SHM_ERROR_NOT_FOUND (open), SHM_ERROR_ACCESS, SHM_ERROR_SYSTEM.
+ * name, see plat_shm_create; same security rules). Creating is exclusive:
+ * an existing object of that name (Windows: an event someone made first, of
+ * whatever kind) is SHM_ERROR_EXISTS, or SHM_ERROR_ACCESS when it is not
+ * the user's; opening checks the owner as plat_shm_open does.
+ * Errors: SHM_ERROR_NOT_FOUND (open), SHM_ERROR_EXISTS (create),
+ * SHM_ERROR_ACCESS, SHM_ERROR_SYSTEM.
  */
 shm_error_t plat_wake_open(plat_wake_t *w, const char *name, bool create);
 

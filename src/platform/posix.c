@@ -52,6 +52,7 @@ static shm_error_t map_errno(int e)
         return SHM_ERROR_NOT_FOUND;
     case EACCES:
     case EPERM:
+    case ELOOP: /* O_NOFOLLOW: someone put a symbolic link under the name */
         return SHM_ERROR_ACCESS;
     case ENOMEM:
     case ENOSPC:
@@ -103,6 +104,26 @@ static shm_error_t shm_path(const char *name, char out[PLAT_NAME_MAX + 1])
     return SHM_SUCCESS;
 }
 
+/*
+ * Whether the object open at fd is one this library may use: a regular file
+ * of the calling process's effective user with mode exactly 0600, the only
+ * kind it creates. /dev/shm is writable by every user, so anyone can put an
+ * object under a channel's name first, give it any mode, and keep it mapped;
+ * the sticky bit then stops us from removing it. Such an object is
+ * SHM_ERROR_ACCESS, never used: a server would write its messages where the
+ * object's owner reads them, a client would send to that owner's process.
+ */
+static shm_error_t check_owned(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return os_fail("fstat", errno);
+    if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & 07777) != (S_IRUSR | S_IWUSR))
+        return os_fail("fstat (owner and mode)", EACCES);
+    return SHM_SUCCESS;
+}
+
 static void shm_reset(plat_shm_t *shm)
 {
     shm->base = NULL;
@@ -147,6 +168,13 @@ shm_error_t plat_shm_create(plat_shm_t *shm, const char *name, size_t size)
     if (fchmod(fd, S_IRUSR | S_IWUSR) != 0) {
         fn = "fchmod";
         e = errno;
+        goto fail;
+    }
+    /* O_EXCL made it ours; confirm what the checks of plat_shm_open expect
+     * (a file system with odd ownership rules would show here). */
+    if (check_owned(fd) != SHM_SUCCESS) {
+        fn = "fstat (owner and mode)";
+        e = EACCES;
         goto fail;
     }
     if (ftruncate(fd, (off_t)size) != 0) {
@@ -195,6 +223,12 @@ shm_error_t plat_shm_open(plat_shm_t *shm, const char *name)
     int fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
     if (fd < 0)
         return os_fail("shm_open", errno);
+    /* Before anything else, the size included: another user's object is
+     * refused at once, not retried as one still being created. */
+    if ((err = check_owned(fd)) != SHM_SUCCESS) {
+        close(fd);
+        return err;
+    }
     if (fstat(fd, &st) != 0) {
         err = os_fail("fstat", errno);
         close(fd);
@@ -220,6 +254,11 @@ shm_error_t plat_shm_open(plat_shm_t *shm, const char *name)
     }
     shm_fill(shm, base, size, fd, name);
     return SHM_SUCCESS;
+}
+
+void plat_shm_drop_name(plat_shm_t *shm)
+{
+    (void)shm; /* a name lives until plat_shm_unlink, whoever has it open */
 }
 
 void plat_shm_close(plat_shm_t *shm)
@@ -273,9 +312,28 @@ shm_error_t plat_lock_take(plat_lock_t *l, const char *name)
     /* The holder removes the file while it holds the lock, so the lock we
      * get may be on a file that no longer has the name: then try again. */
     for (int tries = 0; tries < 100; tries++) {
-        int fd = shm_open(path, O_RDWR | O_CREAT | O_CLOEXEC, S_IRUSR | S_IWUSR);
+        /* Created exclusively when absent; an existing file must be ours
+         * (0600, our user): another user's file would let its owner hold
+         * the lock to block us, or remove it under us so that a second
+         * server of ours takes the name while the first still runs. */
+        int fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, S_IRUSR | S_IWUSR);
+        if (fd >= 0 && fchmod(fd, S_IRUSR | S_IWUSR) != 0) { /* the umask may have narrowed it */
+            int e = errno;
+            shm_unlink(path);
+            close(fd);
+            return os_fail("fchmod", e);
+        }
+        if (fd < 0 && errno == EEXIST) {
+            fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
+            if (fd < 0 && errno == ENOENT)
+                continue; /* removed by its holder meanwhile */
+        }
         if (fd < 0)
             return os_fail("shm_open", errno);
+        if ((err = check_owned(fd)) != SHM_SUCCESS) { /* not our lock file */
+            close(fd);
+            return err;
+        }
         int rc;
         do {
             rc = flock(fd, LOCK_EX | LOCK_NB);

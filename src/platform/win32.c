@@ -3,7 +3,10 @@
  *
  * Shared memory: named file mappings backed by the paging file.
  * Wake-up: named auto-reset events. Both are created with an explicit DACL
- * (the user, SYSTEM, Administrators). Threads: _beginthreadex. Locks:
+ * (the user, SYSTEM, Administrators) and the user as owner, always anew (an
+ * existing object of the name is an error, never used), and opened only
+ * when their owner is the user (or SYSTEM or Administrators), with the
+ * rights the library needs. Threads: _beginthreadex. Locks:
  * CRITICAL_SECTION. Process identity: pid + creation time.
  * Clock: QueryPerformanceCounter. Object names are ASCII: the A functions.
  */
@@ -18,6 +21,7 @@
 #include "atomics.h"
 
 #include <windows.h>
+#include <aclapi.h>
 #include <process.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,37 +113,26 @@ static shm_error_t check_name(const char *name)
 }
 
 /*
- * Security attributes for every object this port creates: a protected DACL
- * (no inherited entries) granting GENERIC_ALL to the process user, to
- * LocalSystem and to BUILTIN\Administrators, and to no one else. Never a
- * NULL DACL (which would let everyone in).
+ * The user the objects are made for and checked against: the thread's
+ * token while the thread impersonates (a service acting for a client gets
+ * objects of the client, and its process token may not even be open to the
+ * client's identity), else the process's.
  */
-typedef struct object_security {
-    SECURITY_ATTRIBUTES sa;
-    SECURITY_DESCRIPTOR sd;
-    PACL acl;
-    BYTE user[SECURITY_MAX_SID_SIZE];
-    BYTE system[SECURITY_MAX_SID_SIZE];
-    BYTE admins[SECURITY_MAX_SID_SIZE];
-} object_security_t;
-
-static void security_free(object_security_t *s)
-{
-    free(s->acl);
-    s->acl = NULL;
-}
-
-static shm_error_t security_init(object_security_t *s)
+static shm_error_t token_user(BYTE sid[SECURITY_MAX_SID_SIZE])
 {
     HANDLE token = NULL;
     TOKEN_USER *tu = NULL;
     DWORD len = 0;
     shm_error_t err;
 
-    memset(s, 0, sizeof *s);
-
-    if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token))
-        return os_fail_last("OpenProcessToken");
+    /* OpenAsSelf: the token is opened as the process, which may open its
+     * threads' tokens whoever they impersonate. */
+    if (!OpenThreadToken(GetCurrentThread(), TOKEN_QUERY, TRUE, &token)) {
+        if (GetLastError() != ERROR_NO_TOKEN)
+            return os_fail_last("OpenThreadToken");
+        if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token))
+            return os_fail_last("OpenProcessToken");
+    }
     if (!GetTokenInformation(token, TokenUser, NULL, 0, &len) &&
         GetLastError() != ERROR_INSUFFICIENT_BUFFER) {
         err = os_fail_last("GetTokenInformation");
@@ -158,12 +151,89 @@ static shm_error_t security_init(object_security_t *s)
         return err;
     }
     CloseHandle(token);
-    if (!CopySid(sizeof s->user, s->user, tu->User.Sid)) {
+    err = SHM_SUCCESS;
+    if (!CopySid(SECURITY_MAX_SID_SIZE, sid, tu->User.Sid))
         err = os_fail_last("CopySid");
-        free(tu);
-        return err;
-    }
     free(tu);
+    return err;
+}
+
+/*
+ * Who owns the object h (opened with READ_CONTROL): SHM_SUCCESS when it is
+ * `user`; with `or_admin`, SYSTEM and Administrators count too (they can
+ * reach into any process anyway, and the DACLs of this port admit them).
+ * SHM_ERROR_ACCESS for anyone else and for an object without an owner
+ * (another user's object, or one made with no security at all: someone
+ * took the name first).
+ */
+static shm_error_t check_owner(HANDLE h, const BYTE *user, bool or_admin)
+{
+    PSID owner = NULL;
+    PSECURITY_DESCRIPTOR sd = NULL;
+    DWORD e = GetSecurityInfo(h, SE_KERNEL_OBJECT, OWNER_SECURITY_INFORMATION, &owner, NULL,
+                              NULL, NULL, &sd);
+    if (e != ERROR_SUCCESS)
+        return os_fail("GetSecurityInfo", e);
+    bool ok = owner != NULL && IsValidSid(owner) &&
+              (EqualSid(owner, (PSID)user) ||
+               (or_admin && (IsWellKnownSid(owner, WinLocalSystemSid) ||
+                             IsWellKnownSid(owner, WinBuiltinAdministratorsSid))));
+    LocalFree(sd);
+    return ok ? SHM_SUCCESS : os_fail("GetSecurityInfo (owner)", ERROR_ACCESS_DENIED);
+}
+
+/* Check the owner of h against the user of the calling thread. */
+static shm_error_t check_owner_self(HANDLE h, bool or_admin)
+{
+    BYTE user[SECURITY_MAX_SID_SIZE];
+    shm_error_t err = token_user(user);
+    return err != SHM_SUCCESS ? err : check_owner(h, user, or_admin);
+}
+
+/*
+ * An object we tried to create exists already (h: the handle the create
+ * call returned to it, closed here). Ours: SHM_ERROR_EXISTS; anyone else's
+ * (squatted by another user, or made without security): SHM_ERROR_ACCESS.
+ */
+static shm_error_t existing_object(HANDLE h, const char *fn)
+{
+    shm_error_t err = check_owner_self(h, false);
+    CloseHandle(h);
+    if (err == SHM_SUCCESS)
+        err = os_fail(fn, ERROR_ALREADY_EXISTS);
+    return err;
+}
+
+/*
+ * Security attributes for every object this port creates: a protected DACL
+ * (no inherited entries) granting GENERIC_ALL to the user (token_user), to
+ * LocalSystem and to BUILTIN\Administrators, and to no one else, and the
+ * user as owner (by default an elevated administrator's objects would be
+ * owned by Administrators). Never a NULL DACL (which would let everyone
+ * in).
+ */
+typedef struct object_security {
+    SECURITY_ATTRIBUTES sa;
+    SECURITY_DESCRIPTOR sd;
+    PACL acl;
+    BYTE user[SECURITY_MAX_SID_SIZE];
+    BYTE system[SECURITY_MAX_SID_SIZE];
+    BYTE admins[SECURITY_MAX_SID_SIZE];
+} object_security_t;
+
+static void security_free(object_security_t *s)
+{
+    free(s->acl);
+    s->acl = NULL;
+}
+
+static shm_error_t security_init(object_security_t *s)
+{
+    shm_error_t err;
+
+    memset(s, 0, sizeof *s);
+    if ((err = token_user(s->user)) != SHM_SUCCESS)
+        return err;
 
     DWORD n = sizeof s->system;
     if (!CreateWellKnownSid(WinLocalSystemSid, NULL, s->system, &n))
@@ -195,6 +265,10 @@ static shm_error_t security_init(object_security_t *s)
     }
     if (!InitializeSecurityDescriptor(&s->sd, SECURITY_DESCRIPTOR_REVISION)) {
         err = os_fail_last("InitializeSecurityDescriptor");
+        goto fail;
+    }
+    if (!SetSecurityDescriptorOwner(&s->sd, (PSID)s->user, FALSE)) {
+        err = os_fail_last("SetSecurityDescriptorOwner");
         goto fail;
     }
     if (!SetSecurityDescriptorDacl(&s->sd, TRUE, s->acl, FALSE)) {
@@ -255,12 +329,9 @@ shm_error_t plat_shm_create(plat_shm_t *shm, const char *name, size_t size)
     security_free(&sec);
     if (h == NULL)
         return os_fail("CreateFileMappingA", e);
-    if (e == ERROR_ALREADY_EXISTS) {
-        /* We were handed the existing object (our DACL was ignored). */
-        CloseHandle(h);
-        return os_fail("CreateFileMappingA", e);
-    }
-    void *base = MapViewOfFile(h, FILE_MAP_ALL_ACCESS, 0, 0, size);
+    if (e == ERROR_ALREADY_EXISTS) /* handed the existing object, our DACL ignored */
+        return existing_object(h, "CreateFileMappingA");
+    void *base = MapViewOfFile(h, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, size);
     if (base == NULL) {
         err = os_fail_last("MapViewOfFile");
         CloseHandle(h);
@@ -281,10 +352,15 @@ shm_error_t plat_shm_open(plat_shm_t *shm, const char *name)
     if ((err = check_name(name)) != SHM_SUCCESS)
         return err;
 
-    HANDLE h = OpenFileMappingA(FILE_MAP_ALL_ACCESS, FALSE, name);
+    /* The rights to map it read-write, and READ_CONTROL to see its owner. */
+    HANDLE h = OpenFileMappingA(FILE_MAP_READ | FILE_MAP_WRITE | READ_CONTROL, FALSE, name);
     if (h == NULL)
         return os_fail_last("OpenFileMappingA");
-    void *base = MapViewOfFile(h, FILE_MAP_ALL_ACCESS, 0, 0, 0); /* 0: all of it */
+    if ((err = check_owner_self(h, true)) != SHM_SUCCESS) {
+        CloseHandle(h);
+        return err;
+    }
+    void *base = MapViewOfFile(h, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, 0); /* 0: all of it */
     if (base == NULL) {
         err = os_fail_last("MapViewOfFile");
         CloseHandle(h);
@@ -298,6 +374,15 @@ shm_error_t plat_shm_open(plat_shm_t *shm, const char *name)
     }
     shm_fill(shm, base, (size_t)mbi.RegionSize, h, name);
     return SHM_SUCCESS;
+}
+
+void plat_shm_drop_name(plat_shm_t *shm)
+{
+    /* The view keeps the memory; the name lives as long as a handle does. */
+    if (shm != NULL && shm->base != NULL && shm->fd != 0) {
+        CloseHandle((HANDLE)shm->fd); /* keep no handle */
+        shm->fd = 0;
+    }
 }
 
 void plat_shm_close(plat_shm_t *shm)
@@ -343,10 +428,8 @@ shm_error_t plat_lock_take(plat_lock_t *l, const char *name)
     security_free(&sec);
     if (h == NULL)
         return os_fail("CreateEventA", e);
-    if (e == ERROR_ALREADY_EXISTS) {
-        CloseHandle(h);
-        return SHM_ERROR_EXISTS;
-    }
+    if (e == ERROR_ALREADY_EXISTS) /* a live server of ours, or a squatter */
+        return existing_object(h, "CreateEventA");
     l->handle = (intptr_t)h;
     memcpy(l->name, lname, (size_t)n + 1);
     return SHM_SUCCESS;
@@ -377,17 +460,25 @@ shm_error_t plat_wake_open(plat_wake_t *w, const char *name, bool create)
         object_security_t sec;
         if ((err = security_init(&sec)) != SHM_SUCCESS)
             return err;
-        /* An event that already exists (a peer of a previous server still
-         * holds it) is opened instead: at worst a spurious wake-up. */
         h = CreateEventA(&sec.sa, FALSE, FALSE, name);
         DWORD e = GetLastError();
         security_free(&sec);
         if (h == NULL)
             return os_fail("CreateEventA", e);
+        /* The name carries the channel's new generation, so nothing of ours
+         * has it: someone made it first. Never use it: a manual-reset event
+         * left signalled would make sleepers spin, one that its maker
+         * waits on would steal their wake-ups. */
+        if (e == ERROR_ALREADY_EXISTS) /* made first by someone else */
+            return existing_object(h, "CreateEventA");
     } else {
-        h = OpenEventA(EVENT_MODIFY_STATE | SYNCHRONIZE, FALSE, name);
+        h = OpenEventA(EVENT_MODIFY_STATE | SYNCHRONIZE | READ_CONTROL, FALSE, name);
         if (h == NULL)
             return os_fail_last("OpenEventA");
+        if ((err = check_owner_self(h, true)) != SHM_SUCCESS) {
+            CloseHandle(h);
+            return err;
+        }
     }
     w->handle = (intptr_t)h;
     return SHM_SUCCESS;

@@ -183,6 +183,16 @@ shm_error_t plat_shm_open(plat_shm_t *shm, const char *name)
     return SHM_SUCCESS;
 }
 
+void plat_shm_drop_name(plat_shm_t *shm)
+{
+    if (!shm || !shm->base || shm->fd <= 0)
+        return;
+    if (sim_windows_names) { /* the handle goes, the mapping stays */
+        handle_close((int)shm->fd - 1);
+        shm->fd = 0;
+    }
+}
+
 void plat_shm_close(plat_shm_t *shm)
 {
     if (!shm || !shm->base)
