@@ -296,7 +296,7 @@ if [ "$windows" = 0 ]; then
     check_grep "$tmp/out" "^$name +$owner +ready +1/4 +4 MiB +$server_pid\$" \
         "list: owner $owner, ready, 1/4 clients, 4 MiB rings, server pid $server_pid"
 else
-    skip "list with one client" "list is not supported on Windows (checked above)"
+    skip "list with one client" "list is not supported on Windows, as checked above"
 fi
 
 run xshm stat "$name"
