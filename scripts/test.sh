@@ -6,7 +6,8 @@
 # Targets (CMakePresets.json, build folders build/<target>):
 #   linux-x64       gcc, x86_64
 #   linux-x64-asan  AddressSanitizer + UBSan, all tests
-#   linux-x64-tsan  ThreadSanitizer, tests labelled ring, events, platform
+#   linux-x64-tsan  ThreadSanitizer, tests labelled platform, ring, events,
+#                   ipc (the preset's filter; README.md, Targets)
 #   linux-x86       gcc -m32, i386
 #   linux-arm64     gcc-aarch64-linux-gnu, aarch64, tests under qemu-user
 #   win-x64         MinGW-w64, tests under Wine
@@ -17,12 +18,17 @@
 # each test program and CTest's summary; the full output is kept in
 # build/<target>/ctest.log (shown in full when a test fails). CTest also runs
 # soak_short (label soak: tests/soak.c, a two-process soak of a million
-# messages). With linux-x64 among the targets two more steps follow, each
-# counted as one test: a 20-second fuzzing run (scripts/fuzz.sh --seconds
-# 20) and the native test programs under valgrind's memcheck
-# (scripts/valgrind.sh). The last line is "N passed, N failed, N skipped"
-# (CTest tests over all targets, plus the mixed x86/x64 runs and those two
-# steps); the exit status is non-zero if anything failed.
+# messages) and README.md's programs (label readme). Then, when their
+# targets were built: the mixed x86/x64 runs (scripts/test-mixed.sh:
+# linux-x64 with linux-x86, win-x64 with win-x86) and the installed trees
+# (scripts/test-install.sh: linux-x64, win-x64), each of their cases counted
+# as one test; with linux-x64 among the targets, a 20-second fuzzing run
+# (scripts/fuzz.sh --seconds 20) and the native test programs under
+# valgrind's memcheck (scripts/valgrind.sh), one test each. The last line is
+# "N passed, N failed, N skipped": the CTest tests of every target (a target
+# that does not build: each of its tests failed; win-x86 without wine32:
+# each skipped), plus those runs. The exit status is non-zero if anything
+# failed.
 set -uo pipefail
 
 all_targets=(linux-x64 linux-x64-asan linux-x64-tsan linux-x86 linux-arm64 win-x64 win-x86)

@@ -1,7 +1,10 @@
 // test_cplusplus.cpp - the public header compiled as C++11 and linked against
 // the library: SHM_DEFAULT_CONFIG() (an inline function in C++), the struct
 // macros on a server and on a client pointer (overloads instead of C11
-// _Generic), the other macros, and a tiny in-process exchange.
+// _Generic), the other macros, and a tiny in-process exchange whose every
+// result, every value received and every event are checked: DATA_AVAILABLE
+// once for each message the client sends (each is left unread until the
+// event has come), CONNECT once, nothing else.
 // Exit code 0 on success, 1 on the first failed check.
 #include "shm_ipc.h"
 
@@ -23,13 +26,16 @@ struct point {
 
 std::atomic<int> g_connects(0);
 std::atomic<int> g_data(0);
+std::atomic<int> g_other(0); // any other event, or one with unexpected data
 
 void on_event(void *, shm_event_type_t type, const void *data, uint32_t sz)
 {
     if (type == SHM_EVENT_CONNECT && data != nullptr && sz == sizeof(shm_peer_info_t))
         ++g_connects;
-    if (type == SHM_EVENT_DATA_AVAILABLE)
+    else if (type == SHM_EVENT_DATA_AVAILABLE && data == nullptr && sz == 0)
         ++g_data;
+    else
+        ++g_other;
 }
 
 #define CHECK(cond)                                                                      \
@@ -40,7 +46,7 @@ void on_event(void *, shm_event_type_t type, const void *data, uint32_t sz)
         }                                                                                \
     } while (0)
 
-// Wait (busy, bounded) until flag reaches want.
+// Wait (busy, bounded) until flag reaches want; then it must be exactly want.
 bool wait_for(const std::atomic<int> &flag, int want, int ms)
 {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
@@ -48,7 +54,7 @@ bool wait_for(const std::atomic<int> &flag, int want, int ms)
         if (std::chrono::steady_clock::now() > deadline)
             return false;
     }
-    return true;
+    return flag.load() == want;
 }
 
 // Releases the endpoints on every way out of run(), failed checks included.
@@ -110,16 +116,22 @@ int run()
     CHECK(SHM_RECV_STRUCT(client, &q) == SHM_SUCCESS);
     CHECK(std::memcmp(&p, &q, sizeof(p)) == 0);
     std::strcpy(q.label, "from client");
+    q.label[sizeof(q.label) - 1] = '!'; // the struct's last byte changes too
     CHECK(SHM_SEND_STRUCT(client, &q) == SHM_SUCCESS);
+    // The server's listener raises DATA_AVAILABLE for it: the message stays
+    // unread until then, so the event cannot be missed.
+    CHECK(wait_for(g_data, 1, 10000));
     point r;
     std::memset(&r, 0, sizeof(r));
     CHECK(SHM_RECV_STRUCT(server, &r) == SHM_SUCCESS);
+    CHECK(std::memcmp(&r, &q, sizeof(r)) == 0);
     CHECK(r.x == 1 && r.y == -2 && r.z == 3.5);
     CHECK(std::strcmp(r.label, "from client") == 0);
 
     // Plain send/receive through the macros.
     const char hello[] = "Hello!";
     CHECK(SHM_CLIENT_SEND(client, hello, sizeof(hello)) == SHM_SUCCESS);
+    CHECK(wait_for(g_data, 2, 10000));
     char buf[64];
     uint32_t sz = sizeof(buf);
     CHECK(SHM_SERVER_RECEIVE(server, buf, &sz) == SHM_SUCCESS);
@@ -131,18 +143,37 @@ int run()
 
     // A message of another size than the struct.
     char big[sizeof(point) + 4];
-    std::memset(big, 'b', sizeof(big));
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = static_cast<char>('a' + i % 26);
     CHECK(shm_server_send(server, big, sizeof(big)) == SHM_SUCCESS);
     CHECK(SHM_RECV_STRUCT(client, &q) == SHM_ERROR_BUFFER_TOO_SMALL); // left in place
-    sz = sizeof(big);
-    CHECK(SHM_CLIENT_RECEIVE(client, big, &sz) == SHM_SUCCESS && sz == sizeof(big));
+    char got[sizeof(big) + 8];
+    std::memset(got, 0, sizeof(got));
+    sz = sizeof(got);
+    CHECK(SHM_CLIENT_RECEIVE(client, got, &sz) == SHM_SUCCESS);
+    CHECK(sz == sizeof(big) && std::memcmp(got, big, sizeof(big)) == 0);
     CHECK(shm_client_send(client, big, 3) == SHM_SUCCESS);
+    CHECK(wait_for(g_data, 3, 10000));
     CHECK(SHM_RECV_STRUCT(server, &r) == SHM_ERROR_INVALID_PARAM); // consumed
 
     shm_stats_t st;
     CHECK(shm_server_get_stats(server, &st) == SHM_SUCCESS);
     CHECK(st.connected == 1 && st.messages_sent == 3 && st.messages_received == 3);
+    CHECK(st.bytes_sent == sizeof(point) + sizeof(hello) + sizeof(big));
+    CHECK(st.bytes_received == sizeof(point) + sizeof(hello) + 3);
+    CHECK(st.messages_lost == 0);
     CHECK(shm_ring_available(shm_server_tx_ring(server)) == config.size);
+    shm_stats_t cst;
+    CHECK(shm_client_get_stats(client, &cst) == SHM_SUCCESS);
+    CHECK(cst.connected == 1 && cst.messages_sent == 3 && cst.messages_received == 3);
+    CHECK(cst.bytes_sent == st.bytes_received && cst.bytes_received == st.bytes_sent);
+    CHECK(cst.messages_lost == 0);
+
+    // One DATA_AVAILABLE per message the client sent (each waited for before
+    // it was read), one CONNECT, no other event.
+    CHECK(g_data.load() == 3);
+    CHECK(g_connects.load() == 1);
+    CHECK(g_other.load() == 0);
 
     return 0; // ~endpoints: disconnect, then destroy
 }

@@ -1,19 +1,27 @@
 /*
- * test_quickstart.c - the reference README's Quick Start, as written, made
- * into a program that runs: server and client in one process exchange
- * "Hello!" both ways, the struct macros move a my_struct_t, and the results
- * are checked.
+ * test_quickstart.c - the Quick Start of the original xSHM README (the API
+ * this library keeps, see ChangeLog 1.0.0), as written, made into a program
+ * that runs: server and client in one process exchange "Hello!" both ways,
+ * the struct macros move a my_struct_t there and back, and every call's
+ * result and every value received are checked against what was sent. That
+ * README is not part of this tree; this repository's README.md has its own
+ * program (section "Using the library"), which tests/readme_examples.cmake
+ * builds and runs.
  *
- * The README's lines are kept verbatim; what had to change is marked
+ * The Quick Start's lines are kept verbatim; what had to change is marked
  * "[changed]", what had to be added to make it run or to check it is
  * marked "[added]":
  *   - the channel is a unique name held in a variable `test_channel` rather
  *     than the literal "test_channel", so that parallel runs never meet;
  *   - my_handler marks its unused parameters and handles the enum value the
- *     README's switch leaves out (SPACE_AVAILABLE): as written it does not
- *     compile with -Wall -Wextra -Werror (-Wunused-parameter, -Wswitch);
- *   - `rsz` is used (as written it is an unused variable); note that
- *     SHM_RECV_STRUCT does not update it, whatever the README's comment says;
+ *     Quick Start's switch leaves out (SPACE_AVAILABLE): as written it does
+ *     not compile with -Wall -Wextra -Werror (-Wunused-parameter, -Wswitch);
+ *   - the results the Quick Start drops (shm_client_register_callback, the
+ *     sends, SHM_SEND_STRUCT, SHM_RECV_STRUCT) are kept and checked;
+ *   - its `uint32_t rsz = sizeof(r);` is left out: SHM_RECV_STRUCT takes no
+ *     size and updates nothing ("// Updates rsz" is wrong); its result says
+ *     whether exactly sizeof(r) bytes arrived (include/shm_ipc.h), and the
+ *     struct received is compared byte for byte with the one sent;
  *   - SHM_SEND_STRUCT(server, &s) goes to the client, and
  *     SHM_RECV_STRUCT(server, &r) receives what the client sends, so the
  *     client receives the struct and sends it back in between.
@@ -71,7 +79,8 @@ static void test_quick_start(void **state)
     if (!client) { /* error */ fail_msg("shm_client_connect: %s", shm_strerror(shm_last_error())); }
 
     // Register with auto-start
-    shm_client_register_callback(client, my_handler, NULL);
+    err = shm_client_register_callback(client, my_handler, NULL); /* [changed] result kept */
+    assert_int_equal(err, SHM_SUCCESS);                           /* [added] */
 
     /* [added] both sides see CONNECT: the server its client, the client its server */
     assert_true(TP_WAIT_UNTIL(events(SHM_EVENT_CONNECT) == 2, 10000));
@@ -79,8 +88,10 @@ static void test_quick_start(void **state)
     /* ---- Sending/Receiving ----------------------------------------------------- */
     // Send (always succeeds if size <= 64KB and connected for server)
     char msg[] = "Hello!";
-    shm_server_send(server, msg, sizeof(msg));  // Server to client
-    shm_client_send(client, msg, sizeof(msg));  // Client to server
+    err = shm_server_send(server, msg, sizeof(msg));  // Server to client  [changed] result kept
+    assert_int_equal(err, SHM_SUCCESS);                                       /* [added] */
+    err = shm_client_send(client, msg, sizeof(msg));  // Client to server  [changed] result kept
+    assert_int_equal(err, SHM_SUCCESS);                                       /* [added] */
 
     // Receive (blocks if empty and blocking=true)
     uint8_t buf[1024]; uint32_t sz = sizeof(buf);
@@ -88,7 +99,7 @@ static void test_quick_start(void **state)
     if (res == SHM_SUCCESS) { /* process buf[0..sz] */ }
     assert_int_equal(res, SHM_SUCCESS);              /* [added] */
     assert_int_equal(sz, sizeof(msg));               /* [added] */
-    assert_string_equal((const char *)buf, "Hello!"); /* [added] */
+    assert_memory_equal(buf, msg, sizeof(msg));      /* [added] */
 
     /* [added] and the client's copy, from the server */
     memset(buf, 0, sizeof(buf));
@@ -96,29 +107,36 @@ static void test_quick_start(void **state)
     res = shm_client_receive(client, buf, &sz);
     assert_int_equal(res, SHM_SUCCESS);
     assert_int_equal(sz, sizeof(msg));
-    assert_string_equal((const char *)buf, "Hello!");
+    assert_memory_equal(buf, msg, sizeof(msg));
 
     /* ---- Structs (Macros) ------------------------------------------------------- */
     typedef struct { uint32_t id; char text[256]; } my_struct_t;
     my_struct_t s = { .id = 42 };
-    SHM_SEND_STRUCT(server, &s);  // Server/client generic
+    /* [added] every byte of the struct carries something to compare */
+    for (size_t i = 0; i < sizeof(s.text); i++)
+        s.text[i] = (char)('A' + i % 26);
+    err = SHM_SEND_STRUCT(server, &s);  // Server/client generic  [changed] result kept
+    assert_int_equal(err, SHM_SUCCESS);                          /* [added] */
 
-    /* [added] the client gets it and sends it back to the server */
+    /* [added] the client gets it, byte for byte, and sends it back changed */
     my_struct_t at_client;
     memset(&at_client, 0, sizeof(at_client));
     assert_int_equal(SHM_RECV_STRUCT(client, &at_client), SHM_SUCCESS);
-    assert_int_equal(at_client.id, 42);
-    snprintf(at_client.text, sizeof(at_client.text), "seen by the client");
+    assert_memory_equal(&at_client, &s, sizeof(s));
+    at_client.id = 43;
+    at_client.text[sizeof(at_client.text) - 1] = '!';
     assert_int_equal(SHM_SEND_STRUCT(client, &at_client), SHM_SUCCESS);
 
     my_struct_t r;
-    uint32_t rsz = sizeof(r);
-    SHM_RECV_STRUCT(server, &r);  // Updates rsz
-    assert_int_equal(r.id, 42);                                  /* [added] */
-    assert_string_equal(r.text, "seen by the client");           /* [added] */
-    assert_int_equal(rsz, sizeof(r));                            /* [added] */
+    memset(&r, 0, sizeof(r));                                    /* [added] */
+    err = SHM_RECV_STRUCT(server, &r);  /* [changed] result kept; rsz left out (see above) */
+    assert_int_equal(err, SHM_SUCCESS);                          /* [added] */
+    assert_memory_equal(&r, &at_client, sizeof(r));              /* [added] */
+    assert_int_equal(r.id, 43);                                  /* [added] */
 
-    /* [added] every event had a known type; no error was raised */
+    /* [added] one CONNECT each, no DISCONNECT yet; no error was raised */
+    assert_int_equal(events(SHM_EVENT_CONNECT), 2);
+    assert_int_equal(events(SHM_EVENT_DISCONNECT), 0);
     assert_int_equal(events(SHM_EVENT_ERROR), 0);
     assert_int_equal(events(SHM_EVENT_SPACE_AVAILABLE), 0);
 
