@@ -22,8 +22,10 @@
 # changes) to build/mutate/<target>/src, builds them once unchanged and runs
 # CTest (without the label "loaded", whose repeated runs add time and no
 # checks) to make sure the suite is green. Then, for each mutant, it applies
-# the replacement, rebuilds, runs CTest, records the failing test programs and
-# the CMocka tests within them, and restores the file. A mutant is
+# the replacement, rebuilds, runs the test programs its entry names as
+# killers and, only if they all pass, the whole suite; it records the failing
+# test programs and the CMocka tests within them, and restores the file. A
+# mutant is
 #   killed     some test failed (or the suite timed out),
 #   survived   every test passed: a promise without a test,
 #   stillborn  it did not build (not counted in the kill rate).
@@ -178,12 +180,15 @@ report=$work/report.txt
 start=$SECONDS
 killed=0 survived=0 stillborn=0 unexplained=0 expected=0
 
-# run_suite TARGET SRC LOG: run the target's CTest suite (without "loaded");
-# print the failing tests as "program" or "program:cmocka_test" words.
+# run_suite TARGET SRC LOG [PROGRAM...]: run the target's CTest suite (without
+# "loaded"), or only the named test programs; print the failing test
+# programs and, in parentheses, the first CMocka tests that failed in them.
 run_suite() {
-    local t=$1 src=$2 log=$3 par=()
+    local t=$1 src=$2 log=$3 par=() sel=(-LE loaded)
+    shift 3
+    if [ $# -gt 0 ]; then sel=(-R "^($(IFS='|'; echo "$*"))\$"); fi
     case $t in win-*) ;; *) par=(-j "$jobs") ;; esac
-    (cd "$src" && timeout 1800 ctest --preset "$t" -LE loaded --output-on-failure "${par[@]}") >"$log" 2>&1
+    (cd "$src" && timeout 1800 ctest --preset "$t" "${sel[@]}" --output-on-failure "${par[@]}") >"$log" 2>&1
     local rc=$?
     awk '
         /^[ \t]*[0-9]+ - [^ ]+ \(/ { sub(/^[ \t]*[0-9]+ - /, ""); sub(/ \(.*/, ""); prog[$0] = 1; order[++n] = $0 }
@@ -200,6 +205,19 @@ run_suite() {
             print substr(out, 2)
         }' "$log"
     return $rc
+}
+
+# killer_programs KILLER KNOWN: the test programs named in a killer field
+# ("test_ipc:test_names, test_platform") that CTest knows (KNOWN: " a b c ").
+killer_programs() {
+    local w p out=""
+    for w in $(printf '%s' "$1" | tr ',' ' '); do
+        p=${w%%:*}
+        case "$2" in *" $p "*) ;; *) continue ;; esac
+        case " $out " in *" $p "*) continue ;; esac
+        out="$out $p"
+    done
+    printf '%s' "${out# }"
 }
 
 wine_up=0
@@ -225,6 +243,7 @@ for t in $(printf '%s\n' "$table" | cut -d $'\x1f' -f2 | sort -u); do
         echo "mutate.sh: the $t suite fails without a mutant ($failing): build/mutate/$t/baseline.log"; exit 1
     fi
     echo "   the unchanged suite passes ($((SECONDS - start)) s so far)"
+    known=" $(cd "$src" && ctest --preset "$t" -N 2>/dev/null | sed -nE 's/^ *Test +#[0-9]+: +//p' | tr '\n' ' ')"
     printf '%-34s %-9s %s\n' "mutant" "result" "caught by (failing tests)" | tee -a "$report"
     while IFS=$'\x1f' read -r id target file killer survives why; do
         [ "$target" = "$t" ] || continue
@@ -234,6 +253,11 @@ for t in $(printf '%s\n' "$table" | cut -d $'\x1f' -f2 | sort -u); do
         if ! (cd "$src" && cmake --build --preset "$t" -j "$jobs") >"$log.build" 2>&1; then
             result=stillborn caught="(does not build: $log.build)"
             stillborn=$((stillborn + 1))
+        elif progs=$(killer_programs "$killer" "$known") && [ -n "$progs" ] &&
+             ! failing=$(run_suite "$t" "$src" "$log.first" $progs); then
+            # caught by the tests named as its killers, run first to save time
+            result=killed caught=${failing:-"(the suite failed: $log.first)"}
+            killed=$((killed + 1))
         elif failing=$(run_suite "$t" "$src" "$log"); then
             result=SURVIVED caught="-- expected: $killer"
             survived=$((survived + 1))
