@@ -29,12 +29,13 @@ extern char **environ;
 
 /* ---- dispatch ---------------------------------------------------------------- */
 
-/* The process that started this helper. POSIX: its pid (getppid() changes
- * when it ends). Windows: a handle on it, from the pid it left in the
- * environment (a process has no parent to ask for there). */
+/* The process that started this helper, from the pid tp_spawn_self leaves
+ * in the helper's environment (asking the OS for our parent once we run
+ * would be too late: it may have ended already). POSIX: its pid, which
+ * getppid() stops returning when it ends. Windows: a handle on it. */
+#define TP_PARENT_ENV "XSHM_TP_PARENT"
 #ifdef _WIN32
 static HANDLE g_parent;
-#define TP_PARENT_ENV "XSHM_TP_PARENT"
 #else
 static pid_t g_parent;
 #endif
@@ -47,7 +48,8 @@ static void note_parent(void)
     if (n > 0 && n < sizeof buf)
         g_parent = OpenProcess(SYNCHRONIZE, FALSE, (DWORD)strtoul(buf, NULL, 10));
 #else
-    g_parent = getppid();
+    const char *env = getenv(TP_PARENT_ENV);
+    g_parent = env != NULL ? (pid_t)strtol(env, NULL, 10) : getppid();
 #endif
 }
 
@@ -477,12 +479,32 @@ int tp_spawn_self(tp_child_t *c, const char *helper, const char *const *args)
         argv[k++] = (char *)(uintptr_t)args[i];
     argv[k] = NULL;
 
+    /* Our environment, with our pid as the helper's parent (note_parent). */
+    size_t nenv = 0;
+    while (environ[nenv] != NULL)
+        nenv++;
+    char **envp = (char **)calloc(nenv + 2, sizeof *envp);
+    char parent[48];
+    snprintf(parent, sizeof parent, "%s=%lu", TP_PARENT_ENV, (unsigned long)getpid());
+    if (envp == NULL) {
+        free(argv);
+        free(emu_buf);
+        return -1;
+    }
+    size_t k2 = 0;
+    for (size_t i = 0; i < nenv; i++)
+        if (strncmp(environ[i], TP_PARENT_ENV "=", sizeof(TP_PARENT_ENV)) != 0)
+            envp[k2++] = environ[i];
+    envp[k2++] = parent;
+    envp[k2] = NULL;
+
     fflush(stdout); /* do not let the child inherit unflushed output */
     fflush(stderr);
     pid_t pid;
-    int e = posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ);
+    int e = posix_spawnp(&pid, argv[0], NULL, NULL, argv, envp);
     if (e != 0)
         fprintf(stderr, "testproc: posix_spawn(%s) failed: %s\n", argv[0], strerror(e));
+    free(envp);
     free(argv);
     free(emu_buf);
     if (e != 0)
