@@ -178,7 +178,11 @@ static void writer_thread(void *arg)
 static void test_no_lost_wakeup(void **state)
 {
     fixture_t *f = (fixture_t *)*state;
-    pinger_t p = {f, ROUNDS, SHM_SUCCESS};
+    /* (static: a thread the teardown ends may still use it after a failure) */
+    static pinger_t p;
+    p.f = f;
+    p.count = ROUNDS;
+    p.error = SHM_SUCCESS;
     start_thread(f, writer_thread, &p);
     uint32_t got = 0, stalls = 0;
     uint64_t worst = 0;
@@ -237,7 +241,9 @@ static void sleeper_thread(void *arg)
 static void test_two_sleepers_wake(void **state)
 {
     fixture_t *f = (fixture_t *)*state;
-    sleeper_t a = {f, SHM_ERROR_SYSTEM, 0}, b = {f, SHM_ERROR_SYSTEM, 0};
+    static sleeper_t a, b; /* (static: see test_no_lost_wakeup) */
+    sleeper_t init = {f, SHM_ERROR_SYSTEM, 0};
+    a = b = init;
     start_thread(f, sleeper_thread, &a);
     start_thread(f, sleeper_thread, &b);
     /* Wait until both are inside the wait and the slot is marked. */
@@ -269,7 +275,9 @@ static void stopper_thread(void *arg)
 static void test_wake_local(void **state)
 {
     fixture_t *f = (fixture_t *)*state;
-    sleeper_t a = {f, SHM_ERROR_SYSTEM, 0};
+    static sleeper_t a; /* (static: see test_no_lost_wakeup) */
+    sleeper_t init = {f, SHM_ERROR_SYSTEM, 0};
+    a = init;
     start_thread(f, stopper_thread, &a);
     bool ok = false;
     TP_WAIT_UNTIL_SET(ok, xa_load32_acq(&f->target.in_os_wait) == 1, 5000);
@@ -628,7 +636,7 @@ static void recheck_waiter(void *arg)
 static void test_wait_rechecks_after_marking(void **state)
 {
     fixture_t *f = (fixture_t *)*state;
-    recheck_t x;
+    static recheck_t x; /* (static: see test_no_lost_wakeup) */
     memset(&x, 0, sizeof(x));
     x.f = f;
     x.result = SHM_ERROR_SYSTEM;
