@@ -23,6 +23,7 @@
 
 #include "atomics.h"
 #include "platform.h"
+#include "shm_common.h"
 #include "testproc.h"
 
 #ifdef _WIN32
@@ -36,6 +37,7 @@
 #else
 #include <errno.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <unistd.h>
 #define OS_ERR_EXISTS EEXIST
@@ -100,7 +102,7 @@ static int helper_ident(int argc, char **argv)
     xa_store32_rel(&a->ready, 1);
     if (strcmp(argv[2], "hang") == 0) {
         uint64_t end = plat_now_ns() + 30000000000ull;
-        while (plat_now_ns() < end)
+        while (plat_now_ns() < end && !tp_parent_gone())
             plat_sleep_ms(10);
         plat_shm_close(&shm);
         return 3;
@@ -142,7 +144,90 @@ static int helper_args(int argc, char **argv)
     return 0;
 }
 
+/* Where the cleanup helpers report, in the test's segment. */
+#define NAME_AREA_OFFSET 256u
+
+/* The objects a channel of OS name `os` leaves behind on Linux when its
+ * process ends without cleaning up: its segment, its name lock (never
+ * released) and a further segment "<os>.seg". Returns 0 or a step number. */
+static int make_leftovers(const char *os)
+{
+    static plat_shm_t seg, extra; /* kept mapped: the process just ends */
+    static plat_lock_t lock;
+    char extra_name[PLAT_NAME_MAX + 8];
+    snprintf(extra_name, sizeof extra_name, "%s.seg", os);
+    if (plat_shm_create(&seg, os, 4096) != SHM_SUCCESS)
+        return 20;
+    if (plat_lock_take(&lock, os) != SHM_SUCCESS)
+        return 21;
+    if (plat_shm_create(&extra, extra_name, 4096) != SHM_SUCCESS)
+        return 22;
+    return 0;
+}
+
+/* leave <shm>: make objects under a name of our own (tp_unique_name), tell
+ * the test that name and exit normally, without removing them. */
+static int helper_leave(int argc, char **argv)
+{
+    plat_shm_t shm;
+    char name[65], os[PLAT_NAME_MAX];
+    if (argc != 2)
+        return 2;
+    if (plat_shm_open(&shm, argv[1]) != SHM_SUCCESS)
+        return 10;
+    tp_unique_name(name, sizeof name, "leave");
+    snprintf(os, sizeof os, "xshm.%s", name);
+    int rc = make_leftovers(os);
+    if (rc != 0)
+        return rc;
+    memcpy((char *)shm.base + NAME_AREA_OFFSET, name, strlen(name) + 1);
+    xa_store32_rel(&area_of(&shm)->ready, 1);
+    plat_shm_close(&shm);
+    return 0;
+}
+
+/* touch <os>: make objects under a name the test gave us, exit normally. */
+static int helper_touch(int argc, char **argv)
+{
+    if (argc != 2)
+        return 2;
+    return make_leftovers(argv[1]);
+}
+
+/* orphan <shm>: start "outlive" and exit at once. */
+static int helper_orphan(int argc, char **argv)
+{
+    tp_child_t grandchild;
+    if (argc != 2)
+        return 2;
+    const char *args[2] = {argv[1], NULL};
+    if (tp_parent_gone())
+        return 3; /* our parent, the test, is still waiting for us */
+    return tp_spawn_self(&grandchild, "outlive", args) == 0 ? 0 : 4;
+}
+
+/* outlive <shm>: wait until the process that started us ("orphan") has
+ * ended, then say so in the segment (value 1; 2 if it never ends). */
+static int helper_outlive(int argc, char **argv)
+{
+    plat_shm_t shm;
+    if (argc != 2)
+        return 2;
+    if (plat_shm_open(&shm, argv[1]) != SHM_SUCCESS)
+        return 10;
+    bool gone = false;
+    TP_WAIT_UNTIL_SET(gone, tp_parent_gone(), HELPER_TIMEOUT_MS);
+    xa_store32_relaxed(&area_of(&shm)->value, gone ? 1u : 2u);
+    xa_store32_rel(&area_of(&shm)->ready, 1);
+    plat_shm_close(&shm);
+    return 0;
+}
+
 static const tp_helper_t helpers[] = {
+    {"orphan", helper_orphan},
+    {"outlive", helper_outlive},
+    {"leave", helper_leave},
+    {"touch", helper_touch},
     {"writer", helper_writer},
     {"args", helper_args},
     {"ident", helper_ident},
@@ -891,6 +976,326 @@ static void test_clock(void **state)
     /* Generous: Windows sleeps are counted in timer ticks (~15.6 ms). */
     if (ms < 10 || ms > 2000)
         fail_msg("a 20 ms sleep took %lu ms", (unsigned long)ms);
+
+    /* Across whole seconds (where a mistake in the units would show): still
+     * monotonic, and in step with the test's own clock. */
+    uint64_t start_ms = tp_now_ms();
+    t0 = prev = plat_now_ns();
+    while (tp_now_ms() - start_ms < 1200) {
+        plat_sleep_ms(5);
+        uint64_t now = plat_now_ns();
+        if (now < prev)
+            fail_msg("the clock went back by %llu ns", (unsigned long long)(prev - now));
+        prev = now;
+    }
+    ms = (prev - t0) / 1000000u;
+    if (ms < 1100 || ms > 3200)
+        fail_msg("1200 ms of the test's clock were %lu ms of plat_now_ns()", (unsigned long)ms);
+}
+
+/* ---- OS errors -------------------------------------------------------------------- */
+
+typedef struct os_err_case {
+    int code;
+    shm_error_t want;
+    const char *what;
+} os_err_case_t;
+
+/* The port's table, entry by entry: no room or memory is SHM_ERROR_MEMORY,
+ * an OS failure without a code of its own is SHM_ERROR_SYSTEM, and so on. */
+static void test_os_error_map(void **state)
+{
+    (void)state;
+#ifdef _WIN32
+    static const os_err_case_t cases[] = {
+        {ERROR_SUCCESS, SHM_SUCCESS, "ERROR_SUCCESS"},
+        {ERROR_ALREADY_EXISTS, SHM_ERROR_EXISTS, "ERROR_ALREADY_EXISTS"},
+        {ERROR_FILE_NOT_FOUND, SHM_ERROR_NOT_FOUND, "ERROR_FILE_NOT_FOUND"},
+        {ERROR_ACCESS_DENIED, SHM_ERROR_ACCESS, "ERROR_ACCESS_DENIED"},
+        {ERROR_NOT_ENOUGH_MEMORY, SHM_ERROR_MEMORY, "ERROR_NOT_ENOUGH_MEMORY"},
+        {ERROR_COMMITMENT_LIMIT, SHM_ERROR_MEMORY, "ERROR_COMMITMENT_LIMIT"},
+        {ERROR_OUTOFMEMORY, SHM_ERROR_MEMORY, "ERROR_OUTOFMEMORY"},
+        {ERROR_INVALID_NAME, SHM_ERROR_INVALID_PARAM, "ERROR_INVALID_NAME"},
+        {ERROR_INVALID_PARAMETER, SHM_ERROR_INVALID_PARAM, "ERROR_INVALID_PARAMETER"},
+        {ERROR_BAD_PATHNAME, SHM_ERROR_INVALID_PARAM, "ERROR_BAD_PATHNAME"},
+        {ERROR_INVALID_HANDLE, SHM_ERROR_SYSTEM, "ERROR_INVALID_HANDLE"},
+        {ERROR_GEN_FAILURE, SHM_ERROR_SYSTEM, "ERROR_GEN_FAILURE"},
+        {ERROR_TOO_MANY_OPEN_FILES, SHM_ERROR_SYSTEM, "ERROR_TOO_MANY_OPEN_FILES"},
+        {ERROR_SHARING_VIOLATION, SHM_ERROR_SYSTEM, "ERROR_SHARING_VIOLATION"},
+    };
+#else
+    static const os_err_case_t cases[] = {
+        {0, SHM_SUCCESS, "0"},
+        {EEXIST, SHM_ERROR_EXISTS, "EEXIST"},
+        {ENOENT, SHM_ERROR_NOT_FOUND, "ENOENT"},
+        {EACCES, SHM_ERROR_ACCESS, "EACCES"},
+        {EPERM, SHM_ERROR_ACCESS, "EPERM"},
+        {ENOMEM, SHM_ERROR_MEMORY, "ENOMEM"},
+        {ENOSPC, SHM_ERROR_MEMORY, "ENOSPC"},
+        {EFBIG, SHM_ERROR_MEMORY, "EFBIG"},
+        {ENAMETOOLONG, SHM_ERROR_INVALID_PARAM, "ENAMETOOLONG"},
+        {EINVAL, SHM_ERROR_INVALID_PARAM, "EINVAL"},
+        {EIO, SHM_ERROR_SYSTEM, "EIO"},
+        {EBADF, SHM_ERROR_SYSTEM, "EBADF"},
+        {EMFILE, SHM_ERROR_SYSTEM, "EMFILE"},
+        {EAGAIN, SHM_ERROR_SYSTEM, "EAGAIN"},
+        {ENOSYS, SHM_ERROR_SYSTEM, "ENOSYS"},
+    };
+#endif
+    int wrong = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        shm_error_t got = plat_map_os_error(cases[i].code);
+        if (got != cases[i].want) {
+            print_error("%s (%d): %s, expected %s\n", cases[i].what, cases[i].code,
+                        shm_strerror(got), shm_strerror(cases[i].want));
+            wrong++;
+        }
+    }
+    assert_int_equal(wrong, 0);
+}
+
+/* A segment larger than the OS can give: SHM_ERROR_MEMORY at once (Linux:
+ * larger than the whole of /dev/shm, which posix_fallocate refuses before
+ * allocating anything; Windows: larger than the address space), with the
+ * failing call recorded, and no object left under the name. */
+static void test_shm_create_too_big(void **state)
+{
+    fixture_t *f = (fixture_t *)*state;
+    size_t size;
+#ifdef _WIN32
+    size = sizeof(void *) == 8 ? (size_t)((uint64_t)1 << 50) : (size_t)0xFFFF0000u;
+#else
+    struct statvfs vfs;
+    assert_int_equal(statvfs("/dev/shm", &vfs), 0);
+    uint64_t total = (uint64_t)vfs.f_blocks * (uint64_t)vfs.f_frsize;
+    if (vfs.f_blocks == 0 || total >= (uint64_t)(SIZE_MAX / 4) ||
+        sizeof(off_t) < sizeof(uint64_t)) {
+        /* An unlimited tmpfs would really try to allocate the size. */
+        SKIP_BECAUSE("/dev/shm has no size limit (or does not fit this process): nothing "
+                     "larger than it to ask for");
+        return;
+    }
+    size = (size_t)(total + 65536u);
+#endif
+    int code = 0;
+    shm_error_t err = plat_shm_create(&f->a, f->shm_name, size);
+    const char *fn = plat_last_os_error(&code);
+    print_message("a segment of %llu bytes: %s (%s failed with %d)\n", (unsigned long long)size,
+                  shm_strerror(err), fn, code);
+    assert_int_equal(err, SHM_ERROR_MEMORY);
+    assert_null(f->a.base);
+    assert_true(fn[0] != '\0');
+    assert_int_equal(plat_map_os_error(code), SHM_ERROR_MEMORY);
+    /* Nothing left under the name: it can be created at a normal size. */
+    assert_int_equal(plat_shm_open(&f->b, f->shm_name), SHM_ERROR_NOT_FOUND);
+    assert_int_equal(plat_shm_create(&f->a, f->shm_name, SEG_SIZE), SHM_SUCCESS);
+}
+
+/* ---- channel names (shm_common) ------------------------------------------------------ */
+
+#ifdef _WIN32
+#define OS_PREFIX_LOCAL "Local\\"
+#define OS_PREFIX_GLOBAL "Global\\"
+#else
+#define OS_PREFIX_LOCAL ""
+#define OS_PREFIX_GLOBAL ""
+#endif
+
+static void expect_os_name(const char *name, const char *want, const char *want_bare)
+{
+    char out[PLAT_NAME_MAX];
+    const char *bare = NULL;
+    shm_error_t err = shm_channel_os_name(name, out, sizeof out, &bare);
+    if (err != SHM_SUCCESS)
+        fail_msg("\"%s\": %s", name, shm_strerror(err));
+    if (strcmp(out, want) != 0 || bare == NULL || strcmp(bare, want_bare) != 0)
+        fail_msg("\"%s\": \"%s\" (bare \"%s\"), expected \"%s\" (bare \"%s\")", name, out,
+                 bare ? bare : "(null)", want, want_bare);
+    /* Exactly the room it needs, and one byte less. */
+    size_t need = strlen(want) + 1;
+    assert_int_equal(shm_channel_os_name(name, out, need, NULL), SHM_SUCCESS);
+    assert_string_equal(out, want);
+    assert_int_equal(shm_channel_os_name(name, out, need - 1, NULL), SHM_ERROR_INVALID_PARAM);
+}
+
+static void test_channel_os_name(void **state)
+{
+    (void)state;
+    char n64[SHM_MAX_NAME_LENGTH + 2], want[PLAT_NAME_MAX], prefixed[PLAT_NAME_MAX];
+    memset(n64, 'a', sizeof n64);
+    n64[SHM_MAX_NAME_LENGTH] = '\0';
+
+    expect_os_name("abc", OS_PREFIX_LOCAL "xshm.abc", "abc");
+    expect_os_name("Local\\abc", OS_PREFIX_LOCAL "xshm.abc", "abc");
+    expect_os_name("Global\\abc", OS_PREFIX_GLOBAL "xshm.abc", "abc");
+    expect_os_name("A.z_0-9", OS_PREFIX_LOCAL "xshm.A.z_0-9", "A.z_0-9");
+    snprintf(want, sizeof want, OS_PREFIX_LOCAL "xshm.%s", n64);
+    expect_os_name(n64, want, n64);
+    snprintf(prefixed, sizeof prefixed, "Global\\%s", n64);
+    snprintf(want, sizeof want, OS_PREFIX_GLOBAL "xshm.%s", n64);
+    expect_os_name(prefixed, want, n64);
+
+    static const char *const bad[] = {"", "Local\\", "Global\\", "a b", "a/b", "a\\b", "a@lock",
+                                      "Local\\Global\\x", "local\\x", "Global\\\\x", "\xc3\xa9t\xc3\xa9"};
+    char out[PLAT_NAME_MAX];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (shm_channel_os_name(bad[i], out, sizeof out, NULL) != SHM_ERROR_INVALID_PARAM)
+            fail_msg("\"%s\" accepted as a channel name", bad[i]);
+    n64[SHM_MAX_NAME_LENGTH] = 'a';
+    n64[SHM_MAX_NAME_LENGTH + 1] = '\0'; /* 65 characters */
+    assert_int_equal(shm_channel_os_name(n64, out, sizeof out, NULL), SHM_ERROR_INVALID_PARAM);
+    snprintf(prefixed, sizeof prefixed, "Local\\%s", n64);
+    assert_int_equal(shm_channel_os_name(prefixed, out, sizeof out, NULL), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(shm_channel_os_name(NULL, out, sizeof out, NULL), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(shm_channel_os_name("abc", NULL, sizeof out, NULL), SHM_ERROR_INVALID_PARAM);
+}
+
+/* ---- the biased lock (shm_common) --------------------------------------------------- */
+
+#define BLOCK_ROUNDS 200000u
+
+typedef struct block_ctx {
+    shm_block_t lock;
+    uint32_t go;      /* atomic: both threads start together */
+    uint64_t count;   /* guarded by lock; plain accesses */
+    uint32_t inside;  /* atomic: threads inside the lock now */
+    uint32_t overlap; /* atomic: times two were inside at once */
+} block_ctx_t;
+
+static void block_main(void *arg)
+{
+    block_ctx_t *c = (block_ctx_t *)arg;
+    while (!xa_load32_acq(&c->go))
+        xa_pause();
+    for (uint32_t i = 0; i < BLOCK_ROUNDS; i++) {
+        bool fast = shm_block_lock(&c->lock);
+        if (xa_fetch_add32(&c->inside, 1) != 0)
+            xa_fetch_add32(&c->overlap, 1);
+        uint64_t v = c->count;
+        if ((i & 63u) == 0)
+            xa_pause(); /* widen the window a lost exclusion would leave */
+        c->count = v + 1;
+        xa_fetch_add32(&c->inside, (uint32_t)-1);
+        shm_block_unlock(&c->lock, fast);
+    }
+}
+
+/* The first thread to take the lock is favoured (a plain store), until a
+ * second thread comes: from then on both exclude each other. */
+static void test_block_lock_excludes(void **state)
+{
+    (void)state;
+    block_ctx_t *c = (block_ctx_t *)calloc(1, sizeof *c);
+    assert_non_null(c);
+    /* One of the two threads takes it first and is favoured (where fences
+     * allow), the other takes the favour away. */
+    plat_thread_t t1, t2;
+    assert_int_equal(plat_thread_start(&t1, block_main, c), SHM_SUCCESS);
+    assert_int_equal(plat_thread_start(&t2, block_main, c), SHM_SUCCESS);
+    xa_store32_rel(&c->go, 1);
+    plat_thread_join(&t1);
+    plat_thread_join(&t2);
+    /* And the main thread, after them. */
+    bool fast = shm_block_lock(&c->lock);
+    c->count++;
+    shm_block_unlock(&c->lock, fast);
+    shm_block_drain(&c->lock);
+    print_message("biased lock: %llu increments, %u overlaps\n", (unsigned long long)c->count,
+                  xa_load32_acq(&c->overlap));
+    assert_int_equal(xa_load32_acq(&c->overlap), 0);
+    assert_int_equal(c->count, 2u * BLOCK_ROUNDS + 1u);
+    free(c);
+}
+
+/* ---- cleanup of the tests' named objects ------------------------------------------------ */
+
+#ifndef _WIN32
+static bool shm_entry_exists(const char *os, const char *suffix)
+{
+    char path[PLAT_NAME_MAX + 32];
+    struct stat st;
+    snprintf(path, sizeof path, "/dev/shm/%s%s", os, suffix);
+    return stat(path, &st) == 0;
+}
+
+static int leftovers_of(const char *os)
+{
+    return (int)shm_entry_exists(os, "") + (int)shm_entry_exists(os, "@lock") +
+           (int)shm_entry_exists(os, ".seg");
+}
+#endif
+
+/*
+ * Names from tp_unique_name are cleaned up by the process that generated
+ * them when it exits, whatever its tests left (a channel's segment, its
+ * lock file, further objects); a process given a name by another never
+ * removes that one's objects.
+ */
+static void test_testproc_cleanup(void **state)
+{
+#ifdef _WIN32
+    (void)state;
+    SKIP_BECAUSE("Windows: named objects vanish with their last handle, nothing to clean");
+#else
+    fixture_t *f = (fixture_t *)*state;
+    int code = -1;
+    bool ok = false;
+    assert_int_equal(plat_shm_create(&f->a, f->shm_name, SEG_SIZE), SHM_SUCCESS);
+
+    /* A helper makes objects under a name of its own and exits: gone. */
+    const char *args[2] = {f->shm_name, NULL};
+    assert_int_equal(tp_spawn_self(&f->child, "leave", args), 0);
+    assert_int_equal(tp_wait(&f->child, HELPER_TIMEOUT_MS, &code), 0);
+    assert_int_equal(code, 0);
+    TP_WAIT_UNTIL_SET(ok, xa_load32_acq(&area_of(&f->a)->ready) == 1, HELPER_TIMEOUT_MS);
+    assert_true(ok);
+    char theirs[PLAT_NAME_MAX];
+    snprintf(theirs, sizeof theirs, "xshm.%s", (const char *)f->a.base + NAME_AREA_OFFSET);
+    int left = leftovers_of(theirs);
+    print_message("helper's own name %s: %d of 3 objects left after it exited\n", theirs, left);
+    assert_int_equal(left, 0);
+
+    /* A helper makes objects under a name of ours and exits: they stay. */
+    char mine[65], os[PLAT_NAME_MAX];
+    tp_unique_name(mine, sizeof mine, "mine");
+    snprintf(os, sizeof os, "xshm.%s", mine);
+    const char *targs[2] = {os, NULL};
+    assert_int_equal(tp_spawn_self(&f->child, "touch", targs), 0);
+    assert_int_equal(tp_wait(&f->child, HELPER_TIMEOUT_MS, &code), 0);
+    assert_int_equal(code, 0);
+    assert_int_equal(leftovers_of(os), 3);
+    /* A name that merely starts like ours is not ours. */
+    char similar[PLAT_NAME_MAX + 2];
+    snprintf(similar, sizeof similar, "%sx", os);
+    plat_shm_t other;
+    assert_int_equal(plat_shm_create(&other, similar, 4096), SHM_SUCCESS);
+
+    /* What this process exits with, now: ours go, the other stays. */
+    unsigned removed = tp_cleanup_names();
+    assert_true(removed >= 3);
+    assert_int_equal(leftovers_of(os), 0);
+    assert_true(shm_entry_exists(similar, ""));
+    plat_shm_close(&other);
+    assert_int_equal(plat_shm_unlink(similar), SHM_SUCCESS);
+#endif
+}
+
+/* A helper notices that the process that started it has ended (and a test
+ * process, started by nobody's tp_spawn_self, is no helper). */
+static void test_testproc_parent_gone(void **state)
+{
+    fixture_t *f = (fixture_t *)*state;
+    int code = -1;
+    bool ok = false;
+    assert_false(tp_parent_gone());
+    assert_int_equal(plat_shm_create(&f->a, f->shm_name, SEG_SIZE), SHM_SUCCESS);
+    const char *args[2] = {f->shm_name, NULL};
+    assert_int_equal(tp_spawn_self(&f->child, "orphan", args), 0);
+    assert_int_equal(tp_wait(&f->child, HELPER_TIMEOUT_MS, &code), 0);
+    assert_int_equal(code, 0);
+    TP_WAIT_UNTIL_SET(ok, xa_load32_acq(&area_of(&f->a)->ready) == 1, 2 * HELPER_TIMEOUT_MS);
+    assert_true(ok);
+    assert_int_equal(xa_load32_relaxed(&area_of(&f->a)->value), 1);
 }
 
 /* ---- main -------------------------------------------------------------------------- */
@@ -926,6 +1331,12 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_thread_detach),
         cmocka_unit_test(test_mutex_counter),
         cmocka_unit_test(test_clock),
+        cmocka_unit_test(test_os_error_map),
+        FX_TEST(test_shm_create_too_big),
+        cmocka_unit_test(test_channel_os_name),
+        cmocka_unit_test(test_block_lock_excludes),
+        FX_TEST(test_testproc_cleanup),
+        FX_TEST(test_testproc_parent_gone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

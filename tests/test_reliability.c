@@ -282,7 +282,8 @@ static int helper_client(int argc, char **argv)
 
 /*
  * "server" <name>: create the channel (4 KiB rings, 2 clients, blocking
- * receive with a 20 s timeout) and echo every message back until killed.
+ * receive with a 20 s timeout) and echo every message back until killed
+ * (or, should the test fail before it kills us, until the test is gone).
  */
 static int helper_server(int argc, char **argv)
 {
@@ -300,7 +301,7 @@ static int helper_server(int argc, char **argv)
         shm_error_t r = shm_server_receive(s, buf, &sz);
         if (r == SHM_SUCCESS)
             (void)shm_server_send(s, buf, sz);
-        else if (r != SHM_ERROR_TIMEOUT)
+        else if (r != SHM_ERROR_TIMEOUT || tp_parent_gone())
             break;
     }
     shm_server_destroy(s);
@@ -1103,6 +1104,97 @@ static void test_corrupted_header(void **state)
 }
 
 /*
+ * A ring made corrupt through the shared mapping (as a hostile or broken
+ * peer can): the receive that meets the damage returns
+ * SHM_ERROR_INVALID_SEGMENT and the endpoint's callback gets
+ * SHM_EVENT_ERROR with that code, once; the peer's endpoint sees no error;
+ * the reader starts over at the newest position and receives what is sent
+ * next. Both directions: the server's ring read by a client (a record's
+ * length made huge) and a client's ring read by the server (a record of an
+ * unknown type).
+ */
+static void test_corrupt_ring_raises_error(void **state)
+{
+    (void)state;
+    char name[80];
+    tp_unique_name(name, sizeof(name), "rel-corrupt");
+    ev_log_t slog, clog;
+    ev_init(&slog);
+    ev_init(&clog);
+    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_server_t *s = shm_server_create(name, &c);
+    assert_non_null(s);
+    shm_client_t *cl = shm_client_connect(name);
+    assert_non_null(cl);
+    assert_int_equal(shm_server_register_callback(s, ev_callback, &slog), SHM_SUCCESS);
+    assert_int_equal(shm_client_register_callback(cl, ev_callback, &clog), SHM_SUCCESS);
+    assert_true(TP_WAIT_UNTIL(ev_count(&clog, SHM_EVENT_CONNECT) == 1 &&
+                                  ev_count(&slog, SHM_EVENT_CONNECT) == 1,
+                              WAIT_MS));
+    shm_segment_t *peek = peek_open(name);
+    assert_non_null(peek);
+    char buf[64];
+    uint32_t sz;
+
+    /* Server -> client: the second of two messages gets a huge length. */
+    shm_ring_t *tx = &peek->rings[0];
+    assert_int_equal(shm_server_send(s, "one", 4), SHM_SUCCESS);
+    uint64_t at = xa_load64_acq(&tx->hdr->tail);
+    assert_int_equal(shm_server_send(s, "two", 4), SHM_SUCCESS);
+    shm_record_header_t *rh = (shm_record_header_t *)(void *)(tx->data + (at & tx->mask));
+    assert_int_equal(rh->length, 4);
+    rh->length = 0xFFFFFF00u;
+    sz = sizeof(buf);
+    assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "one");
+    sz = sizeof(buf);
+    assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_ERROR_INVALID_SEGMENT);
+    assert_true(TP_WAIT_UNTIL(ev_count(&clog, SHM_EVENT_ERROR) == 1, WAIT_MS));
+    ev_entry_t e;
+    assert_true(ev_get(&clog, SHM_EVENT_ERROR, 0, &e));
+    assert_int_equal(e.error, SHM_ERROR_INVALID_SEGMENT);
+    /* Started over at the newest position: "two" is not delivered, what
+     * comes next is. */
+    sz = sizeof(buf);
+    assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_ERROR_EMPTY);
+    assert_int_equal(shm_server_send(s, "three", 6), SHM_SUCCESS);
+    sz = sizeof(buf);
+    assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "three");
+
+    /* Client -> server: an unknown record type. */
+    shm_ring_t *rx = &peek->rings[1];
+    at = xa_load64_acq(&rx->hdr->tail);
+    assert_int_equal(shm_client_send(cl, "a", 2), SHM_SUCCESS);
+    rh = (shm_record_header_t *)(void *)(rx->data + (at & rx->mask));
+    assert_int_equal(rh->type, SHM_REC_MESSAGE);
+    rh->type = 0x12345678u;
+    sz = sizeof(buf);
+    assert_int_equal(shm_server_receive(s, buf, &sz), SHM_ERROR_INVALID_SEGMENT);
+    assert_true(TP_WAIT_UNTIL(ev_count(&slog, SHM_EVENT_ERROR) == 1, WAIT_MS));
+    assert_true(ev_get(&slog, SHM_EVENT_ERROR, 0, &e));
+    assert_int_equal(e.error, SHM_ERROR_INVALID_SEGMENT);
+    assert_int_equal(shm_client_send(cl, "b", 2), SHM_SUCCESS);
+    sz = sizeof(buf);
+    assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
+    assert_string_equal(buf, "b");
+
+    /* Each side saw its own error once, and the channel stays up. A last
+     * event through each listener (a disconnect) orders the counts. */
+    peek_close(peek);
+    shm_client_disconnect(cl);
+    assert_true(TP_WAIT_UNTIL(ev_count(&slog, SHM_EVENT_DISCONNECT) == 1, WAIT_MS));
+    shm_server_destroy(s);
+    assert_int_equal(ev_count(&slog, SHM_EVENT_ERROR), 1);
+    assert_int_equal(ev_count(&clog, SHM_EVENT_ERROR), 1);
+    assert_int_equal(ev_count(&clog, SHM_EVENT_DISCONNECT), 0);
+    assert_int_equal(ev_bad(&slog), 0);
+    assert_int_equal(ev_bad(&clog), 0);
+    ev_fini(&slog);
+    ev_fini(&clog);
+}
+
+/*
  * What a server killed while creating its channel can leave under the name:
  * an object of size 0 (killed between creating and sizing it: POSIX only),
  * a sized object of zeros, one with the creator's identity but no magic
@@ -1340,6 +1432,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_reuse_name_with_client_attached),
         cmocka_unit_test(test_reconnect_misuse),
         cmocka_unit_test(test_corrupted_header),
+        cmocka_unit_test(test_corrupt_ring_raises_error),
         cmocka_unit_test(test_killed_while_creating),
         cmocka_unit_test(test_join_waits_for_publication),
         cmocka_unit_test(test_not_a_channel),

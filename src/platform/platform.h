@@ -253,6 +253,14 @@ void plat_sleep_ms(uint32_t ms);
  * and its error code (errno or GetLastError()); "" and 0 if none. */
 const char *plat_last_os_error(int *code);
 
+/* The port's one table from an OS error code (errno on POSIX, a
+ * GetLastError() value on Windows) to the shm_error_t that the functions
+ * above return when an OS call fails with it: 0 -> SHM_SUCCESS; "exists",
+ * "not found", "access denied", "no memory or room" and "bad name or
+ * argument" -> SHM_ERROR_EXISTS, _NOT_FOUND, _ACCESS, _MEMORY,
+ * _INVALID_PARAM; anything else -> SHM_ERROR_SYSTEM. */
+shm_error_t plat_map_os_error(int code);
+
 #ifdef __cplusplus
 }
 #endif

@@ -41,7 +41,7 @@ static _Thread_local const char *g_err_fn = "";
 static _Thread_local int g_err_code = 0;
 
 /* The one errno -> shm_error_t table of this port. */
-static shm_error_t map_errno(int e)
+shm_error_t plat_map_os_error(int e)
 {
     switch (e) {
     case 0:
@@ -62,7 +62,7 @@ static shm_error_t map_errno(int e)
     case EINVAL:
         return SHM_ERROR_INVALID_PARAM;
     default:
-        return SHM_ERROR_SYSTEM;
+        return SHM_ERROR_SYSTEM; /* any other errno: an OS call failed */
     }
 }
 
@@ -71,7 +71,7 @@ static shm_error_t os_fail(const char *fn, int e)
 {
     g_err_fn = fn;
     g_err_code = e;
-    return map_errno(e);
+    return plat_map_os_error(e);
 }
 
 const char *plat_last_os_error(int *code)
@@ -203,7 +203,7 @@ shm_error_t plat_shm_create(plat_shm_t *shm, const char *name, size_t size)
     return SHM_SUCCESS;
 
 fail:
-    shm_unlink(path);
+    shm_unlink(path); /* a failed create leaves no object behind */
     close(fd);
     return os_fail(fn, e);
 }

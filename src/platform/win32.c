@@ -70,6 +70,8 @@ static shm_error_t map_win32_error(DWORD e)
     }
 }
 
+shm_error_t plat_map_os_error(int code) { return map_win32_error((DWORD)code); }
+
 /* Record that OS call `fn` failed with code `e`; return the mapped code. */
 static shm_error_t os_fail(const char *fn, DWORD e)
 {

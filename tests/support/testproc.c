@@ -8,9 +8,11 @@
 #include <windows.h>
 #else
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <spawn.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -27,10 +29,44 @@ extern char **environ;
 
 /* ---- dispatch ---------------------------------------------------------------- */
 
+/* The process that started this helper, from the pid tp_spawn_self leaves
+ * in the helper's environment (asking the OS for our parent once we run
+ * would be too late: it may have ended already). POSIX: its pid, which
+ * getppid() stops returning when it ends. Windows: a handle on it. */
+#define TP_PARENT_ENV "XSHM_TP_PARENT"
+#ifdef _WIN32
+static HANDLE g_parent;
+#else
+static pid_t g_parent;
+#endif
+
+static void note_parent(void)
+{
+#ifdef _WIN32
+    char buf[32];
+    DWORD n = GetEnvironmentVariableA(TP_PARENT_ENV, buf, (DWORD)sizeof buf);
+    if (n > 0 && n < sizeof buf)
+        g_parent = OpenProcess(SYNCHRONIZE, FALSE, (DWORD)strtoul(buf, NULL, 10));
+#else
+    const char *env = getenv(TP_PARENT_ENV);
+    g_parent = env != NULL ? (pid_t)strtol(env, NULL, 10) : getppid();
+#endif
+}
+
+bool tp_parent_gone(void)
+{
+#ifdef _WIN32
+    return g_parent != NULL && WaitForSingleObject(g_parent, 0) == WAIT_OBJECT_0;
+#else
+    return g_parent != 0 && getppid() != g_parent;
+#endif
+}
+
 int tp_dispatch(int argc, char **argv, const tp_helper_t *helpers, int *exit_code)
 {
     if (argc < 2 || strcmp(argv[1], "--helper") != 0)
         return 0;
+    note_parent();
     *exit_code = 127;
     if (argc < 3) {
         fprintf(stderr, "testproc: --helper needs a helper name\n");
@@ -85,14 +121,19 @@ static uint64_t mix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
+static uint32_t atomic_inc(volatile long *v)
+{
+#if defined(_MSC_VER) && !defined(__clang__)
+    return (uint32_t)InterlockedIncrement(v);
+#else
+    return (uint32_t)__atomic_add_fetch(v, 1, __ATOMIC_SEQ_CST);
+#endif
+}
+
 static uint32_t next_counter(void)
 {
     static volatile long counter;
-#if defined(_MSC_VER) && !defined(__clang__)
-    return (uint32_t)InterlockedIncrement(&counter);
-#else
-    return (uint32_t)__atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
-#endif
+    return atomic_inc(&counter);
 }
 
 static uint64_t entropy(void)
@@ -118,6 +159,85 @@ static unsigned long current_pid(void)
     return (unsigned long)GetCurrentProcessId();
 #else
     return (unsigned long)getpid();
+#endif
+}
+
+/* ---- names handed out, removed at exit ------------------------------------------------ */
+
+typedef struct tp_name_rec {
+    char name[65];
+    unsigned long pid;       /* the process that generated it */
+    volatile long ready;     /* 1 once name and pid are written */
+} tp_name_rec_t;
+
+static tp_name_rec_t g_names[TP_MAX_NAMES];
+static volatile long g_name_slots; /* slots taken (may exceed TP_MAX_NAMES) */
+static volatile long g_cleanup_registered;
+
+static void cleanup_at_exit(void) { (void)tp_cleanup_names(); }
+
+static void record_name(const char *name, unsigned long pid)
+{
+    if (atomic_inc(&g_cleanup_registered) == 1)
+        atexit(cleanup_at_exit);
+    uint32_t i = atomic_inc(&g_name_slots) - 1;
+    if (i >= TP_MAX_NAMES)
+        return; /* only the first ones: a test program makes a few dozen */
+    size_t len = strlen(name);
+    if (len >= sizeof g_names[i].name)
+        return;
+    memcpy(g_names[i].name, name, len + 1);
+    g_names[i].pid = pid;
+    atomic_inc(&g_names[i].ready);
+}
+
+#ifndef _WIN32
+/* True when `entry` holds `name` as a whole component: after the start or a
+ * '.', before the end, a '.' or a '@'. */
+static int names_object(const char *entry, const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0)
+        return 0;
+    for (const char *p = strstr(entry, name); p != NULL; p = strstr(p + 1, name)) {
+        char before = p == entry ? '.' : p[-1];
+        char after = p[len];
+        if (before == '.' && (after == '\0' || after == '.' || after == '@'))
+            return 1;
+    }
+    return 0;
+}
+#endif
+
+unsigned tp_cleanup_names(void)
+{
+#ifdef _WIN32
+    return 0; /* named objects vanish with their last handle */
+#else
+    unsigned long self = current_pid();
+    uint32_t n = (uint32_t)g_name_slots;
+    unsigned removed = 0;
+    if (n > TP_MAX_NAMES)
+        n = TP_MAX_NAMES;
+    DIR *dir = opendir("/dev/shm");
+    if (dir == NULL)
+        return 0;
+    for (struct dirent *d = readdir(dir); d != NULL; d = readdir(dir)) {
+        if (d->d_name[0] == '.')
+            continue;
+        for (uint32_t i = 0; i < n; i++) {
+            const tp_name_rec_t *r = &g_names[i];
+            if (!r->ready || r->pid != self || !names_object(d->d_name, r->name))
+                continue;
+            char path[NAME_MAX + 2];
+            snprintf(path, sizeof path, "/%s", d->d_name);
+            if (shm_unlink(path) == 0)
+                removed++;
+            break;
+        }
+    }
+    closedir(dir);
+    return removed;
 #endif
 }
 
@@ -148,6 +268,7 @@ void tp_unique_name(char *buf, size_t n, const char *base)
         buf[limit] = '\0';
         if (buf[0] == '-' || buf[0] == '.')
             buf[0] = 'x';
+        record_name(buf, pid);
         return;
     }
     if (base == NULL || base[0] == '\0')
@@ -162,6 +283,7 @@ void tp_unique_name(char *buf, size_t n, const char *base)
         buf[i] = ok ? ch : '_';
     }
     memcpy(buf + blen, suffix, slen + 1);
+    record_name(buf, pid);
 }
 
 /* ---- processes: Windows ---------------------------------------------------------- */
@@ -235,6 +357,10 @@ int tp_spawn_self(tp_child_t *c, const char *helper, const char *const *args)
         free(cmd);
         return -1;
     }
+
+    char self_pid[32];
+    snprintf(self_pid, sizeof self_pid, "%lu", (unsigned long)GetCurrentProcessId());
+    SetEnvironmentVariableA(TP_PARENT_ENV, self_pid); /* inherited: see note_parent */
 
     STARTUPINFOA si;
     PROCESS_INFORMATION pi;
@@ -353,12 +479,32 @@ int tp_spawn_self(tp_child_t *c, const char *helper, const char *const *args)
         argv[k++] = (char *)(uintptr_t)args[i];
     argv[k] = NULL;
 
+    /* Our environment, with our pid as the helper's parent (note_parent). */
+    size_t nenv = 0;
+    while (environ[nenv] != NULL)
+        nenv++;
+    char **envp = (char **)calloc(nenv + 2, sizeof *envp);
+    char parent[48];
+    snprintf(parent, sizeof parent, "%s=%lu", TP_PARENT_ENV, (unsigned long)getpid());
+    if (envp == NULL) {
+        free(argv);
+        free(emu_buf);
+        return -1;
+    }
+    size_t k2 = 0;
+    for (size_t i = 0; i < nenv; i++)
+        if (strncmp(environ[i], TP_PARENT_ENV "=", sizeof(TP_PARENT_ENV)) != 0)
+            envp[k2++] = environ[i];
+    envp[k2++] = parent;
+    envp[k2] = NULL;
+
     fflush(stdout); /* do not let the child inherit unflushed output */
     fflush(stderr);
     pid_t pid;
-    int e = posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ);
+    int e = posix_spawnp(&pid, argv[0], NULL, NULL, argv, envp);
     if (e != 0)
         fprintf(stderr, "testproc: posix_spawn(%s) failed: %s\n", argv[0], strerror(e));
+    free(envp);
     free(argv);
     free(emu_buf);
     if (e != 0)

@@ -57,6 +57,14 @@ typedef struct tp_child {
 int tp_dispatch(int argc, char **argv, const tp_helper_t *helpers, int *exit_code);
 
 /*
+ * In a helper: true once the process that started it (tp_spawn_self) has
+ * ended. A helper that runs until it is killed checks it now and then, so
+ * that a test that fails before it kills its helper does not leave it
+ * running (holding the test's output open). False outside a helper.
+ */
+bool tp_parent_gone(void);
+
+/*
  * Start a copy of the running executable as "--helper <helper> args..."
  * (args: NULL-terminated, may be NULL). Returns 0, or -1 with a message on
  * stderr.
@@ -79,8 +87,27 @@ void tp_kill(tp_child_t *c);
  * a counter and random characters, e.g. "base-1234-7-k3x9q2". Only
  * [A-Za-z0-9._-] (other characters of base become '_'), at most 64
  * characters and at most n - 1; base is shortened when needed.
+ *
+ * The process records every name it hands out (the first TP_MAX_NAMES), and
+ * when it exits normally (atexit; a test that fails still ends that way)
+ * tp_cleanup_names() removes what is left of the objects made under them.
  */
 void tp_unique_name(char *buf, size_t n, const char *base);
+
+#define TP_MAX_NAMES 512
+
+/*
+ * Remove the shared-memory objects named after the names this process got
+ * from tp_unique_name: on Linux every entry of /dev/shm that holds such a
+ * name as a whole component (preceded by the start or '.', followed by the
+ * end, '.' or '@'): a channel's segment "xshm.<name>", its lock file
+ * "xshm.<name>@lock", and the tests' own "xshm.<name>.seg" and the like.
+ * Only the process that generated a name removes its objects: a helper
+ * process given a name by its parent never does, killed or not. Windows:
+ * nothing to do, named objects vanish with their last handle. Returns the
+ * number of objects removed.
+ */
+unsigned tp_cleanup_names(void);
 
 /* Monotonic milliseconds, arbitrary origin. */
 uint64_t tp_now_ms(void);
