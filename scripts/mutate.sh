@@ -21,7 +21,8 @@
 # For each target the run copies the tracked sources (with uncommitted
 # changes) to build/mutate/<target>/src, builds them once unchanged and runs
 # CTest (without the label "loaded", whose repeated runs add time and no
-# checks) to make sure the suite is green. Then, for each mutant, it applies
+# checks, nor "mutate", the check of this list, which a planted bug fails)
+# to make sure the suite is green. Then, for each mutant, it applies
 # the replacement, rebuilds, runs the test programs its entry names as
 # killers and, only if they all pass, the whole suite; it records the failing
 # test programs and the CMocka tests within them, and restores the file. A
@@ -29,7 +30,8 @@
 #   killed     some test failed (or the suite timed out),
 #   survived   every test passed: a promise without a test,
 #   stillborn  it did not build (not counted in the kill rate).
-# The table goes to stdout and build/mutate/report.txt; the exit status is
+# The table goes to stdout and build/mutate/report.txt (report-T.txt with
+# --target T); the exit status is
 # non-zero when a mutant survived without a "survives:" reason, or a
 # mutant no longer applies.
 #
@@ -175,7 +177,7 @@ export WINEPREFIX=$cache/wine WINEDEBUG=-all CMOCKA_MESSAGE_OUTPUT=stdout
 
 work=$root/build/mutate
 mkdir -p "$work"
-report=$work/report.txt
+report=$work/report${only_target:+-$only_target}.txt
 : >"$report"
 start=$SECONDS
 killed=0 survived=0 stillborn=0 unexplained=0 expected=0
@@ -184,7 +186,7 @@ killed=0 survived=0 stillborn=0 unexplained=0 expected=0
 # "loaded"), or only the named test programs; print the failing test
 # programs and, in parentheses, the first CMocka tests that failed in them.
 run_suite() {
-    local t=$1 src=$2 log=$3 par=() sel=(-LE loaded)
+    local t=$1 src=$2 log=$3 par=() sel=(-LE 'loaded|mutate')
     shift 3
     if [ $# -gt 0 ]; then sel=(-R "^($(IFS='|'; echo "$*"))\$"); fi
     case $t in win-*) ;; *) par=(-j "$jobs") ;; esac
