@@ -32,7 +32,7 @@
 extern "C" {
 #endif
 
-#define TL_MAX 8
+#define TL_MAX 16
 
 /* A server or client that the teardown destroys if the test has not. */
 void tl_server(shm_server_t *s);
