@@ -33,6 +33,7 @@
 #include "shm_ringbuffer.h"
 #include "testmsg.h"
 #include "testevlog.h"
+#include "testleft.h"
 #include "testproc.h"
 
 #if defined(XA_TSAN)
@@ -1197,23 +1198,25 @@ static void test_connect_disconnect_other_process(void **state)
     char name[80], pid_s[16];
     uname_(name, sizeof(name), "hello");
     snprintf(pid_s, sizeof(pid_s), "%u", self_pid());
-    ev_log_t log;
+    static ev_log_t log; /* static: the listener may outlive a failed test (tl_teardown) */
     ev_init(&log);
     shm_ring_config_t c = cfg(4096, 2, true, 10000);
     shm_server_t *s = shm_server_create(name, &c);
     assert_non_null(s);
+    tl_server(s);
     assert_int_equal(shm_server_register_callback(s, ev_callback, &log), SHM_SUCCESS);
 
-    tp_child_t child;
+    tp_child_t *child = tl_child();
+    assert_non_null(child);
     const char *args[] = {name, pid_s, NULL};
-    assert_int_equal(tp_spawn_self(&child, "hello", args), 0);
+    assert_int_equal(tp_spawn_self(child, "hello", args), 0);
     bool ok = TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 1, 20000);
     if (!ok)
-        tp_kill(&child);
+        tp_kill(child);
     assert_true(ok);
     ev_entry_t e;
     assert_true(ev_find(&log, SHM_EVENT_CONNECT, 0, &e) >= 0);
-    assert_int_equal(e.peer.pid, child.pid);
+    assert_int_equal(e.peer.pid, child->pid);
     assert_int_equal(e.peer.ptr_bits, kPtrBits);
     assert_true(e.peer.slot < 2);
     uint32_t slot = e.peer.slot;
@@ -1222,26 +1225,26 @@ static void test_connect_disconnect_other_process(void **state)
     uint32_t sz = sizeof(buf);
     shm_error_t r = shm_server_receive(s, buf, &sz);
     if (r != SHM_SUCCESS)
-        tp_kill(&child);
+        tp_kill(child);
     assert_int_equal(r, SHM_SUCCESS);
-    snprintf(expect, sizeof(expect), "hello from %u", child.pid);
+    snprintf(expect, sizeof(expect), "hello from %u", child->pid);
     assert_string_equal(buf, expect);
     assert_int_equal(shm_server_send(s, "welcome", 8), SHM_SUCCESS);
 
     ok = TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_DISCONNECT) == 1, 20000);
     int code = -1;
-    if (tp_wait(&child, 20000, &code) != 0)
-        tp_kill(&child);
+    if (tp_wait(child, 20000, &code) != 0)
+        tp_kill(child);
     assert_true(ok);
     assert_int_equal(code, 0);
     assert_true(ev_find(&log, SHM_EVENT_DISCONNECT, 0, &e) >= 0);
-    assert_int_equal(e.peer.pid, child.pid);
+    assert_int_equal(e.peer.pid, child->pid);
     assert_int_equal(e.peer.ptr_bits, kPtrBits);
     assert_int_equal(e.peer.slot, slot);
     assert_true(ev_find(&log, SHM_EVENT_CONNECT, 0, NULL) <
                 ev_find(&log, SHM_EVENT_DISCONNECT, 0, NULL));
     assert_int_equal(server_connected(s), 0);
-    shm_server_destroy(s);
+    tl_server_destroy(s);
     assert_int_equal(ev_count(&log, SHM_EVENT_CONNECT), 1);
     assert_int_equal(ev_count(&log, SHM_EVENT_DISCONNECT), 1);
     assert_int_equal(ev_bad(&log), 0);
@@ -1278,37 +1281,39 @@ static void test_crashed_client(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "crash");
-    ev_log_t log;
+    static ev_log_t log; /* static: the listener may outlive a failed test (tl_teardown) */
     ev_init(&log);
     shm_ring_config_t c = cfg(4096, 1, true, 20000);
     shm_server_t *s = shm_server_create(name, &c);
     assert_non_null(s);
+    tl_server(s);
     assert_int_equal(shm_server_register_callback(s, ev_callback, &log), SHM_SUCCESS);
-    tp_child_t child;
+    tp_child_t *child = tl_child();
+    assert_non_null(child);
     const char *args[] = {name, NULL};
-    assert_int_equal(tp_spawn_self(&child, "linger", args), 0);
+    assert_int_equal(tp_spawn_self(child, "linger", args), 0);
     char buf[16];
     uint32_t sz = sizeof(buf);
     shm_error_t r = shm_server_receive(s, buf, &sz);
     if (r != SHM_SUCCESS)
-        tp_kill(&child);
+        tp_kill(child);
     assert_int_equal(r, SHM_SUCCESS);
     assert_string_equal(buf, "ready");
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 1, 10000));
     uint64_t t0 = now_ms();
-    tp_kill(&child);
+    tp_kill(child);
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_DISCONNECT) == 1, 10000));
     print_message("killed client noticed after %llu ms\n", (unsigned long long)(now_ms() - t0));
     ev_entry_t e;
     assert_true(ev_find(&log, SHM_EVENT_DISCONNECT, 0, &e) >= 0);
-    assert_int_equal(e.peer.pid, child.pid);
+    assert_int_equal(e.peer.pid, child->pid);
     assert_int_equal(server_connected(s), 0);
     /* Its slot (the only one) can be taken again. */
     shm_client_t *cl = shm_client_connect(name);
     assert_non_null(cl);
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 2, 10000));
     shm_client_disconnect(cl);
-    shm_server_destroy(s);
+    tl_server_destroy(s);
     assert_int_equal(ev_bad(&log), 0);
     ev_fini(&log);
 }
@@ -1618,6 +1623,7 @@ typedef struct mt_dir {
 typedef struct mt_arg {
     mt_dir_t *d;
     uint32_t tid;
+    uint32_t done; /* atomic: set as the thread ends */
 } mt_arg_t;
 
 static uint32_t mt_len(uint32_t tid, uint32_t seq) { return 8u + (tid * 7919u + seq * 104729u) % 193u; }
@@ -1643,6 +1649,7 @@ static void mt_sender(void *arg)
         if (r != SHM_SUCCESS)
             xa_fetch_add32(&d->send_fail, 1);
     }
+    xa_store32_rel(&a->done, 1);
 }
 
 static void mt_receiver(void *arg)
@@ -1676,6 +1683,7 @@ static void mt_receiver(void *arg)
         xa_fetch_add32(&d->counts[tid * d->per_thread + seq], 1);
         xa_fetch_add32(&d->received, 1);
     }
+    xa_store32_rel(&a->done, 1);
 }
 
 static void test_threads_one_endpoint(void **state)
@@ -1689,12 +1697,16 @@ static void test_threads_one_endpoint(void **state)
     shm_ring_config_t c = cfg(4u << 20, 1, true, 100);
     shm_server_t *s = shm_server_create(name, &c);
     assert_non_null(s);
+    tl_server(s);
     shm_client_t *cl = shm_client_connect(name);
     assert_non_null(cl);
+    tl_client(cl);
 
-    mt_dir_t dir[2];
-    mt_arg_t sargs[2][MT_SENDERS], rargs[2][MT_RECEIVERS];
-    plat_thread_t st[2][MT_SENDERS], rt[2][MT_RECEIVERS];
+    /* Static: after a failed assert the threads run on until tl_teardown
+     * ends them (destroying the endpoints makes them return at once). */
+    static mt_dir_t dir[2];
+    static mt_arg_t sargs[2][MT_SENDERS], rargs[2][MT_RECEIVERS];
+    plat_thread_t *st[2][MT_SENDERS], *rt[2][MT_RECEIVERS];
     for (int k = 0; k < 2; k++) {
         mt_dir_t *d = &dir[k];
         memset(d, 0, sizeof(*d));
@@ -1711,7 +1723,10 @@ static void test_threads_one_endpoint(void **state)
         for (uint32_t i = 0; i < MT_RECEIVERS; i++) {
             rargs[k][i].d = &dir[k];
             rargs[k][i].tid = i;
-            assert_int_equal(plat_thread_start(&rt[k][i], mt_receiver, &rargs[k][i]), SHM_SUCCESS);
+            rargs[k][i].done = 0;
+            assert_int_equal(tl_thread_start(&rt[k][i], mt_receiver, &rargs[k][i],
+                                             &rargs[k][i].done),
+                             SHM_SUCCESS);
         }
     }
     uint64_t t0 = now_ms();
@@ -1719,14 +1734,17 @@ static void test_threads_one_endpoint(void **state)
         for (uint32_t i = 0; i < MT_SENDERS; i++) {
             sargs[k][i].d = &dir[k];
             sargs[k][i].tid = i;
-            assert_int_equal(plat_thread_start(&st[k][i], mt_sender, &sargs[k][i]), SHM_SUCCESS);
+            sargs[k][i].done = 0;
+            assert_int_equal(tl_thread_start(&st[k][i], mt_sender, &sargs[k][i],
+                                             &sargs[k][i].done),
+                             SHM_SUCCESS);
         }
     }
     for (int k = 0; k < 2; k++) {
         for (uint32_t i = 0; i < MT_SENDERS; i++)
-            plat_thread_join(&st[k][i]);
+            tl_join(st[k][i]);
         for (uint32_t i = 0; i < MT_RECEIVERS; i++)
-            plat_thread_join(&rt[k][i]);
+            tl_join(rt[k][i]);
     }
     print_message("threads: 2 x %u messages in %llu ms\n", MT_SENDERS * per_thread,
                   (unsigned long long)(now_ms() - t0));
@@ -1757,8 +1775,8 @@ static void test_threads_one_endpoint(void **state)
     assert_int_equal(cs.messages_received, MT_SENDERS * per_thread);
     assert_int_equal(ss.messages_sent, MT_SENDERS * per_thread);
     assert_int_equal(cs.messages_sent, MT_SENDERS * per_thread);
-    shm_client_disconnect(cl);
-    shm_server_destroy(s);
+    tl_client_disconnect(cl);
+    tl_server_destroy(s);
 }
 
 /* ---- blocked receives and destruction ------------------------------------------- */
@@ -1804,62 +1822,68 @@ static void test_destroy_wakes_blocked_receive(void **state)
     /* 1. A server receive blocked in a thread; the server is destroyed. */
     shm_server_t *s = shm_server_create(name, &c);
     assert_non_null(s);
+    tl_server(s);
     shm_client_t *cl = shm_client_connect(name);
     assert_non_null(cl);
+    tl_client(cl);
     const shm_ring_t *to_server = shm_client_tx_ring(cl); /* its slot 0: the server */
-    blocked_t b;
+    static blocked_t b; /* static: the thread may outlive a failed test (tl_teardown) */
     memset(&b, 0, sizeof(b));
     b.s = s;
-    plat_thread_t t;
-    assert_int_equal(plat_thread_start(&t, blocked_server_receive, &b), SHM_SUCCESS);
+    plat_thread_t *t;
+    assert_int_equal(tl_thread_start(&t, blocked_server_receive, &b, &b.done), SHM_SUCCESS);
     /* Asleep once it has marked its reader slot as waiting. */
     assert_true(TP_WAIT_UNTIL(any_slot_waiting(to_server), 10000));
     uint64_t t0 = now_ms();
-    shm_server_destroy(s);
+    tl_server_destroy(s);
     assert_true(TP_WAIT_UNTIL(xa_load32_acq(&b.done) == 1, 10000));
-    plat_thread_join(&t);
+    tl_join(t);
     print_message("blocked server receive returned %llu ms after destroy\n",
                   (unsigned long long)(b.end_ms - t0));
     assert_int_equal(b.result, SHM_ERROR_CLOSED);
     assert_true(b.end_ms - t0 < 2000);
-    shm_client_disconnect(cl);
+    tl_client_disconnect(cl);
 
     /* 2. A client receive blocked in a thread; the server is destroyed. */
     s = shm_server_create(name, &c);
     assert_non_null(s);
+    tl_server(s);
     cl = shm_client_connect(name);
     assert_non_null(cl);
+    tl_client(cl);
     memset(&b, 0, sizeof(b));
     b.c = cl;
-    assert_int_equal(plat_thread_start(&t, blocked_client_receive, &b), SHM_SUCCESS);
+    assert_int_equal(tl_thread_start(&t, blocked_client_receive, &b, &b.done), SHM_SUCCESS);
     assert_true(TP_WAIT_UNTIL(any_slot_waiting(shm_server_tx_ring(s)), 10000));
     t0 = now_ms();
-    shm_server_destroy(s);
+    tl_server_destroy(s);
     assert_true(TP_WAIT_UNTIL(xa_load32_acq(&b.done) == 1, 10000));
-    plat_thread_join(&t);
+    tl_join(t);
     print_message("blocked client receive returned %llu ms after server destroy\n",
                   (unsigned long long)(b.end_ms - t0));
     assert_int_equal(b.result, SHM_ERROR_NOT_CONNECTED);
     assert_true(b.end_ms - t0 < 2000);
-    shm_client_disconnect(cl);
+    tl_client_disconnect(cl);
 
     /* 3. A client receive blocked in a thread; the client disconnects. */
     s = shm_server_create(name, &c);
     assert_non_null(s);
+    tl_server(s);
     cl = shm_client_connect(name);
     assert_non_null(cl);
+    tl_client(cl);
     memset(&b, 0, sizeof(b));
     b.c = cl;
-    assert_int_equal(plat_thread_start(&t, blocked_client_receive, &b), SHM_SUCCESS);
+    assert_int_equal(tl_thread_start(&t, blocked_client_receive, &b, &b.done), SHM_SUCCESS);
     assert_true(TP_WAIT_UNTIL(any_slot_waiting(shm_server_tx_ring(s)), 10000));
     t0 = now_ms();
-    shm_client_disconnect(cl);
+    tl_client_disconnect(cl);
     assert_true(TP_WAIT_UNTIL(xa_load32_acq(&b.done) == 1, 10000));
-    plat_thread_join(&t);
+    tl_join(t);
     assert_int_equal(b.result, SHM_ERROR_CLOSED);
     assert_true(b.end_ms - t0 < 2000);
     assert_int_equal(server_connected(s), 0);
-    shm_server_destroy(s);
+    tl_server_destroy(s);
 }
 
 /* ---- callbacks that use their own endpoint ----------------------------------- */
@@ -2114,20 +2138,22 @@ static void test_crashed_server_without_callback(void **state)
 
     /* 1. A blocking receive, blocked (most likely) when the kill comes. */
     uname_(name, sizeof(name), "srvcrash-b");
-    tp_child_t srv;
-    shm_client_t *cl = join_held_server(&srv, name, true);
-    blocked_t b;
+    tp_child_t *srv = tl_child();
+    assert_non_null(srv);
+    shm_client_t *cl = join_held_server(srv, name, true);
+    tl_client(cl);
+    static blocked_t b; /* static: the thread may outlive a failed test (tl_teardown) */
     memset(&b, 0, sizeof(b));
     b.c = cl;
-    plat_thread_t t;
-    assert_int_equal(plat_thread_start(&t, blocked_client_receive, &b), SHM_SUCCESS);
+    plat_thread_t *t;
+    assert_int_equal(tl_thread_start(&t, blocked_client_receive, &b, &b.done), SHM_SUCCESS);
     uint64_t t0 = now_ms();
-    tp_kill(&srv);
+    tp_kill(srv);
     /* Beyond the 20 s timeout: a receive that never notices returns TIMEOUT
      * then, and the thread is joined either way. */
     bool done = TP_WAIT_UNTIL(blocked_done(&b), 60000);
     if (done)
-        plat_thread_join(&t);
+        tl_join(t);
     assert_true(done);
     print_message("killed server: blocked receive returned %s after %llu ms (no callback)\n",
                   shm_strerror(b.result), (unsigned long long)(b.end_ms - t0));
@@ -2136,13 +2162,13 @@ static void test_crashed_server_without_callback(void **state)
     /* A channel whose server died counts as absent. */
     assert_null(shm_client_connect(name));
     assert_int_equal(shm_last_error(), SHM_ERROR_NOT_FOUND);
-    shm_client_disconnect(cl);
+    tl_client_disconnect(cl);
     reclaim_name(name);
 
     /* 2. Non-blocking receives, polled. */
     uname_(name, sizeof(name), "srvcrash-n");
-    cl = join_held_server(&srv, name, false);
-    tp_kill(&srv);
+    cl = join_held_server(srv, name, false);
+    tp_kill(srv);
     shm_error_t r = SHM_ERROR_EMPTY;
     uint64_t deadline = now_ms() + 10000;
     while (r == SHM_ERROR_EMPTY && now_ms() < deadline) {
@@ -2160,8 +2186,8 @@ static void test_crashed_server_without_callback(void **state)
 
     /* 3. Sends only. */
     uname_(name, sizeof(name), "srvcrash-s");
-    cl = join_held_server(&srv, name, false);
-    tp_kill(&srv);
+    cl = join_held_server(srv, name, false);
+    tp_kill(srv);
     r = SHM_SUCCESS;
     deadline = now_ms() + 10000;
     uint64_t sent = 0;
@@ -2304,32 +2330,35 @@ static void test_timeout_zero_waits(void **state)
     shm_ring_config_t c = cfg(4096, 1, true, 0);
     shm_server_t *s = shm_server_create(name, &c);
     assert_non_null(s);
+    tl_server(s);
     shm_client_t *cl = shm_client_connect(name);
     assert_non_null(cl);
+    tl_client(cl);
 
     for (int dir = 0; dir < 2; dir++) {
         bool to_client = dir == 0;
-        blocked_t b;
+        static blocked_t b; /* static: the thread may outlive a failed test */
         memset(&b, 0, sizeof(b));
         b.s = s;
         b.c = cl;
-        plat_thread_t t;
-        assert_int_equal(plat_thread_start(&t, to_client ? blocked_client_receive
-                                                         : blocked_server_receive, &b),
+        plat_thread_t *t;
+        assert_int_equal(tl_thread_start(&t, to_client ? blocked_client_receive
+                                                       : blocked_server_receive,
+                                         &b, &b.done),
                          SHM_SUCCESS);
         /* The receiver's slot: the client's in the server's ring, or the
          * server's in the client's. */
         const shm_ring_t *ring = to_client ? shm_server_tx_ring(s) : shm_client_tx_ring(cl);
         bool asleep = TP_WAIT_UNTIL(any_slot_waiting(ring) || blocked_done(&b), 20000);
         if (blocked_done(&b)) {
-            plat_thread_join(&t);
+            tl_join(t);
             fail_msg("%s receive with timeout_ms 0 returned %s before any message was sent",
                      to_client ? "client" : "server", shm_strerror(b.result));
         }
         if (!asleep) {
             /* Unblock it before failing: it waits for good. */
             (void)(to_client ? shm_server_send(s, "x", 2) : shm_client_send(cl, "x", 2));
-            plat_thread_join(&t);
+            tl_join(t);
             fail_msg("the receive never went to sleep");
         }
         const char *msg = to_client ? "late to client" : "late to server";
@@ -2337,18 +2366,15 @@ static void test_timeout_zero_waits(void **state)
         assert_int_equal(to_client ? shm_server_send(s, msg, len) : shm_client_send(cl, msg, len),
                          SHM_SUCCESS);
         bool done = TP_WAIT_UNTIL(blocked_done(&b), 20000);
-        if (!done) {
-            shm_client_disconnect(cl); /* wakes a stuck receive (CLOSED) */
-            cl = NULL;
-        }
-        plat_thread_join(&t);
-        assert_true(done);
+        if (done)
+            tl_join(t);
+        assert_true(done); /* else tl_teardown ends the endpoints: CLOSED wakes it */
         assert_int_equal(b.result, SHM_SUCCESS);
         assert_int_equal(b.size, len);
         assert_string_equal(b.buf, msg);
     }
-    shm_client_disconnect(cl);
-    shm_server_destroy(s);
+    tl_client_disconnect(cl);
+    tl_server_destroy(s);
 }
 
 /*
@@ -2942,16 +2968,16 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_setup_macros),
         cmocka_unit_test(test_callback_uses_endpoint),
         cmocka_unit_test(test_callback_ends_endpoint),
-        cmocka_unit_test(test_destroy_wakes_blocked_receive),
-        cmocka_unit_test(test_connect_disconnect_other_process),
+        cmocka_unit_test_teardown(test_destroy_wakes_blocked_receive, tl_teardown),
+        cmocka_unit_test_teardown(test_connect_disconnect_other_process, tl_teardown),
         cmocka_unit_test(test_brief_client_seen),
-        cmocka_unit_test(test_crashed_client),
+        cmocka_unit_test_teardown(test_crashed_client, tl_teardown),
         cmocka_unit_test(test_echo_two_processes),
         cmocka_unit_test(test_pingpong_no_lost_wakeup),
-        cmocka_unit_test(test_threads_one_endpoint),
-        cmocka_unit_test(test_crashed_server_without_callback),
+        cmocka_unit_test_teardown(test_threads_one_endpoint, tl_teardown),
+        cmocka_unit_test_teardown(test_crashed_server_without_callback, tl_teardown),
         cmocka_unit_test(test_crashed_client_without_callback),
-        cmocka_unit_test(test_timeout_zero_waits),
+        cmocka_unit_test_teardown(test_timeout_zero_waits, tl_teardown),
         cmocka_unit_test(test_stats_two_clients),
         cmocka_unit_test(test_client_stats_since_connect),
         cmocka_unit_test(test_receive_fairness),

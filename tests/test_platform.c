@@ -572,7 +572,9 @@ static void test_wake_thread(void **state)
 
     make_channel(f);
     shared_area_t *a = area_of(&f->a);
-    waiter_ctx_t c;
+    /* Static: a thread that is still waiting after a failure must not write
+     * into this function's stack once CMocka has left it. */
+    static waiter_ctx_t c;
     memset(&c, 0, sizeof c);
     c.wake = &f->wb;
     c.word = &a->word;
@@ -586,8 +588,22 @@ static void test_wake_thread(void **state)
         plat_wake_signal(&f->wa, &a->word);
     }
     TP_WAIT_UNTIL_SET(ok, xa_load32_acq(&c.done) == 1, 15000);
-    assert_true(ok); /* else the thread is stuck: do not join it */
-    plat_thread_join(&t);
+    if (!ok) {
+        /* Stuck: end its rounds (each wait also times out within 10 s) so
+         * that it is joined, not left using the fixture's wake object. */
+        bool ended = false;
+        xa_store32_rel(&a->word, WAKE_ROUNDS);
+        xa_fence_seq_cst();
+        plat_wake_signal(&f->wa, &a->word);
+        TP_WAIT_UNTIL_SET(ended, xa_load32_acq(&c.done) == 1, 25000);
+        if (ended)
+            plat_thread_join(&t);
+        else
+            plat_thread_detach(&t);
+    } else {
+        plat_thread_join(&t);
+    }
+    assert_true(ok);
     assert_int_equal(xa_load32_acq(&c.timeouts), 0);
 }
 
@@ -894,8 +910,9 @@ static void test_thread_start_join(void **state)
     memset(&c, 0, sizeof c);
     assert_false(plat_thread_is_current(&c.t)); /* a zeroed thread is no one */
     assert_int_equal(plat_thread_start(&c.t, thread_main, &c), SHM_SUCCESS);
-    assert_false(plat_thread_is_current(&c.t)); /* we are not that thread */
+    bool is_me = plat_thread_is_current(&c.t); /* checked once it is joined */
     plat_thread_join(&c.t);
+    assert_false(is_me); /* we are not that thread */
     assert_int_equal(xa_load32_acq(&c.ran), 1);
     assert_int_equal(xa_load32_relaxed(&c.was_current), 1);
     assert_false(plat_thread_is_current(&c.t));
@@ -947,9 +964,11 @@ static void test_mutex_counter(void **state)
     memset(&c, 0, sizeof c);
     plat_mutex_init(&c.lock);
     assert_int_equal(plat_thread_start(&t1, counter_main, &c), SHM_SUCCESS);
-    assert_int_equal(plat_thread_start(&t2, counter_main, &c), SHM_SUCCESS);
-    plat_thread_join(&t1);
-    plat_thread_join(&t2);
+    shm_error_t e2 = plat_thread_start(&t2, counter_main, &c);
+    plat_thread_join(&t1); /* before any assert: it uses c, on this stack */
+    if (e2 == SHM_SUCCESS)
+        plat_thread_join(&t2);
+    assert_int_equal(e2, SHM_SUCCESS);
     plat_mutex_lock(&c.lock);
     uint64_t total = c.count;
     plat_mutex_unlock(&c.lock);
@@ -1191,10 +1210,12 @@ static void test_block_lock_excludes(void **state)
      * allow), the other takes the favour away. */
     plat_thread_t t1, t2;
     assert_int_equal(plat_thread_start(&t1, block_main, c), SHM_SUCCESS);
-    assert_int_equal(plat_thread_start(&t2, block_main, c), SHM_SUCCESS);
+    shm_error_t e2 = plat_thread_start(&t2, block_main, c);
     xa_store32_rel(&c->go, 1);
-    plat_thread_join(&t1);
-    plat_thread_join(&t2);
+    plat_thread_join(&t1); /* before any assert: it waits for go, then runs */
+    if (e2 == SHM_SUCCESS)
+        plat_thread_join(&t2);
+    assert_int_equal(e2, SHM_SUCCESS);
     /* And the main thread, after them. */
     bool fast = shm_block_lock(&c->lock);
     c->count++;

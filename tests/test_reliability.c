@@ -45,6 +45,7 @@
 #include "shm_ipc.h"
 #include "shm_ringbuffer.h"
 #include "testevlog.h"
+#include "testleft.h"
 #include "testproc.h"
 
 /* Generous waits for things that must happen (a helper starting under
@@ -388,45 +389,50 @@ static void test_crashed_client(void **state)
     (void)state;
     char name[80];
     tp_unique_name(name, sizeof(name), "rel-cc");
-    ev_log_t log;
+    /* Static, as is the blocked receive's state: after a failed assert the
+     * teardown (tl_teardown) ends the thread, listener and helpers that use
+     * them, and they must not write into this function's stack meanwhile. */
+    static ev_log_t log;
     ev_init(&log);
     shm_ring_config_t c = cfg(4096, 1, true, WAIT_MS);
     shm_server_t *s = shm_server_create(name, &c);
     assert_non_null(s);
+    tl_server(s);
 
-    tp_child_t first;
+    tp_child_t *first = tl_child();
+    assert_non_null(first);
     const char *linger[] = {name, "linger", NULL};
-    assert_int_equal(tp_spawn_self(&first, "client", linger), 0);
+    assert_int_equal(tp_spawn_self(first, "client", linger), 0);
     char buf[64], want[64];
     uint32_t sz = sizeof(buf);
     shm_error_t r = shm_server_receive(s, buf, &sz);
     if (r != SHM_SUCCESS)
-        tp_kill(&first);
+        tp_kill(first);
     assert_int_equal(r, SHM_SUCCESS);
-    snprintf(want, sizeof(want), "hello %u", first.pid);
+    snprintf(want, sizeof(want), "hello %u", first->pid);
     assert_string_equal(buf, want);
     assert_int_equal(shm_server_send(s, "ping", 5), SHM_SUCCESS);
     sz = sizeof(buf);
     r = shm_server_receive(s, buf, &sz);
     if (r != SHM_SUCCESS)
-        tp_kill(&first);
+        tp_kill(first);
     assert_int_equal(r, SHM_SUCCESS);
     assert_string_equal(buf, "pong");
 
     /* A receive blocked in another thread; asleep once it has marked the
      * server's slot of the client's ring as waiting (no listener runs yet,
      * so nothing else sets that mark). */
-    blocked_t b;
+    static blocked_t b;
     memset(&b, 0, sizeof(b));
     b.s = s;
-    plat_thread_t t;
-    assert_int_equal(plat_thread_start(&t, blocked_receive, &b), SHM_SUCCESS);
+    plat_thread_t *t;
+    assert_int_equal(tl_thread_start(&t, blocked_receive, &b, &b.done), SHM_SUCCESS);
     shm_segment_t *peek = peek_open(name);
     assert_non_null(peek);
     bool asleep = TP_WAIT_UNTIL(slot_waiting(&peek->rings[1], 0), WAIT_MS);
     peek_close(peek);
     if (!asleep)
-        tp_kill(&first);
+        tp_kill(first);
     assert_true(asleep);
 
     /* The callback; CONNECT is raised for the client already there. */
@@ -434,12 +440,12 @@ static void test_crashed_client(void **state)
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 1, WAIT_MS));
     ev_entry_t e;
     assert_true(ev_get(&log, SHM_EVENT_CONNECT, 0, &e));
-    assert_int_equal(e.peer.pid, first.pid);
+    assert_int_equal(e.peer.pid, first->pid);
     assert_int_equal(server_connected(s), 1);
 
-    uint32_t first_pid = first.pid;
+    uint32_t first_pid = first->pid;
     uint64_t kill_ns = now_ns();
-    tp_kill(&first);
+    tp_kill(first);
     uint64_t killed = now_ns();
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_DISCONNECT) == 1, WAIT_MS));
     assert_true(ev_get(&log, SHM_EVENT_DISCONNECT, 0, &e));
@@ -457,48 +463,49 @@ static void test_crashed_client(void **state)
     assert_false(blocked_done(&b));
 
     /* A new client process takes the freed slot. */
-    tp_child_t second;
+    tp_child_t *second = tl_child();
+    assert_non_null(second);
     const char *once[] = {name, "once", NULL};
     uint64_t spawned = now_ns();
-    assert_int_equal(tp_spawn_self(&second, "client", once), 0);
+    assert_int_equal(tp_spawn_self(second, "client", once), 0);
     bool returned = TP_WAIT_UNTIL(blocked_done(&b), WAIT_MS);
     if (!returned)
-        tp_kill(&second);
+        tp_kill(second);
     assert_true(returned);
-    plat_thread_join(&t);
+    tl_join(t);
     print_message("crashed client: the blocked receive waited %.0f ms in all and returned "
                   "%.0f ms after the new client was started\n",
                   ms_between(killed, b.end_ns), ms_between(spawned, b.end_ns));
     if (b.result != SHM_SUCCESS)
-        tp_kill(&second);
+        tp_kill(second);
     assert_int_equal(b.result, SHM_SUCCESS);
-    snprintf(want, sizeof(want), "hello %u", second.pid);
+    snprintf(want, sizeof(want), "hello %u", second->pid);
     assert_string_equal(b.msg, want);
     assert_int_equal(shm_server_send(s, "ping", 5), SHM_SUCCESS);
     sz = sizeof(buf);
     r = shm_server_receive(s, buf, &sz);
     if (r != SHM_SUCCESS)
-        tp_kill(&second);
+        tp_kill(second);
     assert_int_equal(r, SHM_SUCCESS);
     assert_string_equal(buf, "pong");
     /* The server raises CONNECT for a client its listener has seen (it
      * looks every 100 ms): the helper stays until then. */
     bool seen = TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 2, WAIT_MS);
     if (!seen)
-        tp_kill(&second);
+        tp_kill(second);
     assert_true(seen);
     assert_true(ev_get(&log, SHM_EVENT_CONNECT, 1, &e));
-    assert_int_equal(e.peer.pid, second.pid);
+    assert_int_equal(e.peer.pid, second->pid);
     assert_int_equal(e.peer.slot, 0);
     assert_int_equal(server_connected(s), 1);
     assert_int_equal(shm_server_send(s, "bye", 4), SHM_SUCCESS);
-    expect_exit(&second, 0);
+    expect_exit(second, 0);
 
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_DISCONNECT) == 2, WAIT_MS));
     assert_true(ev_get(&log, SHM_EVENT_DISCONNECT, 1, &e));
-    assert_int_equal(e.peer.pid, second.pid);
+    assert_int_equal(e.peer.pid, second->pid);
     assert_int_equal(server_connected(s), 0);
-    shm_server_destroy(s);
+    tl_server_destroy(s);
     assert_int_equal(ev_count(&log, SHM_EVENT_CONNECT), 2);
     assert_int_equal(ev_count(&log, SHM_EVENT_ERROR), 0);
     assert_int_equal(ev_bad(&log), 0);
@@ -521,54 +528,56 @@ static void test_crashed_server(void **state)
     (void)state;
     char name[80];
     tp_unique_name(name, sizeof(name), "rel-cs");
-    ev_log_t log;
+    static ev_log_t log; /* static: see test_crashed_client */
     ev_init(&log);
 
-    tp_child_t srv;
+    tp_child_t *srv = tl_child();
+    assert_non_null(srv);
     const char *args[] = {name, NULL};
-    assert_int_equal(tp_spawn_self(&srv, "server", args), 0);
+    assert_int_equal(tp_spawn_self(srv, "server", args), 0);
     shm_client_t *cl = connect_within(name, WAIT_MS);
     if (!cl)
-        tp_kill(&srv);
+        tp_kill(srv);
     assert_non_null(cl);
+    tl_client(cl);
     assert_int_equal(shm_client_send(cl, "echo me", 8), SHM_SUCCESS);
     char buf[64];
     uint32_t sz = sizeof(buf);
     shm_error_t r = shm_client_receive(cl, buf, &sz);
     if (r != SHM_SUCCESS)
-        tp_kill(&srv);
+        tp_kill(srv);
     assert_int_equal(r, SHM_SUCCESS);
     assert_string_equal(buf, "echo me");
 
     /* A receive blocked in another thread (the server's config: blocking,
      * 20 s). Asleep once our slot of the server's ring is marked waiting;
      * the listener is not started yet, so the mark is the receive's. */
-    blocked_t b;
+    static blocked_t b;
     memset(&b, 0, sizeof(b));
     b.c = cl;
-    plat_thread_t t;
-    assert_int_equal(plat_thread_start(&t, blocked_receive, &b), SHM_SUCCESS);
+    plat_thread_t *t;
+    assert_int_equal(tl_thread_start(&t, blocked_receive, &b, &b.done), SHM_SUCCESS);
     shm_segment_t *peek = peek_open(name);
     assert_non_null(peek);
     bool asleep = TP_WAIT_UNTIL(any_slot_waiting(&peek->rings[0]), WAIT_MS);
     peek_close(peek);
     if (!asleep)
-        tp_kill(&srv);
+        tp_kill(srv);
     assert_true(asleep);
 
     assert_int_equal(shm_client_register_callback(cl, ev_callback, &log), SHM_SUCCESS);
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 1, WAIT_MS));
     ev_entry_t e;
     assert_true(ev_get(&log, SHM_EVENT_CONNECT, 0, &e));
-    assert_int_equal(e.peer.pid, srv.pid);
-    uint32_t srv_pid = srv.pid;
+    assert_int_equal(e.peer.pid, srv->pid);
+    uint32_t srv_pid = srv->pid;
 
     uint64_t kill_ns = now_ns();
-    tp_kill(&srv);
+    tp_kill(srv);
     uint64_t killed = now_ns();
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_DISCONNECT) == 1, WAIT_MS));
     assert_true(TP_WAIT_UNTIL(blocked_done(&b), WAIT_MS));
-    plat_thread_join(&t);
+    tl_join(t);
     assert_true(ev_get(&log, SHM_EVENT_DISCONNECT, 0, &e));
     /* Neither before the kill: the server was alive until then. */
     if (e.at_ns < kill_ns || b.end_ns < kill_ns)
@@ -595,6 +604,7 @@ static void test_crashed_server(void **state)
     shm_server_t *s = shm_server_create(name, &c);
     if (!s)
         fail_msg("create after the server crashed: %s", shm_strerror(shm_last_error()));
+    tl_server(s);
     print_message("crashed server: new server created in %.2f ms\n", ms_between(t0, now_ns()));
     /* A live server holds the name now. */
     assert_null(shm_server_create(name, &c));
@@ -614,7 +624,7 @@ static void test_crashed_server(void **state)
     assert_int_equal(st.messages_received, 1);
 
     /* No server at all: the reconnect fails and the client stays out. */
-    shm_server_destroy(s);
+    tl_server_destroy(s);
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_DISCONNECT) == 2, WAIT_MS));
     t0 = now_ns();
     assert_int_equal(shm_client_reconnect(cl), SHM_ERROR_NOT_FOUND);
@@ -629,13 +639,14 @@ static void test_crashed_server(void **state)
     /* A server again: a later reconnect succeeds, with the same callback. */
     s = shm_server_create(name, &c);
     assert_non_null(s);
+    tl_server(s);
     assert_int_equal(shm_client_reconnect(cl), SHM_SUCCESS);
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 3, WAIT_MS));
     exchange_both_ways(s, cl);
 
-    shm_client_disconnect(cl);
+    tl_client_disconnect(cl);
     assert_true(TP_WAIT_UNTIL(server_connected(s) == 0, WAIT_MS));
-    shm_server_destroy(s);
+    tl_server_destroy(s);
     assert_int_equal(ev_count(&log, SHM_EVENT_CONNECT), 3);
     assert_int_equal(ev_count(&log, SHM_EVENT_DISCONNECT), 2);
     assert_int_equal(ev_count(&log, SHM_EVENT_ERROR), 0);
@@ -1423,8 +1434,8 @@ int main(int argc, char **argv)
     if (tp_dispatch(argc, argv, helpers, &rc))
         return rc;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_crashed_client),
-        cmocka_unit_test(test_crashed_server),
+        cmocka_unit_test_teardown(test_crashed_client, tl_teardown),
+        cmocka_unit_test_teardown(test_crashed_server, tl_teardown),
         cmocka_unit_test(test_reused_pid_client),
         cmocka_unit_test(test_reused_pid_server_seen_by_client),
         cmocka_unit_test(test_reused_pid_server_reclaimed),
