@@ -243,6 +243,17 @@ void plat_proc_self(plat_proc_id_t *id);
  */
 bool plat_proc_alive(const plat_proc_id_t *id);
 
+#ifdef _WIN32
+/*
+ * Tests only: the OpenProcess that plat_proc_alive calls (arguments and
+ * result as OpenProcess's: DWORD access, BOOL inherit, DWORD pid, HANDLE),
+ * so that a test can play a process that denies some rights. NULL restores
+ * the real one. Returns the previous one (NULL: the real one).
+ */
+typedef void *(*plat_win_open_process_fn)(uint32_t access, int inherit, uint32_t pid);
+plat_win_open_process_fn plat_win_test_open_process(plat_win_open_process_fn fn);
+#endif
+
 /* Monotonic time in nanoseconds, from an arbitrary origin. */
 uint64_t plat_now_ns(void);
 

@@ -645,11 +645,25 @@ void plat_proc_self(plat_proc_id_t *id)
     id->start_time = process_start_time(GetCurrentProcess());
 }
 
+static void *real_open_process(uint32_t access, int inherit, uint32_t pid)
+{
+    return (void *)OpenProcess((DWORD)access, inherit ? TRUE : FALSE, (DWORD)pid);
+}
+
+static plat_win_open_process_fn g_open_process = real_open_process;
+
+plat_win_open_process_fn plat_win_test_open_process(plat_win_open_process_fn fn)
+{
+    plat_win_open_process_fn old = g_open_process;
+    g_open_process = fn ? fn : real_open_process;
+    return old == real_open_process ? NULL : old;
+}
+
 bool plat_proc_alive(const plat_proc_id_t *id)
 {
     if (id == NULL || id->pid == 0)
         return false;
-    HANDLE h = OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE,
+    HANDLE h = (HANDLE)g_open_process(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE,
                            (DWORD)id->pid);
     if (h == NULL) {
         DWORD e = GetLastError();
