@@ -343,9 +343,37 @@ shm_error_t plat_shm_create(plat_shm_t *shm, const char *name, size_t size)
     return SHM_SUCCESS;
 }
 
-shm_error_t plat_shm_open(plat_shm_t *shm, const char *name)
+/*
+ * The size of the view at `base` (all its regions), which must be committed
+ * throughout. A section made with SEC_RESERVE (not by plat_shm_create) has
+ * pages that are only reserved until its maker commits them: the first read
+ * of one is an access violation. Such a view is SHM_ERROR_ACCESS (not an
+ * object plat_shm_create makes), found before anything reads it.
+ */
+static shm_error_t view_size_committed(void *base, size_t *size)
 {
     MEMORY_BASIC_INFORMATION mbi;
+    char *p = (char *)base;
+    size_t total = 0;
+    for (;;) {
+        if (VirtualQuery(p, &mbi, sizeof mbi) == 0) {
+            if (total != 0)
+                break; /* past the end of the address space */
+            return os_fail_last("VirtualQuery");
+        }
+        if (mbi.AllocationBase != base || mbi.State == MEM_FREE)
+            break; /* past the end of the view */
+        if (mbi.State != MEM_COMMIT)
+            return os_fail("VirtualQuery (reserved pages)", ERROR_ACCESS_DENIED);
+        total += (size_t)mbi.RegionSize;
+        p += mbi.RegionSize;
+    }
+    *size = total;
+    return SHM_SUCCESS;
+}
+
+shm_error_t plat_shm_open(plat_shm_t *shm, const char *name)
+{
     shm_error_t err;
 
     if (shm == NULL)
@@ -368,13 +396,13 @@ shm_error_t plat_shm_open(plat_shm_t *shm, const char *name)
         CloseHandle(h);
         return err;
     }
-    if (VirtualQuery(base, &mbi, sizeof mbi) == 0) {
-        err = os_fail_last("VirtualQuery");
+    size_t size = 0;
+    if ((err = view_size_committed(base, &size)) != SHM_SUCCESS) {
         UnmapViewOfFile(base);
         CloseHandle(h);
         return err;
     }
-    shm_fill(shm, base, (size_t)mbi.RegionSize, h, name);
+    shm_fill(shm, base, size, h, name);
     return SHM_SUCCESS;
 }
 
@@ -663,19 +691,29 @@ bool plat_proc_alive(const plat_proc_id_t *id)
 {
     if (id == NULL || id->pid == 0)
         return false;
+    bool can_wait = true;
     HANDLE h = (HANDLE)g_open_process(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE,
-                           (DWORD)id->pid);
+                                      id->pid);
+    if (h == NULL && GetLastError() == ERROR_ACCESS_DENIED) {
+        /* Not ours (another user's process now has the pid, or a service):
+         * PROCESS_QUERY_LIMITED_INFORMATION alone is usually still granted,
+         * and tells its creation time and whether it has exited. */
+        can_wait = false;
+        h = (HANDLE)g_open_process(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, id->pid);
+    }
     if (h == NULL) {
         DWORD e = GetLastError();
         (void)os_fail("OpenProcess", e);
         if (e == ERROR_INVALID_PARAMETER) /* no such process */
             return false;
-        /* ERROR_ACCESS_DENIED: it exists but is not ours. Anything else:
-         * cannot tell, so do not declare a live peer dead. */
+        /* ERROR_ACCESS_DENIED even for that (a protected process), or
+         * anything else: cannot tell, so do not declare a live peer dead. */
         return true;
     }
     bool alive = true;
-    if (WaitForSingleObject(h, 0) == WAIT_OBJECT_0) {
+    DWORD code = 0;
+    if (can_wait ? WaitForSingleObject(h, 0) == WAIT_OBJECT_0
+                 : (GetExitCodeProcess(h, &code) && code != STILL_ACTIVE)) {
         alive = false; /* exited; the pid is still held by some handle */
     } else if (id->start_time != 0) {
         uint64_t start = process_start_time(h);
