@@ -6,7 +6,8 @@
  * (the user, SYSTEM, Administrators) and the user as owner, always anew (an
  * existing object of the name is an error, never used), and opened only
  * when their owner is the user (or SYSTEM or Administrators), with the
- * rights the library needs. Threads: _beginthreadex. Locks:
+ * rights the library needs. Threads: CreateThread, each holding a reference
+ * to our module while it runs. Locks:
  * CRITICAL_SECTION. Process identity: pid + creation time.
  * Clock: QueryPerformanceCounter. Object names are ASCII: the A functions.
  */
@@ -568,50 +569,126 @@ void plat_wake_signal(plat_wake_t *w, uint32_t *word)
 typedef struct thread_start {
     plat_thread_fn fn;
     void *arg;
+    HMODULE pin;  /* the module of this code, referenced for the thread's life */
+    HANDLE done;  /* the thread's own handle to plat_thread_t.done */
+    HANDLE running; /* set once the thread runs (plat_thread_start waits) */
 } thread_start_t;
 
-static unsigned __stdcall thread_trampoline(void *p)
+/*
+ * After fn returns the thread touches nothing of its caller's: it sets
+ * `done` (a join under the loader lock returns then, without waiting for
+ * the thread's exit, which needs that lock) and leaves through
+ * FreeLibraryAndExitThread, so the module stays mapped until the thread has
+ * left its code, whatever FreeLibrary calls were made meanwhile.
+ */
+static DWORD WINAPI thread_trampoline(void *p)
 {
     thread_start_t s = *(thread_start_t *)p;
     free(p);
+    SetEvent(s.running); /* the starter closes it */
     s.fn(s.arg);
+    SetEvent(s.done);
+    CloseHandle(s.done);
+    if (s.pin)
+        FreeLibraryAndExitThread(s.pin, 0);
     return 0;
+}
+
+static void thread_reset(plat_thread_t *t)
+{
+    t->handle = 0;
+    t->id = 0;
+    t->done = 0;
 }
 
 shm_error_t plat_thread_start(plat_thread_t *t, plat_thread_fn fn, void *arg)
 {
+    shm_error_t err;
     if (t == NULL || fn == NULL)
         return SHM_ERROR_INVALID_PARAM;
-    t->handle = 0;
-    t->id = 0;
+    thread_reset(t);
 
     thread_start_t *s = (thread_start_t *)malloc(sizeof *s);
     if (s == NULL)
         return os_fail("malloc", ERROR_NOT_ENOUGH_MEMORY);
     s->fn = fn;
     s->arg = arg;
+    s->pin = NULL;
+    HANDLE done = CreateEventA(NULL, TRUE, FALSE, NULL);
+    if (done == NULL) {
+        err = os_fail_last("CreateEventA");
+        free(s);
+        return err == SHM_ERROR_MEMORY ? err : SHM_ERROR_SYSTEM;
+    }
+    if (!DuplicateHandle(GetCurrentProcess(), done, GetCurrentProcess(), &s->done, 0, FALSE,
+                         DUPLICATE_SAME_ACCESS)) {
+        (void)os_fail_last("DuplicateHandle");
+        CloseHandle(done);
+        free(s);
+        return SHM_ERROR_SYSTEM;
+    }
+    /* A reference to our module (FROM_ADDRESS: xshm.dll, or whatever the
+     * static library is linked into), dropped by the thread as it exits. */
+    if (!GetModuleHandleExA(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS,
+                            (LPCSTR)(void *)thread_trampoline, &s->pin)) {
+        (void)os_fail_last("GetModuleHandleExA");
+        CloseHandle(s->done);
+        CloseHandle(done);
+        free(s);
+        return SHM_ERROR_SYSTEM;
+    }
+    HMODULE pin = s->pin;
+    HANDLE own_done = s->done;
+    HANDLE running = CreateEventA(NULL, TRUE, FALSE, NULL);
+    if (running == NULL) {
+        (void)os_fail_last("CreateEventA");
+        FreeLibrary(pin);
+        CloseHandle(own_done);
+        CloseHandle(done);
+        free(s);
+        return SHM_ERROR_SYSTEM;
+    }
+    s->running = running;
 
     /* Started suspended so that *t is filled in before fn can run (fn may
      * call plat_thread_is_current(t) at once). */
-    unsigned tid = 0;
-    uintptr_t h = _beginthreadex(NULL, 0, thread_trampoline, s, CREATE_SUSPENDED, &tid);
-    if (h == 0) {
+    DWORD tid = 0;
+    HANDLE h = CreateThread(NULL, 0, thread_trampoline, s, CREATE_SUSPENDED, &tid);
+    if (h == NULL) {
+        (void)os_fail_last("CreateThread");
+        CloseHandle(running);
+        FreeLibrary(pin);
+        CloseHandle(own_done);
+        CloseHandle(done);
         free(s);
-        (void)os_fail("_beginthreadex", GetLastError());
         return SHM_ERROR_SYSTEM;
     }
     t->handle = (intptr_t)h;
     t->id = tid;
-    if (ResumeThread((HANDLE)h) == (DWORD)-1) {
+    t->done = (intptr_t)done;
+    if (ResumeThread(h) == (DWORD)-1) {
         /* Cannot happen for a thread we just created; do not leak it. */
         (void)os_fail_last("ResumeThread");
-        TerminateThread((HANDLE)h, 1);
-        CloseHandle((HANDLE)h);
+        TerminateThread(h, 1);
+        CloseHandle(h);
+        CloseHandle(running);
+        FreeLibrary(pin);
+        CloseHandle(own_done);
+        CloseHandle(done);
         free(s);
-        t->handle = 0;
-        t->id = 0;
+        thread_reset(t);
         return SHM_ERROR_SYSTEM;
     }
+    /* A new thread takes the loader lock once (DLL_THREAD_ATTACH) before it
+     * runs fn: wait until it has, so that a later join from DllMain (loader
+     * lock held) does not wait for a thread that cannot start. Hence no
+     * thread may be started from DllMain. */
+    HANDLE hs[2];
+    hs[0] = running;
+    hs[1] = h;
+    if (WaitForMultipleObjects(2, hs, FALSE, INFINITE) == WAIT_FAILED)
+        (void)os_fail_last("WaitForMultipleObjects");
+    CloseHandle(running);
     return SHM_SUCCESS;
 }
 
@@ -619,20 +696,26 @@ void plat_thread_join(plat_thread_t *t)
 {
     if (t == NULL || t->handle == 0)
         return;
-    if (WaitForSingleObject((HANDLE)t->handle, INFINITE) == WAIT_FAILED)
-        (void)os_fail_last("WaitForSingleObject");
+    /* fn has returned, or the thread is gone (killed by ExitProcess before
+     * it could say so). Not the thread's exit alone: under the loader lock
+     * (a destroy from DllMain) that would never come. */
+    HANDLE hs[2];
+    hs[0] = (HANDLE)t->done;
+    hs[1] = (HANDLE)t->handle;
+    if (WaitForMultipleObjects(2, hs, FALSE, INFINITE) == WAIT_FAILED)
+        (void)os_fail_last("WaitForMultipleObjects");
+    CloseHandle((HANDLE)t->done);
     CloseHandle((HANDLE)t->handle);
-    t->handle = 0;
-    t->id = 0;
+    thread_reset(t);
 }
 
 void plat_thread_detach(plat_thread_t *t)
 {
     if (t == NULL || t->handle == 0)
         return;
+    CloseHandle((HANDLE)t->done);
     CloseHandle((HANDLE)t->handle);
-    t->handle = 0;
-    t->id = 0;
+    thread_reset(t);
 }
 
 bool plat_thread_is_current(const plat_thread_t *t)
@@ -722,6 +805,25 @@ bool plat_proc_alive(const plat_proc_id_t *id)
     }
     CloseHandle(h);
     return alive;
+}
+
+/*
+ * RtlDllShutdownInProgress (ntdll, since Windows XP; Wine has it too): TRUE
+ * once ExitProcess has killed the other threads and is detaching DLLs.
+ */
+typedef BOOLEAN(WINAPI *shutdown_fn)(void);
+
+bool plat_process_exiting(void)
+{
+    static shutdown_fn fn; /* racing first calls store the same value */
+    static LONG looked;
+    if (!InterlockedCompareExchange(&looked, 0, 0)) {
+        HMODULE ntdll = GetModuleHandleA("ntdll.dll");
+        if (ntdll)
+            fn = (shutdown_fn)(void (*)(void))GetProcAddress(ntdll, "RtlDllShutdownInProgress");
+        InterlockedExchange(&looked, 1);
+    }
+    return fn != NULL && fn() != 0;
 }
 
 /* ---- time ------------------------------------------------------------------- */
