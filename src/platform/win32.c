@@ -603,7 +603,6 @@ static void thread_reset(plat_thread_t *t)
 
 shm_error_t plat_thread_start(plat_thread_t *t, plat_thread_fn fn, void *arg)
 {
-    shm_error_t err;
     if (t == NULL || fn == NULL)
         return SHM_ERROR_INVALID_PARAM;
     thread_reset(t);
@@ -616,9 +615,9 @@ shm_error_t plat_thread_start(plat_thread_t *t, plat_thread_fn fn, void *arg)
     s->pin = NULL;
     HANDLE done = CreateEventA(NULL, TRUE, FALSE, NULL);
     if (done == NULL) {
-        err = os_fail_last("CreateEventA");
+        (void)os_fail_last("CreateEventA");
         free(s);
-        return err == SHM_ERROR_MEMORY ? err : SHM_ERROR_SYSTEM;
+        return SHM_ERROR_SYSTEM;
     }
     if (!DuplicateHandle(GetCurrentProcess(), done, GetCurrentProcess(), &s->done, 0, FALSE,
                          DUPLICATE_SAME_ACCESS)) {
@@ -630,7 +629,7 @@ shm_error_t plat_thread_start(plat_thread_t *t, plat_thread_fn fn, void *arg)
     /* A reference to our module (FROM_ADDRESS: xshm.dll, or whatever the
      * static library is linked into), dropped by the thread as it exits. */
     if (!GetModuleHandleExA(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS,
-                            (LPCSTR)(void *)thread_trampoline, &s->pin)) {
+                            (LPCSTR)(uintptr_t)thread_trampoline, &s->pin)) {
         (void)os_fail_last("GetModuleHandleExA");
         CloseHandle(s->done);
         CloseHandle(done);
@@ -699,10 +698,10 @@ void plat_thread_join(plat_thread_t *t)
     /* fn has returned, or the thread is gone (killed by ExitProcess before
      * it could say so). Not the thread's exit alone: under the loader lock
      * (a destroy from DllMain) that would never come. */
-    HANDLE hs[2];
-    hs[0] = (HANDLE)t->done;
-    hs[1] = (HANDLE)t->handle;
-    if (WaitForMultipleObjects(2, hs, FALSE, INFINITE) == WAIT_FAILED)
+    HANDLE ends[2];
+    ends[0] = (HANDLE)t->done;
+    ends[1] = (HANDLE)t->handle;
+    if (WaitForMultipleObjects(2, ends, FALSE, INFINITE) == WAIT_FAILED)
         (void)os_fail_last("WaitForMultipleObjects");
     CloseHandle((HANDLE)t->done);
     CloseHandle((HANDLE)t->handle);
