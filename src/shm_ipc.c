@@ -98,7 +98,10 @@ static void ep_close(ep_sync_t *e, shm_wake_target_t *t)
     xa_xchg32(&e->closing, 1);
     shm_block_drain(&e->send_lock);
     shm_block_drain(&e->recv_lock);
-    while (xa_load32_acq(&e->waiting) != 0) {
+    /* During process exit (destroy from DllMain or a DLL's atexit handler
+     * after ExitProcess) a receive that was blocked has been killed where it
+     * stood, still counted in `waiting`: there is nobody to wait for. */
+    while (xa_load32_acq(&e->waiting) != 0 && !plat_process_exiting()) {
         shm_ev_wake_local(t); /* a receive may be asleep */
         plat_sleep_ms(1);
     }

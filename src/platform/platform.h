@@ -166,14 +166,27 @@ void plat_wake_signal(plat_wake_t *w, uint32_t *word);
 typedef struct plat_thread {
     intptr_t handle; /* Windows: thread HANDLE; POSIX: pthread_t */
     uint64_t id;     /* OS thread id, for plat_thread_is_current */
+    intptr_t done;   /* Windows: event set once fn has returned; POSIX: 0 */
 } plat_thread_t;
 
 typedef void (*plat_thread_fn)(void *arg);
 
-/* Start a thread running fn(arg). Errors: SHM_ERROR_SYSTEM. */
+/*
+ * Start a thread running fn(arg). Errors: SHM_ERROR_SYSTEM.
+ * Windows: the thread holds a reference to the module this code is in
+ * (xshm.dll, or the module the static library is linked into) until it
+ * ends, so that a FreeLibrary while it runs cannot unmap the code under it;
+ * it lets go as it exits (FreeLibraryAndExitThread).
+ */
 shm_error_t plat_thread_start(plat_thread_t *t, plat_thread_fn fn, void *arg);
 
-/* Wait for the thread to finish and release it. */
+/*
+ * Wait for fn to return and release the thread. Windows: returns once fn
+ * has returned (the thread then runs only this port's code, in the module it
+ * holds, before it exits), or once the thread is gone (killed by
+ * ExitProcess), so a join under the loader lock (from DllMain) does not wait
+ * for the thread's exit, which needs that lock.
+ */
 void plat_thread_join(plat_thread_t *t);
 
 /* Release a thread that will finish on its own (no join). */
@@ -242,6 +255,27 @@ void plat_proc_self(plat_proc_id_t *id);
  * (a zombie) counts as gone.
  */
 bool plat_proc_alive(const plat_proc_id_t *id);
+
+#ifdef _WIN32
+/*
+ * Tests only: the OpenProcess that plat_proc_alive calls (arguments and
+ * result as OpenProcess's: DWORD access, BOOL inherit, DWORD pid, HANDLE),
+ * so that a test can play a process that denies some rights. NULL restores
+ * the real one. Returns the previous one (NULL: the real one).
+ */
+typedef void *(*plat_win_open_process_fn)(uint32_t access, int inherit, uint32_t pid);
+plat_win_open_process_fn plat_win_test_open_process(plat_win_open_process_fn fn);
+#endif
+
+/*
+ * True once the process has begun to exit and its other threads may have
+ * been killed where they stood: Windows: DLLs are being detached by
+ * ExitProcess (RtlDllShutdownInProgress), e.g. an endpoint destroyed from
+ * DllMain or a DLL's atexit handler then. Nothing should wait for another
+ * thread of the process then. POSIX: always false (exit() runs its handlers
+ * with the other threads still running).
+ */
+bool plat_process_exiting(void);
 
 /* Monotonic time in nanoseconds, from an arbitrary origin. */
 uint64_t plat_now_ns(void);

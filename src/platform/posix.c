@@ -765,3 +765,5 @@ bool plat_local_fence(void)
 }
 
 uint64_t plat_thread_self(void) { return (uint64_t)(uintptr_t)pthread_self(); }
+
+bool plat_process_exiting(void) { return false; }

@@ -6,7 +6,8 @@
  * (the user, SYSTEM, Administrators) and the user as owner, always anew (an
  * existing object of the name is an error, never used), and opened only
  * when their owner is the user (or SYSTEM or Administrators), with the
- * rights the library needs. Threads: _beginthreadex. Locks:
+ * rights the library needs. Threads: CreateThread, each holding a reference
+ * to our module while it runs. Locks:
  * CRITICAL_SECTION. Process identity: pid + creation time.
  * Clock: QueryPerformanceCounter. Object names are ASCII: the A functions.
  */
@@ -343,9 +344,37 @@ shm_error_t plat_shm_create(plat_shm_t *shm, const char *name, size_t size)
     return SHM_SUCCESS;
 }
 
-shm_error_t plat_shm_open(plat_shm_t *shm, const char *name)
+/*
+ * The size of the view at `base` (all its regions), which must be committed
+ * throughout. A section made with SEC_RESERVE (not by plat_shm_create) has
+ * pages that are only reserved until its maker commits them: the first read
+ * of one is an access violation. Such a view is SHM_ERROR_ACCESS (not an
+ * object plat_shm_create makes), found before anything reads it.
+ */
+static shm_error_t view_size_committed(void *base, size_t *size)
 {
     MEMORY_BASIC_INFORMATION mbi;
+    char *p = (char *)base;
+    size_t total = 0;
+    for (;;) {
+        if (VirtualQuery(p, &mbi, sizeof mbi) == 0) {
+            if (total != 0)
+                break; /* past the end of the address space */
+            return os_fail_last("VirtualQuery");
+        }
+        if (mbi.AllocationBase != base || mbi.State == MEM_FREE)
+            break; /* past the end of the view */
+        if (mbi.State != MEM_COMMIT)
+            return os_fail("VirtualQuery (reserved pages)", ERROR_ACCESS_DENIED);
+        total += (size_t)mbi.RegionSize;
+        p += mbi.RegionSize;
+    }
+    *size = total;
+    return SHM_SUCCESS;
+}
+
+shm_error_t plat_shm_open(plat_shm_t *shm, const char *name)
+{
     shm_error_t err;
 
     if (shm == NULL)
@@ -368,13 +397,13 @@ shm_error_t plat_shm_open(plat_shm_t *shm, const char *name)
         CloseHandle(h);
         return err;
     }
-    if (VirtualQuery(base, &mbi, sizeof mbi) == 0) {
-        err = os_fail_last("VirtualQuery");
+    size_t size = 0;
+    if ((err = view_size_committed(base, &size)) != SHM_SUCCESS) {
         UnmapViewOfFile(base);
         CloseHandle(h);
         return err;
     }
-    shm_fill(shm, base, (size_t)mbi.RegionSize, h, name);
+    shm_fill(shm, base, size, h, name);
     return SHM_SUCCESS;
 }
 
@@ -540,50 +569,125 @@ void plat_wake_signal(plat_wake_t *w, uint32_t *word)
 typedef struct thread_start {
     plat_thread_fn fn;
     void *arg;
+    HMODULE pin;  /* the module of this code, referenced for the thread's life */
+    HANDLE done;  /* the thread's own handle to plat_thread_t.done */
+    HANDLE running; /* set once the thread runs (plat_thread_start waits) */
 } thread_start_t;
 
-static unsigned __stdcall thread_trampoline(void *p)
+/*
+ * After fn returns the thread touches nothing of its caller's: it sets
+ * `done` (a join under the loader lock returns then, without waiting for
+ * the thread's exit, which needs that lock) and leaves through
+ * FreeLibraryAndExitThread, so the module stays mapped until the thread has
+ * left its code, whatever FreeLibrary calls were made meanwhile.
+ */
+static DWORD WINAPI thread_trampoline(void *p)
 {
     thread_start_t s = *(thread_start_t *)p;
     free(p);
+    SetEvent(s.running); /* the starter closes it */
     s.fn(s.arg);
+    SetEvent(s.done);
+    CloseHandle(s.done);
+    if (s.pin)
+        FreeLibraryAndExitThread(s.pin, 0);
     return 0;
+}
+
+static void thread_reset(plat_thread_t *t)
+{
+    t->handle = 0;
+    t->id = 0;
+    t->done = 0;
 }
 
 shm_error_t plat_thread_start(plat_thread_t *t, plat_thread_fn fn, void *arg)
 {
     if (t == NULL || fn == NULL)
         return SHM_ERROR_INVALID_PARAM;
-    t->handle = 0;
-    t->id = 0;
+    thread_reset(t);
 
     thread_start_t *s = (thread_start_t *)malloc(sizeof *s);
     if (s == NULL)
         return os_fail("malloc", ERROR_NOT_ENOUGH_MEMORY);
     s->fn = fn;
     s->arg = arg;
+    s->pin = NULL;
+    HANDLE done = CreateEventA(NULL, TRUE, FALSE, NULL);
+    if (done == NULL) {
+        (void)os_fail_last("CreateEventA");
+        free(s);
+        return SHM_ERROR_SYSTEM;
+    }
+    if (!DuplicateHandle(GetCurrentProcess(), done, GetCurrentProcess(), &s->done, 0, FALSE,
+                         DUPLICATE_SAME_ACCESS)) {
+        (void)os_fail_last("DuplicateHandle");
+        CloseHandle(done);
+        free(s);
+        return SHM_ERROR_SYSTEM;
+    }
+    /* A reference to our module (FROM_ADDRESS: xshm.dll, or whatever the
+     * static library is linked into), dropped by the thread as it exits. */
+    if (!GetModuleHandleExA(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS,
+                            (LPCSTR)(uintptr_t)thread_trampoline, &s->pin)) {
+        (void)os_fail_last("GetModuleHandleExA");
+        CloseHandle(s->done);
+        CloseHandle(done);
+        free(s);
+        return SHM_ERROR_SYSTEM;
+    }
+    HMODULE pin = s->pin;
+    HANDLE own_done = s->done;
+    HANDLE running = CreateEventA(NULL, TRUE, FALSE, NULL);
+    if (running == NULL) {
+        (void)os_fail_last("CreateEventA");
+        FreeLibrary(pin);
+        CloseHandle(own_done);
+        CloseHandle(done);
+        free(s);
+        return SHM_ERROR_SYSTEM;
+    }
+    s->running = running;
 
     /* Started suspended so that *t is filled in before fn can run (fn may
      * call plat_thread_is_current(t) at once). */
-    unsigned tid = 0;
-    uintptr_t h = _beginthreadex(NULL, 0, thread_trampoline, s, CREATE_SUSPENDED, &tid);
-    if (h == 0) {
+    DWORD tid = 0;
+    HANDLE h = CreateThread(NULL, 0, thread_trampoline, s, CREATE_SUSPENDED, &tid);
+    if (h == NULL) {
+        (void)os_fail_last("CreateThread");
+        CloseHandle(running);
+        FreeLibrary(pin);
+        CloseHandle(own_done);
+        CloseHandle(done);
         free(s);
-        (void)os_fail("_beginthreadex", GetLastError());
         return SHM_ERROR_SYSTEM;
     }
     t->handle = (intptr_t)h;
     t->id = tid;
-    if (ResumeThread((HANDLE)h) == (DWORD)-1) {
+    t->done = (intptr_t)done;
+    if (ResumeThread(h) == (DWORD)-1) {
         /* Cannot happen for a thread we just created; do not leak it. */
         (void)os_fail_last("ResumeThread");
-        TerminateThread((HANDLE)h, 1);
-        CloseHandle((HANDLE)h);
+        TerminateThread(h, 1);
+        CloseHandle(h);
+        CloseHandle(running);
+        FreeLibrary(pin);
+        CloseHandle(own_done);
+        CloseHandle(done);
         free(s);
-        t->handle = 0;
-        t->id = 0;
+        thread_reset(t);
         return SHM_ERROR_SYSTEM;
     }
+    /* A new thread takes the loader lock once (DLL_THREAD_ATTACH) before it
+     * runs fn: wait until it has, so that a later join from DllMain (loader
+     * lock held) does not wait for a thread that cannot start. Hence no
+     * thread may be started from DllMain. */
+    HANDLE hs[2];
+    hs[0] = running;
+    hs[1] = h;
+    if (WaitForMultipleObjects(2, hs, FALSE, INFINITE) == WAIT_FAILED)
+        (void)os_fail_last("WaitForMultipleObjects");
+    CloseHandle(running);
     return SHM_SUCCESS;
 }
 
@@ -591,20 +695,26 @@ void plat_thread_join(plat_thread_t *t)
 {
     if (t == NULL || t->handle == 0)
         return;
-    if (WaitForSingleObject((HANDLE)t->handle, INFINITE) == WAIT_FAILED)
-        (void)os_fail_last("WaitForSingleObject");
+    /* fn has returned, or the thread is gone (killed by ExitProcess before
+     * it could say so). Not the thread's exit alone: under the loader lock
+     * (a destroy from DllMain) that would never come. */
+    HANDLE ends[2];
+    ends[0] = (HANDLE)t->done;
+    ends[1] = (HANDLE)t->handle;
+    if (WaitForMultipleObjects(2, ends, FALSE, INFINITE) == WAIT_FAILED)
+        (void)os_fail_last("WaitForMultipleObjects");
+    CloseHandle((HANDLE)t->done);
     CloseHandle((HANDLE)t->handle);
-    t->handle = 0;
-    t->id = 0;
+    thread_reset(t);
 }
 
 void plat_thread_detach(plat_thread_t *t)
 {
     if (t == NULL || t->handle == 0)
         return;
+    CloseHandle((HANDLE)t->done);
     CloseHandle((HANDLE)t->handle);
-    t->handle = 0;
-    t->id = 0;
+    thread_reset(t);
 }
 
 bool plat_thread_is_current(const plat_thread_t *t)
@@ -645,23 +755,47 @@ void plat_proc_self(plat_proc_id_t *id)
     id->start_time = process_start_time(GetCurrentProcess());
 }
 
+static void *real_open_process(uint32_t access, int inherit, uint32_t pid)
+{
+    return (void *)OpenProcess((DWORD)access, inherit ? TRUE : FALSE, (DWORD)pid);
+}
+
+static plat_win_open_process_fn g_open_process = real_open_process;
+
+plat_win_open_process_fn plat_win_test_open_process(plat_win_open_process_fn fn)
+{
+    plat_win_open_process_fn old = g_open_process;
+    g_open_process = fn ? fn : real_open_process;
+    return old == real_open_process ? NULL : old;
+}
+
 bool plat_proc_alive(const plat_proc_id_t *id)
 {
     if (id == NULL || id->pid == 0)
         return false;
-    HANDLE h = OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE,
-                           (DWORD)id->pid);
+    bool can_wait = true;
+    HANDLE h = (HANDLE)g_open_process(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE,
+                                      id->pid);
+    if (h == NULL && GetLastError() == ERROR_ACCESS_DENIED) {
+        /* Not ours (another user's process now has the pid, or a service):
+         * PROCESS_QUERY_LIMITED_INFORMATION alone is usually still granted,
+         * and tells its creation time and whether it has exited. */
+        can_wait = false;
+        h = (HANDLE)g_open_process(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, id->pid);
+    }
     if (h == NULL) {
         DWORD e = GetLastError();
         (void)os_fail("OpenProcess", e);
         if (e == ERROR_INVALID_PARAMETER) /* no such process */
             return false;
-        /* ERROR_ACCESS_DENIED: it exists but is not ours. Anything else:
-         * cannot tell, so do not declare a live peer dead. */
+        /* ERROR_ACCESS_DENIED even for that (a protected process), or
+         * anything else: cannot tell, so do not declare a live peer dead. */
         return true;
     }
     bool alive = true;
-    if (WaitForSingleObject(h, 0) == WAIT_OBJECT_0) {
+    DWORD code = 0;
+    if (can_wait ? WaitForSingleObject(h, 0) == WAIT_OBJECT_0
+                 : (GetExitCodeProcess(h, &code) && code != STILL_ACTIVE)) {
         alive = false; /* exited; the pid is still held by some handle */
     } else if (id->start_time != 0) {
         uint64_t start = process_start_time(h);
@@ -670,6 +804,25 @@ bool plat_proc_alive(const plat_proc_id_t *id)
     }
     CloseHandle(h);
     return alive;
+}
+
+/*
+ * RtlDllShutdownInProgress (ntdll, since Windows XP; Wine has it too): TRUE
+ * once ExitProcess has killed the other threads and is detaching DLLs.
+ */
+typedef BOOLEAN(WINAPI *shutdown_fn)(void);
+
+bool plat_process_exiting(void)
+{
+    static shutdown_fn fn; /* racing first calls store the same value */
+    static LONG looked;
+    if (!InterlockedCompareExchange(&looked, 0, 0)) {
+        HMODULE ntdll = GetModuleHandleA("ntdll.dll");
+        if (ntdll)
+            fn = (shutdown_fn)(void (*)(void))GetProcAddress(ntdll, "RtlDllShutdownInProgress");
+        InterlockedExchange(&looked, 1);
+    }
+    return fn != NULL && fn() != 0;
 }
 
 /* ---- time ------------------------------------------------------------------- */

@@ -411,3 +411,5 @@ const char *plat_last_os_error(int *code)
         *code = 0;
     return "";
 }
+
+bool plat_process_exiting(void) { return false; }
