@@ -1104,7 +1104,15 @@ static void test_shm_create_too_big(void **state)
     assert_int_equal(err, SHM_ERROR_MEMORY);
     assert_null(f->a.base);
     assert_true(fn[0] != '\0');
+#if defined(_WIN32) && !defined(_WIN64)
+    /* A 32-bit process: the section may be made and its view then not fit
+     * the address space, a failure whose code varies (Wine:
+     * ERROR_INVALID_PARAMETER); the library reports MEMORY for it. */
+    if (strcmp(fn, "MapViewOfFile") != 0)
+        assert_int_equal(plat_map_os_error(code), SHM_ERROR_MEMORY);
+#else
     assert_int_equal(plat_map_os_error(code), SHM_ERROR_MEMORY);
+#endif
     /* Nothing left under the name: it can be created at a normal size. */
     assert_int_equal(plat_shm_open(&f->b, f->shm_name), SHM_ERROR_NOT_FOUND);
     assert_int_equal(plat_shm_create(&f->a, f->shm_name, SEG_SIZE), SHM_SUCCESS);

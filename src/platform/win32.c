@@ -336,9 +336,12 @@ shm_error_t plat_shm_create(plat_shm_t *shm, const char *name, size_t size)
         return existing_object(h, "CreateFileMappingA");
     void *base = MapViewOfFile(h, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, size);
     if (base == NULL) {
-        err = os_fail_last("MapViewOfFile");
+        /* Our own section, just made at this size: a view of it that cannot
+         * be mapped means the address space cannot hold it (a 32-bit
+         * process; Wine says ERROR_INVALID_PARAMETER then). */
+        (void)os_fail_last("MapViewOfFile");
         CloseHandle(h);
-        return err;
+        return SHM_ERROR_MEMORY;
     }
     shm_fill(shm, base, size, h, name);
     return SHM_SUCCESS;
@@ -566,6 +569,9 @@ void plat_wake_signal(plat_wake_t *w, uint32_t *word)
 
 /* ---- threads ----------------------------------------------------------------- */
 
+/* How long plat_thread_start waits to see its thread run (see there). */
+#define THREAD_START_WAIT_MS 2000
+
 typedef struct thread_start {
     plat_thread_fn fn;
     void *arg;
@@ -680,12 +686,14 @@ shm_error_t plat_thread_start(plat_thread_t *t, plat_thread_fn fn, void *arg)
     }
     /* A new thread takes the loader lock once (DLL_THREAD_ATTACH) before it
      * runs fn: wait until it has, so that a later join from DllMain (loader
-     * lock held) does not wait for a thread that cannot start. Hence no
-     * thread may be started from DllMain. */
+     * lock held) does not wait for a thread that cannot start. A start from
+     * DllMain itself (the lock held here) cannot see it run: it gives up
+     * after THREAD_START_WAIT_MS rather than hang, and the thread runs once
+     * DllMain returns. */
     HANDLE hs[2];
     hs[0] = running;
     hs[1] = h;
-    if (WaitForMultipleObjects(2, hs, FALSE, INFINITE) == WAIT_FAILED)
+    if (WaitForMultipleObjects(2, hs, FALSE, THREAD_START_WAIT_MS) == WAIT_FAILED)
         (void)os_fail_last("WaitForMultipleObjects");
     CloseHandle(running);
     return SHM_SUCCESS;
