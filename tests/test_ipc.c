@@ -32,6 +32,7 @@
 #include "shm_ipc_hooks.h"
 #include "shm_ringbuffer.h"
 #include "testmsg.h"
+#include "testchan.h"
 #include "testevlog.h"
 #include "testleft.h"
 #include "testproc.h"
@@ -64,17 +65,6 @@ static uint32_t self_pid(void)
 }
 
 static const uint32_t kPtrBits = (uint32_t)(sizeof(void *) * 8);
-
-static shm_ring_config_t cfg(uint32_t size, uint32_t readers, bool blocking, uint32_t timeout_ms)
-{
-    shm_ring_config_t c;
-    memset(&c, 0, sizeof(c));
-    c.size = size;
-    c.max_readers = readers;
-    c.blocking = blocking;
-    c.timeout_ms = timeout_ms;
-    return c;
-}
 
 static void uname_(char *buf, size_t n, const char *base) { tp_unique_name(buf, n, base); }
 
@@ -221,7 +211,7 @@ static void test_null_arguments(void **state)
     uint8_t buf[64];
     uint32_t sz = sizeof(buf);
     shm_stats_t st;
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_ring_config_t c = tc_config(4096, 1, false, 0);
 
     assert_null(shm_server_create(NULL, &c));
     assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_PARAM);
@@ -248,8 +238,7 @@ static void test_null_arguments(void **state)
     shm_server_t *s = shm_server_create(name, &c);
     assert_non_null(s);
     assert_int_equal(shm_last_error(), SHM_SUCCESS);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     assert_int_equal(shm_last_error(), SHM_SUCCESS);
 
     ASSERT_FAILS_WITH(shm_server_send(s, NULL, 1), SHM_ERROR_INVALID_PARAM);
@@ -302,11 +291,10 @@ static void test_send_sizes(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "sizes");
-    shm_ring_config_t c = cfg(128u * 1024u, 1, false, 0);
+    shm_ring_config_t c = tc_config(128u * 1024u, 1, false, 0);
     shm_server_t *s = shm_server_create(name, &c);
     assert_non_null(s);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     uint8_t *msg = xmalloc(SHM_MAX_MESSAGE_SIZE + 1);
     uint8_t *out = xmalloc(SHM_MAX_MESSAGE_SIZE + 1);
     tm_make(msg, 77, SHM_MAX_MESSAGE_SIZE + 1);
@@ -339,11 +327,10 @@ static void test_send_sizes(void **state)
 
     /* A 64 KiB ring holds messages of up to size - SHM_MESSAGE_OVERHEAD
      * bytes (shm_ipc.h, shm_ring_config_t). */
-    c = cfg(64u * 1024u, 1, false, 0);
+    c = tc_config(64u * 1024u, 1, false, 0);
     s = shm_server_create(name, &c);
     assert_non_null(s);
-    cl = shm_client_connect(name);
-    assert_non_null(cl);
+    cl = tc_client(name);
     const uint32_t max64 = 64u * 1024u - SHM_MESSAGE_OVERHEAD;
     ASSERT_FAILS_WITH(shm_server_send(s, msg, max64 + 1), SHM_ERROR_INVALID_PARAM);
     ASSERT_FAILS_WITH(shm_client_send(cl, msg, max64 + 1), SHM_ERROR_INVALID_PARAM);
@@ -377,28 +364,28 @@ static void test_bad_config(void **state)
     char name[80];
     uname_(name, sizeof(name), "cfg");
     const shm_ring_config_t bad[] = {
-        cfg(4097, 1, true, 100),                /* not a power of two */
-        cfg(3u << 20, 1, true, 100),            /* not a power of two */
-        cfg(0x80000001u, 1, true, 100),
-        cfg(SHM_MIN_RING_SIZE / 2, 1, true, 100), /* below the minimum */
-        cfg(1024, 1, true, 100),
-        cfg(0, 1, true, 100),
-        cfg(SHM_MAX_RING_SIZE * 2u, 1, true, 100), /* above the maximum */
-        cfg(4096, 0, true, 100),                /* no reader */
-        cfg(4096, SHM_MAX_READERS + 1, true, 100),
-        cfg(4096, UINT32_MAX, true, 100),
+        tc_config(4097, 1, true, 100),                /* not a power of two */
+        tc_config(3u << 20, 1, true, 100),            /* not a power of two */
+        tc_config(0x80000001u, 1, true, 100),
+        tc_config(SHM_MIN_RING_SIZE / 2, 1, true, 100), /* below the minimum */
+        tc_config(1024, 1, true, 100),
+        tc_config(0, 1, true, 100),
+        tc_config(SHM_MAX_RING_SIZE * 2u, 1, true, 100), /* above the maximum */
+        tc_config(4096, 0, true, 100),                /* no reader */
+        tc_config(4096, SHM_MAX_READERS + 1, true, 100),
+        tc_config(4096, UINT32_MAX, true, 100),
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_null(shm_server_create(name, &bad[i]));
         assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_PARAM);
     }
     /* The limits themselves are fine. */
-    shm_ring_config_t ok = cfg(SHM_MIN_RING_SIZE, SHM_MAX_READERS, true, 100);
+    shm_ring_config_t ok = tc_config(SHM_MIN_RING_SIZE, SHM_MAX_READERS, true, 100);
     shm_server_t *s = shm_server_create(name, &ok);
     assert_non_null(s);
     assert_int_equal(shm_last_error(), SHM_SUCCESS);
     shm_server_destroy(s);
-    ok = cfg(SHM_MIN_RING_SIZE, 1, false, 0);
+    ok = tc_config(SHM_MIN_RING_SIZE, 1, false, 0);
     s = shm_server_create(name, &ok);
     assert_non_null(s);
     shm_server_destroy(s);
@@ -456,7 +443,7 @@ static void test_names(void **state)
         "tab\tname",
         "new\nline",
     };
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_ring_config_t c = tc_config(4096, 1, false, 0);
     for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
         /* The library refuses the name itself, before any OS call: the
          * OS may refuse some of them too (Linux: '/' in a shm_open name),
@@ -515,8 +502,7 @@ static void test_names(void **state)
     snprintf(local, sizeof(local), "Local\\%s", name);
     s = shm_server_create(local, &c);
     assert_non_null(s);
-    cl = shm_client_connect(name);
-    assert_non_null(cl);
+    cl = tc_client(name);
     shm_client_disconnect(cl);
     cl = shm_client_connect(local);
     assert_non_null(cl);
@@ -535,7 +521,7 @@ static void test_names_global(void **state)
     uname_(name, sizeof(name), "glob");
     snprintf(local, sizeof(local), "Local\\%s", name);
     snprintf(global, sizeof(global), "Global\\%s", name);
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_ring_config_t c = tc_config(4096, 1, false, 0);
 #ifdef _WIN32
     /* Global\ needs SeCreateGlobalPrivilege: it may fail with ACCESS, and
      * with nothing else. */
@@ -595,18 +581,16 @@ static void test_exists_and_reuse(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "exists");
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server(name);
+    shm_ring_config_t c = tc_small_config();
     assert_null(shm_server_create(name, &c));
     assert_int_equal(shm_last_error(), SHM_ERROR_EXISTS);
-    shm_ring_config_t other = cfg(8192, 2, true, 10);
+    shm_ring_config_t other = tc_config(8192, 2, true, 10);
     assert_null(shm_server_create(name, &other));
     assert_int_equal(shm_last_error(), SHM_ERROR_EXISTS);
 
     /* The first server is unharmed. */
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     assert_int_equal(shm_server_send(s, "one", 4), SHM_SUCCESS);
     char buf[16];
     uint32_t sz = sizeof(buf);
@@ -617,11 +601,10 @@ static void test_exists_and_reuse(void **state)
 
     /* Destroyed, then reused, several times; a different config each time. */
     for (uint32_t round = 0; round < 3; round++) {
-        shm_ring_config_t rc = cfg(4096u << round, 1 + round, false, 0);
+        shm_ring_config_t rc = tc_config(4096u << round, 1 + round, false, 0);
         s = shm_server_create(name, &rc);
         assert_non_null(s);
-        cl = shm_client_connect(name);
-        assert_non_null(cl);
+        cl = tc_client(name);
         assert_int_equal(shm_client_send(cl, &round, sizeof(round)), SHM_SUCCESS);
         uint32_t got = 99;
         sz = sizeof(got);
@@ -652,9 +635,7 @@ static void test_connect_not_found(void **state)
     assert_true(spent < 5000);
 
     /* A destroyed channel is not found either. */
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server(name);
     shm_server_destroy(s);
     assert_null(shm_client_connect(name));
     assert_int_equal(shm_last_error(), SHM_ERROR_NOT_FOUND);
@@ -665,7 +646,7 @@ static void test_busy(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "busy");
-    shm_ring_config_t c = cfg(4096, 2, false, 0);
+    shm_ring_config_t c = tc_config(4096, 2, false, 0);
     shm_server_t *s = shm_server_create(name, &c);
     assert_non_null(s);
     shm_client_t *c1 = shm_client_connect(name);
@@ -679,8 +660,7 @@ static void test_busy(void **state)
     /* A freed slot can be taken again. */
     shm_client_disconnect(c1);
     assert_int_equal(server_connected(s), 1);
-    shm_client_t *c3 = shm_client_connect(name);
-    assert_non_null(c3);
+    shm_client_t *c3 = tc_client(name);
     assert_null(shm_client_connect(name));
     assert_int_equal(shm_last_error(), SHM_ERROR_BUSY);
     /* Server messages reach every client. */
@@ -754,11 +734,8 @@ static void test_buffer_too_small(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "small");
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_server_t *s = tc_server(name);
+    shm_client_t *cl = tc_client(name);
     uint8_t msg[100];
     tm_make(msg, 5, sizeof(msg));
     assert_int_equal(shm_server_send(s, msg, sizeof(msg)), SHM_SUCCESS);
@@ -776,23 +753,19 @@ static void test_not_connected(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "notconn");
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server(name);
     ASSERT_FAILS_WITH(shm_server_send(s, "x", 1), SHM_ERROR_NOT_CONNECTED);
     /* A message too big for the ring is refused as such, client or not. */
     static const uint8_t big[4096];
     ASSERT_FAILS_WITH(shm_server_send(s, big, sizeof(big)), SHM_ERROR_INVALID_PARAM);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     assert_int_equal(shm_server_send(s, "x", 2), SHM_SUCCESS);
     shm_client_disconnect(cl);
     ASSERT_FAILS_WITH(shm_server_send(s, "x", 1), SHM_ERROR_NOT_CONNECTED);
 
     /* Messages sent to a client before the server left are delivered;
      * then the client learns the server is gone. */
-    cl = shm_client_connect(name);
-    assert_non_null(cl);
+    cl = tc_client(name);
     for (uint32_t i = 0; i < 3; i++)
         assert_int_equal(shm_server_send(s, &i, sizeof(i)), SHM_SUCCESS);
     shm_server_destroy(s);
@@ -820,7 +793,7 @@ static void test_receive_timeout(void **state)
     char name[80];
     uname_(name, sizeof(name), "timeout");
     const uint32_t timeout = 300;
-    shm_ring_config_t c = cfg(4096, 1, true, timeout);
+    shm_ring_config_t c = tc_config(4096, 1, true, timeout);
     shm_server_t *s = shm_server_create(name, &c);
     assert_non_null(s);
     uint8_t buf[16];
@@ -836,8 +809,7 @@ static void test_receive_timeout(void **state)
     assert_true(spent < timeout + 2000);
 
     /* Client (it uses the server's blocking and timeout_ms). */
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     sz = sizeof(buf);
     t0 = now_ms();
     ASSERT_FAILS_WITH(shm_client_receive(cl, buf, &sz), SHM_ERROR_TIMEOUT);
@@ -863,11 +835,10 @@ static void test_receive_timeout(void **state)
     shm_server_destroy(s);
 
     /* Non-blocking: EMPTY at once. */
-    c = cfg(4096, 1, false, 5000);
+    c = tc_config(4096, 1, false, 5000);
     s = shm_server_create(name, &c);
     assert_non_null(s);
-    cl = shm_client_connect(name);
-    assert_non_null(cl);
+    cl = tc_client(name);
     sz = sizeof(buf);
     t0 = now_ms();
     ASSERT_FAILS_WITH(shm_server_receive(s, buf, &sz), SHM_ERROR_EMPTY);
@@ -895,7 +866,7 @@ static void test_stats_and_available(void **state)
     char name[80];
     uname_(name, sizeof(name), "stats");
     const uint32_t size = 64u * 1024u;
-    shm_ring_config_t c = cfg(size, 1, false, 0);
+    shm_ring_config_t c = tc_config(size, 1, false, 0);
     shm_server_t *s = shm_server_create(name, &c);
     assert_non_null(s);
     shm_stats_t st;
@@ -910,8 +881,7 @@ static void test_stats_and_available(void **state)
     assert_non_null(stx);
     assert_int_equal(shm_ring_available(stx), size); /* no reader */
 
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     shm_ring_t *ctx = shm_client_tx_ring(cl);
     assert_non_null(ctx);
     assert_int_equal(shm_ring_available(ctx), size);
@@ -1001,11 +971,8 @@ static void test_struct_macros(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "structs");
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *server = shm_server_create(name, &c);
-    assert_non_null(server);
-    shm_client_t *client = shm_client_connect(name);
-    assert_non_null(client);
+    shm_server_t *server = tc_server(name);
+    shm_client_t *client = tc_client(name);
     item_t a, b;
     memset(&a, 0, sizeof(a));
     a.id = 42;
@@ -1200,7 +1167,7 @@ static void test_connect_disconnect_other_process(void **state)
     snprintf(pid_s, sizeof(pid_s), "%u", self_pid());
     static ev_log_t log; /* static: the listener may outlive a failed test (tl_teardown) */
     ev_init(&log);
-    shm_ring_config_t c = cfg(4096, 2, true, 10000);
+    shm_ring_config_t c = tc_config(4096, 2, true, 10000);
     shm_server_t *s = shm_server_create(name, &c);
     assert_non_null(s);
     tl_server(s);
@@ -1283,7 +1250,7 @@ static void test_crashed_client(void **state)
     uname_(name, sizeof(name), "crash");
     static ev_log_t log; /* static: the listener may outlive a failed test (tl_teardown) */
     ev_init(&log);
-    shm_ring_config_t c = cfg(4096, 1, true, 20000);
+    shm_ring_config_t c = tc_config(4096, 1, true, 20000);
     shm_server_t *s = shm_server_create(name, &c);
     assert_non_null(s);
     tl_server(s);
@@ -1309,8 +1276,7 @@ static void test_crashed_client(void **state)
     assert_int_equal(e.peer.pid, child->pid);
     assert_int_equal(server_connected(s), 0);
     /* Its slot (the only one) can be taken again. */
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 2, 10000));
     shm_client_disconnect(cl);
     tl_server_destroy(s);
@@ -1370,7 +1336,7 @@ static void test_echo_two_processes(void **state)
     snprintf(count_s, sizeof(count_s), "%llu", (unsigned long long)count);
     /* 8 messages in flight at most, 1 MiB rings: nothing is overwritten. */
     const uint64_t window = 8;
-    shm_ring_config_t c = cfg(1u << 20, 1, true, 10000);
+    shm_ring_config_t c = tc_config(1u << 20, 1, true, 10000);
     shm_server_t *s = shm_server_create(name, &c);
     assert_non_null(s);
     tp_child_t child;
@@ -1508,7 +1474,7 @@ static void pingpong_once(uint64_t count, uint64_t stall_limit, pingpong_run_t *
     r->code = -1;
     uname_(name, sizeof(name), "pingpong");
     snprintf(count_s, sizeof(count_s), "%llu", (unsigned long long)count);
-    shm_ring_config_t c = cfg(4096, 1, true, 10000);
+    shm_ring_config_t c = tc_config(4096, 1, true, 10000);
     shm_server_t *s = shm_server_create(name, &c);
     assert_non_null(s);
     tp_child_t child;
@@ -1694,12 +1660,11 @@ static void test_threads_one_endpoint(void **state)
     uname_(name, sizeof(name), "threads");
     /* 4 MiB rings hold everything 4 threads send (<= 12000 * 216 bytes):
      * nothing is overwritten even if the receivers stall. */
-    shm_ring_config_t c = cfg(4u << 20, 1, true, 100);
+    shm_ring_config_t c = tc_config(4u << 20, 1, true, 100);
     shm_server_t *s = shm_server_create(name, &c);
     assert_non_null(s);
     tl_server(s);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     tl_client(cl);
 
     /* Static: after a failed assert the threads run on until tl_teardown
@@ -1817,14 +1782,13 @@ static void test_destroy_wakes_blocked_receive(void **state)
     char name[80];
     uname_(name, sizeof(name), "wakeclose");
     /* A long timeout: a receive that is not woken shows as a failure. */
-    shm_ring_config_t c = cfg(4096, 1, true, 30000);
+    shm_ring_config_t c = tc_config(4096, 1, true, 30000);
 
     /* 1. A server receive blocked in a thread; the server is destroyed. */
     shm_server_t *s = shm_server_create(name, &c);
     assert_non_null(s);
     tl_server(s);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     tl_client(cl);
     const shm_ring_t *to_server = shm_client_tx_ring(cl); /* its slot 0: the server */
     static blocked_t b; /* static: the thread may outlive a failed test (tl_teardown) */
@@ -1848,8 +1812,7 @@ static void test_destroy_wakes_blocked_receive(void **state)
     s = shm_server_create(name, &c);
     assert_non_null(s);
     tl_server(s);
-    cl = shm_client_connect(name);
-    assert_non_null(cl);
+    cl = tc_client(name);
     tl_client(cl);
     memset(&b, 0, sizeof(b));
     b.c = cl;
@@ -1869,8 +1832,7 @@ static void test_destroy_wakes_blocked_receive(void **state)
     s = shm_server_create(name, &c);
     assert_non_null(s);
     tl_server(s);
-    cl = shm_client_connect(name);
-    assert_non_null(cl);
+    cl = tc_client(name);
     tl_client(cl);
     memset(&b, 0, sizeof(b));
     b.c = cl;
@@ -1930,13 +1892,12 @@ static void test_callback_uses_endpoint(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "cbecho");
-    shm_ring_config_t c = cfg(64u * 1024u, 1, false, 0);
+    shm_ring_config_t c = tc_config(64u * 1024u, 1, false, 0);
     cb_echo_t e;
     memset(&e, 0, sizeof(e));
     e.s = shm_server_create(name, &c);
     assert_non_null(e.s);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     assert_int_equal(shm_server_register_callback(e.s, echo_from_callback, &e), SHM_SUCCESS);
 
     /* Bursts of 1, 2, ... 20 messages, each echoed from the callback. */
@@ -2005,15 +1966,14 @@ static void test_callback_ends_endpoint(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "cbend");
-    shm_ring_config_t c = cfg(4096, 1, true, 5000);
+    shm_ring_config_t c = tc_config(4096, 1, true, 5000);
 
     /* A client that disconnects itself when the server goes away. */
     shm_server_t *s = shm_server_create(name, &c);
     assert_non_null(s);
     cb_self_disconnect_t d;
     memset(&d, 0, sizeof(d));
-    d.c = shm_client_connect(name);
-    assert_non_null(d.c);
+    d.c = tc_client(name);
     assert_int_equal(shm_client_register_callback(d.c, disconnect_from_callback, &d), SHM_SUCCESS);
     shm_server_destroy(s);
     assert_true(TP_WAIT_UNTIL(xa_load32_acq(&d.disconnected) == 1, 10000));
@@ -2024,8 +1984,7 @@ static void test_callback_ends_endpoint(void **state)
     e.s = shm_server_create(name, &c);
     assert_non_null(e.s);
     assert_int_equal(shm_server_register_callback(e.s, destroy_on_connect, &e), SHM_SUCCESS);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     assert_true(TP_WAIT_UNTIL(xa_load32_acq(&e.destroyed) == 1, 10000));
     assert_int_equal(shm_client_send(cl, "x", 1), SHM_ERROR_NOT_CONNECTED);
     shm_client_disconnect(cl);
@@ -2067,7 +2026,7 @@ static int helper_hold(int argc, char **argv)
 {
     if (argc < 3)
         return 2;
-    shm_ring_config_t c = cfg(4096, 1, strcmp(argv[2], "1") == 0, 20000);
+    shm_ring_config_t c = tc_config(4096, 1, strcmp(argv[2], "1") == 0, 20000);
     shm_server_t *s = shm_server_create(argv[1], &c);
     if (!s) {
         fprintf(stderr, "hold: create: %s\n", shm_strerror(shm_last_error()));
@@ -2116,7 +2075,7 @@ static shm_client_t *join_held_server(tp_child_t *srv, const char *name, bool bl
 /* What a killed server left under `name` is reclaimed by the next server. */
 static void reclaim_name(const char *name)
 {
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_ring_config_t c = tc_config(4096, 1, false, 0);
     shm_server_t *s = shm_server_create(name, &c);
     if (!s)
         fail_msg("create over a killed server's channel: %s", shm_strerror(shm_last_error()));
@@ -2239,7 +2198,7 @@ static void test_crashed_client_without_callback(void **state)
 
     /* 1. Blocking receives (100 ms timeout). */
     uname_(name, sizeof(name), "clicrash-b");
-    shm_ring_config_t c = cfg(4096, 1, true, 100);
+    shm_ring_config_t c = tc_config(4096, 1, true, 100);
     shm_server_t *s = shm_server_create(name, &c);
     assert_non_null(s);
     start_linger_client(s, &child, name);
@@ -2269,7 +2228,7 @@ static void test_crashed_client_without_callback(void **state)
 
     /* 2. Non-blocking receives, polled. */
     uname_(name, sizeof(name), "clicrash-n");
-    c = cfg(4096, 1, false, 0);
+    c = tc_config(4096, 1, false, 0);
     s = shm_server_create(name, &c);
     assert_non_null(s);
     start_linger_client(s, &child, name);
@@ -2309,8 +2268,7 @@ static void test_crashed_client_without_callback(void **state)
             tp_sleep_ms(1);
     }
     assert_int_equal(r, SHM_ERROR_NOT_CONNECTED);
-    cl = shm_client_connect(name);
-    assert_non_null(cl);
+    cl = tc_client(name);
     shm_client_disconnect(cl);
     shm_server_destroy(s);
 }
@@ -2327,12 +2285,11 @@ static void test_timeout_zero_waits(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "notimeout");
-    shm_ring_config_t c = cfg(4096, 1, true, 0);
+    shm_ring_config_t c = tc_config(4096, 1, true, 0);
     shm_server_t *s = shm_server_create(name, &c);
     assert_non_null(s);
     tl_server(s);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     tl_client(cl);
 
     for (int dir = 0; dir < 2; dir++) {
@@ -2387,7 +2344,7 @@ static void test_stats_two_clients(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "stats2");
-    shm_ring_config_t c = cfg(4096, 2, false, 0);
+    shm_ring_config_t c = tc_config(4096, 2, false, 0);
     shm_server_t *s = shm_server_create(name, &c);
     assert_non_null(s);
     shm_client_t *a = shm_client_connect(name);
@@ -2461,15 +2418,12 @@ static void test_client_stats_since_connect(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "stats-slot");
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server(name);
     char buf[64];
     uint32_t sz;
     shm_stats_t st;
 
-    shm_client_t *a = shm_client_connect(name);
-    assert_non_null(a);
+    shm_client_t *a = tc_client(name);
     for (int i = 0; i < 3; i++)
         assert_int_equal(shm_client_send(a, "aaaa", 5), SHM_SUCCESS);
     assert_int_equal(shm_server_send(s, "to a", 5), SHM_SUCCESS);
@@ -2521,7 +2475,7 @@ static void test_receive_fairness(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "fair");
-    shm_ring_config_t c = cfg(4096, 2, false, 0);
+    shm_ring_config_t c = tc_config(4096, 2, false, 0);
     shm_server_t *s = shm_server_create(name, &c);
     assert_non_null(s);
     shm_client_t *cl[2];
@@ -2569,14 +2523,11 @@ static void test_register_callback_replaces(void **state)
     ev_init(&s2);
     ev_init(&c1);
     ev_init(&c2);
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server(name);
     assert_int_equal(shm_server_register_callback(s, ev_callback, &s1), SHM_SUCCESS);
     assert_int_equal(shm_server_register_callback(s, ev_callback, &s2), SHM_SUCCESS);
 
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     assert_true(TP_WAIT_UNTIL(ev_count(&s2, SHM_EVENT_CONNECT) == 1, 10000));
     assert_int_equal(shm_client_send(cl, "d", 2), SHM_SUCCESS);
     assert_true(TP_WAIT_UNTIL(ev_count(&s2, SHM_EVENT_DATA_AVAILABLE) >= 1, 10000));
@@ -2615,14 +2566,11 @@ static void test_disconnect_wakes_server(void **state)
     uname_(name, sizeof(name), "wakedisc");
     ev_log_t log;
     ev_init(&log);
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server(name);
     shm_server_test_wake_only(s, true);
     assert_int_equal(shm_server_register_callback(s, ev_callback, &log), SHM_SUCCESS);
     for (uint32_t round = 1; round <= 3; round++) {
-        shm_client_t *cl = shm_client_connect(name);
-        assert_non_null(cl);
+        shm_client_t *cl = tc_client(name);
         if (!TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == round, 10000))
             fail_msg("round %u: no CONNECT: the connecting client did not wake the server", round);
         shm_client_disconnect(cl);
@@ -2652,11 +2600,8 @@ static void test_client_register_after_server_left(void **state)
     uname_(name, sizeof(name), "lateregister");
     ev_log_t log;
     ev_init(&log);
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_server_t *s = tc_server(name);
+    shm_client_t *cl = tc_client(name);
     shm_server_destroy(s);
     assert_int_equal(shm_client_register_callback(cl, ev_callback, &log), SHM_SUCCESS);
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_DISCONNECT) == 1, 10000));
@@ -2674,11 +2619,8 @@ static void test_tx_ring_resets_last_error(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "txring");
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_server_t *s = tc_server(name);
+    shm_client_t *cl = tc_client(name);
     uint8_t b = 0;
     assert_int_equal(shm_server_send(s, &b, 0), SHM_ERROR_INVALID_PARAM);
     assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_PARAM);
@@ -2751,13 +2693,12 @@ static void test_errors_closed(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "closed");
-    shm_ring_config_t c = cfg(4096, 1, true, 20000);
+    shm_ring_config_t c = tc_config(4096, 1, true, 20000);
     closed_probe_t p;
     memset(&p, 0, sizeof(p));
     p.s = shm_server_create(name, &c);
     assert_non_null(p.s);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     assert_int_equal(shm_server_register_callback(p.s, server_probe_closed, &p), SHM_SUCCESS);
     assert_true(TP_WAIT_UNTIL(xa_load32_acq(&p.done) == 1, 10000));
     assert_int_equal(p.stats, SHM_ERROR_CLOSED);
@@ -2769,8 +2710,7 @@ static void test_errors_closed(void **state)
     shm_server_t *s = shm_server_create(name, &c);
     assert_non_null(s);
     memset(&p, 0, sizeof(p));
-    p.c = shm_client_connect(name);
-    assert_non_null(p.c);
+    p.c = tc_client(name);
     assert_int_equal(shm_client_register_callback(p.c, client_probe_closed, &p), SHM_SUCCESS);
     assert_true(TP_WAIT_UNTIL(xa_load32_acq(&p.done) == 1, 10000));
     assert_int_equal(p.stats, SHM_ERROR_CLOSED);
@@ -2788,11 +2728,8 @@ static void test_errors_detached_client(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "detached");
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_server_t *s = tc_server(name);
+    shm_client_t *cl = tc_client(name);
     shm_server_destroy(s);
     ASSERT_FAILS_WITH(shm_client_reconnect(cl), SHM_ERROR_NOT_FOUND);
     ASSERT_FAILS_WITH(shm_client_register_callback(cl, dummy_cb, NULL), SHM_ERROR_NOT_CONNECTED);
@@ -2803,8 +2740,7 @@ static void test_errors_detached_client(void **state)
     shm_stats_t st;
     ASSERT_FAILS_WITH(shm_client_get_stats(cl, &st), SHM_ERROR_NOT_CONNECTED);
     /* A server again: the same handle joins it. */
-    s = shm_server_create(name, &c);
-    assert_non_null(s);
+    s = tc_server(name);
     assert_int_equal(shm_client_reconnect(cl), SHM_SUCCESS);
     assert_int_equal(shm_client_register_callback(cl, dummy_cb, NULL), SHM_SUCCESS);
     assert_int_equal(shm_client_send(cl, "y", 2), SHM_SUCCESS);
@@ -2832,15 +2768,9 @@ static void test_receive_corrupt_ring(void **state)
     char name[80];
     uname_(name, sizeof(name), "corrupt");
     ev_log_t slog, clog;
-    ev_init(&slog);
-    ev_init(&clog);
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
-    assert_int_equal(shm_server_register_callback(s, ev_callback, &slog), SHM_SUCCESS);
-    assert_int_equal(shm_client_register_callback(cl, ev_callback, &clog), SHM_SUCCESS);
+    shm_server_t *s;
+    shm_client_t *cl;
+    tc_logged_pair(name, &s, &slog, &cl, &clog);
 
     char buf[32];
     uint32_t sz;
@@ -2912,7 +2842,7 @@ static void test_brief_client_seen(void **state)
     (void)state;
     char name[80];
     tp_unique_name(name, sizeof(name), "brief");
-    shm_ring_config_t c = cfg(1u << 16, 2, true, 1000);
+    shm_ring_config_t c = tc_config(1u << 16, 2, true, 1000);
     shm_server_t *s = shm_server_create(name, &c);
     assert_non_null(s);
     brief_t b;
@@ -2924,8 +2854,7 @@ static void test_brief_client_seen(void **state)
      * the server must still report the pair, and promptly. */
     for (uint32_t k = 1; k <= 10; k++) {
         uint64_t t0 = tp_now_ms();
-        shm_client_t *cl = shm_client_connect(name);
-        assert_non_null(cl);
+        shm_client_t *cl = tc_client(name);
         shm_client_disconnect(cl);
         bool ok = false;
         TP_WAIT_UNTIL_SET(ok, xa_load32_acq(&b.connects) == k && xa_load32_acq(&b.disconnects) == k,

@@ -44,6 +44,7 @@
 #include "platform.h"
 #include "shm_ipc.h"
 #include "shm_ringbuffer.h"
+#include "testchan.h"
 #include "testevlog.h"
 #include "testleft.h"
 #include "testproc.h"
@@ -84,17 +85,6 @@ static uint32_t self_pid(void)
     plat_proc_id_t id;
     plat_proc_self(&id);
     return id.pid;
-}
-
-static shm_ring_config_t cfg(uint32_t size, uint32_t readers, bool blocking, uint32_t timeout_ms)
-{
-    shm_ring_config_t c;
-    memset(&c, 0, sizeof(c));
-    c.size = size;
-    c.max_readers = readers;
-    c.blocking = blocking;
-    c.timeout_ms = timeout_ms;
-    return c;
 }
 
 /*
@@ -152,8 +142,7 @@ static void exchange_both_ways(shm_server_t *s, shm_client_t *cl)
  * way, and leaves. */
 static void join_and_exchange(shm_server_t *s, const char *name)
 {
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     exchange_both_ways(s, cl);
     shm_client_disconnect(cl);
 }
@@ -290,7 +279,7 @@ static int helper_server(int argc, char **argv)
 {
     if (argc < 2)
         return 2;
-    shm_ring_config_t c = cfg(4096, 2, true, WAIT_MS);
+    shm_ring_config_t c = tc_config(4096, 2, true, WAIT_MS);
     shm_server_t *s = shm_server_create(argv[1], &c);
     if (!s) {
         fprintf(stderr, "server helper: create: %s\n", shm_strerror(shm_last_error()));
@@ -348,7 +337,7 @@ static int helper_nobody(int argc, char **argv)
         return spent < 500 ? 0 : 6;
     }
     if (strcmp(argv[2], "create") == 0) {
-        shm_ring_config_t c = cfg(4096, 1, false, 0);
+        shm_ring_config_t c = tc_config(4096, 1, false, 0);
         shm_server_t *s = shm_server_create(argv[1], &c);
         shm_error_t e = shm_last_error();
         printf("nobody helper: create as uid %u: %s\n", (unsigned)getuid(),
@@ -394,7 +383,7 @@ static void test_crashed_client(void **state)
      * them, and they must not write into this function's stack meanwhile. */
     static ev_log_t log;
     ev_init(&log);
-    shm_ring_config_t c = cfg(4096, 1, true, WAIT_MS);
+    shm_ring_config_t c = tc_config(4096, 1, true, WAIT_MS);
     shm_server_t *s = shm_server_create(name, &c);
     assert_non_null(s);
     tl_server(s);
@@ -599,7 +588,7 @@ static void test_crashed_server(void **state)
     /* A new server, no cleanup in between: the dead server's segment is
      * reclaimed (Linux: the name is replaced; Windows: our client still
      * holds the object, which is laid out anew in place). */
-    shm_ring_config_t c = cfg(4096, 2, false, 0);
+    shm_ring_config_t c = tc_config(4096, 2, false, 0);
     uint64_t t0 = now_ns();
     shm_server_t *s = shm_server_create(name, &c);
     if (!s)
@@ -680,13 +669,8 @@ static void test_reused_pid_client(void **state)
     char name[80];
     tp_unique_name(name, sizeof(name), "rel-pid");
     ev_log_t log;
-    ev_init(&log);
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
-    assert_int_equal(shm_server_register_callback(s, ev_callback, &log), SHM_SUCCESS);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_server_t *s = tc_logged_server(name, &log);
+    shm_client_t *cl = tc_client(name);
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 1, WAIT_MS));
 
     /* The client's slot records this (live) process. */
@@ -716,8 +700,7 @@ static void test_reused_pid_client(void **state)
      * and the old one's release would clear the new owner's identity in the
      * slot, so that the server drops the new owner too.) */
     shm_client_disconnect(cl);
-    cl = shm_client_connect(name);
-    assert_non_null(cl);
+    cl = tc_client(name);
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 2, WAIT_MS));
     assert_int_equal(server_connected(s), 1);
     exchange_both_ways(s, cl);
@@ -741,9 +724,7 @@ static void test_reused_pid_server_seen_by_client(void **state)
     (void)state;
     char name[80];
     tp_unique_name(name, sizeof(name), "rel-pidc");
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server(name);
     shm_segment_t *peek = peek_open(name);
     assert_non_null(peek);
     assert_int_equal(xa_load32_relaxed(&peek->hdr->creator_pid), self_pid());
@@ -761,8 +742,7 @@ static void test_reused_pid_server_seen_by_client(void **state)
                   ms_between(t0, now_ns()));
     assert_int_equal(server_connected(s), 0);
     /* The true identity again: the same channel is joined. */
-    cl = shm_client_connect(name);
-    assert_non_null(cl);
+    cl = tc_client(name);
     assert_int_equal(server_connected(s), 1);
     peek_close(peek);
     shm_client_disconnect(cl);
@@ -789,7 +769,7 @@ static void test_reused_pid_server_reclaimed(void **state)
         tp_kill(&srv);
     assert_true(up);
 
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_ring_config_t c = tc_config(4096, 1, false, 0);
     shm_segment_t *peek = peek_open(name);
     if (!peek)
         tp_kill(&srv);
@@ -815,8 +795,7 @@ static void test_reused_pid_server_reclaimed(void **state)
     shm_server_t *s = shm_server_create(name, &c);
     if (!s)
         fail_msg("create after the server was killed: %s", shm_strerror(shm_last_error()));
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     assert_int_equal(server_connected(s), 1);
     exchange_both_ways(s, cl);
     shm_client_disconnect(cl);
@@ -846,9 +825,7 @@ static void test_other_user(void **state)
     }
     char name[80];
     tp_unique_name(name, sizeof(name), "rel-user");
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server(name);
 
     tp_child_t child;
     const char *connect_args[] = {name, "connect", NULL};
@@ -899,11 +876,10 @@ static void test_reuse_name_with_client_attached(void **state)
     tp_unique_name(name, sizeof(name), "rel-reuse");
     ev_log_t log;
     ev_init(&log);
-    shm_ring_config_t c = cfg(4096, 2, false, 0);
+    shm_ring_config_t c = tc_config(4096, 2, false, 0);
     shm_server_t *s = shm_server_create(name, &c);
     assert_non_null(s);
-    shm_client_t *old = shm_client_connect(name);
-    assert_non_null(old);
+    shm_client_t *old = tc_client(name);
     assert_int_equal(shm_client_register_callback(old, ev_callback, &log), SHM_SUCCESS);
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 1, WAIT_MS));
     /* Move the old client's read position a few rings along. */
@@ -930,8 +906,7 @@ static void test_reuse_name_with_client_attached(void **state)
 
     /* A new client (Windows: in the slot the old one had) and more than a
      * ring of traffic past the old client's position. */
-    shm_client_t *fresh = shm_client_connect(name);
-    assert_non_null(fresh);
+    shm_client_t *fresh = tc_client(name);
     assert_int_equal(server_connected(s), 1);
     for (uint32_t i = 0; i < 200; i++) {
         memset(msg, 0, sizeof(msg));
@@ -1007,13 +982,10 @@ static void test_reconnect_misuse(void **state)
 
     char name[80];
     tp_unique_name(name, sizeof(name), "rel-rcb");
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server(name);
     reconnect_in_cb_t x;
     memset(&x, 0, sizeof(x));
-    x.c = shm_client_connect(name);
-    assert_non_null(x.c);
+    x.c = tc_client(name);
     assert_int_equal(shm_client_register_callback(x.c, reconnect_from_callback, &x), SHM_SUCCESS);
     assert_true(TP_WAIT_UNTIL(xa_load32_acq(&x.called) == 1, WAIT_MS));
     assert_int_equal(x.result, SHM_ERROR_INVALID_PARAM);
@@ -1060,7 +1032,7 @@ static void test_corrupted_header(void **state)
     (void)state;
     char name[80];
     tp_unique_name(name, sizeof(name), "rel-bad");
-    shm_ring_config_t c = cfg(4096, 2, false, 0);
+    shm_ring_config_t c = tc_config(4096, 2, false, 0);
     shm_server_t *s = shm_server_create(name, &c);
     assert_non_null(s);
     shm_segment_t *peek = peek_open(name);
@@ -1102,8 +1074,7 @@ static void test_corrupted_header(void **state)
     print_message("cleared magic: NOT_FOUND after %.0f ms\n", slowest);
 
     /* Restored, the channel works. */
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     assert_int_equal(shm_server_send(s, "fine", 5), SHM_SUCCESS);
     char buf[8];
     uint32_t sz = sizeof(buf);
@@ -1130,15 +1101,9 @@ static void test_corrupt_ring_raises_error(void **state)
     char name[80];
     tp_unique_name(name, sizeof(name), "rel-corrupt");
     ev_log_t slog, clog;
-    ev_init(&slog);
-    ev_init(&clog);
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
-    assert_int_equal(shm_server_register_callback(s, ev_callback, &slog), SHM_SUCCESS);
-    assert_int_equal(shm_client_register_callback(cl, ev_callback, &clog), SHM_SUCCESS);
+    shm_server_t *s;
+    shm_client_t *cl;
+    tc_logged_pair(name, &s, &slog, &cl, &clog);
     assert_true(TP_WAIT_UNTIL(ev_count(&clog, SHM_EVENT_CONNECT) == 1 &&
                                   ev_count(&slog, SHM_EVENT_CONNECT) == 1,
                               WAIT_MS));
@@ -1275,7 +1240,7 @@ static void test_killed_while_creating(void **state)
                           leftover_text(k));
             continue;
         }
-        shm_ring_config_t c = cfg(4096, 1, false, 0);
+        shm_ring_config_t c = tc_config(4096, 1, false, 0);
         /* A live creator still setting up holds the lock: taken. */
         plat_lock_t setup;
         assert_int_equal(plat_lock_take(&setup, os), SHM_SUCCESS);
@@ -1320,8 +1285,7 @@ static void test_join_waits_for_publication(void **state)
     /* Published (with no wake-up objects on Windows: there the join fails
      * later, at opening them, which is not what this test is about). */
 #ifndef _WIN32
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     shm_client_disconnect(cl);
 #endif
     shm_segment_close(seg);
@@ -1329,9 +1293,7 @@ static void test_join_waits_for_publication(void **state)
     free(seg);
 
     /* And a real server is joinable as soon as create returns. */
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server(name);
     shm_segment_t *peek = peek_open(name);
     assert_non_null(peek);
     assert_int_equal(peek->hdr->state, SHM_SEG_READY);
@@ -1348,7 +1310,7 @@ static void test_not_a_channel(void **state)
 {
     (void)state;
     char name[80], os[PLAT_NAME_MAX];
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_ring_config_t c = tc_config(4096, 1, false, 0);
     shm_server_t *s;
 
     /* A valid segment of this library, but with a ring too many. */

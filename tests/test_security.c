@@ -32,6 +32,7 @@
 #include "platform.h"
 #include "shm_ipc.h"
 #include "shm_ringbuffer.h"
+#include "testchan.h"
 #include "testproc.h"
 
 #ifdef _WIN32
@@ -146,8 +147,7 @@ static void test_old_client_cannot_touch_new_channel(void **state)
     shm_ring_config_t cfg = small_config();
     shm_server_t *s1 = shm_server_create(name, &cfg);
     assert_non_null(s1);
-    shm_client_t *old = shm_client_connect(name);
-    assert_non_null(old);
+    shm_client_t *old = tc_client(name);
     assert_int_equal(shm_client_send(old, "hello", 6), SHM_SUCCESS);
     shm_ring_t *old_tx = shm_client_tx_ring(old);
     assert_non_null(old_tx);
@@ -175,8 +175,7 @@ static void test_old_client_cannot_touch_new_channel(void **state)
                  (unsigned long long)shm_ring_messages_written(s2_tx));
 
     /* A new client: first slot, clean exchange both ways. */
-    shm_client_t *fresh = shm_client_connect(name);
-    assert_non_null(fresh);
+    shm_client_t *fresh = tc_client(name);
     assert_int_equal(shm_client_send(fresh, "new", 4), SHM_SUCCESS);
     sz = sizeof(buf);
     assert_int_equal(shm_server_receive(s2, buf, &sz), SHM_SUCCESS);
@@ -216,8 +215,7 @@ static void test_old_client_while_name_held(void **state)
     shm_ring_config_t cfg = small_config();
     shm_server_t *s1 = shm_server_create(name, &cfg);
     assert_non_null(s1);
-    shm_client_t *old = shm_client_connect(name);
-    assert_non_null(old);
+    shm_client_t *old = tc_client(name);
     shm_ring_t *old_tx = shm_client_tx_ring(old);
 #ifdef _WIN32
     snprintf(os, sizeof(os), "Local\\xshm.%s", name);
@@ -255,8 +253,7 @@ static void test_old_client_while_name_held(void **state)
     s2 = shm_server_create(name, &cfg);
     if (!s2)
         fail_msg("new server once the old client has left: %s", shm_strerror(shm_last_error()));
-    shm_client_t *fresh = shm_client_connect(name);
-    assert_non_null(fresh);
+    shm_client_t *fresh = tc_client(name);
     assert_int_equal(shm_client_send(fresh, "new", 4), SHM_SUCCESS);
     sz = sizeof(buf);
     assert_int_equal(shm_server_receive(s2, buf, &sz), SHM_SUCCESS);

@@ -1,0 +1,61 @@
+/*
+ * testchan.c - a server, a client and their event logs, as most tests start.
+ */
+#include "testchan.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+shm_ring_config_t tc_config(uint32_t size, uint32_t readers, bool blocking, uint32_t timeout_ms)
+{
+    shm_ring_config_t c;
+    memset(&c, 0, sizeof(c));
+    c.size = size;
+    c.max_readers = readers;
+    c.blocking = blocking;
+    c.timeout_ms = timeout_ms;
+    return c;
+}
+
+shm_ring_config_t tc_small_config(void) { return tc_config(4096, 1, false, 0); }
+
+shm_server_t *tc_server(const char *name)
+{
+    shm_ring_config_t c = tc_small_config();
+    shm_server_t *s = shm_server_create(name, &c);
+    if (!s)
+        fail_msg("shm_server_create(\"%s\"): %s", name, shm_strerror(shm_last_error()));
+    return s;
+}
+
+shm_client_t *tc_client(const char *name)
+{
+    shm_client_t *c = shm_client_connect(name);
+    if (!c)
+        fail_msg("shm_client_connect(\"%s\"): %s", name, shm_strerror(shm_last_error()));
+    return c;
+}
+
+shm_server_t *tc_logged_server(const char *name, ev_log_t *log)
+{
+    ev_init(log);
+    shm_server_t *s = tc_server(name);
+    assert_int_equal(shm_server_register_callback(s, ev_callback, log), SHM_SUCCESS);
+    return s;
+}
+
+void tc_logged_pair(const char *name, shm_server_t **s, ev_log_t *slog, shm_client_t **c,
+                    ev_log_t *clog)
+{
+    ev_init(slog);
+    ev_init(clog);
+    *s = tc_server(name);
+    *c = tc_client(name);
+    assert_int_equal(shm_server_register_callback(*s, ev_callback, slog), SHM_SUCCESS);
+    assert_int_equal(shm_client_register_callback(*c, ev_callback, clog), SHM_SUCCESS);
+}
