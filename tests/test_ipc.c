@@ -235,8 +235,7 @@ static void test_null_arguments(void **state)
     /* Valid endpoints, NULL in the other arguments. */
     char name[80];
     uname_(name, sizeof(name), "null");
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(name, &c);
     assert_int_equal(shm_last_error(), SHM_SUCCESS);
     shm_client_t *cl = tc_client(name);
     assert_int_equal(shm_last_error(), SHM_SUCCESS);
@@ -292,8 +291,7 @@ static void test_send_sizes(void **state)
     char name[80];
     uname_(name, sizeof(name), "sizes");
     shm_ring_config_t c = tc_config(128u * 1024u, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(name, &c);
     shm_client_t *cl = tc_client(name);
     uint8_t *msg = xmalloc(SHM_MAX_MESSAGE_SIZE + 1);
     uint8_t *out = xmalloc(SHM_MAX_MESSAGE_SIZE + 1);
@@ -328,8 +326,7 @@ static void test_send_sizes(void **state)
     /* A 64 KiB ring holds messages of up to size - SHM_MESSAGE_OVERHEAD
      * bytes (shm_ipc.h, shm_ring_config_t). */
     c = tc_config(64u * 1024u, 1, false, 0);
-    s = shm_server_create(name, &c);
-    assert_non_null(s);
+    s = tc_server_config(name, &c);
     cl = tc_client(name);
     const uint32_t max64 = 64u * 1024u - SHM_MESSAGE_OVERHEAD;
     ASSERT_FAILS_WITH(shm_server_send(s, msg, max64 + 1), SHM_ERROR_INVALID_PARAM);
@@ -381,13 +378,11 @@ static void test_bad_config(void **state)
     }
     /* The limits themselves are fine. */
     shm_ring_config_t ok = tc_config(SHM_MIN_RING_SIZE, SHM_MAX_READERS, true, 100);
-    shm_server_t *s = shm_server_create(name, &ok);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(name, &ok);
     assert_int_equal(shm_last_error(), SHM_SUCCESS);
     shm_server_destroy(s);
     ok = tc_config(SHM_MIN_RING_SIZE, 1, false, 0);
-    s = shm_server_create(name, &ok);
-    assert_non_null(s);
+    s = tc_server_config(name, &ok);
     shm_server_destroy(s);
     /* NULL config: the default one (4 MiB rings, 4 readers). */
     s = shm_server_create(name, NULL);
@@ -479,8 +474,7 @@ static void test_names(void **state)
     base64[64] = '\0';
     tp_unique_name(name64, sizeof(name64), base64);
     assert_int_equal(strlen(name64), 64);
-    shm_server_t *s = shm_server_create(name64, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(name64, &c);
     shm_client_t *cl = shm_client_connect(name64);
     assert_non_null(cl);
     shm_client_disconnect(cl);
@@ -493,15 +487,13 @@ static void test_names(void **state)
     /* Every allowed character. */
     char odd[80];
     uname_(odd, sizeof(odd), "AZaz09._-");
-    s = shm_server_create(odd, &c);
-    assert_non_null(s);
+    s = tc_server_config(odd, &c);
     shm_server_destroy(s);
 
     char name[80], local[96];
     uname_(name, sizeof(name), "pfx");
     snprintf(local, sizeof(local), "Local\\%s", name);
-    s = shm_server_create(local, &c);
-    assert_non_null(s);
+    s = tc_server_config(local, &c);
     cl = tc_client(name);
     shm_client_disconnect(cl);
     cl = shm_client_connect(local);
@@ -547,8 +539,7 @@ static void test_names_global(void **state)
          * Local\ does not find the Global\ channel. */
         assert_null(shm_client_connect(local));
         assert_int_equal(shm_last_error(), SHM_ERROR_NOT_FOUND);
-        shm_server_t *l = shm_server_create(local, &c);
-        assert_non_null(l);
+        shm_server_t *l = tc_server_config(local, &c);
         shm_server_destroy(l);
     } else {
         print_message("test_names_global: session 0, where Local\\ and Global\\ are one "
@@ -557,16 +548,14 @@ static void test_names_global(void **state)
     shm_server_destroy(s);
 #else
     /* Linux: Local\ and Global\ name the same single namespace. */
-    shm_server_t *s = shm_server_create(local, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(local, &c);
     shm_client_t *cl = shm_client_connect(global);
     assert_non_null(cl);
     shm_client_disconnect(cl);
     assert_null(shm_server_create(global, &c));
     assert_int_equal(shm_last_error(), SHM_ERROR_EXISTS);
     shm_server_destroy(s);
-    s = shm_server_create(global, &c);
-    assert_non_null(s);
+    s = tc_server_config(global, &c);
     cl = shm_client_connect(local);
     assert_non_null(cl);
     shm_client_disconnect(cl);
@@ -602,8 +591,7 @@ static void test_exists_and_reuse(void **state)
     /* Destroyed, then reused, several times; a different config each time. */
     for (uint32_t round = 0; round < 3; round++) {
         shm_ring_config_t rc = tc_config(4096u << round, 1 + round, false, 0);
-        s = shm_server_create(name, &rc);
-        assert_non_null(s);
+        s = tc_server_config(name, &rc);
         cl = tc_client(name);
         assert_int_equal(shm_client_send(cl, &round, sizeof(round)), SHM_SUCCESS);
         uint32_t got = 99;
@@ -647,8 +635,7 @@ static void test_busy(void **state)
     char name[80];
     uname_(name, sizeof(name), "busy");
     shm_ring_config_t c = tc_config(4096, 2, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(name, &c);
     shm_client_t *c1 = shm_client_connect(name);
     shm_client_t *c2 = shm_client_connect(name);
     assert_non_null(c1);
@@ -794,8 +781,7 @@ static void test_receive_timeout(void **state)
     uname_(name, sizeof(name), "timeout");
     const uint32_t timeout = 300;
     shm_ring_config_t c = tc_config(4096, 1, true, timeout);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(name, &c);
     uint8_t buf[16];
     uint32_t sz = sizeof(buf);
 
@@ -836,8 +822,7 @@ static void test_receive_timeout(void **state)
 
     /* Non-blocking: EMPTY at once. */
     c = tc_config(4096, 1, false, 5000);
-    s = shm_server_create(name, &c);
-    assert_non_null(s);
+    s = tc_server_config(name, &c);
     cl = tc_client(name);
     sz = sizeof(buf);
     t0 = now_ms();
@@ -867,8 +852,7 @@ static void test_stats_and_available(void **state)
     uname_(name, sizeof(name), "stats");
     const uint32_t size = 64u * 1024u;
     shm_ring_config_t c = tc_config(size, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(name, &c);
     shm_stats_t st;
     assert_int_equal(shm_server_get_stats(s, &st), SHM_SUCCESS);
     assert_int_equal(st.messages_sent, 0);
@@ -1168,8 +1152,7 @@ static void test_connect_disconnect_other_process(void **state)
     static ev_log_t log; /* static: the listener may outlive a failed test (tl_teardown) */
     ev_init(&log);
     shm_ring_config_t c = tc_config(4096, 2, true, 10000);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(name, &c);
     tl_server(s);
     assert_int_equal(shm_server_register_callback(s, ev_callback, &log), SHM_SUCCESS);
 
@@ -1251,8 +1234,7 @@ static void test_crashed_client(void **state)
     static ev_log_t log; /* static: the listener may outlive a failed test (tl_teardown) */
     ev_init(&log);
     shm_ring_config_t c = tc_config(4096, 1, true, 20000);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(name, &c);
     tl_server(s);
     assert_int_equal(shm_server_register_callback(s, ev_callback, &log), SHM_SUCCESS);
     tp_child_t *child = tl_child();
@@ -1337,8 +1319,7 @@ static void test_echo_two_processes(void **state)
     /* 8 messages in flight at most, 1 MiB rings: nothing is overwritten. */
     const uint64_t window = 8;
     shm_ring_config_t c = tc_config(1u << 20, 1, true, 10000);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(name, &c);
     tp_child_t child;
     const char *args[] = {name, count_s, NULL};
     assert_int_equal(tp_spawn_self(&child, "echo", args), 0);
@@ -1475,8 +1456,7 @@ static void pingpong_once(uint64_t count, uint64_t stall_limit, pingpong_run_t *
     uname_(name, sizeof(name), "pingpong");
     snprintf(count_s, sizeof(count_s), "%llu", (unsigned long long)count);
     shm_ring_config_t c = tc_config(4096, 1, true, 10000);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(name, &c);
     tp_child_t child;
     const char *args[] = {name, count_s, NULL};
     assert_int_equal(tp_spawn_self(&child, "pong", args), 0);
@@ -1661,8 +1641,7 @@ static void test_threads_one_endpoint(void **state)
     /* 4 MiB rings hold everything 4 threads send (<= 12000 * 216 bytes):
      * nothing is overwritten even if the receivers stall. */
     shm_ring_config_t c = tc_config(4u << 20, 1, true, 100);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(name, &c);
     tl_server(s);
     shm_client_t *cl = tc_client(name);
     tl_client(cl);
@@ -1785,8 +1764,7 @@ static void test_destroy_wakes_blocked_receive(void **state)
     shm_ring_config_t c = tc_config(4096, 1, true, 30000);
 
     /* 1. A server receive blocked in a thread; the server is destroyed. */
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(name, &c);
     tl_server(s);
     shm_client_t *cl = tc_client(name);
     tl_client(cl);
@@ -1809,8 +1787,7 @@ static void test_destroy_wakes_blocked_receive(void **state)
     tl_client_disconnect(cl);
 
     /* 2. A client receive blocked in a thread; the server is destroyed. */
-    s = shm_server_create(name, &c);
-    assert_non_null(s);
+    s = tc_server_config(name, &c);
     tl_server(s);
     cl = tc_client(name);
     tl_client(cl);
@@ -1829,8 +1806,7 @@ static void test_destroy_wakes_blocked_receive(void **state)
     tl_client_disconnect(cl);
 
     /* 3. A client receive blocked in a thread; the client disconnects. */
-    s = shm_server_create(name, &c);
-    assert_non_null(s);
+    s = tc_server_config(name, &c);
     tl_server(s);
     cl = tc_client(name);
     tl_client(cl);
@@ -1895,8 +1871,7 @@ static void test_callback_uses_endpoint(void **state)
     shm_ring_config_t c = tc_config(64u * 1024u, 1, false, 0);
     cb_echo_t e;
     memset(&e, 0, sizeof(e));
-    e.s = shm_server_create(name, &c);
-    assert_non_null(e.s);
+    e.s = tc_server_config(name, &c);
     shm_client_t *cl = tc_client(name);
     assert_int_equal(shm_server_register_callback(e.s, echo_from_callback, &e), SHM_SUCCESS);
 
@@ -1927,8 +1902,7 @@ static void test_callback_uses_endpoint(void **state)
     uint32_t sz = sizeof(m);
     assert_int_equal(client_recv_within(cl, m, &sz, 10000), SHM_ERROR_NOT_CONNECTED);
     /* The name is free again. */
-    shm_server_t *s2 = shm_server_create(name, &c);
-    assert_non_null(s2);
+    shm_server_t *s2 = tc_server_config(name, &c);
     shm_client_disconnect(cl);
     shm_server_destroy(s2);
 }
@@ -1969,8 +1943,7 @@ static void test_callback_ends_endpoint(void **state)
     shm_ring_config_t c = tc_config(4096, 1, true, 5000);
 
     /* A client that disconnects itself when the server goes away. */
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(name, &c);
     cb_self_disconnect_t d;
     memset(&d, 0, sizeof(d));
     d.c = tc_client(name);
@@ -1981,15 +1954,13 @@ static void test_callback_ends_endpoint(void **state)
     /* A server that destroys itself on CONNECT. */
     cb_echo_t e;
     memset(&e, 0, sizeof(e));
-    e.s = shm_server_create(name, &c);
-    assert_non_null(e.s);
+    e.s = tc_server_config(name, &c);
     assert_int_equal(shm_server_register_callback(e.s, destroy_on_connect, &e), SHM_SUCCESS);
     shm_client_t *cl = tc_client(name);
     assert_true(TP_WAIT_UNTIL(xa_load32_acq(&e.destroyed) == 1, 10000));
     assert_int_equal(shm_client_send(cl, "x", 1), SHM_ERROR_NOT_CONNECTED);
     shm_client_disconnect(cl);
-    s = shm_server_create(name, &c);
-    assert_non_null(s);
+    s = tc_server_config(name, &c);
     shm_server_destroy(s);
 }
 
@@ -2199,8 +2170,7 @@ static void test_crashed_client_without_callback(void **state)
     /* 1. Blocking receives (100 ms timeout). */
     uname_(name, sizeof(name), "clicrash-b");
     shm_ring_config_t c = tc_config(4096, 1, true, 100);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(name, &c);
     start_linger_client(s, &child, name);
     tp_kill(&child);
     shm_client_t *cl = NULL;
@@ -2229,8 +2199,7 @@ static void test_crashed_client_without_callback(void **state)
     /* 2. Non-blocking receives, polled. */
     uname_(name, sizeof(name), "clicrash-n");
     c = tc_config(4096, 1, false, 0);
-    s = shm_server_create(name, &c);
-    assert_non_null(s);
+    s = tc_server_config(name, &c);
     start_linger_client(s, &child, name);
     tp_kill(&child);
     cl = NULL;
@@ -2255,8 +2224,7 @@ static void test_crashed_client_without_callback(void **state)
     /* 3. Sends only: they succeed while the dead client still holds its
      * slot, then SHM_ERROR_NOT_CONNECTED (nobody is left). */
     uname_(name, sizeof(name), "clicrash-s");
-    s = shm_server_create(name, &c);
-    assert_non_null(s);
+    s = tc_server_config(name, &c);
     start_linger_client(s, &child, name);
     tp_kill(&child);
     shm_error_t r = SHM_SUCCESS;
@@ -2286,8 +2254,7 @@ static void test_timeout_zero_waits(void **state)
     char name[80];
     uname_(name, sizeof(name), "notimeout");
     shm_ring_config_t c = tc_config(4096, 1, true, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(name, &c);
     tl_server(s);
     shm_client_t *cl = tc_client(name);
     tl_client(cl);
@@ -2345,8 +2312,7 @@ static void test_stats_two_clients(void **state)
     char name[80];
     uname_(name, sizeof(name), "stats2");
     shm_ring_config_t c = tc_config(4096, 2, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(name, &c);
     shm_client_t *a = shm_client_connect(name);
     shm_client_t *b = shm_client_connect(name);
     assert_non_null(a);
@@ -2476,8 +2442,7 @@ static void test_receive_fairness(void **state)
     char name[80];
     uname_(name, sizeof(name), "fair");
     shm_ring_config_t c = tc_config(4096, 2, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(name, &c);
     shm_client_t *cl[2];
     for (int i = 0; i < 2; i++) {
         cl[i] = shm_client_connect(name);
@@ -2696,8 +2661,7 @@ static void test_errors_closed(void **state)
     shm_ring_config_t c = tc_config(4096, 1, true, 20000);
     closed_probe_t p;
     memset(&p, 0, sizeof(p));
-    p.s = shm_server_create(name, &c);
-    assert_non_null(p.s);
+    p.s = tc_server_config(name, &c);
     shm_client_t *cl = tc_client(name);
     assert_int_equal(shm_server_register_callback(p.s, server_probe_closed, &p), SHM_SUCCESS);
     assert_true(TP_WAIT_UNTIL(xa_load32_acq(&p.done) == 1, 10000));
@@ -2707,8 +2671,7 @@ static void test_errors_closed(void **state)
     assert_int_equal(p.recv, SHM_ERROR_CLOSED);
     shm_client_disconnect(cl);
 
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(name, &c);
     memset(&p, 0, sizeof(p));
     p.c = tc_client(name);
     assert_int_equal(shm_client_register_callback(p.c, client_probe_closed, &p), SHM_SUCCESS);
@@ -2843,8 +2806,7 @@ static void test_brief_client_seen(void **state)
     char name[80];
     tp_unique_name(name, sizeof(name), "brief");
     shm_ring_config_t c = tc_config(1u << 16, 2, true, 1000);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(name, &c);
     brief_t b;
     memset(&b, 0, sizeof(b));
     assert_int_equal(shm_server_register_callback(s, brief_handler, &b), SHM_SUCCESS);

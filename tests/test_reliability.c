@@ -384,8 +384,7 @@ static void test_crashed_client(void **state)
     static ev_log_t log;
     ev_init(&log);
     shm_ring_config_t c = tc_config(4096, 1, true, WAIT_MS);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(name, &c);
     tl_server(s);
 
     tp_child_t *first = tl_child();
@@ -626,8 +625,7 @@ static void test_crashed_server(void **state)
     assert_int_equal(shm_client_get_stats(cl, &st), SHM_ERROR_NOT_CONNECTED);
 
     /* A server again: a later reconnect succeeds, with the same callback. */
-    s = shm_server_create(name, &c);
-    assert_non_null(s);
+    s = tc_server_config(name, &c);
     tl_server(s);
     assert_int_equal(shm_client_reconnect(cl), SHM_SUCCESS);
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 3, WAIT_MS));
@@ -877,8 +875,7 @@ static void test_reuse_name_with_client_attached(void **state)
     ev_log_t log;
     ev_init(&log);
     shm_ring_config_t c = tc_config(4096, 2, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(name, &c);
     shm_client_t *old = tc_client(name);
     assert_int_equal(shm_client_register_callback(old, ev_callback, &log), SHM_SUCCESS);
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 1, WAIT_MS));
@@ -1033,8 +1030,7 @@ static void test_corrupted_header(void **state)
     char name[80];
     tp_unique_name(name, sizeof(name), "rel-bad");
     shm_ring_config_t c = tc_config(4096, 2, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(name, &c);
     shm_segment_t *peek = peek_open(name);
     assert_non_null(peek);
     shm_seg_header_t saved;
@@ -1350,8 +1346,7 @@ static void test_not_a_channel(void **state)
     assert_null(shm_server_create(name, &c));
     assert_int_equal(shm_last_error(), SHM_ERROR_EXISTS);
     plat_shm_close(&junk);
-    s = shm_server_create(name, &c);
-    assert_non_null(s);
+    s = tc_server_config(name, &c);
     shm_server_destroy(s);
 #endif
 

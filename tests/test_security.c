@@ -145,8 +145,7 @@ static void test_old_client_cannot_touch_new_channel(void **state)
     char name[80];
     tp_unique_name(name, sizeof(name), "sec-old");
     shm_ring_config_t cfg = small_config();
-    shm_server_t *s1 = shm_server_create(name, &cfg);
-    assert_non_null(s1);
+    shm_server_t *s1 = tc_server_config(name, &cfg);
     shm_client_t *old = tc_client(name);
     assert_int_equal(shm_client_send(old, "hello", 6), SHM_SUCCESS);
     shm_ring_t *old_tx = shm_client_tx_ring(old);
@@ -213,8 +212,7 @@ static void test_old_client_while_name_held(void **state)
     char name[80], os[PLAT_NAME_MAX];
     tp_unique_name(name, sizeof(name), "sec-held");
     shm_ring_config_t cfg = small_config();
-    shm_server_t *s1 = shm_server_create(name, &cfg);
-    assert_non_null(s1);
+    shm_server_t *s1 = tc_server_config(name, &cfg);
     shm_client_t *old = tc_client(name);
     shm_ring_t *old_tx = shm_client_tx_ring(old);
 #ifdef _WIN32
@@ -769,8 +767,7 @@ static void test_client_refuses_loose_mode(void **state)
     char name[80], path[256];
     tp_unique_name(name, sizeof(name), "sec-mode");
     shm_ring_config_t cfg = small_config();
-    shm_server_t *s = shm_server_create(name, &cfg);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(name, &cfg);
     obj_path(path, sizeof(path), name, "");
     assert_int_equal(chmod(path, 0666), 0);
     shm_client_t *c = shm_client_connect(name);
@@ -887,8 +884,7 @@ static void test_win_squatted_section_server(void **state)
     char name[80];
     tp_unique_name(name, sizeof(name), "sec-wsec");
     shm_ring_config_t cfg = small_config();
-    shm_server_t *s0 = shm_server_create(name, &cfg);
-    assert_non_null(s0);
+    shm_server_t *s0 = tc_server_config(name, &cfg);
     size_t size;
     void *bytes = copy_segment(name, &size);
     shm_server_destroy(s0);
@@ -938,8 +934,7 @@ static void test_win_squatted_section_client(void **state)
     char name[80];
     tp_unique_name(name, sizeof(name), "sec-wcli");
     shm_ring_config_t cfg = small_config();
-    shm_server_t *s0 = shm_server_create(name, &cfg);
-    assert_non_null(s0);
+    shm_server_t *s0 = tc_server_config(name, &cfg);
     size_t size;
     void *bytes = copy_segment(name, &size);
     shm_server_destroy(s0);

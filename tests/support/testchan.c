@@ -24,13 +24,18 @@ shm_ring_config_t tc_config(uint32_t size, uint32_t readers, bool blocking, uint
 
 shm_ring_config_t tc_small_config(void) { return tc_config(4096, 1, false, 0); }
 
-shm_server_t *tc_server(const char *name)
+shm_server_t *tc_server_config(const char *name, const shm_ring_config_t *config)
 {
-    shm_ring_config_t c = tc_small_config();
-    shm_server_t *s = shm_server_create(name, &c);
+    shm_server_t *s = shm_server_create(name, config);
     if (!s)
         fail_msg("shm_server_create(\"%s\"): %s", name, shm_strerror(shm_last_error()));
     return s;
+}
+
+shm_server_t *tc_server(const char *name)
+{
+    shm_ring_config_t c = tc_small_config();
+    return tc_server_config(name, &c);
 }
 
 shm_client_t *tc_client(const char *name)

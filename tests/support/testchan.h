@@ -27,6 +27,9 @@ shm_ring_config_t tc_config(uint32_t size, uint32_t readers, bool blocking, uint
 /* 4096-byte rings, one reader, non-blocking receives. */
 shm_ring_config_t tc_small_config(void);
 
+/* shm_server_create(name, config). */
+shm_server_t *tc_server_config(const char *name, const shm_ring_config_t *config);
+
 /* shm_server_create(name) with tc_small_config(). */
 shm_server_t *tc_server(const char *name);
 
