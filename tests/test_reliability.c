@@ -127,15 +127,8 @@ static void peek_close(shm_segment_t *seg)
 /* A message each way between server s and its client cl. */
 static void exchange_both_ways(shm_server_t *s, shm_client_t *cl)
 {
-    char buf[8];
-    uint32_t sz = sizeof(buf);
-    assert_int_equal(shm_client_send(cl, "c", 2), SHM_SUCCESS);
-    assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "c");
-    assert_int_equal(shm_server_send(s, "s", 2), SHM_SUCCESS);
-    sz = sizeof(buf);
-    assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "s");
+    tc_pass_to_server(s, cl, "c");
+    tc_pass_to_client(s, cl, "s");
 }
 
 /* A new client joins server s's channel `name`, exchanges a message each
@@ -929,19 +922,13 @@ static void test_reuse_name_with_client_attached(void **state)
     assert_int_equal(shm_client_get_stats(fresh, &st), SHM_SUCCESS);
     assert_int_equal(st.messages_received, 200);
     assert_int_equal(st.messages_lost, 0);
-    assert_int_equal(shm_client_send(fresh, "new", 4), SHM_SUCCESS);
-    sz = sizeof(buf);
-    assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "new");
+    tc_pass_to_server(s, fresh, "new");
 
     /* The old client rejoins, as a second client. */
     assert_int_equal(shm_client_reconnect(old), SHM_SUCCESS);
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 2, WAIT_MS));
     assert_int_equal(server_connected(s), 2);
-    assert_int_equal(shm_server_send(s, "all", 4), SHM_SUCCESS);
-    sz = sizeof(buf);
-    assert_int_equal(shm_client_receive(fresh, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "all");
+    tc_pass_to_client(s, fresh, "all");
     sz = sizeof(buf);
     assert_int_equal(shm_client_receive(old, buf, &sz), SHM_SUCCESS);
     assert_string_equal(buf, "all");
@@ -996,10 +983,7 @@ static void test_reconnect_misuse(void **state)
     /* A reconnect while the server is there just rejoins it. */
     assert_int_equal(shm_client_reconnect(x.c), SHM_SUCCESS);
     assert_int_equal(server_connected(s), 1);
-    assert_int_equal(shm_server_send(s, "j", 2), SHM_SUCCESS);
-    sz = sizeof(buf);
-    assert_int_equal(shm_client_receive(x.c, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "j");
+    tc_pass_to_client(s, x.c, "j");
     shm_client_disconnect(x.c);
     shm_server_destroy(s);
 }
@@ -1129,10 +1113,7 @@ static void test_corrupt_ring_raises_error(void **state)
      * comes next is. */
     sz = sizeof(buf);
     assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_ERROR_EMPTY);
-    assert_int_equal(shm_server_send(s, "three", 6), SHM_SUCCESS);
-    sz = sizeof(buf);
-    assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "three");
+    tc_pass_to_client(s, cl, "three");
 
     /* Client -> server: an unknown record type. */
     shm_ring_t *rx = &peek->rings[1];
@@ -1146,10 +1127,7 @@ static void test_corrupt_ring_raises_error(void **state)
     assert_true(TP_WAIT_UNTIL(ev_count(&slog, SHM_EVENT_ERROR) == 1, WAIT_MS));
     assert_true(ev_get(&slog, SHM_EVENT_ERROR, 0, &e));
     assert_int_equal(e.error, SHM_ERROR_INVALID_SEGMENT);
-    assert_int_equal(shm_client_send(cl, "b", 2), SHM_SUCCESS);
-    sz = sizeof(buf);
-    assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "b");
+    tc_pass_to_server(s, cl, "b");
 
     /* Each side saw its own error once, and the channel stays up. A last
      * event through each listener (a disconnect) orders the counts. */

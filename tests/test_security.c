@@ -175,16 +175,10 @@ static void test_old_client_cannot_touch_new_channel(void **state)
 
     /* A new client: first slot, clean exchange both ways. */
     shm_client_t *fresh = tc_client(name);
-    assert_int_equal(shm_client_send(fresh, "new", 4), SHM_SUCCESS);
-    sz = sizeof(buf);
-    assert_int_equal(shm_server_receive(s2, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "new");
+    tc_pass_to_server(s2, fresh, "new");
     sz = sizeof(buf);
     assert_int_equal(shm_server_receive(s2, buf, &sz), SHM_ERROR_EMPTY);
-    assert_int_equal(shm_server_send(s2, "back", 5), SHM_SUCCESS);
-    sz = sizeof(buf);
-    assert_int_equal(shm_client_receive(fresh, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "back");
+    tc_pass_to_client(s2, fresh, "back");
     shm_stats_t st;
     assert_int_equal(shm_server_get_stats(s2, &st), SHM_SUCCESS);
     assert_int_equal(st.connected, 1);
@@ -252,10 +246,7 @@ static void test_old_client_while_name_held(void **state)
     if (!s2)
         fail_msg("new server once the old client has left: %s", shm_strerror(shm_last_error()));
     shm_client_t *fresh = tc_client(name);
-    assert_int_equal(shm_client_send(fresh, "new", 4), SHM_SUCCESS);
-    sz = sizeof(buf);
-    assert_int_equal(shm_server_receive(s2, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "new");
+    tc_pass_to_server(s2, fresh, "new");
     shm_client_disconnect(fresh);
     shm_server_destroy(s2);
 #ifdef _WIN32

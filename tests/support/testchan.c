@@ -64,3 +64,28 @@ void tc_logged_pair(const char *name, shm_server_t **s, ev_log_t *slog, shm_clie
     assert_int_equal(shm_server_register_callback(*s, ev_callback, slog), SHM_SUCCESS);
     assert_int_equal(shm_client_register_callback(*c, ev_callback, clog), SHM_SUCCESS);
 }
+
+/* `text` from the client to the server (to_server) or back, received whole. */
+static void pass(shm_server_t *s, shm_client_t *c, bool to_server, const char *text)
+{
+    uint32_t n = (uint32_t)strlen(text) + 1;
+    char buf[256];
+    uint32_t sz = sizeof(buf);
+    assert_true(n <= sizeof(buf));
+    shm_error_t e = to_server ? shm_client_send(c, text, n) : shm_server_send(s, text, n);
+    assert_int_equal(e, SHM_SUCCESS);
+    e = to_server ? shm_server_receive(s, buf, &sz) : shm_client_receive(c, buf, &sz);
+    assert_int_equal(e, SHM_SUCCESS);
+    assert_int_equal(sz, n);
+    assert_string_equal(buf, text);
+}
+
+void tc_pass_to_server(shm_server_t *s, shm_client_t *c, const char *text)
+{
+    pass(s, c, true, text);
+}
+
+void tc_pass_to_client(shm_server_t *s, shm_client_t *c, const char *text)
+{
+    pass(s, c, false, text);
+}

@@ -45,6 +45,12 @@ shm_server_t *tc_logged_server(const char *name, ev_log_t *log);
 void tc_logged_pair(const char *name, shm_server_t **s, ev_log_t *slog, shm_client_t **c,
                     ev_log_t *clog);
 
+/* One message through the channel: `text` (its terminating NUL included) is
+ * sent by the client c, and the server's next receive returns exactly it;
+ * and the other way. */
+void tc_pass_to_server(shm_server_t *s, shm_client_t *c, const char *text);
+void tc_pass_to_client(shm_server_t *s, shm_client_t *c, const char *text);
+
 #ifdef __cplusplus
 }
 #endif
