@@ -1183,8 +1183,7 @@ static void test_connect_disconnect_other_process(void **state)
 
     ok = TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_DISCONNECT) == 1, 20000);
     int code = -1;
-    if (tp_wait(child, 20000, &code) != 0)
-        tp_kill(child);
+    tp_wait_or_kill(child, 20000, &code);
     assert_true(ok);
     assert_int_equal(code, 0);
     assert_true(ev_find(&log, SHM_EVENT_DISCONNECT, 0, &e) >= 0);
@@ -1355,8 +1354,7 @@ static void test_echo_two_processes(void **state)
     }
     uint64_t ms = now_ms() - t0;
     int code = -1;
-    if (tp_wait(&child, 30000, &code) != 0)
-        tp_kill(&child);
+    tp_wait_or_kill(&child, 30000, &code);
     print_message("echo: %llu messages, %llu MB each way, in %llu ms\n", (unsigned long long)got,
                   (unsigned long long)(bytes >> 20), (unsigned long long)ms);
     assert_int_equal(fail, SHM_SUCCESS);
@@ -1495,8 +1493,8 @@ static void pingpong_once(uint64_t count, uint64_t stall_limit, pingpong_run_t *
     r->ms = now_ms() - t0;
     if (r->over40ms > stall_limit)
         tp_kill(&child); /* it waits for a message that will not come */
-    else if (tp_wait(&child, 20000, &r->code) != 0)
-        tp_kill(&child);
+    else
+        tp_wait_or_kill(&child, 20000, &r->code);
     print_message("ping-pong: %llu of %llu round trips in %llu ms (%.1f us each)%s\n",
                   (unsigned long long)i, (unsigned long long)count, (unsigned long long)r->ms,
                   i ? (double)r->ms * 1000.0 / (double)i : 0.0, under_wine() ? " [wine]" : "");
@@ -1966,18 +1964,6 @@ static void test_callback_ends_endpoint(void **state)
 
 /* ---- promises pinned one by one ------------------------------------------------- */
 
-/* Connect, retrying while the channel does not exist yet (a helper process
- * is creating it). */
-static shm_client_t *connect_retry(const char *name, uint32_t ms)
-{
-    uint64_t deadline = now_ms() + ms;
-    for (;;) {
-        shm_client_t *c = shm_client_connect(name);
-        if (c || shm_last_error() != SHM_ERROR_NOT_FOUND || now_ms() >= deadline)
-            return c;
-    }
-}
-
 /* Events of every type in a log. */
 static uint32_t ev_total(ev_log_t *log)
 {
@@ -2028,7 +2014,7 @@ static shm_client_t *join_held_server(tp_child_t *srv, const char *name, bool bl
 {
     const char *args[] = {name, blocking ? "1" : "0", NULL};
     assert_int_equal(tp_spawn_self(srv, "hold", args), 0);
-    shm_client_t *cl = connect_retry(name, 20000);
+    shm_client_t *cl = tc_connect_within(name, 20000);
     if (!cl) {
         tp_kill(srv);
         fail_msg("connect to the server process: %s", shm_strerror(shm_last_error()));

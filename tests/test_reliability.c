@@ -173,18 +173,6 @@ static uint32_t server_connected(shm_server_t *s)
     return st.connected;
 }
 
-/* shm_client_connect retries for about 500 ms while the channel is absent;
- * a helper server may take longer to start (Wine), so retry on NOT_FOUND. */
-static shm_client_t *connect_within(const char *name, uint32_t ms)
-{
-    uint64_t deadline = tp_now_ms() + ms;
-    for (;;) {
-        shm_client_t *c = shm_client_connect(name);
-        if (c || shm_last_error() != SHM_ERROR_NOT_FOUND || tp_now_ms() >= deadline)
-            return c;
-    }
-}
-
 /* ---- a receive blocked in another thread ----------------------------------------- */
 
 typedef struct blocked {
@@ -227,7 +215,7 @@ static int helper_client(int argc, char **argv)
 {
     if (argc < 3)
         return 2;
-    shm_client_t *c = connect_within(argv[1], WAIT_MS);
+    shm_client_t *c = tc_connect_within(argv[1], WAIT_MS);
     if (!c) {
         fprintf(stderr, "client helper: connect: %s\n", shm_strerror(shm_last_error()));
         return 3;
@@ -348,11 +336,7 @@ static int helper_nobody(int argc, char **argv)
 /* Wait for a helper and check its exit code; kill it if it hangs. */
 static void expect_exit(tp_child_t *child, int want)
 {
-    int code = -1;
-    if (tp_wait(child, WAIT_MS, &code) != 0) {
-        tp_kill(child);
-        fail_msg("helper %u did not exit", child->pid);
-    }
+    int code = tc_exit_code(child, WAIT_MS, "helper");
     if (code != want)
         fail_msg("helper %u exited with %d, expected %d", child->pid, code, want);
 }
@@ -516,7 +500,7 @@ static void test_crashed_server(void **state)
     assert_non_null(srv);
     const char *args[] = {name, NULL};
     assert_int_equal(tp_spawn_self(srv, "server", args), 0);
-    shm_client_t *cl = connect_within(name, WAIT_MS);
+    shm_client_t *cl = tc_connect_within(name, WAIT_MS);
     if (!cl)
         tp_kill(srv);
     assert_non_null(cl);
@@ -822,8 +806,7 @@ static void test_other_user(void **state)
     const char *connect_args[] = {name, "connect", NULL};
     assert_int_equal(tp_spawn_self(&child, "nobody", connect_args), 0);
     int code = -1;
-    if (tp_wait(&child, WAIT_MS, &code) != 0)
-        tp_kill(&child);
+    tp_wait_or_kill(&child, WAIT_MS, &code);
     if (code == 3) { /* root without the right to change user (a container) */
         shm_server_destroy(s);
         print_message("skipped: the helper could not switch to uid 65534\n");
@@ -836,8 +819,7 @@ static void test_other_user(void **state)
     const char *create_args[] = {name, "create", NULL};
     assert_int_equal(tp_spawn_self(&child, "nobody", create_args), 0);
     code = -1;
-    if (tp_wait(&child, WAIT_MS, &code) != 0)
-        tp_kill(&child);
+    tp_wait_or_kill(&child, WAIT_MS, &code);
     print_message("another user creating a taken name: %s\n", code == 0   ? "SHM_ERROR_EXISTS"
                                                               : code == 1 ? "SHM_ERROR_ACCESS"
                                                                           : "unexpected result");

@@ -414,12 +414,9 @@ static int run_as(const char *user, const char *helper, const char *const *args)
 {
     tp_child_t c;
     spawn_as(&c, user, helper, args, NULL);
-    int code = -1;
-    if (tp_wait(&c, WAIT_MS, &code) != 0) {
-        tp_kill(&c);
-        fail_msg("helper %s (as %s) did not finish within %u ms", helper, user, WAIT_MS);
-    }
-    return code;
+    char what[96];
+    snprintf(what, sizeof(what), "helper %s (as %s)", helper, user);
+    return tc_exit_code(&c, WAIT_MS, what);
 }
 
 /* Wait until the helper at the other end of fd writes a byte. */
@@ -693,8 +690,7 @@ static int squatter_vs_client(const char *name, const char *mode, const char *cl
     }
     close(pipes[1]); /* squatter: finish */
     int code = -1;
-    if (tp_wait(&sq, WAIT_MS, &code) != 0)
-        tp_kill(&sq);
+    tp_wait_or_kill(&sq, WAIT_MS, &code);
     close(pipes[0]);
     remove_objects(name);
     if (code != 0 && code != EXIT_SAW_SECRET)
@@ -1134,11 +1130,7 @@ static void test_win_server_while_impersonating(void **state)
     tp_child_t c;
     const char *args[] = {name, NULL};
     assert_int_equal(tp_spawn_self(&c, "impersonate", args), 0);
-    int code = -1;
-    if (tp_wait(&c, WAIT_MS, &code) != 0) {
-        tp_kill(&c);
-        fail_msg("the impersonating helper did not finish");
-    }
+    int code = tc_exit_code(&c, WAIT_MS, "the impersonating helper");
     if (code == EXIT_SETUP) {
         print_message("skipped: the helper could not set up the impersonation (see its output)\n");
         skip();

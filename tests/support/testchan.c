@@ -46,6 +46,16 @@ shm_client_t *tc_client(const char *name)
     return c;
 }
 
+shm_client_t *tc_connect_within(const char *name, uint32_t ms)
+{
+    uint64_t deadline = tp_now_ms() + ms;
+    for (;;) {
+        shm_client_t *c = shm_client_connect(name);
+        if (c || shm_last_error() != SHM_ERROR_NOT_FOUND || tp_now_ms() >= deadline)
+            return c;
+    }
+}
+
 shm_server_t *tc_logged_server(const char *name, ev_log_t *log)
 {
     ev_init(log);
@@ -88,4 +98,14 @@ void tc_pass_to_server(shm_server_t *s, shm_client_t *c, const char *text)
 void tc_pass_to_client(shm_server_t *s, shm_client_t *c, const char *text)
 {
     pass(s, c, false, text);
+}
+
+int tc_exit_code(tp_child_t *c, uint32_t timeout_ms, const char *what)
+{
+    uint32_t pid = c->pid;
+    int code = -1;
+    if (tp_wait_or_kill(c, timeout_ms, &code) != 0)
+        fail_msg("%s (process %u) did not exit within %u ms", what, (unsigned)pid,
+                 (unsigned)timeout_ms);
+    return code;
 }

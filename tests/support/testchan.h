@@ -15,6 +15,7 @@
 
 #include "shm_ipc.h"
 #include "testevlog.h"
+#include "testproc.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -39,11 +40,23 @@ shm_client_t *tc_client(const char *name);
 /* ev_init(log), then tc_server(name) with ev_callback and log registered. */
 shm_server_t *tc_logged_server(const char *name, ev_log_t *log);
 
+/* shm_client_connect(name), tried again while it fails with
+ * SHM_ERROR_NOT_FOUND (the channel's server, another process, is still
+ * starting) until ms have passed: the client, or NULL with shm_last_error()
+ * set. It does not fail the test: helper processes use it too. (The
+ * library itself retries for about 500 ms; a helper server may take longer
+ * to start, under Wine.) */
+shm_client_t *tc_connect_within(const char *name, uint32_t ms);
+
 /* A server and a client of `name`, each with its event log registered
  * (ev_init, tc_server, tc_client, then the server's and the client's
  * register_callback). */
 void tc_logged_pair(const char *name, shm_server_t **s, ev_log_t *slog, shm_client_t **c,
                     ev_log_t *clog);
+
+/* The exit code of helper process c (testproc.h); when it has not exited
+ * within timeout_ms it is killed and the test fails, naming `what`. */
+int tc_exit_code(tp_child_t *c, uint32_t timeout_ms, const char *what);
 
 /* One message through the channel: `text` (its terminating NUL included) is
  * sent by the client c, and the server's next receive returns exactly it;

@@ -82,6 +82,11 @@ int tp_wait(tp_child_t *c, uint32_t timeout_ms, int *exit_code);
 /* Kill the child (SIGKILL / TerminateProcess with code 137) and reap it. */
 void tp_kill(tp_child_t *c);
 
+/* tp_wait, and when the child has not exited within timeout_ms, tp_kill:
+ * 0 with its exit code in *exit_code (may be NULL), or -1 once it was
+ * killed (*exit_code left as it was). */
+int tp_wait_or_kill(tp_child_t *c, uint32_t timeout_ms, int *exit_code);
+
 /*
  * A name unique to this call, this process and this moment: base, the pid,
  * a counter and random characters, e.g. "base-1234-7-k3x9q2". Only
