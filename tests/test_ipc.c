@@ -45,15 +45,6 @@
 
 /* ---- small helpers ----------------------------------------------------------- */
 
-static bool under_wine(void)
-{
-#ifdef _WIN32
-    HMODULE ntdll = GetModuleHandleA("ntdll.dll");
-    return ntdll != NULL && GetProcAddress(ntdll, "wine_get_version") != NULL;
-#else
-    return false;
-#endif
-}
 
 static uint64_t now_ms(void) { return plat_now_ns() / 1000000u; }
 
@@ -1497,7 +1488,7 @@ static void pingpong_once(uint64_t count, uint64_t stall_limit, pingpong_run_t *
         tp_wait_or_kill(&child, 20000, &r->code);
     print_message("ping-pong: %llu of %llu round trips in %llu ms (%.1f us each)%s\n",
                   (unsigned long long)i, (unsigned long long)count, (unsigned long long)r->ms,
-                  i ? (double)r->ms * 1000.0 / (double)i : 0.0, under_wine() ? " [wine]" : "");
+                  i ? (double)r->ms * 1000.0 / (double)i : 0.0, tp_under_wine() ? " [wine]" : "");
     print_message("ping-pong: round trips >= 1 ms: %llu, >= 10 ms: %llu, >= 40 ms: %llu, "
                   ">= 150 ms: %llu, longest %.1f ms\n",
                   (unsigned long long)r->over1ms, (unsigned long long)r->over10ms,
@@ -1753,6 +1744,42 @@ static void blocked_client_receive(void *arg)
 
 static bool blocked_done(blocked_t *b) { return xa_load32_acq(&b->done) != 0; }
 
+/* A server and a client of `name` (config c) whose receive blocks in a
+ * thread, with state in *b, until the server is destroyed (server_leaves:
+ * SHM_ERROR_NOT_CONNECTED) or the client disconnects (SHM_ERROR_CLOSED, and
+ * the server sees no client): that result, within 2 s. */
+static void client_receive_woken(const char *name, const shm_ring_config_t *c, blocked_t *b,
+                                 bool server_leaves)
+{
+    shm_server_t *s = tc_server_config(name, c);
+    tl_server(s);
+    shm_client_t *cl = tc_client(name);
+    tl_client(cl);
+    memset(b, 0, sizeof(*b));
+    b->c = cl;
+    plat_thread_t *t;
+    assert_int_equal(tl_thread_start(&t, blocked_client_receive, b, &b->done), SHM_SUCCESS);
+    assert_true(TP_WAIT_UNTIL(any_slot_waiting(shm_server_tx_ring(s)), 10000));
+    uint64_t t0 = now_ms();
+    if (server_leaves)
+        tl_server_destroy(s);
+    else
+        tl_client_disconnect(cl);
+    assert_true(TP_WAIT_UNTIL(xa_load32_acq(&b->done) == 1, 10000));
+    tl_join(t);
+    print_message("blocked client receive returned %llu ms after %s\n",
+                  (unsigned long long)(b->end_ms - t0),
+                  server_leaves ? "server destroy" : "client disconnect");
+    assert_int_equal(b->result, server_leaves ? SHM_ERROR_NOT_CONNECTED : SHM_ERROR_CLOSED);
+    assert_true(b->end_ms - t0 < 2000);
+    if (server_leaves) {
+        tl_client_disconnect(cl);
+    } else {
+        assert_int_equal(server_connected(s), 0);
+        tl_server_destroy(s);
+    }
+}
+
 static void test_destroy_wakes_blocked_receive(void **state)
 {
     (void)state;
@@ -1785,41 +1812,10 @@ static void test_destroy_wakes_blocked_receive(void **state)
     tl_client_disconnect(cl);
 
     /* 2. A client receive blocked in a thread; the server is destroyed. */
-    s = tc_server_config(name, &c);
-    tl_server(s);
-    cl = tc_client(name);
-    tl_client(cl);
-    memset(&b, 0, sizeof(b));
-    b.c = cl;
-    assert_int_equal(tl_thread_start(&t, blocked_client_receive, &b, &b.done), SHM_SUCCESS);
-    assert_true(TP_WAIT_UNTIL(any_slot_waiting(shm_server_tx_ring(s)), 10000));
-    t0 = now_ms();
-    tl_server_destroy(s);
-    assert_true(TP_WAIT_UNTIL(xa_load32_acq(&b.done) == 1, 10000));
-    tl_join(t);
-    print_message("blocked client receive returned %llu ms after server destroy\n",
-                  (unsigned long long)(b.end_ms - t0));
-    assert_int_equal(b.result, SHM_ERROR_NOT_CONNECTED);
-    assert_true(b.end_ms - t0 < 2000);
-    tl_client_disconnect(cl);
+    client_receive_woken(name, &c, &b, true);
 
     /* 3. A client receive blocked in a thread; the client disconnects. */
-    s = tc_server_config(name, &c);
-    tl_server(s);
-    cl = tc_client(name);
-    tl_client(cl);
-    memset(&b, 0, sizeof(b));
-    b.c = cl;
-    assert_int_equal(tl_thread_start(&t, blocked_client_receive, &b, &b.done), SHM_SUCCESS);
-    assert_true(TP_WAIT_UNTIL(any_slot_waiting(shm_server_tx_ring(s)), 10000));
-    t0 = now_ms();
-    tl_client_disconnect(cl);
-    assert_true(TP_WAIT_UNTIL(xa_load32_acq(&b.done) == 1, 10000));
-    tl_join(t);
-    assert_int_equal(b.result, SHM_ERROR_CLOSED);
-    assert_true(b.end_ms - t0 < 2000);
-    assert_int_equal(server_connected(s), 0);
-    tl_server_destroy(s);
+    client_receive_woken(name, &c, &b, false);
 }
 
 /* ---- callbacks that use their own endpoint ----------------------------------- */

@@ -61,15 +61,6 @@
 
 /* ---- small helpers ----------------------------------------------------------- */
 
-static bool under_wine(void)
-{
-#ifdef _WIN32
-    HMODULE ntdll = GetModuleHandleA("ntdll.dll");
-    return ntdll != NULL && GetProcAddress(ntdll, "wine_get_version") != NULL;
-#else
-    return false;
-#endif
-}
 
 static uint32_t crash_bound_ms(void) { return CRASH_BOUND_MS; }
 
@@ -419,7 +410,7 @@ static void test_crashed_client(void **state)
         fail_msg("DISCONNECT %.1f ms before the client was killed", ms_between(e.at_ns, kill_ns));
     double delay = ms_between(killed, e.at_ns);
     print_message("crashed client: DISCONNECT %.1f ms after tp_kill returned (bound %u ms%s)\n",
-                  delay, crash_bound_ms(), under_wine() ? ", Wine" : "");
+                  delay, crash_bound_ms(), tp_under_wine() ? ", Wine" : "");
     assert_true(delay < (double)crash_bound_ms());
     assert_int_equal(e.peer.pid, first_pid);
     assert_int_equal(e.peer.slot, 0);
@@ -554,7 +545,7 @@ static void test_crashed_server(void **state)
     double rx_delay = ms_between(killed, b.end_ns);
     print_message("crashed server: DISCONNECT %.1f ms, blocked receive returned %.1f ms after "
                   "tp_kill returned (bound %u ms%s)\n",
-                  ev_delay, rx_delay, crash_bound_ms(), under_wine() ? ", Wine" : "");
+                  ev_delay, rx_delay, crash_bound_ms(), tp_under_wine() ? ", Wine" : "");
     assert_int_equal(e.peer.pid, srv_pid);
     assert_int_equal(b.result, SHM_ERROR_NOT_CONNECTED);
     assert_true(ev_delay < (double)crash_bound_ms());

@@ -114,6 +114,10 @@ void tp_unique_name(char *buf, size_t n, const char *base);
  */
 unsigned tp_cleanup_names(void);
 
+/* True when this Windows program runs under Wine (ntdll exports
+ * wine_get_version); false elsewhere. */
+bool tp_under_wine(void);
+
 /* Monotonic milliseconds, arbitrary origin. */
 uint64_t tp_now_ms(void);
 
