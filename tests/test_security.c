@@ -828,6 +828,16 @@ static void *copy_segment(const char *name, size_t *size)
     return copy;
 }
 
+/* The bytes of the segment of a channel made under `name` with config cfg
+ * (its server gone again). */
+static void *copy_new_segment(const char *name, const shm_ring_config_t *cfg, size_t *size)
+{
+    shm_server_t *s0 = tc_server_config(name, cfg);
+    void *bytes = copy_segment(name, size);
+    shm_server_destroy(s0);
+    return bytes;
+}
+
 /* A squatter's section "Local\xshm.<name>" holding `bytes`; its view. */
 static HANDLE squat_section(const char *name, const void *bytes, size_t size, void **view)
 {
@@ -871,10 +881,8 @@ static void test_win_squatted_section_server(void **state)
     char name[80];
     tp_unique_name(name, sizeof(name), "sec-wsec");
     shm_ring_config_t cfg = small_config();
-    shm_server_t *s0 = tc_server_config(name, &cfg);
     size_t size;
-    void *bytes = copy_segment(name, &size);
-    shm_server_destroy(s0);
+    void *bytes = copy_new_segment(name, &cfg, &size);
     shm_seg_header_t *h = (shm_seg_header_t *)bytes;
     h->creator_pid = 0xFFFFFFF0u; /* no such process */
     h->state = SHM_SEG_CLOSED;
@@ -921,10 +929,8 @@ static void test_win_squatted_section_client(void **state)
     char name[80];
     tp_unique_name(name, sizeof(name), "sec-wcli");
     shm_ring_config_t cfg = small_config();
-    shm_server_t *s0 = tc_server_config(name, &cfg);
     size_t size;
-    void *bytes = copy_segment(name, &size);
-    shm_server_destroy(s0);
+    void *bytes = copy_new_segment(name, &cfg, &size);
     const shm_seg_header_t *h = (const shm_seg_header_t *)bytes;
     assert_int_equal(h->state, SHM_SEG_READY);
     void *view;
