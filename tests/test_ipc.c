@@ -32,6 +32,7 @@
 #include "shm_ipc_hooks.h"
 #include "shm_ringbuffer.h"
 #include "testmsg.h"
+#include "testchan.h"
 #include "testevlog.h"
 #include "testleft.h"
 #include "testproc.h"
@@ -44,15 +45,6 @@
 
 /* ---- small helpers ----------------------------------------------------------- */
 
-static bool under_wine(void)
-{
-#ifdef _WIN32
-    HMODULE ntdll = GetModuleHandleA("ntdll.dll");
-    return ntdll != NULL && GetProcAddress(ntdll, "wine_get_version") != NULL;
-#else
-    return false;
-#endif
-}
 
 static uint64_t now_ms(void) { return plat_now_ns() / 1000000u; }
 
@@ -64,17 +56,6 @@ static uint32_t self_pid(void)
 }
 
 static const uint32_t kPtrBits = (uint32_t)(sizeof(void *) * 8);
-
-static shm_ring_config_t cfg(uint32_t size, uint32_t readers, bool blocking, uint32_t timeout_ms)
-{
-    shm_ring_config_t c;
-    memset(&c, 0, sizeof(c));
-    c.size = size;
-    c.max_readers = readers;
-    c.blocking = blocking;
-    c.timeout_ms = timeout_ms;
-    return c;
-}
 
 static void uname_(char *buf, size_t n, const char *base) { tp_unique_name(buf, n, base); }
 
@@ -221,7 +202,7 @@ static void test_null_arguments(void **state)
     uint8_t buf[64];
     uint32_t sz = sizeof(buf);
     shm_stats_t st;
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_ring_config_t c = tc_config(4096, 1, false, 0);
 
     assert_null(shm_server_create(NULL, &c));
     assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_PARAM);
@@ -245,11 +226,9 @@ static void test_null_arguments(void **state)
     /* Valid endpoints, NULL in the other arguments. */
     char name[80];
     uname_(name, sizeof(name), "null");
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(name, &c);
     assert_int_equal(shm_last_error(), SHM_SUCCESS);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     assert_int_equal(shm_last_error(), SHM_SUCCESS);
 
     ASSERT_FAILS_WITH(shm_server_send(s, NULL, 1), SHM_ERROR_INVALID_PARAM);
@@ -302,11 +281,9 @@ static void test_send_sizes(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "sizes");
-    shm_ring_config_t c = cfg(128u * 1024u, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_ring_config_t c = tc_config(128u * 1024u, 1, false, 0);
+    shm_server_t *s = tc_server_config(name, &c);
+    shm_client_t *cl = tc_client(name);
     uint8_t *msg = xmalloc(SHM_MAX_MESSAGE_SIZE + 1);
     uint8_t *out = xmalloc(SHM_MAX_MESSAGE_SIZE + 1);
     tm_make(msg, 77, SHM_MAX_MESSAGE_SIZE + 1);
@@ -339,11 +316,9 @@ static void test_send_sizes(void **state)
 
     /* A 64 KiB ring holds messages of up to size - SHM_MESSAGE_OVERHEAD
      * bytes (shm_ipc.h, shm_ring_config_t). */
-    c = cfg(64u * 1024u, 1, false, 0);
-    s = shm_server_create(name, &c);
-    assert_non_null(s);
-    cl = shm_client_connect(name);
-    assert_non_null(cl);
+    c = tc_config(64u * 1024u, 1, false, 0);
+    s = tc_server_config(name, &c);
+    cl = tc_client(name);
     const uint32_t max64 = 64u * 1024u - SHM_MESSAGE_OVERHEAD;
     ASSERT_FAILS_WITH(shm_server_send(s, msg, max64 + 1), SHM_ERROR_INVALID_PARAM);
     ASSERT_FAILS_WITH(shm_client_send(cl, msg, max64 + 1), SHM_ERROR_INVALID_PARAM);
@@ -377,30 +352,28 @@ static void test_bad_config(void **state)
     char name[80];
     uname_(name, sizeof(name), "cfg");
     const shm_ring_config_t bad[] = {
-        cfg(4097, 1, true, 100),                /* not a power of two */
-        cfg(3u << 20, 1, true, 100),            /* not a power of two */
-        cfg(0x80000001u, 1, true, 100),
-        cfg(SHM_MIN_RING_SIZE / 2, 1, true, 100), /* below the minimum */
-        cfg(1024, 1, true, 100),
-        cfg(0, 1, true, 100),
-        cfg(SHM_MAX_RING_SIZE * 2u, 1, true, 100), /* above the maximum */
-        cfg(4096, 0, true, 100),                /* no reader */
-        cfg(4096, SHM_MAX_READERS + 1, true, 100),
-        cfg(4096, UINT32_MAX, true, 100),
+        tc_config(4097, 1, true, 100),                /* not a power of two */
+        tc_config(3u << 20, 1, true, 100),            /* not a power of two */
+        tc_config(0x80000001u, 1, true, 100),
+        tc_config(SHM_MIN_RING_SIZE / 2, 1, true, 100), /* below the minimum */
+        tc_config(1024, 1, true, 100),
+        tc_config(0, 1, true, 100),
+        tc_config(SHM_MAX_RING_SIZE * 2u, 1, true, 100), /* above the maximum */
+        tc_config(4096, 0, true, 100),                /* no reader */
+        tc_config(4096, SHM_MAX_READERS + 1, true, 100),
+        tc_config(4096, UINT32_MAX, true, 100),
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_null(shm_server_create(name, &bad[i]));
         assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_PARAM);
     }
     /* The limits themselves are fine. */
-    shm_ring_config_t ok = cfg(SHM_MIN_RING_SIZE, SHM_MAX_READERS, true, 100);
-    shm_server_t *s = shm_server_create(name, &ok);
-    assert_non_null(s);
+    shm_ring_config_t ok = tc_config(SHM_MIN_RING_SIZE, SHM_MAX_READERS, true, 100);
+    shm_server_t *s = tc_server_config(name, &ok);
     assert_int_equal(shm_last_error(), SHM_SUCCESS);
     shm_server_destroy(s);
-    ok = cfg(SHM_MIN_RING_SIZE, 1, false, 0);
-    s = shm_server_create(name, &ok);
-    assert_non_null(s);
+    ok = tc_config(SHM_MIN_RING_SIZE, 1, false, 0);
+    s = tc_server_config(name, &ok);
     shm_server_destroy(s);
     /* NULL config: the default one (4 MiB rings, 4 readers). */
     s = shm_server_create(name, NULL);
@@ -456,7 +429,7 @@ static void test_names(void **state)
         "tab\tname",
         "new\nline",
     };
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_ring_config_t c = tc_config(4096, 1, false, 0);
     for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
         /* The library refuses the name itself, before any OS call: the
          * OS may refuse some of them too (Linux: '/' in a shm_open name),
@@ -492,8 +465,7 @@ static void test_names(void **state)
     base64[64] = '\0';
     tp_unique_name(name64, sizeof(name64), base64);
     assert_int_equal(strlen(name64), 64);
-    shm_server_t *s = shm_server_create(name64, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(name64, &c);
     shm_client_t *cl = shm_client_connect(name64);
     assert_non_null(cl);
     shm_client_disconnect(cl);
@@ -506,17 +478,14 @@ static void test_names(void **state)
     /* Every allowed character. */
     char odd[80];
     uname_(odd, sizeof(odd), "AZaz09._-");
-    s = shm_server_create(odd, &c);
-    assert_non_null(s);
+    s = tc_server_config(odd, &c);
     shm_server_destroy(s);
 
     char name[80], local[96];
     uname_(name, sizeof(name), "pfx");
     snprintf(local, sizeof(local), "Local\\%s", name);
-    s = shm_server_create(local, &c);
-    assert_non_null(s);
-    cl = shm_client_connect(name);
-    assert_non_null(cl);
+    s = tc_server_config(local, &c);
+    cl = tc_client(name);
     shm_client_disconnect(cl);
     cl = shm_client_connect(local);
     assert_non_null(cl);
@@ -535,7 +504,7 @@ static void test_names_global(void **state)
     uname_(name, sizeof(name), "glob");
     snprintf(local, sizeof(local), "Local\\%s", name);
     snprintf(global, sizeof(global), "Global\\%s", name);
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_ring_config_t c = tc_config(4096, 1, false, 0);
 #ifdef _WIN32
     /* Global\ needs SeCreateGlobalPrivilege: it may fail with ACCESS, and
      * with nothing else. */
@@ -561,8 +530,7 @@ static void test_names_global(void **state)
          * Local\ does not find the Global\ channel. */
         assert_null(shm_client_connect(local));
         assert_int_equal(shm_last_error(), SHM_ERROR_NOT_FOUND);
-        shm_server_t *l = shm_server_create(local, &c);
-        assert_non_null(l);
+        shm_server_t *l = tc_server_config(local, &c);
         shm_server_destroy(l);
     } else {
         print_message("test_names_global: session 0, where Local\\ and Global\\ are one "
@@ -571,16 +539,14 @@ static void test_names_global(void **state)
     shm_server_destroy(s);
 #else
     /* Linux: Local\ and Global\ name the same single namespace. */
-    shm_server_t *s = shm_server_create(local, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(local, &c);
     shm_client_t *cl = shm_client_connect(global);
     assert_non_null(cl);
     shm_client_disconnect(cl);
     assert_null(shm_server_create(global, &c));
     assert_int_equal(shm_last_error(), SHM_ERROR_EXISTS);
     shm_server_destroy(s);
-    s = shm_server_create(global, &c);
-    assert_non_null(s);
+    s = tc_server_config(global, &c);
     cl = shm_client_connect(local);
     assert_non_null(cl);
     shm_client_disconnect(cl);
@@ -595,18 +561,16 @@ static void test_exists_and_reuse(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "exists");
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server(name);
+    shm_ring_config_t c = tc_small_config();
     assert_null(shm_server_create(name, &c));
     assert_int_equal(shm_last_error(), SHM_ERROR_EXISTS);
-    shm_ring_config_t other = cfg(8192, 2, true, 10);
+    shm_ring_config_t other = tc_config(8192, 2, true, 10);
     assert_null(shm_server_create(name, &other));
     assert_int_equal(shm_last_error(), SHM_ERROR_EXISTS);
 
     /* The first server is unharmed. */
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     assert_int_equal(shm_server_send(s, "one", 4), SHM_SUCCESS);
     char buf[16];
     uint32_t sz = sizeof(buf);
@@ -617,11 +581,9 @@ static void test_exists_and_reuse(void **state)
 
     /* Destroyed, then reused, several times; a different config each time. */
     for (uint32_t round = 0; round < 3; round++) {
-        shm_ring_config_t rc = cfg(4096u << round, 1 + round, false, 0);
-        s = shm_server_create(name, &rc);
-        assert_non_null(s);
-        cl = shm_client_connect(name);
-        assert_non_null(cl);
+        shm_ring_config_t rc = tc_config(4096u << round, 1 + round, false, 0);
+        s = tc_server_config(name, &rc);
+        cl = tc_client(name);
         assert_int_equal(shm_client_send(cl, &round, sizeof(round)), SHM_SUCCESS);
         uint32_t got = 99;
         sz = sizeof(got);
@@ -652,9 +614,7 @@ static void test_connect_not_found(void **state)
     assert_true(spent < 5000);
 
     /* A destroyed channel is not found either. */
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server(name);
     shm_server_destroy(s);
     assert_null(shm_client_connect(name));
     assert_int_equal(shm_last_error(), SHM_ERROR_NOT_FOUND);
@@ -665,9 +625,8 @@ static void test_busy(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "busy");
-    shm_ring_config_t c = cfg(4096, 2, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_ring_config_t c = tc_config(4096, 2, false, 0);
+    shm_server_t *s = tc_server_config(name, &c);
     shm_client_t *c1 = shm_client_connect(name);
     shm_client_t *c2 = shm_client_connect(name);
     assert_non_null(c1);
@@ -679,8 +638,7 @@ static void test_busy(void **state)
     /* A freed slot can be taken again. */
     shm_client_disconnect(c1);
     assert_int_equal(server_connected(s), 1);
-    shm_client_t *c3 = shm_client_connect(name);
-    assert_non_null(c3);
+    shm_client_t *c3 = tc_client(name);
     assert_null(shm_client_connect(name));
     assert_int_equal(shm_last_error(), SHM_ERROR_BUSY);
     /* Server messages reach every client. */
@@ -754,11 +712,8 @@ static void test_buffer_too_small(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "small");
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_server_t *s = tc_server(name);
+    shm_client_t *cl = tc_client(name);
     uint8_t msg[100];
     tm_make(msg, 5, sizeof(msg));
     assert_int_equal(shm_server_send(s, msg, sizeof(msg)), SHM_SUCCESS);
@@ -776,23 +731,19 @@ static void test_not_connected(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "notconn");
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server(name);
     ASSERT_FAILS_WITH(shm_server_send(s, "x", 1), SHM_ERROR_NOT_CONNECTED);
     /* A message too big for the ring is refused as such, client or not. */
     static const uint8_t big[4096];
     ASSERT_FAILS_WITH(shm_server_send(s, big, sizeof(big)), SHM_ERROR_INVALID_PARAM);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     assert_int_equal(shm_server_send(s, "x", 2), SHM_SUCCESS);
     shm_client_disconnect(cl);
     ASSERT_FAILS_WITH(shm_server_send(s, "x", 1), SHM_ERROR_NOT_CONNECTED);
 
     /* Messages sent to a client before the server left are delivered;
      * then the client learns the server is gone. */
-    cl = shm_client_connect(name);
-    assert_non_null(cl);
+    cl = tc_client(name);
     for (uint32_t i = 0; i < 3; i++)
         assert_int_equal(shm_server_send(s, &i, sizeof(i)), SHM_SUCCESS);
     shm_server_destroy(s);
@@ -820,9 +771,8 @@ static void test_receive_timeout(void **state)
     char name[80];
     uname_(name, sizeof(name), "timeout");
     const uint32_t timeout = 300;
-    shm_ring_config_t c = cfg(4096, 1, true, timeout);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_ring_config_t c = tc_config(4096, 1, true, timeout);
+    shm_server_t *s = tc_server_config(name, &c);
     uint8_t buf[16];
     uint32_t sz = sizeof(buf);
 
@@ -836,8 +786,7 @@ static void test_receive_timeout(void **state)
     assert_true(spent < timeout + 2000);
 
     /* Client (it uses the server's blocking and timeout_ms). */
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     sz = sizeof(buf);
     t0 = now_ms();
     ASSERT_FAILS_WITH(shm_client_receive(cl, buf, &sz), SHM_ERROR_TIMEOUT);
@@ -863,11 +812,9 @@ static void test_receive_timeout(void **state)
     shm_server_destroy(s);
 
     /* Non-blocking: EMPTY at once. */
-    c = cfg(4096, 1, false, 5000);
-    s = shm_server_create(name, &c);
-    assert_non_null(s);
-    cl = shm_client_connect(name);
-    assert_non_null(cl);
+    c = tc_config(4096, 1, false, 5000);
+    s = tc_server_config(name, &c);
+    cl = tc_client(name);
     sz = sizeof(buf);
     t0 = now_ms();
     ASSERT_FAILS_WITH(shm_server_receive(s, buf, &sz), SHM_ERROR_EMPTY);
@@ -895,9 +842,8 @@ static void test_stats_and_available(void **state)
     char name[80];
     uname_(name, sizeof(name), "stats");
     const uint32_t size = 64u * 1024u;
-    shm_ring_config_t c = cfg(size, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_ring_config_t c = tc_config(size, 1, false, 0);
+    shm_server_t *s = tc_server_config(name, &c);
     shm_stats_t st;
     assert_int_equal(shm_server_get_stats(s, &st), SHM_SUCCESS);
     assert_int_equal(st.messages_sent, 0);
@@ -910,8 +856,7 @@ static void test_stats_and_available(void **state)
     assert_non_null(stx);
     assert_int_equal(shm_ring_available(stx), size); /* no reader */
 
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     shm_ring_t *ctx = shm_client_tx_ring(cl);
     assert_non_null(ctx);
     assert_int_equal(shm_ring_available(ctx), size);
@@ -1001,11 +946,8 @@ static void test_struct_macros(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "structs");
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *server = shm_server_create(name, &c);
-    assert_non_null(server);
-    shm_client_t *client = shm_client_connect(name);
-    assert_non_null(client);
+    shm_server_t *server = tc_server(name);
+    shm_client_t *client = tc_client(name);
     item_t a, b;
     memset(&a, 0, sizeof(a));
     a.id = 42;
@@ -1200,9 +1142,8 @@ static void test_connect_disconnect_other_process(void **state)
     snprintf(pid_s, sizeof(pid_s), "%u", self_pid());
     static ev_log_t log; /* static: the listener may outlive a failed test (tl_teardown) */
     ev_init(&log);
-    shm_ring_config_t c = cfg(4096, 2, true, 10000);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_ring_config_t c = tc_config(4096, 2, true, 10000);
+    shm_server_t *s = tc_server_config(name, &c);
     tl_server(s);
     assert_int_equal(shm_server_register_callback(s, ev_callback, &log), SHM_SUCCESS);
 
@@ -1233,8 +1174,7 @@ static void test_connect_disconnect_other_process(void **state)
 
     ok = TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_DISCONNECT) == 1, 20000);
     int code = -1;
-    if (tp_wait(child, 20000, &code) != 0)
-        tp_kill(child);
+    tp_wait_or_kill(child, 20000, &code);
     assert_true(ok);
     assert_int_equal(code, 0);
     assert_true(ev_find(&log, SHM_EVENT_DISCONNECT, 0, &e) >= 0);
@@ -1283,9 +1223,8 @@ static void test_crashed_client(void **state)
     uname_(name, sizeof(name), "crash");
     static ev_log_t log; /* static: the listener may outlive a failed test (tl_teardown) */
     ev_init(&log);
-    shm_ring_config_t c = cfg(4096, 1, true, 20000);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_ring_config_t c = tc_config(4096, 1, true, 20000);
+    shm_server_t *s = tc_server_config(name, &c);
     tl_server(s);
     assert_int_equal(shm_server_register_callback(s, ev_callback, &log), SHM_SUCCESS);
     tp_child_t *child = tl_child();
@@ -1309,8 +1248,7 @@ static void test_crashed_client(void **state)
     assert_int_equal(e.peer.pid, child->pid);
     assert_int_equal(server_connected(s), 0);
     /* Its slot (the only one) can be taken again. */
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 2, 10000));
     shm_client_disconnect(cl);
     tl_server_destroy(s);
@@ -1370,9 +1308,8 @@ static void test_echo_two_processes(void **state)
     snprintf(count_s, sizeof(count_s), "%llu", (unsigned long long)count);
     /* 8 messages in flight at most, 1 MiB rings: nothing is overwritten. */
     const uint64_t window = 8;
-    shm_ring_config_t c = cfg(1u << 20, 1, true, 10000);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_ring_config_t c = tc_config(1u << 20, 1, true, 10000);
+    shm_server_t *s = tc_server_config(name, &c);
     tp_child_t child;
     const char *args[] = {name, count_s, NULL};
     assert_int_equal(tp_spawn_self(&child, "echo", args), 0);
@@ -1408,8 +1345,7 @@ static void test_echo_two_processes(void **state)
     }
     uint64_t ms = now_ms() - t0;
     int code = -1;
-    if (tp_wait(&child, 30000, &code) != 0)
-        tp_kill(&child);
+    tp_wait_or_kill(&child, 30000, &code);
     print_message("echo: %llu messages, %llu MB each way, in %llu ms\n", (unsigned long long)got,
                   (unsigned long long)(bytes >> 20), (unsigned long long)ms);
     assert_int_equal(fail, SHM_SUCCESS);
@@ -1508,9 +1444,8 @@ static void pingpong_once(uint64_t count, uint64_t stall_limit, pingpong_run_t *
     r->code = -1;
     uname_(name, sizeof(name), "pingpong");
     snprintf(count_s, sizeof(count_s), "%llu", (unsigned long long)count);
-    shm_ring_config_t c = cfg(4096, 1, true, 10000);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_ring_config_t c = tc_config(4096, 1, true, 10000);
+    shm_server_t *s = tc_server_config(name, &c);
     tp_child_t child;
     const char *args[] = {name, count_s, NULL};
     assert_int_equal(tp_spawn_self(&child, "pong", args), 0);
@@ -1549,11 +1484,11 @@ static void pingpong_once(uint64_t count, uint64_t stall_limit, pingpong_run_t *
     r->ms = now_ms() - t0;
     if (r->over40ms > stall_limit)
         tp_kill(&child); /* it waits for a message that will not come */
-    else if (tp_wait(&child, 20000, &r->code) != 0)
-        tp_kill(&child);
+    else
+        tp_wait_or_kill(&child, 20000, &r->code);
     print_message("ping-pong: %llu of %llu round trips in %llu ms (%.1f us each)%s\n",
                   (unsigned long long)i, (unsigned long long)count, (unsigned long long)r->ms,
-                  i ? (double)r->ms * 1000.0 / (double)i : 0.0, under_wine() ? " [wine]" : "");
+                  i ? (double)r->ms * 1000.0 / (double)i : 0.0, tp_under_wine() ? " [wine]" : "");
     print_message("ping-pong: round trips >= 1 ms: %llu, >= 10 ms: %llu, >= 40 ms: %llu, "
                   ">= 150 ms: %llu, longest %.1f ms\n",
                   (unsigned long long)r->over1ms, (unsigned long long)r->over10ms,
@@ -1694,12 +1629,10 @@ static void test_threads_one_endpoint(void **state)
     uname_(name, sizeof(name), "threads");
     /* 4 MiB rings hold everything 4 threads send (<= 12000 * 216 bytes):
      * nothing is overwritten even if the receivers stall. */
-    shm_ring_config_t c = cfg(4u << 20, 1, true, 100);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_ring_config_t c = tc_config(4u << 20, 1, true, 100);
+    shm_server_t *s = tc_server_config(name, &c);
     tl_server(s);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     tl_client(cl);
 
     /* Static: after a failed assert the threads run on until tl_teardown
@@ -1811,20 +1744,54 @@ static void blocked_client_receive(void *arg)
 
 static bool blocked_done(blocked_t *b) { return xa_load32_acq(&b->done) != 0; }
 
+/* A server and a client of `name` (config c) whose receive blocks in a
+ * thread, with state in *b, until the server is destroyed (server_leaves:
+ * SHM_ERROR_NOT_CONNECTED) or the client disconnects (SHM_ERROR_CLOSED, and
+ * the server sees no client): that result, within 2 s. */
+static void client_receive_woken(const char *name, const shm_ring_config_t *c, blocked_t *b,
+                                 bool server_leaves)
+{
+    shm_server_t *s = tc_server_config(name, c);
+    tl_server(s);
+    shm_client_t *cl = tc_client(name);
+    tl_client(cl);
+    memset(b, 0, sizeof(*b));
+    b->c = cl;
+    plat_thread_t *t;
+    assert_int_equal(tl_thread_start(&t, blocked_client_receive, b, &b->done), SHM_SUCCESS);
+    assert_true(TP_WAIT_UNTIL(any_slot_waiting(shm_server_tx_ring(s)), 10000));
+    uint64_t t0 = now_ms();
+    if (server_leaves)
+        tl_server_destroy(s);
+    else
+        tl_client_disconnect(cl);
+    assert_true(TP_WAIT_UNTIL(xa_load32_acq(&b->done) == 1, 10000));
+    tl_join(t);
+    print_message("blocked client receive returned %llu ms after %s\n",
+                  (unsigned long long)(b->end_ms - t0),
+                  server_leaves ? "server destroy" : "client disconnect");
+    assert_int_equal(b->result, server_leaves ? SHM_ERROR_NOT_CONNECTED : SHM_ERROR_CLOSED);
+    assert_true(b->end_ms - t0 < 2000);
+    if (server_leaves) {
+        tl_client_disconnect(cl);
+    } else {
+        assert_int_equal(server_connected(s), 0);
+        tl_server_destroy(s);
+    }
+}
+
 static void test_destroy_wakes_blocked_receive(void **state)
 {
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "wakeclose");
     /* A long timeout: a receive that is not woken shows as a failure. */
-    shm_ring_config_t c = cfg(4096, 1, true, 30000);
+    shm_ring_config_t c = tc_config(4096, 1, true, 30000);
 
     /* 1. A server receive blocked in a thread; the server is destroyed. */
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(name, &c);
     tl_server(s);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     tl_client(cl);
     const shm_ring_t *to_server = shm_client_tx_ring(cl); /* its slot 0: the server */
     static blocked_t b; /* static: the thread may outlive a failed test (tl_teardown) */
@@ -1845,45 +1812,10 @@ static void test_destroy_wakes_blocked_receive(void **state)
     tl_client_disconnect(cl);
 
     /* 2. A client receive blocked in a thread; the server is destroyed. */
-    s = shm_server_create(name, &c);
-    assert_non_null(s);
-    tl_server(s);
-    cl = shm_client_connect(name);
-    assert_non_null(cl);
-    tl_client(cl);
-    memset(&b, 0, sizeof(b));
-    b.c = cl;
-    assert_int_equal(tl_thread_start(&t, blocked_client_receive, &b, &b.done), SHM_SUCCESS);
-    assert_true(TP_WAIT_UNTIL(any_slot_waiting(shm_server_tx_ring(s)), 10000));
-    t0 = now_ms();
-    tl_server_destroy(s);
-    assert_true(TP_WAIT_UNTIL(xa_load32_acq(&b.done) == 1, 10000));
-    tl_join(t);
-    print_message("blocked client receive returned %llu ms after server destroy\n",
-                  (unsigned long long)(b.end_ms - t0));
-    assert_int_equal(b.result, SHM_ERROR_NOT_CONNECTED);
-    assert_true(b.end_ms - t0 < 2000);
-    tl_client_disconnect(cl);
+    client_receive_woken(name, &c, &b, true);
 
     /* 3. A client receive blocked in a thread; the client disconnects. */
-    s = shm_server_create(name, &c);
-    assert_non_null(s);
-    tl_server(s);
-    cl = shm_client_connect(name);
-    assert_non_null(cl);
-    tl_client(cl);
-    memset(&b, 0, sizeof(b));
-    b.c = cl;
-    assert_int_equal(tl_thread_start(&t, blocked_client_receive, &b, &b.done), SHM_SUCCESS);
-    assert_true(TP_WAIT_UNTIL(any_slot_waiting(shm_server_tx_ring(s)), 10000));
-    t0 = now_ms();
-    tl_client_disconnect(cl);
-    assert_true(TP_WAIT_UNTIL(xa_load32_acq(&b.done) == 1, 10000));
-    tl_join(t);
-    assert_int_equal(b.result, SHM_ERROR_CLOSED);
-    assert_true(b.end_ms - t0 < 2000);
-    assert_int_equal(server_connected(s), 0);
-    tl_server_destroy(s);
+    client_receive_woken(name, &c, &b, false);
 }
 
 /* ---- callbacks that use their own endpoint ----------------------------------- */
@@ -1930,13 +1862,11 @@ static void test_callback_uses_endpoint(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "cbecho");
-    shm_ring_config_t c = cfg(64u * 1024u, 1, false, 0);
+    shm_ring_config_t c = tc_config(64u * 1024u, 1, false, 0);
     cb_echo_t e;
     memset(&e, 0, sizeof(e));
-    e.s = shm_server_create(name, &c);
-    assert_non_null(e.s);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    e.s = tc_server_config(name, &c);
+    shm_client_t *cl = tc_client(name);
     assert_int_equal(shm_server_register_callback(e.s, echo_from_callback, &e), SHM_SUCCESS);
 
     /* Bursts of 1, 2, ... 20 messages, each echoed from the callback. */
@@ -1966,8 +1896,7 @@ static void test_callback_uses_endpoint(void **state)
     uint32_t sz = sizeof(m);
     assert_int_equal(client_recv_within(cl, m, &sz, 10000), SHM_ERROR_NOT_CONNECTED);
     /* The name is free again. */
-    shm_server_t *s2 = shm_server_create(name, &c);
-    assert_non_null(s2);
+    shm_server_t *s2 = tc_server_config(name, &c);
     shm_client_disconnect(cl);
     shm_server_destroy(s2);
 }
@@ -2005,15 +1934,13 @@ static void test_callback_ends_endpoint(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "cbend");
-    shm_ring_config_t c = cfg(4096, 1, true, 5000);
+    shm_ring_config_t c = tc_config(4096, 1, true, 5000);
 
     /* A client that disconnects itself when the server goes away. */
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(name, &c);
     cb_self_disconnect_t d;
     memset(&d, 0, sizeof(d));
-    d.c = shm_client_connect(name);
-    assert_non_null(d.c);
+    d.c = tc_client(name);
     assert_int_equal(shm_client_register_callback(d.c, disconnect_from_callback, &d), SHM_SUCCESS);
     shm_server_destroy(s);
     assert_true(TP_WAIT_UNTIL(xa_load32_acq(&d.disconnected) == 1, 10000));
@@ -2021,32 +1948,17 @@ static void test_callback_ends_endpoint(void **state)
     /* A server that destroys itself on CONNECT. */
     cb_echo_t e;
     memset(&e, 0, sizeof(e));
-    e.s = shm_server_create(name, &c);
-    assert_non_null(e.s);
+    e.s = tc_server_config(name, &c);
     assert_int_equal(shm_server_register_callback(e.s, destroy_on_connect, &e), SHM_SUCCESS);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     assert_true(TP_WAIT_UNTIL(xa_load32_acq(&e.destroyed) == 1, 10000));
     assert_int_equal(shm_client_send(cl, "x", 1), SHM_ERROR_NOT_CONNECTED);
     shm_client_disconnect(cl);
-    s = shm_server_create(name, &c);
-    assert_non_null(s);
+    s = tc_server_config(name, &c);
     shm_server_destroy(s);
 }
 
 /* ---- promises pinned one by one ------------------------------------------------- */
-
-/* Connect, retrying while the channel does not exist yet (a helper process
- * is creating it). */
-static shm_client_t *connect_retry(const char *name, uint32_t ms)
-{
-    uint64_t deadline = now_ms() + ms;
-    for (;;) {
-        shm_client_t *c = shm_client_connect(name);
-        if (c || shm_last_error() != SHM_ERROR_NOT_FOUND || now_ms() >= deadline)
-            return c;
-    }
-}
 
 /* Events of every type in a log. */
 static uint32_t ev_total(ev_log_t *log)
@@ -2067,7 +1979,7 @@ static int helper_hold(int argc, char **argv)
 {
     if (argc < 3)
         return 2;
-    shm_ring_config_t c = cfg(4096, 1, strcmp(argv[2], "1") == 0, 20000);
+    shm_ring_config_t c = tc_config(4096, 1, strcmp(argv[2], "1") == 0, 20000);
     shm_server_t *s = shm_server_create(argv[1], &c);
     if (!s) {
         fprintf(stderr, "hold: create: %s\n", shm_strerror(shm_last_error()));
@@ -2098,7 +2010,7 @@ static shm_client_t *join_held_server(tp_child_t *srv, const char *name, bool bl
 {
     const char *args[] = {name, blocking ? "1" : "0", NULL};
     assert_int_equal(tp_spawn_self(srv, "hold", args), 0);
-    shm_client_t *cl = connect_retry(name, 20000);
+    shm_client_t *cl = tc_connect_within(name, 20000);
     if (!cl) {
         tp_kill(srv);
         fail_msg("connect to the server process: %s", shm_strerror(shm_last_error()));
@@ -2116,7 +2028,7 @@ static shm_client_t *join_held_server(tp_child_t *srv, const char *name, bool bl
 /* What a killed server left under `name` is reclaimed by the next server. */
 static void reclaim_name(const char *name)
 {
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_ring_config_t c = tc_config(4096, 1, false, 0);
     shm_server_t *s = shm_server_create(name, &c);
     if (!s)
         fail_msg("create over a killed server's channel: %s", shm_strerror(shm_last_error()));
@@ -2239,9 +2151,8 @@ static void test_crashed_client_without_callback(void **state)
 
     /* 1. Blocking receives (100 ms timeout). */
     uname_(name, sizeof(name), "clicrash-b");
-    shm_ring_config_t c = cfg(4096, 1, true, 100);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_ring_config_t c = tc_config(4096, 1, true, 100);
+    shm_server_t *s = tc_server_config(name, &c);
     start_linger_client(s, &child, name);
     tp_kill(&child);
     shm_client_t *cl = NULL;
@@ -2269,9 +2180,8 @@ static void test_crashed_client_without_callback(void **state)
 
     /* 2. Non-blocking receives, polled. */
     uname_(name, sizeof(name), "clicrash-n");
-    c = cfg(4096, 1, false, 0);
-    s = shm_server_create(name, &c);
-    assert_non_null(s);
+    c = tc_config(4096, 1, false, 0);
+    s = tc_server_config(name, &c);
     start_linger_client(s, &child, name);
     tp_kill(&child);
     cl = NULL;
@@ -2296,8 +2206,7 @@ static void test_crashed_client_without_callback(void **state)
     /* 3. Sends only: they succeed while the dead client still holds its
      * slot, then SHM_ERROR_NOT_CONNECTED (nobody is left). */
     uname_(name, sizeof(name), "clicrash-s");
-    s = shm_server_create(name, &c);
-    assert_non_null(s);
+    s = tc_server_config(name, &c);
     start_linger_client(s, &child, name);
     tp_kill(&child);
     shm_error_t r = SHM_SUCCESS;
@@ -2309,8 +2218,7 @@ static void test_crashed_client_without_callback(void **state)
             tp_sleep_ms(1);
     }
     assert_int_equal(r, SHM_ERROR_NOT_CONNECTED);
-    cl = shm_client_connect(name);
-    assert_non_null(cl);
+    cl = tc_client(name);
     shm_client_disconnect(cl);
     shm_server_destroy(s);
 }
@@ -2327,12 +2235,10 @@ static void test_timeout_zero_waits(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "notimeout");
-    shm_ring_config_t c = cfg(4096, 1, true, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_ring_config_t c = tc_config(4096, 1, true, 0);
+    shm_server_t *s = tc_server_config(name, &c);
     tl_server(s);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     tl_client(cl);
 
     for (int dir = 0; dir < 2; dir++) {
@@ -2387,9 +2293,8 @@ static void test_stats_two_clients(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "stats2");
-    shm_ring_config_t c = cfg(4096, 2, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_ring_config_t c = tc_config(4096, 2, false, 0);
+    shm_server_t *s = tc_server_config(name, &c);
     shm_client_t *a = shm_client_connect(name);
     shm_client_t *b = shm_client_connect(name);
     assert_non_null(a);
@@ -2461,15 +2366,12 @@ static void test_client_stats_since_connect(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "stats-slot");
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server(name);
     char buf[64];
     uint32_t sz;
     shm_stats_t st;
 
-    shm_client_t *a = shm_client_connect(name);
-    assert_non_null(a);
+    shm_client_t *a = tc_client(name);
     for (int i = 0; i < 3; i++)
         assert_int_equal(shm_client_send(a, "aaaa", 5), SHM_SUCCESS);
     assert_int_equal(shm_server_send(s, "to a", 5), SHM_SUCCESS);
@@ -2521,9 +2423,8 @@ static void test_receive_fairness(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "fair");
-    shm_ring_config_t c = cfg(4096, 2, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_ring_config_t c = tc_config(4096, 2, false, 0);
+    shm_server_t *s = tc_server_config(name, &c);
     shm_client_t *cl[2];
     for (int i = 0; i < 2; i++) {
         cl[i] = shm_client_connect(name);
@@ -2569,14 +2470,11 @@ static void test_register_callback_replaces(void **state)
     ev_init(&s2);
     ev_init(&c1);
     ev_init(&c2);
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server(name);
     assert_int_equal(shm_server_register_callback(s, ev_callback, &s1), SHM_SUCCESS);
     assert_int_equal(shm_server_register_callback(s, ev_callback, &s2), SHM_SUCCESS);
 
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     assert_true(TP_WAIT_UNTIL(ev_count(&s2, SHM_EVENT_CONNECT) == 1, 10000));
     assert_int_equal(shm_client_send(cl, "d", 2), SHM_SUCCESS);
     assert_true(TP_WAIT_UNTIL(ev_count(&s2, SHM_EVENT_DATA_AVAILABLE) >= 1, 10000));
@@ -2615,14 +2513,11 @@ static void test_disconnect_wakes_server(void **state)
     uname_(name, sizeof(name), "wakedisc");
     ev_log_t log;
     ev_init(&log);
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server(name);
     shm_server_test_wake_only(s, true);
     assert_int_equal(shm_server_register_callback(s, ev_callback, &log), SHM_SUCCESS);
     for (uint32_t round = 1; round <= 3; round++) {
-        shm_client_t *cl = shm_client_connect(name);
-        assert_non_null(cl);
+        shm_client_t *cl = tc_client(name);
         if (!TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == round, 10000))
             fail_msg("round %u: no CONNECT: the connecting client did not wake the server", round);
         shm_client_disconnect(cl);
@@ -2652,11 +2547,8 @@ static void test_client_register_after_server_left(void **state)
     uname_(name, sizeof(name), "lateregister");
     ev_log_t log;
     ev_init(&log);
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_server_t *s = tc_server(name);
+    shm_client_t *cl = tc_client(name);
     shm_server_destroy(s);
     assert_int_equal(shm_client_register_callback(cl, ev_callback, &log), SHM_SUCCESS);
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_DISCONNECT) == 1, 10000));
@@ -2674,11 +2566,8 @@ static void test_tx_ring_resets_last_error(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "txring");
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_server_t *s = tc_server(name);
+    shm_client_t *cl = tc_client(name);
     uint8_t b = 0;
     assert_int_equal(shm_server_send(s, &b, 0), SHM_ERROR_INVALID_PARAM);
     assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_PARAM);
@@ -2751,13 +2640,11 @@ static void test_errors_closed(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "closed");
-    shm_ring_config_t c = cfg(4096, 1, true, 20000);
+    shm_ring_config_t c = tc_config(4096, 1, true, 20000);
     closed_probe_t p;
     memset(&p, 0, sizeof(p));
-    p.s = shm_server_create(name, &c);
-    assert_non_null(p.s);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    p.s = tc_server_config(name, &c);
+    shm_client_t *cl = tc_client(name);
     assert_int_equal(shm_server_register_callback(p.s, server_probe_closed, &p), SHM_SUCCESS);
     assert_true(TP_WAIT_UNTIL(xa_load32_acq(&p.done) == 1, 10000));
     assert_int_equal(p.stats, SHM_ERROR_CLOSED);
@@ -2766,11 +2653,9 @@ static void test_errors_closed(void **state)
     assert_int_equal(p.recv, SHM_ERROR_CLOSED);
     shm_client_disconnect(cl);
 
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(name, &c);
     memset(&p, 0, sizeof(p));
-    p.c = shm_client_connect(name);
-    assert_non_null(p.c);
+    p.c = tc_client(name);
     assert_int_equal(shm_client_register_callback(p.c, client_probe_closed, &p), SHM_SUCCESS);
     assert_true(TP_WAIT_UNTIL(xa_load32_acq(&p.done) == 1, 10000));
     assert_int_equal(p.stats, SHM_ERROR_CLOSED);
@@ -2788,11 +2673,8 @@ static void test_errors_detached_client(void **state)
     (void)state;
     char name[80];
     uname_(name, sizeof(name), "detached");
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_server_t *s = tc_server(name);
+    shm_client_t *cl = tc_client(name);
     shm_server_destroy(s);
     ASSERT_FAILS_WITH(shm_client_reconnect(cl), SHM_ERROR_NOT_FOUND);
     ASSERT_FAILS_WITH(shm_client_register_callback(cl, dummy_cb, NULL), SHM_ERROR_NOT_CONNECTED);
@@ -2803,14 +2685,10 @@ static void test_errors_detached_client(void **state)
     shm_stats_t st;
     ASSERT_FAILS_WITH(shm_client_get_stats(cl, &st), SHM_ERROR_NOT_CONNECTED);
     /* A server again: the same handle joins it. */
-    s = shm_server_create(name, &c);
-    assert_non_null(s);
+    s = tc_server(name);
     assert_int_equal(shm_client_reconnect(cl), SHM_SUCCESS);
     assert_int_equal(shm_client_register_callback(cl, dummy_cb, NULL), SHM_SUCCESS);
-    assert_int_equal(shm_client_send(cl, "y", 2), SHM_SUCCESS);
-    sz = sizeof(buf);
-    assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "y");
+    tc_pass_to_server(s, cl, "y");
     shm_client_disconnect(cl);
     shm_server_destroy(s);
 }
@@ -2832,15 +2710,9 @@ static void test_receive_corrupt_ring(void **state)
     char name[80];
     uname_(name, sizeof(name), "corrupt");
     ev_log_t slog, clog;
-    ev_init(&slog);
-    ev_init(&clog);
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
-    assert_int_equal(shm_server_register_callback(s, ev_callback, &slog), SHM_SUCCESS);
-    assert_int_equal(shm_client_register_callback(cl, ev_callback, &clog), SHM_SUCCESS);
+    shm_server_t *s;
+    shm_client_t *cl;
+    tc_logged_pair(name, &s, &slog, &cl, &clog);
 
     char buf[32];
     uint32_t sz;
@@ -2850,20 +2722,14 @@ static void test_receive_corrupt_ring(void **state)
     ASSERT_FAILS_WITH(shm_server_receive(s, buf, &sz), SHM_ERROR_INVALID_SEGMENT);
     assert_true(TP_WAIT_UNTIL(ev_count(&slog, SHM_EVENT_ERROR) >= 1, 10000));
     /* The reader starts over at the writer's end: later messages arrive. */
-    assert_int_equal(shm_client_send(cl, "after", 6), SHM_SUCCESS);
-    sz = sizeof(buf);
-    assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "after");
+    tc_pass_to_server(s, cl, "after");
 
     assert_int_equal(shm_server_send(s, "to be spoiled", 14), SHM_SUCCESS);
     corrupt_first_record(shm_server_tx_ring(s));
     sz = sizeof(buf);
     ASSERT_FAILS_WITH(shm_client_receive(cl, buf, &sz), SHM_ERROR_INVALID_SEGMENT);
     assert_true(TP_WAIT_UNTIL(ev_count(&clog, SHM_EVENT_ERROR) >= 1, 10000));
-    assert_int_equal(shm_server_send(s, "after", 6), SHM_SUCCESS);
-    sz = sizeof(buf);
-    assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "after");
+    tc_pass_to_client(s, cl, "after");
 
     ev_entry_t e;
     assert_true(ev_get(&slog, SHM_EVENT_ERROR, 0, &e));
@@ -2912,9 +2778,8 @@ static void test_brief_client_seen(void **state)
     (void)state;
     char name[80];
     tp_unique_name(name, sizeof(name), "brief");
-    shm_ring_config_t c = cfg(1u << 16, 2, true, 1000);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_ring_config_t c = tc_config(1u << 16, 2, true, 1000);
+    shm_server_t *s = tc_server_config(name, &c);
     brief_t b;
     memset(&b, 0, sizeof(b));
     assert_int_equal(shm_server_register_callback(s, brief_handler, &b), SHM_SUCCESS);
@@ -2924,8 +2789,7 @@ static void test_brief_client_seen(void **state)
      * the server must still report the pair, and promptly. */
     for (uint32_t k = 1; k <= 10; k++) {
         uint64_t t0 = tp_now_ms();
-        shm_client_t *cl = shm_client_connect(name);
-        assert_non_null(cl);
+        shm_client_t *cl = tc_client(name);
         shm_client_disconnect(cl);
         bool ok = false;
         TP_WAIT_UNTIL_SET(ok, xa_load32_acq(&b.connects) == k && xa_load32_acq(&b.disconnects) == k,

@@ -44,6 +44,7 @@
 #include "platform.h"
 #include "shm_ipc.h"
 #include "shm_ringbuffer.h"
+#include "testchan.h"
 #include "testevlog.h"
 #include "testleft.h"
 #include "testproc.h"
@@ -60,15 +61,6 @@
 
 /* ---- small helpers ----------------------------------------------------------- */
 
-static bool under_wine(void)
-{
-#ifdef _WIN32
-    HMODULE ntdll = GetModuleHandleA("ntdll.dll");
-    return ntdll != NULL && GetProcAddress(ntdll, "wine_get_version") != NULL;
-#else
-    return false;
-#endif
-}
 
 static uint32_t crash_bound_ms(void) { return CRASH_BOUND_MS; }
 
@@ -84,17 +76,6 @@ static uint32_t self_pid(void)
     plat_proc_id_t id;
     plat_proc_self(&id);
     return id.pid;
-}
-
-static shm_ring_config_t cfg(uint32_t size, uint32_t readers, bool blocking, uint32_t timeout_ms)
-{
-    shm_ring_config_t c;
-    memset(&c, 0, sizeof(c));
-    c.size = size;
-    c.max_readers = readers;
-    c.blocking = blocking;
-    c.timeout_ms = timeout_ms;
-    return c;
 }
 
 /*
@@ -137,23 +118,15 @@ static void peek_close(shm_segment_t *seg)
 /* A message each way between server s and its client cl. */
 static void exchange_both_ways(shm_server_t *s, shm_client_t *cl)
 {
-    char buf[8];
-    uint32_t sz = sizeof(buf);
-    assert_int_equal(shm_client_send(cl, "c", 2), SHM_SUCCESS);
-    assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "c");
-    assert_int_equal(shm_server_send(s, "s", 2), SHM_SUCCESS);
-    sz = sizeof(buf);
-    assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "s");
+    tc_pass_to_server(s, cl, "c");
+    tc_pass_to_client(s, cl, "s");
 }
 
 /* A new client joins server s's channel `name`, exchanges a message each
  * way, and leaves. */
 static void join_and_exchange(shm_server_t *s, const char *name)
 {
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     exchange_both_ways(s, cl);
     shm_client_disconnect(cl);
 }
@@ -189,18 +162,6 @@ static uint32_t server_connected(shm_server_t *s)
     if (shm_server_get_stats(s, &st) != SHM_SUCCESS)
         return UINT32_MAX;
     return st.connected;
-}
-
-/* shm_client_connect retries for about 500 ms while the channel is absent;
- * a helper server may take longer to start (Wine), so retry on NOT_FOUND. */
-static shm_client_t *connect_within(const char *name, uint32_t ms)
-{
-    uint64_t deadline = tp_now_ms() + ms;
-    for (;;) {
-        shm_client_t *c = shm_client_connect(name);
-        if (c || shm_last_error() != SHM_ERROR_NOT_FOUND || tp_now_ms() >= deadline)
-            return c;
-    }
 }
 
 /* ---- a receive blocked in another thread ----------------------------------------- */
@@ -245,7 +206,7 @@ static int helper_client(int argc, char **argv)
 {
     if (argc < 3)
         return 2;
-    shm_client_t *c = connect_within(argv[1], WAIT_MS);
+    shm_client_t *c = tc_connect_within(argv[1], WAIT_MS);
     if (!c) {
         fprintf(stderr, "client helper: connect: %s\n", shm_strerror(shm_last_error()));
         return 3;
@@ -290,7 +251,7 @@ static int helper_server(int argc, char **argv)
 {
     if (argc < 2)
         return 2;
-    shm_ring_config_t c = cfg(4096, 2, true, WAIT_MS);
+    shm_ring_config_t c = tc_config(4096, 2, true, WAIT_MS);
     shm_server_t *s = shm_server_create(argv[1], &c);
     if (!s) {
         fprintf(stderr, "server helper: create: %s\n", shm_strerror(shm_last_error()));
@@ -348,7 +309,7 @@ static int helper_nobody(int argc, char **argv)
         return spent < 500 ? 0 : 6;
     }
     if (strcmp(argv[2], "create") == 0) {
-        shm_ring_config_t c = cfg(4096, 1, false, 0);
+        shm_ring_config_t c = tc_config(4096, 1, false, 0);
         shm_server_t *s = shm_server_create(argv[1], &c);
         shm_error_t e = shm_last_error();
         printf("nobody helper: create as uid %u: %s\n", (unsigned)getuid(),
@@ -366,11 +327,7 @@ static int helper_nobody(int argc, char **argv)
 /* Wait for a helper and check its exit code; kill it if it hangs. */
 static void expect_exit(tp_child_t *child, int want)
 {
-    int code = -1;
-    if (tp_wait(child, WAIT_MS, &code) != 0) {
-        tp_kill(child);
-        fail_msg("helper %u did not exit", child->pid);
-    }
+    int code = tc_exit_code(child, WAIT_MS, "helper");
     if (code != want)
         fail_msg("helper %u exited with %d, expected %d", child->pid, code, want);
 }
@@ -394,9 +351,8 @@ static void test_crashed_client(void **state)
      * them, and they must not write into this function's stack meanwhile. */
     static ev_log_t log;
     ev_init(&log);
-    shm_ring_config_t c = cfg(4096, 1, true, WAIT_MS);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_ring_config_t c = tc_config(4096, 1, true, WAIT_MS);
+    shm_server_t *s = tc_server_config(name, &c);
     tl_server(s);
 
     tp_child_t *first = tl_child();
@@ -454,7 +410,7 @@ static void test_crashed_client(void **state)
         fail_msg("DISCONNECT %.1f ms before the client was killed", ms_between(e.at_ns, kill_ns));
     double delay = ms_between(killed, e.at_ns);
     print_message("crashed client: DISCONNECT %.1f ms after tp_kill returned (bound %u ms%s)\n",
-                  delay, crash_bound_ms(), under_wine() ? ", Wine" : "");
+                  delay, crash_bound_ms(), tp_under_wine() ? ", Wine" : "");
     assert_true(delay < (double)crash_bound_ms());
     assert_int_equal(e.peer.pid, first_pid);
     assert_int_equal(e.peer.slot, 0);
@@ -535,7 +491,7 @@ static void test_crashed_server(void **state)
     assert_non_null(srv);
     const char *args[] = {name, NULL};
     assert_int_equal(tp_spawn_self(srv, "server", args), 0);
-    shm_client_t *cl = connect_within(name, WAIT_MS);
+    shm_client_t *cl = tc_connect_within(name, WAIT_MS);
     if (!cl)
         tp_kill(srv);
     assert_non_null(cl);
@@ -589,7 +545,7 @@ static void test_crashed_server(void **state)
     double rx_delay = ms_between(killed, b.end_ns);
     print_message("crashed server: DISCONNECT %.1f ms, blocked receive returned %.1f ms after "
                   "tp_kill returned (bound %u ms%s)\n",
-                  ev_delay, rx_delay, crash_bound_ms(), under_wine() ? ", Wine" : "");
+                  ev_delay, rx_delay, crash_bound_ms(), tp_under_wine() ? ", Wine" : "");
     assert_int_equal(e.peer.pid, srv_pid);
     assert_int_equal(b.result, SHM_ERROR_NOT_CONNECTED);
     assert_true(ev_delay < (double)crash_bound_ms());
@@ -599,7 +555,7 @@ static void test_crashed_server(void **state)
     /* A new server, no cleanup in between: the dead server's segment is
      * reclaimed (Linux: the name is replaced; Windows: our client still
      * holds the object, which is laid out anew in place). */
-    shm_ring_config_t c = cfg(4096, 2, false, 0);
+    shm_ring_config_t c = tc_config(4096, 2, false, 0);
     uint64_t t0 = now_ns();
     shm_server_t *s = shm_server_create(name, &c);
     if (!s)
@@ -637,8 +593,7 @@ static void test_crashed_server(void **state)
     assert_int_equal(shm_client_get_stats(cl, &st), SHM_ERROR_NOT_CONNECTED);
 
     /* A server again: a later reconnect succeeds, with the same callback. */
-    s = shm_server_create(name, &c);
-    assert_non_null(s);
+    s = tc_server_config(name, &c);
     tl_server(s);
     assert_int_equal(shm_client_reconnect(cl), SHM_SUCCESS);
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 3, WAIT_MS));
@@ -680,13 +635,8 @@ static void test_reused_pid_client(void **state)
     char name[80];
     tp_unique_name(name, sizeof(name), "rel-pid");
     ev_log_t log;
-    ev_init(&log);
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
-    assert_int_equal(shm_server_register_callback(s, ev_callback, &log), SHM_SUCCESS);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_server_t *s = tc_logged_server(name, &log);
+    shm_client_t *cl = tc_client(name);
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 1, WAIT_MS));
 
     /* The client's slot records this (live) process. */
@@ -716,8 +666,7 @@ static void test_reused_pid_client(void **state)
      * and the old one's release would clear the new owner's identity in the
      * slot, so that the server drops the new owner too.) */
     shm_client_disconnect(cl);
-    cl = shm_client_connect(name);
-    assert_non_null(cl);
+    cl = tc_client(name);
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 2, WAIT_MS));
     assert_int_equal(server_connected(s), 1);
     exchange_both_ways(s, cl);
@@ -741,9 +690,7 @@ static void test_reused_pid_server_seen_by_client(void **state)
     (void)state;
     char name[80];
     tp_unique_name(name, sizeof(name), "rel-pidc");
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server(name);
     shm_segment_t *peek = peek_open(name);
     assert_non_null(peek);
     assert_int_equal(xa_load32_relaxed(&peek->hdr->creator_pid), self_pid());
@@ -761,8 +708,7 @@ static void test_reused_pid_server_seen_by_client(void **state)
                   ms_between(t0, now_ns()));
     assert_int_equal(server_connected(s), 0);
     /* The true identity again: the same channel is joined. */
-    cl = shm_client_connect(name);
-    assert_non_null(cl);
+    cl = tc_client(name);
     assert_int_equal(server_connected(s), 1);
     peek_close(peek);
     shm_client_disconnect(cl);
@@ -789,7 +735,7 @@ static void test_reused_pid_server_reclaimed(void **state)
         tp_kill(&srv);
     assert_true(up);
 
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_ring_config_t c = tc_config(4096, 1, false, 0);
     shm_segment_t *peek = peek_open(name);
     if (!peek)
         tp_kill(&srv);
@@ -815,8 +761,7 @@ static void test_reused_pid_server_reclaimed(void **state)
     shm_server_t *s = shm_server_create(name, &c);
     if (!s)
         fail_msg("create after the server was killed: %s", shm_strerror(shm_last_error()));
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     assert_int_equal(server_connected(s), 1);
     exchange_both_ways(s, cl);
     shm_client_disconnect(cl);
@@ -846,16 +791,13 @@ static void test_other_user(void **state)
     }
     char name[80];
     tp_unique_name(name, sizeof(name), "rel-user");
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server(name);
 
     tp_child_t child;
     const char *connect_args[] = {name, "connect", NULL};
     assert_int_equal(tp_spawn_self(&child, "nobody", connect_args), 0);
     int code = -1;
-    if (tp_wait(&child, WAIT_MS, &code) != 0)
-        tp_kill(&child);
+    tp_wait_or_kill(&child, WAIT_MS, &code);
     if (code == 3) { /* root without the right to change user (a container) */
         shm_server_destroy(s);
         print_message("skipped: the helper could not switch to uid 65534\n");
@@ -868,8 +810,7 @@ static void test_other_user(void **state)
     const char *create_args[] = {name, "create", NULL};
     assert_int_equal(tp_spawn_self(&child, "nobody", create_args), 0);
     code = -1;
-    if (tp_wait(&child, WAIT_MS, &code) != 0)
-        tp_kill(&child);
+    tp_wait_or_kill(&child, WAIT_MS, &code);
     print_message("another user creating a taken name: %s\n", code == 0   ? "SHM_ERROR_EXISTS"
                                                               : code == 1 ? "SHM_ERROR_ACCESS"
                                                                           : "unexpected result");
@@ -899,11 +840,9 @@ static void test_reuse_name_with_client_attached(void **state)
     tp_unique_name(name, sizeof(name), "rel-reuse");
     ev_log_t log;
     ev_init(&log);
-    shm_ring_config_t c = cfg(4096, 2, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
-    shm_client_t *old = shm_client_connect(name);
-    assert_non_null(old);
+    shm_ring_config_t c = tc_config(4096, 2, false, 0);
+    shm_server_t *s = tc_server_config(name, &c);
+    shm_client_t *old = tc_client(name);
     assert_int_equal(shm_client_register_callback(old, ev_callback, &log), SHM_SUCCESS);
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 1, WAIT_MS));
     /* Move the old client's read position a few rings along. */
@@ -930,8 +869,7 @@ static void test_reuse_name_with_client_attached(void **state)
 
     /* A new client (Windows: in the slot the old one had) and more than a
      * ring of traffic past the old client's position. */
-    shm_client_t *fresh = shm_client_connect(name);
-    assert_non_null(fresh);
+    shm_client_t *fresh = tc_client(name);
     assert_int_equal(server_connected(s), 1);
     for (uint32_t i = 0; i < 200; i++) {
         memset(msg, 0, sizeof(msg));
@@ -957,19 +895,13 @@ static void test_reuse_name_with_client_attached(void **state)
     assert_int_equal(shm_client_get_stats(fresh, &st), SHM_SUCCESS);
     assert_int_equal(st.messages_received, 200);
     assert_int_equal(st.messages_lost, 0);
-    assert_int_equal(shm_client_send(fresh, "new", 4), SHM_SUCCESS);
-    sz = sizeof(buf);
-    assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "new");
+    tc_pass_to_server(s, fresh, "new");
 
     /* The old client rejoins, as a second client. */
     assert_int_equal(shm_client_reconnect(old), SHM_SUCCESS);
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 2, WAIT_MS));
     assert_int_equal(server_connected(s), 2);
-    assert_int_equal(shm_server_send(s, "all", 4), SHM_SUCCESS);
-    sz = sizeof(buf);
-    assert_int_equal(shm_client_receive(fresh, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "all");
+    tc_pass_to_client(s, fresh, "all");
     sz = sizeof(buf);
     assert_int_equal(shm_client_receive(old, buf, &sz), SHM_SUCCESS);
     assert_string_equal(buf, "all");
@@ -1007,13 +939,10 @@ static void test_reconnect_misuse(void **state)
 
     char name[80];
     tp_unique_name(name, sizeof(name), "rel-rcb");
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server(name);
     reconnect_in_cb_t x;
     memset(&x, 0, sizeof(x));
-    x.c = shm_client_connect(name);
-    assert_non_null(x.c);
+    x.c = tc_client(name);
     assert_int_equal(shm_client_register_callback(x.c, reconnect_from_callback, &x), SHM_SUCCESS);
     assert_true(TP_WAIT_UNTIL(xa_load32_acq(&x.called) == 1, WAIT_MS));
     assert_int_equal(x.result, SHM_ERROR_INVALID_PARAM);
@@ -1027,10 +956,7 @@ static void test_reconnect_misuse(void **state)
     /* A reconnect while the server is there just rejoins it. */
     assert_int_equal(shm_client_reconnect(x.c), SHM_SUCCESS);
     assert_int_equal(server_connected(s), 1);
-    assert_int_equal(shm_server_send(s, "j", 2), SHM_SUCCESS);
-    sz = sizeof(buf);
-    assert_int_equal(shm_client_receive(x.c, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "j");
+    tc_pass_to_client(s, x.c, "j");
     shm_client_disconnect(x.c);
     shm_server_destroy(s);
 }
@@ -1060,9 +986,8 @@ static void test_corrupted_header(void **state)
     (void)state;
     char name[80];
     tp_unique_name(name, sizeof(name), "rel-bad");
-    shm_ring_config_t c = cfg(4096, 2, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_ring_config_t c = tc_config(4096, 2, false, 0);
+    shm_server_t *s = tc_server_config(name, &c);
     shm_segment_t *peek = peek_open(name);
     assert_non_null(peek);
     shm_seg_header_t saved;
@@ -1102,8 +1027,7 @@ static void test_corrupted_header(void **state)
     print_message("cleared magic: NOT_FOUND after %.0f ms\n", slowest);
 
     /* Restored, the channel works. */
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     assert_int_equal(shm_server_send(s, "fine", 5), SHM_SUCCESS);
     char buf[8];
     uint32_t sz = sizeof(buf);
@@ -1130,15 +1054,9 @@ static void test_corrupt_ring_raises_error(void **state)
     char name[80];
     tp_unique_name(name, sizeof(name), "rel-corrupt");
     ev_log_t slog, clog;
-    ev_init(&slog);
-    ev_init(&clog);
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
-    assert_int_equal(shm_server_register_callback(s, ev_callback, &slog), SHM_SUCCESS);
-    assert_int_equal(shm_client_register_callback(cl, ev_callback, &clog), SHM_SUCCESS);
+    shm_server_t *s;
+    shm_client_t *cl;
+    tc_logged_pair(name, &s, &slog, &cl, &clog);
     assert_true(TP_WAIT_UNTIL(ev_count(&clog, SHM_EVENT_CONNECT) == 1 &&
                                   ev_count(&slog, SHM_EVENT_CONNECT) == 1,
                               WAIT_MS));
@@ -1168,10 +1086,7 @@ static void test_corrupt_ring_raises_error(void **state)
      * comes next is. */
     sz = sizeof(buf);
     assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_ERROR_EMPTY);
-    assert_int_equal(shm_server_send(s, "three", 6), SHM_SUCCESS);
-    sz = sizeof(buf);
-    assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "three");
+    tc_pass_to_client(s, cl, "three");
 
     /* Client -> server: an unknown record type. */
     shm_ring_t *rx = &peek->rings[1];
@@ -1185,10 +1100,7 @@ static void test_corrupt_ring_raises_error(void **state)
     assert_true(TP_WAIT_UNTIL(ev_count(&slog, SHM_EVENT_ERROR) == 1, WAIT_MS));
     assert_true(ev_get(&slog, SHM_EVENT_ERROR, 0, &e));
     assert_int_equal(e.error, SHM_ERROR_INVALID_SEGMENT);
-    assert_int_equal(shm_client_send(cl, "b", 2), SHM_SUCCESS);
-    sz = sizeof(buf);
-    assert_int_equal(shm_server_receive(s, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "b");
+    tc_pass_to_server(s, cl, "b");
 
     /* Each side saw its own error once, and the channel stays up. A last
      * event through each listener (a disconnect) orders the counts. */
@@ -1275,7 +1187,7 @@ static void test_killed_while_creating(void **state)
                           leftover_text(k));
             continue;
         }
-        shm_ring_config_t c = cfg(4096, 1, false, 0);
+        shm_ring_config_t c = tc_config(4096, 1, false, 0);
         /* A live creator still setting up holds the lock: taken. */
         plat_lock_t setup;
         assert_int_equal(plat_lock_take(&setup, os), SHM_SUCCESS);
@@ -1320,8 +1232,7 @@ static void test_join_waits_for_publication(void **state)
     /* Published (with no wake-up objects on Windows: there the join fails
      * later, at opening them, which is not what this test is about). */
 #ifndef _WIN32
-    shm_client_t *cl = shm_client_connect(name);
-    assert_non_null(cl);
+    shm_client_t *cl = tc_client(name);
     shm_client_disconnect(cl);
 #endif
     shm_segment_close(seg);
@@ -1329,9 +1240,7 @@ static void test_join_waits_for_publication(void **state)
     free(seg);
 
     /* And a real server is joinable as soon as create returns. */
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
-    shm_server_t *s = shm_server_create(name, &c);
-    assert_non_null(s);
+    shm_server_t *s = tc_server(name);
     shm_segment_t *peek = peek_open(name);
     assert_non_null(peek);
     assert_int_equal(peek->hdr->state, SHM_SEG_READY);
@@ -1348,7 +1257,7 @@ static void test_not_a_channel(void **state)
 {
     (void)state;
     char name[80], os[PLAT_NAME_MAX];
-    shm_ring_config_t c = cfg(4096, 1, false, 0);
+    shm_ring_config_t c = tc_config(4096, 1, false, 0);
     shm_server_t *s;
 
     /* A valid segment of this library, but with a ring too many. */
@@ -1388,8 +1297,7 @@ static void test_not_a_channel(void **state)
     assert_null(shm_server_create(name, &c));
     assert_int_equal(shm_last_error(), SHM_ERROR_EXISTS);
     plat_shm_close(&junk);
-    s = shm_server_create(name, &c);
-    assert_non_null(s);
+    s = tc_server_config(name, &c);
     shm_server_destroy(s);
 #endif
 

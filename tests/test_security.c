@@ -32,6 +32,7 @@
 #include "platform.h"
 #include "shm_ipc.h"
 #include "shm_ringbuffer.h"
+#include "testchan.h"
 #include "testproc.h"
 
 #ifdef _WIN32
@@ -144,10 +145,8 @@ static void test_old_client_cannot_touch_new_channel(void **state)
     char name[80];
     tp_unique_name(name, sizeof(name), "sec-old");
     shm_ring_config_t cfg = small_config();
-    shm_server_t *s1 = shm_server_create(name, &cfg);
-    assert_non_null(s1);
-    shm_client_t *old = shm_client_connect(name);
-    assert_non_null(old);
+    shm_server_t *s1 = tc_server_config(name, &cfg);
+    shm_client_t *old = tc_client(name);
     assert_int_equal(shm_client_send(old, "hello", 6), SHM_SUCCESS);
     shm_ring_t *old_tx = shm_client_tx_ring(old);
     assert_non_null(old_tx);
@@ -175,18 +174,11 @@ static void test_old_client_cannot_touch_new_channel(void **state)
                  (unsigned long long)shm_ring_messages_written(s2_tx));
 
     /* A new client: first slot, clean exchange both ways. */
-    shm_client_t *fresh = shm_client_connect(name);
-    assert_non_null(fresh);
-    assert_int_equal(shm_client_send(fresh, "new", 4), SHM_SUCCESS);
-    sz = sizeof(buf);
-    assert_int_equal(shm_server_receive(s2, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "new");
+    shm_client_t *fresh = tc_client(name);
+    tc_pass_to_server(s2, fresh, "new");
     sz = sizeof(buf);
     assert_int_equal(shm_server_receive(s2, buf, &sz), SHM_ERROR_EMPTY);
-    assert_int_equal(shm_server_send(s2, "back", 5), SHM_SUCCESS);
-    sz = sizeof(buf);
-    assert_int_equal(shm_client_receive(fresh, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "back");
+    tc_pass_to_client(s2, fresh, "back");
     shm_stats_t st;
     assert_int_equal(shm_server_get_stats(s2, &st), SHM_SUCCESS);
     assert_int_equal(st.connected, 1);
@@ -214,10 +206,8 @@ static void test_old_client_while_name_held(void **state)
     char name[80], os[PLAT_NAME_MAX];
     tp_unique_name(name, sizeof(name), "sec-held");
     shm_ring_config_t cfg = small_config();
-    shm_server_t *s1 = shm_server_create(name, &cfg);
-    assert_non_null(s1);
-    shm_client_t *old = shm_client_connect(name);
-    assert_non_null(old);
+    shm_server_t *s1 = tc_server_config(name, &cfg);
+    shm_client_t *old = tc_client(name);
     shm_ring_t *old_tx = shm_client_tx_ring(old);
 #ifdef _WIN32
     snprintf(os, sizeof(os), "Local\\xshm.%s", name);
@@ -255,12 +245,8 @@ static void test_old_client_while_name_held(void **state)
     s2 = shm_server_create(name, &cfg);
     if (!s2)
         fail_msg("new server once the old client has left: %s", shm_strerror(shm_last_error()));
-    shm_client_t *fresh = shm_client_connect(name);
-    assert_non_null(fresh);
-    assert_int_equal(shm_client_send(fresh, "new", 4), SHM_SUCCESS);
-    sz = sizeof(buf);
-    assert_int_equal(shm_server_receive(s2, buf, &sz), SHM_SUCCESS);
-    assert_string_equal(buf, "new");
+    shm_client_t *fresh = tc_client(name);
+    tc_pass_to_server(s2, fresh, "new");
     shm_client_disconnect(fresh);
     shm_server_destroy(s2);
 #ifdef _WIN32
@@ -428,12 +414,9 @@ static int run_as(const char *user, const char *helper, const char *const *args)
 {
     tp_child_t c;
     spawn_as(&c, user, helper, args, NULL);
-    int code = -1;
-    if (tp_wait(&c, WAIT_MS, &code) != 0) {
-        tp_kill(&c);
-        fail_msg("helper %s (as %s) did not finish within %u ms", helper, user, WAIT_MS);
-    }
-    return code;
+    char what[96];
+    snprintf(what, sizeof(what), "helper %s (as %s)", helper, user);
+    return tc_exit_code(&c, WAIT_MS, what);
 }
 
 /* Wait until the helper at the other end of fd writes a byte. */
@@ -707,8 +690,7 @@ static int squatter_vs_client(const char *name, const char *mode, const char *cl
     }
     close(pipes[1]); /* squatter: finish */
     int code = -1;
-    if (tp_wait(&sq, WAIT_MS, &code) != 0)
-        tp_kill(&sq);
+    tp_wait_or_kill(&sq, WAIT_MS, &code);
     close(pipes[0]);
     remove_objects(name);
     if (code != 0 && code != EXIT_SAW_SECRET)
@@ -772,8 +754,7 @@ static void test_client_refuses_loose_mode(void **state)
     char name[80], path[256];
     tp_unique_name(name, sizeof(name), "sec-mode");
     shm_ring_config_t cfg = small_config();
-    shm_server_t *s = shm_server_create(name, &cfg);
-    assert_non_null(s);
+    shm_server_t *s = tc_server_config(name, &cfg);
     obj_path(path, sizeof(path), name, "");
     assert_int_equal(chmod(path, 0666), 0);
     shm_client_t *c = shm_client_connect(name);
@@ -847,6 +828,16 @@ static void *copy_segment(const char *name, size_t *size)
     return copy;
 }
 
+/* The bytes of the segment of a channel made under `name` with config cfg
+ * (its server gone again). */
+static void *copy_new_segment(const char *name, const shm_ring_config_t *cfg, size_t *size)
+{
+    shm_server_t *s0 = tc_server_config(name, cfg);
+    void *bytes = copy_segment(name, size);
+    shm_server_destroy(s0);
+    return bytes;
+}
+
 /* A squatter's section "Local\xshm.<name>" holding `bytes`; its view. */
 static HANDLE squat_section(const char *name, const void *bytes, size_t size, void **view)
 {
@@ -890,11 +881,8 @@ static void test_win_squatted_section_server(void **state)
     char name[80];
     tp_unique_name(name, sizeof(name), "sec-wsec");
     shm_ring_config_t cfg = small_config();
-    shm_server_t *s0 = shm_server_create(name, &cfg);
-    assert_non_null(s0);
     size_t size;
-    void *bytes = copy_segment(name, &size);
-    shm_server_destroy(s0);
+    void *bytes = copy_new_segment(name, &cfg, &size);
     shm_seg_header_t *h = (shm_seg_header_t *)bytes;
     h->creator_pid = 0xFFFFFFF0u; /* no such process */
     h->state = SHM_SEG_CLOSED;
@@ -941,11 +929,8 @@ static void test_win_squatted_section_client(void **state)
     char name[80];
     tp_unique_name(name, sizeof(name), "sec-wcli");
     shm_ring_config_t cfg = small_config();
-    shm_server_t *s0 = shm_server_create(name, &cfg);
-    assert_non_null(s0);
     size_t size;
-    void *bytes = copy_segment(name, &size);
-    shm_server_destroy(s0);
+    void *bytes = copy_new_segment(name, &cfg, &size);
     const shm_seg_header_t *h = (const shm_seg_header_t *)bytes;
     assert_int_equal(h->state, SHM_SEG_READY);
     void *view;
@@ -1151,11 +1136,7 @@ static void test_win_server_while_impersonating(void **state)
     tp_child_t c;
     const char *args[] = {name, NULL};
     assert_int_equal(tp_spawn_self(&c, "impersonate", args), 0);
-    int code = -1;
-    if (tp_wait(&c, WAIT_MS, &code) != 0) {
-        tp_kill(&c);
-        fail_msg("the impersonating helper did not finish");
-    }
+    int code = tc_exit_code(&c, WAIT_MS, "the impersonating helper");
     if (code == EXIT_SETUP) {
         print_message("skipped: the helper could not set up the impersonation (see its output)\n");
         skip();

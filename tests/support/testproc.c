@@ -571,3 +571,23 @@ void tp_kill(tp_child_t *c)
 }
 
 #endif
+
+/* ---- processes: both ------------------------------------------------------------ */
+
+int tp_wait_or_kill(tp_child_t *c, uint32_t timeout_ms, int *exit_code)
+{
+    if (tp_wait(c, timeout_ms, exit_code) == 0)
+        return 0;
+    tp_kill(c);
+    return -1;
+}
+
+bool tp_under_wine(void)
+{
+#ifdef _WIN32
+    HMODULE ntdll = GetModuleHandleA("ntdll.dll");
+    return ntdll != NULL && GetProcAddress(ntdll, "wine_get_version") != NULL;
+#else
+    return false;
+#endif
+}

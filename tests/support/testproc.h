@@ -82,6 +82,11 @@ int tp_wait(tp_child_t *c, uint32_t timeout_ms, int *exit_code);
 /* Kill the child (SIGKILL / TerminateProcess with code 137) and reap it. */
 void tp_kill(tp_child_t *c);
 
+/* tp_wait, and when the child has not exited within timeout_ms, tp_kill:
+ * 0 with its exit code in *exit_code (may be NULL), or -1 once it was
+ * killed (*exit_code left as it was). */
+int tp_wait_or_kill(tp_child_t *c, uint32_t timeout_ms, int *exit_code);
+
 /*
  * A name unique to this call, this process and this moment: base, the pid,
  * a counter and random characters, e.g. "base-1234-7-k3x9q2". Only
@@ -108,6 +113,10 @@ void tp_unique_name(char *buf, size_t n, const char *base);
  * number of objects removed.
  */
 unsigned tp_cleanup_names(void);
+
+/* True when this Windows program runs under Wine (ntdll exports
+ * wine_get_version); false elsewhere. */
+bool tp_under_wine(void);
 
 /* Monotonic milliseconds, arbitrary origin. */
 uint64_t tp_now_ms(void);
