@@ -242,6 +242,27 @@ typedef struct shm_stats {
 SHM_API shm_server_t *shm_server_create(const char *name, const shm_ring_config_t *config);
 
 /**
+ * shm_server_create() with the security descriptor of the channel's objects
+ * given as an SDDL string, so that other users can open it (a service and
+ * the desktop programs of a session, see docs/security.md). Does not block.
+ * @param sddl  NULL: exactly shm_server_create(). Windows: the DACL (and the
+ *              SACL, e.g. a mandatory label "S:(ML;;NW;;;LW)") of every
+ *              object of the channel (section, lock and wake-up events); it
+ *              must have a DACL ("D:...", not a NULL DACL). The owner is
+ *              always the creating user, whatever "O:" says. A client needs
+ *              on the section FILE_MAP_READ|FILE_MAP_WRITE|READ_CONTROL and on
+ *              the events SYNCHRONIZE|EVENT_MODIFY_STATE|READ_CONTROL: grant
+ *              it "GRGWGX" (GR|GW covers the section, the events' SYNCHRONIZE
+ *              is in GX). Linux/POSIX: channels are owner-only (mode 0600),
+ *              so any non-NULL sddl is SHM_ERROR_INVALID_PARAM.
+ * @return as shm_server_create(); an sddl that does not parse, or has no
+ *         DACL, is SHM_ERROR_INVALID_PARAM and creates nothing.
+ */
+SHM_API shm_server_t *shm_server_create_with_security(const char *name,
+                                                      const shm_ring_config_t *config,
+                                                      const char *sddl);
+
+/**
  * Close the channel: clients see DISCONNECT, receives blocked in other
  * threads return SHM_ERROR_CLOSED, the listener thread is stopped and joined
  * (or, when called from the callback, finishes after the callback returns).

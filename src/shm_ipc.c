@@ -386,7 +386,7 @@ static void server_free(shm_server_t *s)
     free(s);
 }
 
-shm_server_t *shm_server_create(const char *name, const shm_ring_config_t *config)
+static shm_server_t *server_create(const char *name, const shm_ring_config_t *config)
 {
     shm_ring_config_t cfg = config ? *config : SHM_DEFAULT_CONFIG();
     char base[PLAT_NAME_MAX];
@@ -453,6 +453,26 @@ shm_server_t *shm_server_create(const char *name, const shm_ring_config_t *confi
     shm_segment_publish(&s->seg);
     shm_set_error(SHM_SUCCESS);
     return s;
+}
+
+shm_server_t *shm_server_create_with_security(const char *name, const shm_ring_config_t *config,
+                                              const char *sddl)
+{
+    /* Parsed before anything is created: a bad one leaves no object. */
+    shm_error_t err = plat_create_security(sddl);
+    if (err != SHM_SUCCESS) {
+        shm_set_error(err);
+        return NULL;
+    }
+    shm_server_t *s = server_create(name, config);
+    if (sddl != NULL)
+        (void)plat_create_security(NULL); /* never fails; last error kept */
+    return s;
+}
+
+shm_server_t *shm_server_create(const char *name, const shm_ring_config_t *config)
+{
+    return shm_server_create_with_security(name, config, NULL);
 }
 
 void shm_server_destroy(shm_server_t *s)

@@ -96,6 +96,10 @@ int run()
 
     const std::string name = unique_name();
     endpoints ep;
+    // Exported and callable from C++: an SDDL that does not parse (and, on
+    // POSIX, any SDDL) is refused before anything is created.
+    CHECK(shm_server_create_with_security(name.c_str(), &config, "not an sddl") == nullptr);
+    CHECK(shm_last_error() == SHM_ERROR_INVALID_PARAM);
     shm_server_t *server = ep.server = shm_server_create(name.c_str(), &config);
     CHECK(server != nullptr);
     shm_client_t *client = ep.client = SHM_CONNECT_CLIENT(name.c_str());

@@ -53,6 +53,17 @@ typedef struct plat_shm {
 shm_error_t plat_shm_create(plat_shm_t *shm, const char *name, size_t size);
 
 /*
+ * The security of the objects that plat_shm_create, plat_lock_take and
+ * plat_wake_open (create) make on the calling thread from now on, until the
+ * next call: NULL is the default above. Windows: an SDDL string whose DACL
+ * (and SACL, if any) replace the default one; the owner stays the user.
+ * Errors (the previous setting stays): SHM_ERROR_INVALID_PARAM (does not
+ * parse, no DACL or a NULL DACL; POSIX: any non-NULL sddl, segments are
+ * owner-only), SHM_ERROR_MEMORY. plat_create_security(NULL) never fails.
+ */
+shm_error_t plat_create_security(const char *sddl);
+
+/*
  * Open and map an existing named segment, read-write (no more rights than
  * that), in full; shm->size is the size of the object as the OS reports it
  * (Windows: the mapped region, rounded to pages). An object its creator has

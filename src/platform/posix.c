@@ -295,6 +295,12 @@ static bool same_file(int a, int b)
            sa.st_ino == sb.st_ino;
 }
 
+shm_error_t plat_create_security(const char *sddl)
+{
+    /* Segments are owner-only (mode 0600): there is nothing else to set. */
+    return sddl == NULL ? SHM_SUCCESS : SHM_ERROR_INVALID_PARAM;
+}
+
 shm_error_t plat_lock_take(plat_lock_t *l, const char *name)
 {
     char lname[PLAT_NAME_MAX], path[PLAT_NAME_MAX + 1];

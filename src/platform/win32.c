@@ -3,7 +3,8 @@
  *
  * Shared memory: named file mappings backed by the paging file.
  * Wake-up: named auto-reset events. Both are created with an explicit DACL
- * (the user, SYSTEM, Administrators) and the user as owner, always anew (an
+ * (the user, SYSTEM, Administrators; or the DACL of the SDDL given to
+ * plat_create_security) and the user as owner, always anew (an
  * existing object of the name is an error, never used), and opened only
  * when their owner is the user (or SYSTEM or Administrators), with the
  * rights the library needs. Threads: CreateThread, each holding a reference
@@ -23,6 +24,7 @@
 
 #include <windows.h>
 #include <aclapi.h>
+#include <sddl.h>
 #include <process.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,7 +215,8 @@ static shm_error_t existing_object(HANDLE h, const char *fn)
  * LocalSystem and to BUILTIN\Administrators, and to no one else, and the
  * user as owner (by default an elevated administrator's objects would be
  * owned by Administrators). Never a NULL DACL (which would let everyone
- * in).
+ * in). After plat_create_security(sddl): that DACL (and SACL) instead, the
+ * user still the owner.
  */
 typedef struct object_security {
     SECURITY_ATTRIBUTES sa;
@@ -230,6 +233,70 @@ static void security_free(object_security_t *s)
     s->acl = NULL;
 }
 
+/* The descriptor plat_create_security parsed for this thread's objects
+ * (LocalAlloc'ed), NULL for the default DACL. */
+static PLAT_TLS PSECURITY_DESCRIPTOR g_create_sd;
+
+shm_error_t plat_create_security(const char *sddl)
+{
+    PSECURITY_DESCRIPTOR sd = NULL;
+    if (sddl != NULL) {
+        if (!ConvertStringSecurityDescriptorToSecurityDescriptorA(sddl, SDDL_REVISION_1, &sd,
+                                                                  NULL)) {
+            DWORD e = GetLastError();
+            (void)os_fail("ConvertStringSecurityDescriptorToSecurityDescriptorA", e);
+            return e == ERROR_NOT_ENOUGH_MEMORY ? SHM_ERROR_MEMORY : SHM_ERROR_INVALID_PARAM;
+        }
+        /* Never a missing or NULL DACL: that would let everyone in. */
+        BOOL present = FALSE, defaulted = FALSE;
+        PACL dacl = NULL;
+        bool has_dacl =
+            GetSecurityDescriptorDacl(sd, &present, &dacl, &defaulted) && present && dacl != NULL;
+        if (!has_dacl) {
+            (void)os_fail("GetSecurityDescriptorDacl (no DACL)", ERROR_INVALID_SECURITY_DESCR);
+            LocalFree(sd);
+            return SHM_ERROR_INVALID_PARAM;
+        }
+    }
+    if (g_create_sd != NULL)
+        LocalFree(g_create_sd);
+    g_create_sd = sd;
+    return SHM_SUCCESS;
+}
+
+/* s->sd from g_create_sd: its DACL, SACL and their protection, with the
+ * user (already in s->user) as owner. The ACLs stay g_create_sd's. */
+static shm_error_t security_from_sddl(object_security_t *s)
+{
+    PSECURITY_DESCRIPTOR src = g_create_sd;
+    BOOL present = FALSE, defaulted = FALSE;
+    PACL dacl = NULL, sacl = NULL;
+    SECURITY_DESCRIPTOR_CONTROL ctl = 0;
+    DWORD rev = 0;
+
+    if (!InitializeSecurityDescriptor(&s->sd, SECURITY_DESCRIPTOR_REVISION))
+        return os_fail_last("InitializeSecurityDescriptor");
+    if (!SetSecurityDescriptorOwner(&s->sd, (PSID)s->user, FALSE))
+        return os_fail_last("SetSecurityDescriptorOwner");
+    if (!GetSecurityDescriptorControl(src, &ctl, &rev))
+        return os_fail_last("GetSecurityDescriptorControl");
+    if (!GetSecurityDescriptorDacl(src, &present, &dacl, &defaulted))
+        return os_fail_last("GetSecurityDescriptorDacl");
+    if (!SetSecurityDescriptorDacl(&s->sd, present, dacl, FALSE))
+        return os_fail_last("SetSecurityDescriptorDacl");
+    if (!GetSecurityDescriptorSacl(src, &present, &sacl, &defaulted))
+        return os_fail_last("GetSecurityDescriptorSacl");
+    if (present && !SetSecurityDescriptorSacl(&s->sd, TRUE, sacl, FALSE))
+        return os_fail_last("SetSecurityDescriptorSacl");
+    SECURITY_DESCRIPTOR_CONTROL prot = ctl & (SE_DACL_PROTECTED | SE_SACL_PROTECTED);
+    if (prot != 0 && !SetSecurityDescriptorControl(&s->sd, prot, prot))
+        return os_fail_last("SetSecurityDescriptorControl");
+    s->sa.nLength = sizeof s->sa;
+    s->sa.lpSecurityDescriptor = &s->sd;
+    s->sa.bInheritHandle = FALSE;
+    return SHM_SUCCESS;
+}
+
 static shm_error_t security_init(object_security_t *s)
 {
     shm_error_t err;
@@ -237,6 +304,8 @@ static shm_error_t security_init(object_security_t *s)
     memset(s, 0, sizeof *s);
     if ((err = token_user(s->user)) != SHM_SUCCESS)
         return err;
+    if (g_create_sd != NULL) /* plat_create_security's, instead of ours */
+        return security_from_sddl(s);
 
     DWORD n = sizeof s->system;
     if (!CreateWellKnownSid(WinLocalSystemSid, NULL, s->system, &n))

@@ -228,6 +228,11 @@ void *sim_object(const char *name, size_t *size)
     return objs[i].mem;
 }
 
+shm_error_t plat_create_security(const char *sddl)
+{
+    return sddl == NULL ? SHM_SUCCESS : SHM_ERROR_INVALID_PARAM;
+}
+
 /* ---- name locks ------------------------------------------------------------------------------ */
 #if defined(PLAT_HAS_LOCK) /* (tests/explore/against.sh builds older code too) */
 
