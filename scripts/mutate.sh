@@ -35,8 +35,9 @@
 # non-zero when a mutant survived without a "survives:" reason, or a
 # mutant no longer applies.
 #
-#   --check      only check the list: every entry complete, ids unique, each
-#                find text present exactly once (a fast test, run by CTest)
+#   --check      only check the list: every entry complete, ids and edits
+#                unique, each find text present exactly once (a fast test, run
+#                by CTest)
 #   --only IDS   run only these mutants (comma-separated ids)
 #   --target T   run only the mutants of target T
 #
@@ -71,7 +72,7 @@ parse_list() {
     perl -e '
         use strict; use warnings;
         my ($src, @lists) = @ARGV;
-        my ($bad, %seen, @out) = (0);
+        my ($bad, %seen, %edits, @out) = (0);
         my %known = map { $_ => 1 } qw(mutant why file find replace target killer survives);
         for my $list (@lists) {
             open(my $fh, "<", $list) or die "$list: $!\n";
@@ -100,6 +101,9 @@ parse_list() {
                     warn "$list: $id: an id is <layer>-<words> (lowercase, dashes)\n"; $bad = 1;
                 }
                 if ($e{find} eq $e{replace}) { warn "$list: $id: replace is the same as find\n"; $bad = 1 }
+                my $edit = join("\0", $e{file}, $e{find}, $e{replace});
+                if (my $twin = $edits{$edit}) { warn "$list: $id: the same edit as $twin\n"; $bad = 1 }
+                $edits{$edit} //= $id;
                 my $path = "$src/$e{file}";
                 if (open(my $s, "<", $path)) {
                     local $/; my $text = <$s>; close $s;
