@@ -132,6 +132,7 @@ apply_mutant() {
         my ($path) = @ARGV;
         open(my $fh, "<", $path) or die "$path: $!\n"; local $/; my $t = <$fh>; close $fh;
         my ($f, $r) = ($ENV{MUT_FIND}, $ENV{MUT_REPLACE});
+        die "$path: no find text (the entry is gone from the list?)\n" if $f eq "";
         my $i = index($t, $f); die "$path: find text missing\n" if $i < 0;
         substr($t, $i, length $f) = $r;
         open($fh, ">", $path) or die "$path: $!\n"; print $fh $t; close $fh;
@@ -254,7 +255,12 @@ for t in $(printf '%s\n' "$table" | cut -d $'\x1f' -f2 | sort -u); do
     while IFS=$'\x1f' read -r id target file killer survives why; do
         [ "$target" = "$t" ] || continue
         cp -p "$src/$file" "$work/$t/pristine"
-        MUT_FIND=$(field "$id" find) MUT_REPLACE=$(field "$id" replace) apply_mutant "$src" "$file"
+        if ! MUT_FIND=$(field "$id" find) MUT_REPLACE=$(field "$id" replace) \
+                apply_mutant "$src" "$file"; then
+            printf '%-34s %-9s %s\n' "$id" "ERROR" "(could not be applied)" | tee -a "$report"
+            unexplained=$((unexplained + 1))
+            continue
+        fi
         log=$work/$t/$id.log
         if ! (cd "$src" && cmake --build --preset "$t" -j "$jobs") >"$log.build" 2>&1; then
             result=stillborn caught="(does not build: $log.build)"
