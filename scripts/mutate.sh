@@ -13,8 +13,9 @@
 #   replace: total = n > total ? n : total;
 #   target: linux-x64               optional: the preset whose tests run it
 #   killer: test_ipc:test_stats_two_clients   the test(s) expected to catch it
-#   survives: <reason>              optional: a survivor that is expected
-#                                   (an equivalent mutant), with the reason
+#   survives: <reason>              optional: why a survivor is expected
+#                                   (an equivalent mutant, or a race no test
+#                                   can place)
 #
 # Entries are separated by blank lines; '#' starts a comment line.
 #
@@ -274,7 +275,7 @@ for t in $(printf '%s\n' "$table" | cut -d $'\x1f' -f2 | sort -u); do
             result=SURVIVED caught="-- expected: $killer"
             survived=$((survived + 1))
             if [ -n "$survives" ]; then
-                result=survived caught="(equivalent: $survives)"
+                result=survived caught="(expected: $survives)"
                 expected=$((expected + 1))
             else
                 unexplained=$((unexplained + 1))
@@ -295,7 +296,7 @@ rate=0
 [ "$total" -gt 0 ] && rate=$((killed * 1000 / total))
 {
     echo "== $((total + stillborn)) mutants in $((SECONDS - start)) s: $killed killed, $survived survived" \
-         "($expected of them equivalent), $stillborn did not build"
+         "($expected of them expected, explained in their entries), $stillborn did not build"
     printf 'kill rate %d.%d %% (%d of %d)\n' $((rate / 10)) $((rate % 10)) "$killed" "$total"
 } | tee -a "$report"
 [ "$unexplained" -eq 0 ]
