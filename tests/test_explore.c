@@ -675,12 +675,18 @@ static void test_slot_paused_claimer(void **state)
  * shm_server_create; with `killable`, the first may be killed at any step
  * (a server killed while creating its channel). `stale`: a server of
  * process 99 created the channel in setup and died without destroying it.
- * Invariants: at most one live server owns the name; once every actor is
- * done, a name without a live server can be created again.
+ * `client`: a client of it (process 98, alive) is connected to it.
+ * Invariants: at most one live server owns the name; no new channel is laid
+ * out in memory that a connected client of the old one still maps; once
+ * every actor is done, a name without a live server can be created again.
  */
 typedef struct create_sc {
     bool stale;
     bool windows;
+    bool client;
+    shm_client_t *old;     /* the old channel's client */
+    uint8_t *old_mem;      /* the old channel's memory, which it maps */
+    size_t old_size;
     shm_server_t *made[2];
     shm_error_t err[2];
     shm_server_t *dead;
@@ -695,14 +701,26 @@ static void create_setup(void *ctx)
     c->made[0] = c->made[1] = NULL;
     c->err[0] = c->err[1] = SHM_SUCCESS;
     c->dead = NULL;
+    c->old = NULL;
+    c->old_mem = NULL;
     if (c->stale) {
         xe_set_setup_pid(99);
+        if (c->client)
+            xe_setup_alive(99, true); /* until its client has connected */
         shm_ring_config_t cfg = one_client();
         c->dead = shm_server_create(CHAN, &cfg);
         if (!c->dead)
             xe_fail("setup: the server that dies: %s", shm_strerror(shm_last_error()));
-        if (c->windows) {
-            /* a client of it (process 98, alive) still maps the segment */
+        c->old_mem = (uint8_t *)sim_object("xshm." CHAN, &c->old_size);
+        if (c->client) {
+            xe_set_setup_pid(98);
+            xe_setup_alive(98, true); /* alive, and mapping the old channel */
+            c->old = shm_client_connect(CHAN);
+            if (!c->old)
+                xe_fail("setup: the old client: %s", shm_strerror(shm_last_error()));
+            xe_setup_alive(99, false);
+        } else if (c->windows) {
+            /* a process (98, alive) still has the segment open */
             xe_set_setup_pid(98);
             plat_shm_t keep;
             plat_shm_open(&keep, "xshm." CHAN);
@@ -725,6 +743,12 @@ static const char *create_check(void *ctx)
     create_sc_t *c = (create_sc_t *)ctx;
     if (c->made[0] && c->made[1] && xe_pid_alive(200) && xe_pid_alive(201))
         return "two live servers own the channel name";
+    for (int i = 0; i < 2 && c->old; i++) {
+        shm_ring_t *tx = c->made[i] ? shm_server_tx_ring(c->made[i]) : NULL;
+        uint8_t *at = tx ? (uint8_t *)tx->hdr : NULL;
+        if (at && at >= c->old_mem && at < c->old_mem + c->old_size)
+            return "a new channel was laid out in memory a client of the old one still maps";
+    }
     return NULL;
 }
 
@@ -764,15 +788,22 @@ static void create_teardown(void *ctx)
             xe_set_setup_pid(200u + (uint32_t)i);
             shm_server_destroy(c->made[i]);
         }
+    if (c->old) {
+        xe_set_setup_pid(98);
+        shm_client_disconnect(c->old);
+        xe_setup_alive(98, false);
+    }
     sim_windows_names = false;
 }
 
-static void run_create(const char *name, bool stale, bool windows, bool killable, int bound)
+static void run_create(const char *name, bool stale, bool windows, bool client, bool killable,
+                       int bound)
 {
     create_sc_t *c = (create_sc_t *)calloc(1, sizeof(*c));
     assert_non_null(c);
     c->stale = stale;
     c->windows = windows;
+    c->client = client;
     xe_scenario_t sc;
     memset(&sc, 0, sizeof(sc));
     sc.name = name;
@@ -795,7 +826,7 @@ static void run_create(const char *name, bool stale, bool windows, bool killable
 static void test_channel_killed_creator(void **state)
 {
     (void)state;
-    run_create("channel: killed creator", false, false, true, 1);
+    run_create("channel: killed creator", false, false, false, true, 1);
 }
 
 /* Bug: two servers reclaiming the same stale name both won (the second
@@ -803,7 +834,7 @@ static void test_channel_killed_creator(void **state)
 static void test_channel_two_reclaimers(void **state)
 {
     (void)state;
-    run_create("channel: two reclaimers", true, false, false, 2);
+    run_create("channel: two reclaimers", true, false, false, false, 2);
 }
 
 /* The same on the Windows model: the dead server's segment is still held
@@ -811,7 +842,23 @@ static void test_channel_two_reclaimers(void **state)
 static void test_channel_two_reclaimers_windows(void **state)
 {
     (void)state;
-    run_create("channel: two reclaimers (Windows)", true, true, false, 2);
+    run_create("channel: two reclaimers (Windows)", true, true, false, false, 2);
+}
+
+/* Bug: the new channel was laid out in the old segment while a client of
+ * the dead server still mapped it (Windows: the client's handle kept the
+ * name), where the client could still write its messages and its slot. */
+static void test_channel_reclaimed_under_client_windows(void **state)
+{
+    (void)state;
+    run_create("channel: reclaimed under a client (Windows)", true, true, true, false, 2);
+}
+
+/* The same on Linux, where the name is removed and created anew. */
+static void test_channel_reclaimed_under_client(void **state)
+{
+    (void)state;
+    run_create("channel: reclaimed under a client", true, false, true, false, 2);
 }
 
 /* ---- sleeping and waking ------------------------------------------------------------------ */
@@ -1098,6 +1145,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_channel_killed_creator),
         cmocka_unit_test(test_channel_two_reclaimers),
         cmocka_unit_test(test_channel_two_reclaimers_windows),
+        cmocka_unit_test(test_channel_reclaimed_under_client_windows),
+        cmocka_unit_test(test_channel_reclaimed_under_client),
         cmocka_unit_test(test_sleep_wake),
         cmocka_unit_test(test_sleep_wake_remote_fence_fails),
     };

@@ -774,8 +774,23 @@ void xe_set_setup_pid(uint32_t pid) { X.setup_pid = pid; }
 
 uint64_t xe_start_time(uint32_t pid) { return 7000u + (uint64_t)pid * 13u; }
 
+/* Processes of a scenario's setup that count as alive (xe_setup_alive). */
+static uint32_t setup_alive[4];
+
+void xe_setup_alive(uint32_t pid, bool alive)
+{
+    for (int i = 0; i < 4; i++)
+        if (setup_alive[i] == (alive ? 0u : pid)) {
+            setup_alive[i] = alive ? pid : 0u;
+            return;
+        }
+}
+
 bool xe_pid_alive(uint32_t pid)
 {
+    for (int i = 0; i < 4; i++)
+        if (pid != 0 && setup_alive[i] == pid)
+            return true;
     bool known = false;
     for (int i = 0; i < X.n; i++)
         if (X.pid[i] == pid) {

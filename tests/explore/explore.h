@@ -112,7 +112,10 @@ int xe_self(void);
 uint32_t xe_self_pid(void);
 void xe_set_setup_pid(uint32_t pid); /* from a setup; reset before each */
 uint64_t xe_start_time(uint32_t pid); /* the start time of process pid */
-bool xe_pid_alive(uint32_t pid);      /* false once killed (or never ran) */
+bool xe_pid_alive(uint32_t pid);
+/* A process of a scenario's setup (not an actor) counts as alive, or no
+ * longer (at most 4 at once; a scenario's setup clears those it set). */
+void xe_setup_alive(uint32_t pid, bool alive);      /* false once killed (or never ran) */
 
 /* A step of the platform layer: a decision point before an OS call. */
 void xe_os_step(const char *what);
