@@ -113,13 +113,12 @@ static shm_error_t shm_path(const char *name, char out[PLAT_NAME_MAX + 1])
  * SHM_ERROR_ACCESS, never used: a server would write its messages where the
  * object's owner reads them, a client would send to that owner's process.
  */
-static shm_error_t check_owned(int fd)
+static shm_error_t check_owned(int fd, struct stat *st)
 {
-    struct stat st;
-    if (fstat(fd, &st) != 0)
+    if (fstat(fd, st) != 0)
         return os_fail("fstat", errno);
-    if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-        (st.st_mode & 07777) != (S_IRUSR | S_IWUSR))
+    if (!S_ISREG(st->st_mode) || st->st_uid != geteuid() ||
+        (st->st_mode & 07777) != (S_IRUSR | S_IWUSR))
         return os_fail("fstat (owner and mode)", EACCES);
     return SHM_SUCCESS;
 }
@@ -172,9 +171,9 @@ shm_error_t plat_shm_create(plat_shm_t *shm, const char *name, size_t size)
     }
     /* O_EXCL made it ours; confirm what the checks of plat_shm_open expect
      * (a file system with odd ownership rules would show here). */
-    if (check_owned(fd) != SHM_SUCCESS) {
-        fn = "fstat (owner and mode)";
-        e = EACCES;
+    struct stat st;
+    if (check_owned(fd, &st) != SHM_SUCCESS) {
+        fn = plat_last_os_error(&e);
         goto fail;
     }
     if (ftruncate(fd, (off_t)size) != 0) {
@@ -225,12 +224,7 @@ shm_error_t plat_shm_open(plat_shm_t *shm, const char *name)
         return os_fail("shm_open", errno);
     /* Before anything else, the size included: another user's object is
      * refused at once, not retried as one still being created. */
-    if ((err = check_owned(fd)) != SHM_SUCCESS) {
-        close(fd);
-        return err;
-    }
-    if (fstat(fd, &st) != 0) {
-        err = os_fail("fstat", errno);
+    if ((err = check_owned(fd, &st)) != SHM_SUCCESS) {
         close(fd);
         return err;
     }
@@ -336,7 +330,8 @@ shm_error_t plat_lock_take(plat_lock_t *l, const char *name)
         }
         if (fd < 0)
             return os_fail("shm_open", errno);
-        if ((err = check_owned(fd)) != SHM_SUCCESS) { /* not our lock file */
+        struct stat st;
+        if ((err = check_owned(fd, &st)) != SHM_SUCCESS) { /* not our lock file */
             close(fd);
             return err;
         }
