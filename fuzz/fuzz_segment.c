@@ -9,14 +9,14 @@
  *   raw (00)   the rest of the input is the whole segment, copied into a
  *              buffer of exactly that size (64-byte aligned), so that
  *              AddressSanitizer reports any access past the mapping.
- *              shm_segment_attach; if it accepts the segment, readers are
+ *              xshm_segment_attach; if it accepts the segment, readers are
  *              attached to every ring and read with buffers of many sizes,
  *              the monitoring calls run, then a writer takes the ring over
- *              (shm_ring_writer_init), writes, and the readers read again.
+ *              (xshm_ring_writer_init), writes, and the readers read again.
  *              An odd pub_ver word (a writer that died while publishing)
  *              is made even unless the first byte is 0xFC: with it every
  *              reader attach spins a million times (~0.5 s under ASan).
- *   ops (else) a valid segment is built with shm_segment_format (geometry
+ *   ops (else) a valid segment is built with xshm_segment_format (geometry
  *              from bytes 1..4) and the rest is a program of operations:
  *              writes (single and bursts, sizes aimed at the ring's
  *              boundaries), reads, drains, reader attach/detach, writer
@@ -39,7 +39,7 @@
  * took over a patched or hostile ring is checked as above, all but the
  * last promise (a writer that found malformed records may give up messages
  * that were not overwritten yet), and so are the counts its slot publishes
- * (shm_ring_reader_counts). (2) Every position the library derives from
+ * (xshm_ring_reader_counts). (2) Every position the library derives from
  * shared words is 8-byte aligned: a reader's cursor after it attaches and
  * after each read, the writer's head after it starts and after each write.
  * What strict runs find (2026-12-06: about 520,000 inputs in 18 minutes):
@@ -250,8 +250,8 @@ static void ring_patched(fz_ring_t *m)
 static void writer_start(fz_ring_t *m)
 {
     if (m->writer)
-        shm_ring_writer_fini(m->w);
-    FZ_CHECK(shm_ring_writer_init(m->w) == SHM_SUCCESS);
+        xshm_ring_writer_fini(m->w);
+    FZ_CHECK(xshm_ring_writer_init(m->w) == SHM_SUCCESS);
     FZ_CHECK((m->w->w_tail & (SHM_RECORD_ALIGN - 1)) == 0 && m->w->w_tail < (1ull << 62));
     FZ_CHECK(m->w->w_head <= m->w->w_tail);
     if (strict)
@@ -287,7 +287,7 @@ static void do_write(fz_ring_t *m, uint32_t len)
     bool valid = len >= 1 && len <= w->max_payload;
     if (valid)
         msg_make(msgbuf, m->k, seq, len);
-    shm_error_t e = shm_ring_write(w, msgbuf, len);
+    shm_error_t e = xshm_ring_write(w, msgbuf, len);
     if (!valid) {
         FZ_CHECK(e == SHM_ERROR_INVALID_PARAM);
         return;
@@ -325,7 +325,7 @@ static void do_write(fz_ring_t *m, uint32_t len)
     for (uint32_t j = 0; j < m->nreaders; j++) {
         fz_reader_t *x = &m->rd[j];
         if (x->active && strong(m, x))
-            FZ_CHECK(shm_ring_reader_pending(&x->rd));
+            FZ_CHECK(xshm_ring_reader_pending(&x->rd));
     }
 }
 
@@ -356,7 +356,7 @@ static void reader_attach(fz_ring_t *m, uint32_t j)
     fz_reader_t *x = &m->rd[j];
     if (x->active)
         return;
-    shm_error_t e = shm_ring_reader_attach(m->r, &x->rd);
+    shm_error_t e = xshm_ring_reader_attach(m->r, &x->rd);
     FZ_CHECK(e == SHM_SUCCESS || e == SHM_ERROR_BUSY);
     TRACE("  attach ring %u reader %u: %d slot %u cursor %llu\n", m->k, j, (int)e,
           e == SHM_SUCCESS ? x->rd.slot_index : 0u, U64(x->rd.cursor));
@@ -372,7 +372,7 @@ static void reader_attach(fz_ring_t *m, uint32_t j)
     if (x->strong) {
         FZ_CHECK(x->rd.cursor == m->end);
         FZ_CHECK(x->rd.expected_seq == x->next);
-        FZ_CHECK(!shm_ring_reader_pending(&x->rd));
+        FZ_CHECK(!xshm_ring_reader_pending(&x->rd));
     }
 }
 
@@ -381,7 +381,7 @@ static void reader_detach(fz_ring_t *m, uint32_t j)
     fz_reader_t *x = &m->rd[j];
     if (!x->active)
         return;
-    shm_ring_reader_detach(&x->rd);
+    xshm_ring_reader_detach(&x->rd);
     x->active = false;
 }
 
@@ -412,7 +412,7 @@ static shm_error_t do_read(fz_ring_t *m, uint32_t j, uint32_t cap)
     FZ_CHECK(cap == 0 || buf);
     uint32_t size = cap;
     uint64_t lost0 = x->rd.lost, recv0 = x->rd.received;
-    shm_error_t e = shm_ring_read(&x->rd, buf, &size);
+    shm_error_t e = xshm_ring_read(&x->rd, buf, &size);
     if (strict)
         FZ_CHECK((x->rd.cursor & (SHM_RECORD_ALIGN - 1)) == 0);
     bool st = strong(m, x);
@@ -443,7 +443,7 @@ static shm_error_t do_read(fz_ring_t *m, uint32_t j, uint32_t cap)
             FZ_CHECK(x->rd.lost == lost0);
             FZ_CHECK(x->next == m->base + m->count); /* all received or lost */
             FZ_CHECK(x->rd.cursor == m->end);
-            FZ_CHECK(!shm_ring_reader_pending(&x->rd));
+            FZ_CHECK(!xshm_ring_reader_pending(&x->rd));
         }
         break;
     case SHM_ERROR_BUFFER_TOO_SMALL: {
@@ -459,7 +459,7 @@ static shm_error_t do_read(fz_ring_t *m, uint32_t j, uint32_t cap)
         FZ_CHECK(buf);
         size = need;
         lost0 = x->rd.lost;
-        e = shm_ring_read(&x->rd, buf, &size);
+        e = xshm_ring_read(&x->rd, buf, &size);
         if (st) {
             FZ_CHECK(e == SHM_SUCCESS && size == need);
             uint64_t seq = x->next + (x->rd.lost - lost0);
@@ -478,7 +478,7 @@ static shm_error_t do_read(fz_ring_t *m, uint32_t j, uint32_t cap)
         FZ_CHECK(!st); /* an honest ring is never reported corrupt */
         break;
     default:
-        FZ_CHECK(!"unexpected result of shm_ring_read");
+        FZ_CHECK(!"unexpected result of xshm_ring_read");
     }
     free(buf);
     return e;
@@ -528,33 +528,33 @@ static void monitor(fz_ring_t *m, uint32_t sel)
     shm_ring_t *r = m->r;
     uint32_t avail = shm_ring_available(r);
     FZ_CHECK(avail <= r->capacity);
-    uint32_t active = shm_ring_active_readers(r);
+    uint32_t active = xshm_ring_active_readers(r);
     FZ_CHECK(active <= r->max_readers);
-    (void)shm_ring_messages_written(r);
+    (void)xshm_ring_messages_written(r);
     for (uint32_t j = 0; j < m->nreaders; j++) {
         fz_reader_t *x = &m->rd[j];
         if (!x->active)
             continue;
-        (void)shm_ring_reader_pending(&x->rd);
+        (void)xshm_ring_reader_pending(&x->rd);
         shm_reader_counts_t c;
-        shm_ring_reader_counts(&x->rd, &c);
-        FZ_CHECK(shm_ring_reader_lost(&x->rd) == x->rd.lost);
+        xshm_ring_reader_counts(&x->rd, &c);
+        FZ_CHECK(xshm_ring_reader_lost(&x->rd) == x->rd.lost);
         if (strong(m, x))
             FZ_CHECK(c.received == x->rd.received && c.lost == x->rd.lost);
         if (sel & (1u << j)) {
-            (void)shm_ring_reader_sleep_begin(&x->rd);
+            (void)xshm_ring_reader_sleep_begin(&x->rd);
             if (sel & 0x80)
-                shm_ring_reader_sleep_end(&x->rd);
+                xshm_ring_reader_sleep_end(&x->rd);
         }
     }
-    if (m->writer && shm_ring_wake_needed(m->w)) {
+    if (m->writer && xshm_ring_wake_needed(m->w)) {
         uint32_t woken = 0;
-        shm_ring_wake_sleepers(m->w, wake_cb, &woken);
+        xshm_ring_wake_sleepers(m->w, wake_cb, &woken);
         FZ_CHECK(woken <= m->w->max_readers);
     }
     for (uint32_t j = 0; j < m->nreaders; j++)
         if (m->rd[j].active)
-            shm_ring_reader_sleep_end(&m->rd[j].rd);
+            xshm_ring_reader_sleep_end(&m->rd[j].rd);
 }
 
 /* ---- geometry ------------------------------------------------------------------------------- */
@@ -613,7 +613,7 @@ static void run_raw(const uint8_t *data, size_t size)
 
     shm_segment_t *seg = (shm_segment_t *)calloc(1, sizeof(*seg));
     FZ_CHECK(seg);
-    shm_error_t e = shm_segment_attach(seg, mem, segsize);
+    shm_error_t e = xshm_segment_attach(seg, mem, segsize);
     FZ_CHECK(e == SHM_SUCCESS || e == SHM_ERROR_INVALID_SEGMENT || e == SHM_ERROR_NOT_FOUND);
     if (e != SHM_SUCCESS)
         goto out;
@@ -675,15 +675,15 @@ static void run_raw(const uint8_t *data, size_t size)
         monitor(m, take8(&in));
         for (uint32_t j = 0; j < m->nreaders; j++)
             drain(m, j, SHM_MAX_MESSAGE_SIZE);
-        if (shm_ring_slot_reclaim(r, take8(&in) % r->max_readers,
+        if (xshm_ring_slot_reclaim(r, take8(&in) % r->max_readers,
                                   xa_load64_relaxed(&r->slots[0].claim)))
             ring_patched(m); /* a slot freed under a reader */
         for (uint32_t j = 0; j < m->nreaders; j++)
             reader_detach(m, j);
-        shm_ring_writer_fini(r);
+        xshm_ring_writer_fini(r);
     }
 out:
-    shm_segment_close(seg); /* a memory-only segment: unmaps nothing */
+    xshm_segment_close(seg); /* a memory-only segment: unmaps nothing */
     free(seg);
     free(mem);
 }
@@ -741,7 +741,7 @@ static void run_ops(const uint8_t *data, size_t size)
     p.capacity = SHM_MIN_RING_SIZE << (take8(&in) % 3);
     p.max_readers = 1 + take8(&in) % FZ_MAX_READERS;
     uint32_t b = take8(&in);
-    size_t need = shm_segment_size(&p);
+    size_t need = xshm_segment_size(&p);
     FZ_CHECK(need > 0);
     size_t segsize = need + ((b & 0x80) ? (b & 0x7F) * 8u : 0u); /* a larger mapping */
     uint8_t *mem = (uint8_t *)alloc_exact(segsize);
@@ -750,8 +750,8 @@ static void run_ops(const uint8_t *data, size_t size)
     shm_segment_t *rs = (shm_segment_t *)calloc(1, sizeof(*rs)); /* the readers' view */
     shm_segment_t *vs = (shm_segment_t *)calloc(1, sizeof(*vs)); /* a visitor's */
     FZ_CHECK(ws && rs && vs);
-    FZ_CHECK(shm_segment_format(ws, mem, segsize, &p) == SHM_SUCCESS);
-    FZ_CHECK(shm_segment_attach(rs, mem, segsize) == SHM_SUCCESS);
+    FZ_CHECK(xshm_segment_format(ws, mem, segsize, &p) == SHM_SUCCESS);
+    FZ_CHECK(xshm_segment_attach(rs, mem, segsize) == SHM_SUCCESS);
     check_geometry(rs, mem, segsize);
     FZ_CHECK(rs->ring_count == p.ring_count);
 
@@ -878,7 +878,7 @@ static void run_ops(const uint8_t *data, size_t size)
             break;
         case OP_REATTACH: {
             /* Another process opens the segment and reads a little. */
-            shm_error_t e = shm_segment_attach(vs, mem, segsize);
+            shm_error_t e = xshm_segment_attach(vs, mem, segsize);
             FZ_CHECK(e == SHM_SUCCESS || e == SHM_ERROR_INVALID_SEGMENT || e == SHM_ERROR_NOT_FOUND);
             if (e != SHM_SUCCESS)
                 break;
@@ -888,12 +888,12 @@ static void run_ops(const uint8_t *data, size_t size)
                 break; /* another geometry: its slots would be our data */
             shm_ring_t *vr = &vs->rings[m->k];
             shm_ring_reader_t vrd;
-            if (shm_ring_reader_attach(vr, &vrd) == SHM_SUCCESS) {
+            if (xshm_ring_reader_attach(vr, &vrd) == SHM_SUCCESS) {
                 uint32_t cap = pick_cap(m, take16(&in));
                 uint8_t *buf = cap ? (uint8_t *)malloc(cap) : NULL;
                 for (uint32_t i = 0; i < 8; i++) {
                     uint32_t sz = cap;
-                    shm_error_t re = shm_ring_read(&vrd, buf, &sz);
+                    shm_error_t re = xshm_ring_read(&vrd, buf, &sz);
                     FZ_CHECK(re == SHM_SUCCESS || re == SHM_ERROR_EMPTY ||
                              re == SHM_ERROR_BUFFER_TOO_SMALL || re == SHM_ERROR_INVALID_SEGMENT);
                     if (re == SHM_SUCCESS)
@@ -902,7 +902,7 @@ static void run_ops(const uint8_t *data, size_t size)
                         break;
                 }
                 free(buf);
-                shm_ring_reader_detach(&vrd);
+                xshm_ring_reader_detach(&vrd);
             }
             break;
         }
@@ -911,7 +911,7 @@ static void run_ops(const uint8_t *data, size_t size)
             uint64_t word = xa_load64_relaxed(&r->slots[s].claim);
             if (take8(&in) & 1)
                 word ^= 4; /* another epoch: must not free it */
-            bool freed = shm_ring_slot_reclaim(r, s, word);
+            bool freed = xshm_ring_slot_reclaim(r, s, word);
             if (freed)
                 ring_patched(m); /* its reader lost its slot */
             break;
@@ -929,10 +929,10 @@ static void run_ops(const uint8_t *data, size_t size)
             drain(m, j, SHM_MAX_MESSAGE_SIZE);
             reader_detach(m, j);
         }
-        shm_ring_writer_fini(m->w);
+        xshm_ring_writer_fini(m->w);
     }
     memset(ws, 0, sizeof(*ws)); /* no OS object behind them */
-    shm_segment_close(rs);
+    xshm_segment_close(rs);
     free(ws);
     free(rs);
     free(vs);

@@ -52,15 +52,15 @@ static void seg_new(seed_seg_t *s, uint32_t rings_n, uint32_t readers)
     s->p.max_readers = readers;
     s->p.blocking = true;
     s->p.timeout_ms = 1000;
-    s->size = shm_segment_size(&s->p);
+    s->size = xshm_segment_size(&s->p);
     /* 64 + 1 bytes before the segment: the segment is 64-byte aligned and
      * the mode byte sits just before it. */
     uint8_t *raw = (uint8_t *)alloc_exact(s->size + 64);
     FZ_CHECK(raw);
     s->buf = raw + 63;
-    FZ_CHECK(shm_segment_format(&s->seg, s->buf + 1, s->size, &s->p) == SHM_SUCCESS);
+    FZ_CHECK(xshm_segment_format(&s->seg, s->buf + 1, s->size, &s->p) == SHM_SUCCESS);
     for (uint32_t k = 0; k < rings_n; k++)
-        FZ_CHECK(shm_ring_writer_init(&s->seg.rings[k]) == SHM_SUCCESS);
+        FZ_CHECK(xshm_ring_writer_init(&s->seg.rings[k]) == SHM_SUCCESS);
 }
 
 static void seg_write(seed_seg_t *s, uint32_t k, uint32_t len, uint32_t count)
@@ -68,7 +68,7 @@ static void seg_write(seed_seg_t *s, uint32_t k, uint32_t len, uint32_t count)
     for (uint32_t i = 0; i < count; i++) {
         shm_ring_t *r = &s->seg.rings[k];
         msg_make(msgbuf, k, r->w_seq, len);
-        FZ_CHECK(shm_ring_write(r, msgbuf, len) == SHM_SUCCESS);
+        FZ_CHECK(xshm_ring_write(r, msgbuf, len) == SHM_SUCCESS);
     }
 }
 
@@ -105,7 +105,7 @@ static void raw_seeds(void)
 
     seg_new(&s, 1, 2);
     seg_write(&s, 0, 1, 1);
-    FZ_CHECK(shm_ring_reader_attach(&s.seg.rings[0], &rd) == SHM_SUCCESS);
+    FZ_CHECK(xshm_ring_reader_attach(&s.seg.rings[0], &rd) == SHM_SUCCESS);
     seg_write(&s, 0, 8, 1);
     seg_write(&s, 0, 100, 2);
     seg_write(&s, 0, 1000, 1);
@@ -114,7 +114,7 @@ static void raw_seeds(void)
     /* 1100-byte messages: 1128-byte records, three a lap and a 712-byte
      * padding record. */
     seg_new(&s, 1, 1);
-    FZ_CHECK(shm_ring_reader_attach(&s.seg.rings[0], &rd) == SHM_SUCCESS);
+    FZ_CHECK(xshm_ring_reader_attach(&s.seg.rings[0], &rd) == SHM_SUCCESS);
     seg_write(&s, 0, 1100, 9);
     seg_emit(&s, "raw-wrapped-padding", 0);
 
@@ -127,7 +127,7 @@ static void raw_seeds(void)
 
     /* A reader left far behind: the writer lapped it. */
     seg_new(&s, 1, 2);
-    FZ_CHECK(shm_ring_reader_attach(&s.seg.rings[0], &rd) == SHM_SUCCESS);
+    FZ_CHECK(xshm_ring_reader_attach(&s.seg.rings[0], &rd) == SHM_SUCCESS);
     for (uint32_t i = 0; i < 40; i++)
         seg_write(&s, 0, 1 + (i * 97) % 600, 1);
     seg_emit(&s, "raw-lapped-reader", 0);
@@ -142,7 +142,7 @@ static void raw_seeds(void)
     seg_new(&s, 2, 2);
     seg_write(&s, 0, 300, 5);
     seg_write(&s, 1, 24, 7);
-    FZ_CHECK(shm_ring_reader_attach(&s.seg.rings[1], &rd) == SHM_SUCCESS);
+    FZ_CHECK(xshm_ring_reader_attach(&s.seg.rings[1], &rd) == SHM_SUCCESS);
     seg_write(&s, 1, 3000, 1);
     seg_emit(&s, "raw-two-rings", 0);
 

@@ -28,7 +28,7 @@ static PLAT_THREAD_LOCAL shm_error_t last_error = SHM_SUCCESS;
 
 shm_error_t shm_last_error(void) { return last_error; }
 
-shm_error_t shm_set_error(shm_error_t err)
+shm_error_t xshm_set_error(shm_error_t err)
 {
     last_error = err;
     return err;
@@ -38,14 +38,14 @@ uint32_t shm_version(void) { return SHM_VERSION_NUMBER; }
 
 /* ---- locks ---------------------------------------------------------------------- */
 
-void shm_spin_lock(uint32_t *lock)
+void xshm_spin_lock(uint32_t *lock)
 {
     for (unsigned spins = 0; xa_xchg32(lock, 1) != 0;) {
         while (xa_load32_relaxed(lock) != 0) {
             if (++spins < 256)
                 xa_pause();
             else
-                plat_sleep_ms(0); /* the holder may be preempted: let it run */
+                xshm_plat_sleep_ms(0); /* the holder may be preempted: let it run */
         }
     }
 }
@@ -56,21 +56,21 @@ static void revoke(shm_block_t *l)
     if (xa_load32_relaxed(&l->revoked))
         return;
     xa_store32_relaxed(&l->revoked, 1);
-    if (!plat_local_fence())
+    if (!xshm_plat_local_fence())
         xa_fence_seq_cst(); /* unreachable in practice: bias needs the fence */
     for (unsigned spins = 0; xa_load32_acq(&l->busy) != 0;)
         if (++spins > 256)
-            plat_sleep_ms(0);
+            xshm_plat_sleep_ms(0);
 }
 
-bool shm_block_lock_slow(shm_block_t *l)
+bool xshm_block_lock_slow(shm_block_t *l)
 {
-    uint64_t self = plat_thread_self();
-    shm_spin_lock(&l->spin);
+    uint64_t self = xshm_plat_thread_self();
+    xshm_spin_lock(&l->spin);
     uint64_t owner = xa_load64_relaxed(&l->owner);
     if (owner == 0 && !xa_load32_relaxed(&l->revoked)) {
         /* First taker: bias towards it if fences allow. */
-        if (plat_local_fence_register())
+        if (xshm_plat_local_fence_register())
             xa_store64_rel(&l->owner, self);
         else
             xa_store32_relaxed(&l->revoked, 1);
@@ -80,16 +80,16 @@ bool shm_block_lock_slow(shm_block_t *l)
     return false;
 }
 
-void shm_block_drain(shm_block_t *l)
+void xshm_block_drain(shm_block_t *l)
 {
-    shm_spin_lock(&l->spin);
+    xshm_spin_lock(&l->spin);
     revoke(l);
-    shm_spin_unlock(&l->spin);
+    xshm_spin_unlock(&l->spin);
 }
 
 /* ---- names ------------------------------------------------------------------------ */
 
-shm_error_t shm_channel_os_name(const char *name, char *out, size_t n, const char **bare)
+shm_error_t xshm_channel_os_name(const char *name, char *out, size_t n, const char **bare)
 {
     if (!name || !out)
         return SHM_ERROR_INVALID_PARAM;

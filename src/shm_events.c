@@ -9,7 +9,7 @@
 
 /* ---- wake targets ---------------------------------------------------------------- */
 
-void shm_wake_target_init(shm_wake_target_t *t, uint32_t *word, shm_ring_reader_t **readers,
+void xshm_wake_target_init(shm_wake_target_t *t, uint32_t *word, shm_ring_reader_t **readers,
                           uint32_t reader_count)
 {
     t->word = word;
@@ -18,10 +18,10 @@ void shm_wake_target_init(shm_wake_target_t *t, uint32_t *word, shm_ring_reader_
     t->sleepers = 0;
     t->in_os_wait = 0;
     t->fence_short = 0;
-    plat_mutex_init(&t->lock);
+    xshm_plat_mutex_init(&t->lock);
 }
 
-void shm_wake_target_fini(shm_wake_target_t *t) { plat_mutex_destroy(&t->lock); }
+void xshm_wake_target_fini(shm_wake_target_t *t) { xshm_plat_mutex_destroy(&t->lock); }
 
 /*
  * Several threads of one process may sleep on one target (receivers and the
@@ -38,49 +38,49 @@ void shm_wake_target_fini(shm_wake_target_t *t) { plat_mutex_destroy(&t->lock); 
 static bool sleep_begin(shm_wake_target_t *t)
 {
     uint64_t remote = 0; /* readers whose writer relies on our remote fence */
-    plat_mutex_lock(&t->lock);
+    xshm_plat_mutex_lock(&t->lock);
     t->sleepers++;
     for (uint32_t i = 0; i < t->reader_count; i++)
-        if (t->readers[i] && t->readers[i]->slot && shm_ring_reader_sleep_begin(t->readers[i]))
+        if (t->readers[i] && t->readers[i]->slot && xshm_ring_reader_sleep_begin(t->readers[i]))
             remote |= 1ull << (i & 63u);
-    plat_mutex_unlock(&t->lock);
+    xshm_plat_mutex_unlock(&t->lock);
     /* marks before the caller's re-check of the tails, on our side and, for
      * writers that skip their fence, on theirs */
-    if (remote && plat_remote_fence())
+    if (remote && xshm_plat_remote_fence())
         return false;
     xa_fence_seq_cst();
     if (!remote)
         return false;
     for (uint32_t i = 0; i < t->reader_count; i++)
         if ((remote >> (i & 63u)) & 1u)
-            shm_ring_reader_fence_failed(t->readers[i]);
+            xshm_ring_reader_fence_failed(t->readers[i]);
     return true;
 }
 
 static void sleep_end(shm_wake_target_t *t)
 {
-    plat_mutex_lock(&t->lock);
+    xshm_plat_mutex_lock(&t->lock);
     if (--t->sleepers == 0)
         for (uint32_t i = 0; i < t->reader_count; i++)
             if (t->readers[i] && t->readers[i]->slot)
-                shm_ring_reader_sleep_end(t->readers[i]);
-    plat_mutex_unlock(&t->lock);
+                xshm_ring_reader_sleep_end(t->readers[i]);
+    xshm_plat_mutex_unlock(&t->lock);
 }
 
-void shm_ev_signal(uint32_t *word, plat_wake_t *os)
+void xshm_ev_signal(uint32_t *word, plat_wake_t *os)
 {
     xa_fetch_add32(word, 1);
-    plat_wake_signal(os, word);
+    xshm_plat_wake_signal(os, word);
 }
 
-void shm_ev_wake_local(shm_wake_target_t *t) { shm_ev_signal(t->word, &t->os); }
+void xshm_ev_wake_local(shm_wake_target_t *t) { xshm_ev_signal(t->word, &t->os); }
 
-shm_error_t shm_ev_wait(shm_wake_target_t *t, bool (*ready)(void *ctx), void *ctx,
+shm_error_t xshm_ev_wait(shm_wake_target_t *t, bool (*ready)(void *ctx), void *ctx,
                         uint32_t timeout_ms, uint32_t spin_ns)
 {
     if (ready(ctx))
         return SHM_SUCCESS;
-    uint64_t start = plat_now_ns();
+    uint64_t start = xshm_plat_now_ns();
     /* Spin: a reply often comes within microseconds, and waking a sleeping
      * thread costs tens of microseconds on virtual machines. */
     if (spin_ns) {
@@ -91,7 +91,7 @@ shm_error_t shm_ev_wait(shm_wake_target_t *t, bool (*ready)(void *ctx), void *ct
                 if (ready(ctx))
                     return SHM_SUCCESS;
             }
-        } while (plat_now_ns() < spin_until);
+        } while (xshm_plat_now_ns() < spin_until);
     }
     uint64_t deadline = start + (uint64_t)timeout_ms * 1000000u;
     for (;;) {
@@ -102,7 +102,7 @@ shm_error_t shm_ev_wait(shm_wake_target_t *t, bool (*ready)(void *ctx), void *ct
             sleep_end(t);
             return SHM_SUCCESS;
         }
-        uint64_t now = plat_now_ns();
+        uint64_t now = xshm_plat_now_ns();
         if (now >= deadline) {
             sleep_end(t);
             return SHM_ERROR_TIMEOUT;
@@ -111,12 +111,12 @@ shm_error_t shm_ev_wait(shm_wake_target_t *t, bool (*ready)(void *ctx), void *ct
         if (xa_xchg32(&t->fence_short, 0) && left_ms > SHM_FENCE_FAILED_SLEEP_MS)
             left_ms = SHM_FENCE_FAILED_SLEEP_MS;
         xa_fetch_add32(&t->in_os_wait, 1);
-        shm_error_t e = plat_wake_wait(&t->os, t->word, w, (uint32_t)left_ms);
+        shm_error_t e = xshm_plat_wake_wait(&t->os, t->word, w, (uint32_t)left_ms);
         uint32_t others = xa_fetch_add32(&t->in_os_wait, (uint32_t)-1) - 1;
         /* One signal may wake a single thread (an auto-reset event): pass it
          * on while other threads of this process still sleep on it. */
         if (e == SHM_SUCCESS && others > 0 && xa_load32_acq(t->word) != w)
-            plat_wake_signal(&t->os, t->word);
+            xshm_plat_wake_signal(&t->os, t->word);
         sleep_end(t);
         if (ready(ctx))
             return SHM_SUCCESS;
@@ -125,40 +125,40 @@ shm_error_t shm_ev_wait(shm_wake_target_t *t, bool (*ready)(void *ctx), void *ct
 
 /* ---- listener ----------------------------------------------------------------------- */
 
-void shm_listener_init(shm_listener_t *l, const shm_listener_ops_t *ops, void *ep,
+void xshm_listener_init(shm_listener_t *l, const shm_listener_ops_t *ops, void *ep,
                        shm_wake_target_t *target)
 {
     memset(l, 0, sizeof(*l));
     l->ops = ops;
     l->ep = ep;
     l->target = target;
-    plat_mutex_init(&l->lock);
+    xshm_plat_mutex_init(&l->lock);
 }
 
-void shm_listener_fini(shm_listener_t *l) { plat_mutex_destroy(&l->lock); }
+void xshm_listener_fini(shm_listener_t *l) { xshm_plat_mutex_destroy(&l->lock); }
 
-bool shm_listener_callback(shm_listener_t *l, shm_event_callback_t *cb, void **ud)
+bool xshm_listener_callback(shm_listener_t *l, shm_event_callback_t *cb, void **ud)
 {
-    plat_mutex_lock(&l->lock);
+    xshm_plat_mutex_lock(&l->lock);
     *cb = l->cb;
     *ud = l->ud;
-    bool own = l->started && plat_thread_is_current(&l->thread);
-    plat_mutex_unlock(&l->lock);
+    bool own = l->started && xshm_plat_thread_is_current(&l->thread);
+    xshm_plat_mutex_unlock(&l->lock);
     return !own;
 }
 
-bool shm_listener_active(shm_listener_t *l)
+bool xshm_listener_active(shm_listener_t *l)
 {
-    plat_mutex_lock(&l->lock);
+    xshm_plat_mutex_lock(&l->lock);
     bool on = l->cb != NULL;
-    plat_mutex_unlock(&l->lock);
+    xshm_plat_mutex_unlock(&l->lock);
     return on;
 }
 
-void shm_listener_push(shm_listener_t *l, shm_event_type_t type, const shm_peer_info_t *peer,
+void xshm_listener_push(shm_listener_t *l, shm_event_type_t type, const shm_peer_info_t *peer,
                        shm_error_t error)
 {
-    plat_mutex_lock(&l->lock);
+    xshm_plat_mutex_lock(&l->lock);
     if (l->cb) {
         if (l->q_count == SHM_LISTENER_QUEUE) {
             l->q_head = (l->q_head + 1) % SHM_LISTENER_QUEUE; /* drop the oldest */
@@ -174,10 +174,10 @@ void shm_listener_push(shm_listener_t *l, shm_event_type_t type, const shm_peer_
         l->q_count++;
         xa_store32_rel(&l->q_pending, l->q_count);
     }
-    bool wake = l->cb && l->started && !plat_thread_is_current(&l->thread);
-    plat_mutex_unlock(&l->lock);
+    bool wake = l->cb && l->started && !xshm_plat_thread_is_current(&l->thread);
+    xshm_plat_mutex_unlock(&l->lock);
     if (wake)
-        shm_ev_wake_local(l->target);
+        xshm_ev_wake_local(l->target);
 }
 
 static bool finishing(shm_listener_t *l) { return xa_load32_acq(&l->finish_on_exit) != 0; }
@@ -186,9 +186,9 @@ static bool finishing(shm_listener_t *l) { return xa_load32_acq(&l->finish_on_ex
 static void dispatch_queue(shm_listener_t *l)
 {
     while (!finishing(l)) {
-        plat_mutex_lock(&l->lock);
+        xshm_plat_mutex_lock(&l->lock);
         if (l->q_count == 0) {
-            plat_mutex_unlock(&l->lock);
+            xshm_plat_mutex_unlock(&l->lock);
             return;
         }
         shm_queued_event_t e = l->queue[l->q_head];
@@ -197,7 +197,7 @@ static void dispatch_queue(shm_listener_t *l)
         xa_store32_rel(&l->q_pending, l->q_count);
         shm_event_callback_t cb = l->cb;
         void *ud = l->ud;
-        plat_mutex_unlock(&l->lock);
+        xshm_plat_mutex_unlock(&l->lock);
         if (!cb)
             continue;
         if (e.type == SHM_EVENT_ERROR)
@@ -221,7 +221,7 @@ static void listener_main(void *arg)
     uint64_t next_poll = 0;
     const uint64_t tick_ns = (uint64_t)SHM_LISTENER_TICK_MS * 1000000u;
     while (!xa_load32_acq(&l->stop)) {
-        uint64_t now = plat_now_ns();
+        uint64_t now = xshm_plat_now_ns();
         if (now >= next_poll || l->ops->changed(l->ep)) {
             l->ops->poll(l->ep);
             next_poll = now + tick_ns;
@@ -232,33 +232,33 @@ static void listener_main(void *arg)
         uint64_t mark = l->ops->data_mark(l->ep);
         if (mark != l->announced && l->ops->pending(l->ep)) {
             l->announced = mark;
-            plat_mutex_lock(&l->lock);
+            xshm_plat_mutex_lock(&l->lock);
             shm_event_callback_t cb = l->cb;
             void *ud = l->ud;
-            plat_mutex_unlock(&l->lock);
+            xshm_plat_mutex_unlock(&l->lock);
             if (cb)
                 cb(ud, SHM_EVENT_DATA_AVAILABLE, NULL, 0);
             if (finishing(l))
                 break;
             continue; /* look again before sleeping */
         }
-        now = plat_now_ns();
+        now = xshm_plat_now_ns();
         uint64_t wait_ms = next_poll > now ? (next_poll - now + 999999u) / 1000000u : 0;
         if (wait_ms)
-            shm_ev_wait(l->target, listener_ready, l, (uint32_t)wait_ms, 0);
+            xshm_ev_wait(l->target, listener_ready, l, (uint32_t)wait_ms, 0);
     }
     if (finishing(l)) {
         /* Destroy was called from our own callback: nobody joins us. */
-        plat_thread_detach(&l->thread);
+        xshm_plat_thread_detach(&l->thread);
         l->ops->finish(l->ep);
     }
 }
 
-shm_error_t shm_listener_start(shm_listener_t *l, shm_event_callback_t cb, void *ud)
+shm_error_t xshm_listener_start(shm_listener_t *l, shm_event_callback_t cb, void *ud)
 {
     if (!cb)
         return SHM_ERROR_INVALID_PARAM;
-    plat_mutex_lock(&l->lock);
+    xshm_plat_mutex_lock(&l->lock);
     l->cb = cb;
     l->ud = ud;
     shm_error_t err = SHM_SUCCESS;
@@ -268,34 +268,34 @@ shm_error_t shm_listener_start(shm_listener_t *l, shm_event_callback_t cb, void 
          * readers of it (push, stop). */
         xa_store32_relaxed(&l->stop, 0);
         xa_store32_relaxed(&l->finish_on_exit, 0);
-        err = plat_thread_start(&l->thread, listener_main, l);
+        err = xshm_plat_thread_start(&l->thread, listener_main, l);
         if (err == SHM_SUCCESS)
             l->started = true;
         else
             l->cb = NULL;
     }
-    plat_mutex_unlock(&l->lock);
+    xshm_plat_mutex_unlock(&l->lock);
     return err;
 }
 
-bool shm_listener_stop(shm_listener_t *l)
+bool xshm_listener_stop(shm_listener_t *l)
 {
-    plat_mutex_lock(&l->lock);
+    xshm_plat_mutex_lock(&l->lock);
     bool started = l->started;
     l->cb = NULL;
-    plat_mutex_unlock(&l->lock);
+    xshm_plat_mutex_unlock(&l->lock);
     if (!started)
         return true;
-    if (plat_thread_is_current(&l->thread)) {
+    if (xshm_plat_thread_is_current(&l->thread)) {
         xa_store32_rel(&l->finish_on_exit, 1);
         xa_store32_rel(&l->stop, 1);
         return false;
     }
     xa_store32_rel(&l->stop, 1);
-    shm_ev_wake_local(l->target);
-    plat_thread_join(&l->thread);
-    plat_mutex_lock(&l->lock);
+    xshm_ev_wake_local(l->target);
+    xshm_plat_thread_join(&l->thread);
+    xshm_plat_mutex_lock(&l->lock);
     l->started = false;
-    plat_mutex_unlock(&l->lock);
+    xshm_plat_mutex_unlock(&l->lock);
     return true;
 }

@@ -34,14 +34,14 @@ typedef struct shm_wake_target {
     uint32_t reader_count;
     plat_mutex_t lock;   /* guards sleepers and the waiting marks */
     uint32_t sleepers;   /* threads between sleep begin and end */
-    uint32_t in_os_wait; /* threads inside plat_wake_wait (atomic) */
+    uint32_t in_os_wait; /* threads inside xshm_plat_wake_wait (atomic) */
     uint32_t fence_short;/* atomic: a remote fence failed; the next sleep
                             is short (see sleep_begin) */
 } shm_wake_target_t;
 
-void shm_wake_target_init(shm_wake_target_t *t, uint32_t *word, shm_ring_reader_t **readers,
+void xshm_wake_target_init(shm_wake_target_t *t, uint32_t *word, shm_ring_reader_t **readers,
                           uint32_t reader_count);
-void shm_wake_target_fini(shm_wake_target_t *t);
+void xshm_wake_target_fini(shm_wake_target_t *t);
 
 /* Spin this long (ns) before sleeping. */
 #define SHM_EV_SPIN_NS 20000u
@@ -51,23 +51,23 @@ void shm_wake_target_fini(shm_wake_target_t *t);
  * first, then sleeps on the target. Returns SHM_SUCCESS (ready) or
  * SHM_ERROR_TIMEOUT. ready() must be cheap; it is called often.
  */
-shm_error_t shm_ev_wait(shm_wake_target_t *t, bool (*ready)(void *ctx), void *ctx,
+shm_error_t xshm_ev_wait(shm_wake_target_t *t, bool (*ready)(void *ctx), void *ctx,
                         uint32_t timeout_ms, uint32_t spin_ns);
 
 /* Wake every thread of this process sleeping on t (used when closing). */
-void shm_ev_wake_local(shm_wake_target_t *t);
+void xshm_ev_wake_local(shm_wake_target_t *t);
 
 /* After writing to `ring`: wake the readers that sleep. wake(ctx, slot)
  * bumps that slot's word and signals its object. */
-static inline void shm_ev_notify(shm_ring_t *ring, void (*wake)(void *ctx, uint32_t slot),
+static inline void xshm_ev_notify(shm_ring_t *ring, void (*wake)(void *ctx, uint32_t slot),
                                  void *ctx)
 {
-    if (shm_ring_wake_needed(ring))
-        shm_ring_wake_sleepers(ring, wake, ctx);
+    if (xshm_ring_wake_needed(ring))
+        xshm_ring_wake_sleepers(ring, wake, ctx);
 }
 
 /* Bump a wake word and signal its object. */
-void shm_ev_signal(uint32_t *word, plat_wake_t *os);
+void xshm_ev_signal(uint32_t *word, plat_wake_t *os);
 
 /* ---- listener ------------------------------------------------------------------- */
 
@@ -107,21 +107,21 @@ typedef struct shm_listener {
     uint64_t announced;     /* data_mark at the last DATA_AVAILABLE */
 } shm_listener_t;
 
-void shm_listener_init(shm_listener_t *l, const shm_listener_ops_t *ops, void *ep,
+void xshm_listener_init(shm_listener_t *l, const shm_listener_ops_t *ops, void *ep,
                        shm_wake_target_t *target);
 
 /* Set the callback and start the thread if needed. */
-shm_error_t shm_listener_start(shm_listener_t *l, shm_event_callback_t cb, void *ud);
+shm_error_t xshm_listener_start(shm_listener_t *l, shm_event_callback_t cb, void *ud);
 
 /* The registered callback (NULL if none) into *cb / *ud; false when called
  * from the listener thread itself. */
-bool shm_listener_callback(shm_listener_t *l, shm_event_callback_t *cb, void **ud);
+bool xshm_listener_callback(shm_listener_t *l, shm_event_callback_t *cb, void **ud);
 
 /* True when a callback is registered (events are worth queueing). */
-bool shm_listener_active(shm_listener_t *l);
+bool xshm_listener_active(shm_listener_t *l);
 
 /* Queue an event for the callback (dropped when no callback is set). */
-void shm_listener_push(shm_listener_t *l, shm_event_type_t type, const shm_peer_info_t *peer,
+void xshm_listener_push(shm_listener_t *l, shm_event_type_t type, const shm_peer_info_t *peer,
                        shm_error_t error);
 
 /*
@@ -130,9 +130,9 @@ void shm_listener_push(shm_listener_t *l, shm_event_type_t type, const shm_peer_
  * ops->finish after the callback returns and return false; the caller must
  * then leave the endpoint to that.
  */
-bool shm_listener_stop(shm_listener_t *l);
+bool xshm_listener_stop(shm_listener_t *l);
 
-void shm_listener_fini(shm_listener_t *l);
+void xshm_listener_fini(shm_listener_t *l);
 
 #ifdef __cplusplus
 }

@@ -62,7 +62,7 @@ static void peer_from_slot(const shm_ring_t *r, uint32_t slot, uint64_t claim,
 }
 
 /* Public functions returning shm_error_t leave failures in shm_last_error(). */
-static shm_error_t ret(shm_error_t e) { return e == SHM_SUCCESS ? e : shm_set_error(e); }
+static shm_error_t ret(shm_error_t e) { return e == SHM_SUCCESS ? e : xshm_set_error(e); }
 
 /* ---- concurrency of calls on one endpoint ------------------------------------------ */
 
@@ -96,14 +96,14 @@ static bool due_by_count(uint32_t *counter)
 static void ep_close(ep_sync_t *e, shm_wake_target_t *t)
 {
     xa_xchg32(&e->closing, 1);
-    shm_block_drain(&e->send_lock);
-    shm_block_drain(&e->recv_lock);
+    xshm_block_drain(&e->send_lock);
+    xshm_block_drain(&e->recv_lock);
     /* During process exit (destroy from DllMain or a DLL's atexit handler
      * after ExitProcess) a receive that was blocked has been killed where it
      * stood, still counted in `waiting`: there is nobody to wait for. */
-    while (xa_load32_acq(&e->waiting) != 0 && !plat_process_exiting()) {
-        shm_ev_wake_local(t); /* a receive may be asleep */
-        plat_sleep_ms(1);
+    while (xa_load32_acq(&e->waiting) != 0 && !xshm_plat_process_exiting()) {
+        xshm_ev_wake_local(t); /* a receive may be asleep */
+        xshm_plat_sleep_ms(1);
     }
 }
 
@@ -138,7 +138,7 @@ struct shm_server {
     uint32_t send_count;   /* for rate-limiting peer polls */
     uint32_t poll_count;
     uint32_t rr;           /* round-robin start for receive (under recv_lock) */
-    uint32_t test_wake_only; /* atomic: shm_server_test_wake_only() */
+    uint32_t test_wake_only; /* atomic: xshm_server_test_wake_only() */
     uint32_t test_wake_seen; /* server_wake when the listener last looked */
 };
 
@@ -146,19 +146,19 @@ struct shm_server {
 static void server_poll(void *arg)
 {
     shm_server_t *s = (shm_server_t *)arg;
-    xa_store64_relaxed(&s->last_poll_ns, plat_now_ns());
+    xa_store64_relaxed(&s->last_poll_ns, xshm_plat_now_ns());
     xa_store32_relaxed(&s->members_seen, xa_load32_acq(&s->seg.hdr->member_changes));
-    plat_mutex_lock(&s->peer_lock);
+    xshm_plat_mutex_lock(&s->peer_lock);
     for (uint32_t i = 0; i < s->max_readers; i++) {
         known_peer_t *k = &s->known[i];
-        uint64_t word = shm_ring_slot_claim(s->tx, i);
+        uint64_t word = xshm_ring_slot_claim(s->tx, i);
         if (SHM_CLAIM_STATE(word) == SHM_SLOT_CLAIMING) {
             /* A client is filling in the slot: look again at the next poll.
              * Its pid is part of the claim: one that died doing so is freed,
              * a live one keeps the slot however long it takes. */
             plat_proc_id_t claimer = {SHM_CLAIM_PID(word), 0};
-            if (!plat_proc_alive(&claimer) && shm_ring_slot_reclaim(s->tx, i, word))
-                k->seen = shm_ring_slot_claim(s->tx, i); /* it never connected */
+            if (!xshm_plat_proc_alive(&claimer) && xshm_ring_slot_reclaim(s->tx, i, word))
+                k->seen = xshm_ring_slot_claim(s->tx, i); /* it never connected */
             continue;
         }
         bool active = SHM_CLAIM_STATE(word) == SHM_SLOT_ACTIVE;
@@ -166,37 +166,37 @@ static void server_poll(void *arg)
         plat_proc_id_t id;
         if (active) {
             peer_from_slot(s->tx, i, word, &info, &id);
-            if (!plat_proc_alive(&id)) {
+            if (!xshm_plat_proc_alive(&id)) {
                 /* Crashed without disconnecting: free its slot. */
-                shm_ring_slot_reclaim(s->tx, i, word);
+                xshm_ring_slot_reclaim(s->tx, i, word);
                 active = false;
             }
         }
         if (k->connected && (!active || k->word != word)) {
             k->connected = false;
-            shm_listener_push(&s->listener, SHM_EVENT_DISCONNECT, &k->info, SHM_SUCCESS);
+            xshm_listener_push(&s->listener, SHM_EVENT_DISCONNECT, &k->info, SHM_SUCCESS);
         } else if (!k->connected && !active &&
                    SHM_CLAIM_EPOCH(word) != SHM_CLAIM_EPOCH(k->seen)) {
             /* A client came and went between two polls: its identity stays
              * in the slot after it leaves. */
             peer_from_slot(s->tx, i, word, &info, &id);
-            shm_listener_push(&s->listener, SHM_EVENT_CONNECT, &info, SHM_SUCCESS);
-            shm_listener_push(&s->listener, SHM_EVENT_DISCONNECT, &info, SHM_SUCCESS);
+            xshm_listener_push(&s->listener, SHM_EVENT_CONNECT, &info, SHM_SUCCESS);
+            xshm_listener_push(&s->listener, SHM_EVENT_DISCONNECT, &info, SHM_SUCCESS);
         }
         if (active && !k->connected) {
             k->connected = true;
             k->word = word;
             k->info = info;
-            shm_listener_push(&s->listener, SHM_EVENT_CONNECT, &k->info, SHM_SUCCESS);
+            xshm_listener_push(&s->listener, SHM_EVENT_CONNECT, &k->info, SHM_SUCCESS);
         }
         k->seen = word;
     }
-    plat_mutex_unlock(&s->peer_lock);
+    xshm_plat_mutex_unlock(&s->peer_lock);
 }
 
 static void server_poll_if_due(shm_server_t *s)
 {
-    uint64_t now = plat_now_ns();
+    uint64_t now = xshm_plat_now_ns();
     if (now - xa_load64_relaxed(&s->last_poll_ns) >= PEER_POLL_NS)
         server_poll(s);
 }
@@ -205,7 +205,7 @@ static bool server_pending(void *arg)
 {
     shm_server_t *s = (shm_server_t *)arg;
     for (uint32_t i = 0; i < s->max_readers; i++)
-        if (shm_ring_reader_pending(&s->rx[i]))
+        if (xshm_ring_reader_pending(&s->rx[i]))
             return true;
     return false;
 }
@@ -228,7 +228,7 @@ static bool server_ready(void *arg)
 static void server_wake_client(void *arg, uint32_t slot)
 {
     shm_server_t *s = (shm_server_t *)arg;
-    shm_ev_signal(&s->tx->slots[slot].wake_word, &s->client_wake[slot]);
+    xshm_ev_signal(&s->tx->slots[slot].wake_word, &s->client_wake[slot]);
 }
 
 static void server_free(shm_server_t *s);
@@ -256,7 +256,7 @@ static void server_listener_poll(void *arg)
         if (w == s->test_wake_seen) {
             /* A change without its wake, so far: it comes right after the
              * change, or (a client that does not wake us) never. */
-            plat_sleep_ms(1);
+            xshm_plat_sleep_ms(1);
             return;
         }
         s->test_wake_seen = w;
@@ -264,7 +264,7 @@ static void server_listener_poll(void *arg)
     server_poll(s);
 }
 
-void shm_server_test_wake_only(shm_server_t *s, bool on)
+void xshm_server_test_wake_only(shm_server_t *s, bool on)
 {
     if (s)
         xa_store32_rel(&s->test_wake_only, on ? 1u : 0u);
@@ -287,7 +287,7 @@ static shm_error_t judge_stale(const plat_shm_t *shm)
         xa_load32_relaxed(&h->layout_version) == SHM_LAYOUT_VERSION)
         return SHM_SUCCESS;
     plat_proc_id_t id = {xa_load32_relaxed(&h->creator_pid), xa_load64_relaxed(&h->creator_start)};
-    return plat_proc_alive(&id) ? SHM_ERROR_EXISTS : SHM_SUCCESS;
+    return xshm_plat_proc_alive(&id) ? SHM_ERROR_EXISTS : SHM_SUCCESS;
 }
 
 /* create_segment tries this often while the name stays taken. */
@@ -305,17 +305,17 @@ static bool old_clients_live(const plat_shm_t *shm)
     if (!seg)
         return true; /* cannot tell: do not reuse */
     bool live = false;
-    if (shm_segment_attach(seg, shm->base, shm->size) == SHM_SUCCESS) {
+    if (xshm_segment_attach(seg, shm->base, shm->size) == SHM_SUCCESS) {
         shm_ring_t *r = &seg->rings[0];
         for (uint32_t i = 0; i < r->max_readers && !live; i++) {
-            uint64_t word = shm_ring_slot_claim(r, i);
+            uint64_t word = xshm_ring_slot_claim(r, i);
             uint32_t st = SHM_CLAIM_STATE(word);
             if (st != SHM_SLOT_ACTIVE && st != SHM_SLOT_CLAIMING)
                 continue;
             plat_proc_id_t id = {SHM_CLAIM_PID(word), 0};
             if (st == SHM_SLOT_ACTIVE)
                 id.start_time = xa_load64_relaxed(&r->slots[i].start_time);
-            live = plat_proc_alive(&id);
+            live = xshm_plat_proc_alive(&id);
         }
     }
     free(seg);
@@ -328,31 +328,31 @@ static bool old_clients_live(const plat_shm_t *shm)
  * is under the name was left by a server that is gone (a live one holds the
  * lock): its name is removed and the channel created afresh, as a new
  * object, where no client of the old channel (still mapping the old one)
- * can write. An object that is not ours (plat_shm_open: another user's, or
+ * can write. An object that is not ours (xshm_plat_shm_open: another user's, or
  * on Linux not mode 0600) is never used: SHM_ERROR_ACCESS. Reused in place
  * only when its name cannot be removed and no client is attached to it.
  */
 static shm_error_t create_segment(shm_server_t *s, const shm_seg_params_t *p)
 {
     for (int attempt = 0; attempt < CREATE_TRIES; attempt++) {
-        shm_error_t e = shm_segment_create(&s->seg, s->seg_name, p);
+        shm_error_t e = xshm_segment_create(&s->seg, s->seg_name, p);
         if (e != SHM_ERROR_EXISTS)
             return e;
         plat_shm_t shm;
-        e = plat_shm_open(&shm, s->seg_name);
+        e = xshm_plat_shm_open(&shm, s->seg_name);
         if (e == SHM_SUCCESS)
             e = judge_stale(&shm);
         else if (e == SHM_ERROR_NOT_FOUND)
             e = SHM_SUCCESS; /* gone meanwhile, or never sized: replace it */
         if (e != SHM_SUCCESS) {
-            plat_shm_close(&shm);
+            xshm_plat_shm_close(&shm);
             return e == SHM_ERROR_ACCESS ? e : SHM_ERROR_EXISTS;
         }
         if (attempt == 0 || !shm.base) {
             /* Remove the name and create afresh. Clients of the dead server
              * keep their mapping and see it gone. */
-            plat_shm_close(&shm);
-            plat_shm_unlink(s->seg_name);
+            xshm_plat_shm_close(&shm);
+            xshm_plat_shm_unlink(s->seg_name);
             continue;
         }
         /* The name outlived its removal: Windows, where a name lasts as
@@ -363,13 +363,13 @@ static shm_error_t create_segment(shm_server_t *s, const shm_seg_params_t *p)
          * the old one, since an attached client could write into the new
          * channel before it notices; otherwise wait for the name to go. */
         if (old_clients_live(&shm)) {
-            plat_shm_close(&shm);
-            plat_sleep_ms(2);
+            xshm_plat_shm_close(&shm);
+            xshm_plat_sleep_ms(2);
             continue;
         }
-        e = shm_segment_format(&s->seg, shm.base, shm.size, p);
+        e = xshm_segment_format(&s->seg, shm.base, shm.size, p);
         if (e != SHM_SUCCESS) {
-            plat_shm_close(&shm);
+            xshm_plat_shm_close(&shm);
             return SHM_ERROR_EXISTS;
         }
         s->seg.shm = shm;
@@ -380,9 +380,9 @@ static shm_error_t create_segment(shm_server_t *s, const shm_seg_params_t *p)
 
 static void server_free(shm_server_t *s)
 {
-    shm_listener_fini(&s->listener);
-    shm_wake_target_fini(&s->target);
-    plat_mutex_destroy(&s->peer_lock);
+    xshm_listener_fini(&s->listener);
+    xshm_wake_target_fini(&s->target);
+    xshm_plat_mutex_destroy(&s->peer_lock);
     free(s);
 }
 
@@ -390,16 +390,16 @@ static shm_server_t *server_create(const char *name, const shm_ring_config_t *co
 {
     shm_ring_config_t cfg = config ? *config : SHM_DEFAULT_CONFIG();
     char base[PLAT_NAME_MAX];
-    shm_error_t err = shm_channel_os_name(name, base, sizeof(base), NULL);
+    shm_error_t err = xshm_channel_os_name(name, base, sizeof(base), NULL);
     if (err == SHM_SUCCESS)
         err = check_config(&cfg);
     if (err != SHM_SUCCESS) {
-        shm_set_error(err);
+        xshm_set_error(err);
         return NULL;
     }
     shm_server_t *s = (shm_server_t *)calloc(1, sizeof(*s));
     if (!s) {
-        shm_set_error(SHM_ERROR_MEMORY);
+        xshm_set_error(SHM_ERROR_MEMORY);
         return NULL;
     }
     snprintf(s->base, sizeof(s->base), "%s", base);
@@ -412,46 +412,46 @@ static shm_server_t *server_create(const char *name, const shm_ring_config_t *co
                           cfg.timeout_ms};
     /* The name lock first: a live server holds it (EXISTS); once we have it,
      * nobody else creates, replaces or removes this channel until we let go. */
-    err = plat_lock_take(&s->lock, s->seg_name);
+    err = xshm_plat_lock_take(&s->lock, s->seg_name);
     if (err == SHM_SUCCESS) {
         err = create_segment(s, &p);
         if (err != SHM_SUCCESS)
-            plat_lock_release(&s->lock);
+            xshm_plat_lock_release(&s->lock);
     }
     if (err != SHM_SUCCESS) {
         free(s);
-        shm_set_error(err);
+        xshm_set_error(err);
         return NULL;
     }
     s->tx = &s->seg.rings[0];
     uint64_t gen = s->seg.generation;
     char wname[PLAT_NAME_MAX];
-    err = shm_ring_writer_init(s->tx);
+    err = xshm_ring_writer_init(s->tx);
     for (uint32_t i = 0; err == SHM_SUCCESS && i < cfg.max_readers; i++) {
-        err = shm_ring_reader_attach(&s->seg.rings[1 + i], &s->rx[i]);
+        err = xshm_ring_reader_attach(&s->seg.rings[1 + i], &s->rx[i]);
         s->rx_ptr[i] = &s->rx[i];
         if (err == SHM_SUCCESS)
             err = wake_name(wname, sizeof(wname), base, gen, "c", i);
         if (err == SHM_SUCCESS)
-            err = plat_wake_open(&s->client_wake[i], wname, true);
+            err = xshm_plat_wake_open(&s->client_wake[i], wname, true);
     }
-    shm_wake_target_init(&s->target, &s->seg.hdr->server_wake, s->rx_ptr, cfg.max_readers);
+    xshm_wake_target_init(&s->target, &s->seg.hdr->server_wake, s->rx_ptr, cfg.max_readers);
     if (err == SHM_SUCCESS)
         err = wake_name(wname, sizeof(wname), base, gen, "s", 0);
     if (err == SHM_SUCCESS)
-        err = plat_wake_open(&s->target.os, wname, true);
-    plat_mutex_init(&s->peer_lock);
-    shm_listener_init(&s->listener, &server_ops, s, &s->target);
+        err = xshm_plat_wake_open(&s->target.os, wname, true);
+    xshm_plat_mutex_init(&s->peer_lock);
+    xshm_listener_init(&s->listener, &server_ops, s, &s->target);
     if (err != SHM_SUCCESS) {
         shm_server_destroy(s);
-        shm_set_error(err);
+        xshm_set_error(err);
         return NULL;
     }
     /* Only now may clients join: our readers of their rings exist (a client
      * sending earlier would have written below their starting cursor) and
      * so do the wake-up objects they open. */
-    shm_segment_publish(&s->seg);
-    shm_set_error(SHM_SUCCESS);
+    xshm_segment_publish(&s->seg);
+    xshm_set_error(SHM_SUCCESS);
     return s;
 }
 
@@ -459,14 +459,14 @@ shm_server_t *shm_server_create_with_security(const char *name, const shm_ring_c
                                               const char *sddl)
 {
     /* Parsed before anything is created: a bad one leaves no object. */
-    shm_error_t err = plat_create_security(sddl);
+    shm_error_t err = xshm_plat_create_security(sddl);
     if (err != SHM_SUCCESS) {
-        shm_set_error(err);
+        xshm_set_error(err);
         return NULL;
     }
     shm_server_t *s = server_create(name, config);
     if (sddl != NULL)
-        (void)plat_create_security(NULL); /* never fails; last error kept */
+        (void)xshm_plat_create_security(NULL); /* never fails; last error kept */
     return s;
 }
 
@@ -479,7 +479,7 @@ void shm_server_destroy(shm_server_t *s)
 {
     if (!s)
         return;
-    bool own_thread = !shm_listener_stop(&s->listener);
+    bool own_thread = !xshm_listener_stop(&s->listener);
     shm_seg_header_t *h = s->seg.hdr;
     if (h) {
         /* Tell clients, and wake those asleep in receive. */
@@ -490,14 +490,14 @@ void shm_server_destroy(shm_server_t *s)
     }
     ep_close(&s->sync, &s->target);
     for (uint32_t i = 0; i < s->max_readers; i++) {
-        shm_ring_reader_detach(&s->rx[i]);
-        plat_wake_close(&s->client_wake[i]);
+        xshm_ring_reader_detach(&s->rx[i]);
+        xshm_plat_wake_close(&s->client_wake[i]);
     }
-    plat_wake_close(&s->target.os);
-    shm_segment_close(&s->seg);
+    xshm_plat_wake_close(&s->target.os);
+    xshm_segment_close(&s->seg);
     /* The name is still ours (we hold its lock): remove it, then let go. */
-    plat_shm_unlink(s->seg_name);
-    plat_lock_release(&s->lock);
+    xshm_plat_shm_unlink(s->seg_name);
+    xshm_plat_lock_release(&s->lock);
     if (!own_thread)
         server_free(s);
     /* else: the listener frees s when the callback returns */
@@ -507,7 +507,7 @@ shm_error_t shm_server_send(shm_server_t *s, const void *data, uint32_t size)
 {
     if (!s || !data || size == 0)
         return ret(SHM_ERROR_INVALID_PARAM);
-    bool fast = shm_block_lock(&s->sync.send_lock);
+    bool fast = xshm_block_lock(&s->sync.send_lock);
     shm_error_t err = SHM_ERROR_CLOSED;
     /* The ring only under the lock and not closing: destroy drains the lock
      * before it lets go of the segment. */
@@ -517,13 +517,13 @@ shm_error_t shm_server_send(shm_server_t *s, const void *data, uint32_t size)
         err = SHM_ERROR_NOT_CONNECTED;
         if (size > s->tx->max_payload)
             err = SHM_ERROR_INVALID_PARAM;
-        else if (shm_ring_active_readers(s->tx) > 0) {
-            err = shm_ring_write(s->tx, data, size);
+        else if (xshm_ring_active_readers(s->tx) > 0) {
+            err = xshm_ring_write(s->tx, data, size);
             if (err == SHM_SUCCESS)
-                shm_ev_notify(s->tx, server_wake_client, s);
+                xshm_ev_notify(s->tx, server_wake_client, s);
         }
     }
-    shm_block_unlock(&s->sync.send_lock, fast);
+    xshm_block_unlock(&s->sync.send_lock, fast);
     return ret(err);
 }
 
@@ -535,11 +535,11 @@ static shm_error_t server_try_receive(shm_server_t *s, void *data, uint32_t *siz
     for (uint32_t k = 0; k < n; k++) {
         shm_ring_reader_t *rd = &s->rx[(start + k) % n];
         uint32_t sz = *size; /* an empty ring answers EMPTY as cheaply as a check */
-        shm_error_t e = shm_ring_read(rd, data, &sz);
+        shm_error_t e = xshm_ring_read(rd, data, &sz);
         if (e == SHM_ERROR_EMPTY)
             continue;
         if (e == SHM_ERROR_INVALID_SEGMENT)
-            shm_listener_push(&s->listener, SHM_EVENT_ERROR, NULL, e);
+            xshm_listener_push(&s->listener, SHM_EVENT_ERROR, NULL, e);
         if (e == SHM_SUCCESS || e == SHM_ERROR_BUFFER_TOO_SMALL)
             *size = sz;
         return e;
@@ -560,11 +560,11 @@ typedef struct recv_ops {
 static shm_error_t try_locked(const recv_ops_t *ops, void *ep, ep_sync_t *sync, void *data,
                               uint32_t *size, bool register_wait)
 {
-    bool fast = shm_block_lock(&sync->recv_lock);
+    bool fast = xshm_block_lock(&sync->recv_lock);
     shm_error_t e = ep_closing(sync) ? SHM_ERROR_CLOSED : ops->try_receive(ep, data, size);
     if (e == SHM_ERROR_EMPTY && register_wait)
         xa_fetch_add32(&sync->waiting, 1);
-    shm_block_unlock(&sync->recv_lock, fast);
+    xshm_block_unlock(&sync->recv_lock, fast);
     return e;
 }
 
@@ -572,7 +572,7 @@ static shm_error_t wait_loop(const recv_ops_t *ops, void *ep, ep_sync_t *sync,
                              shm_wake_target_t *t, uint32_t timeout_ms, void *data,
                              uint32_t *size)
 {
-    uint64_t start = plat_now_ns();
+    uint64_t start = xshm_plat_now_ns();
     uint32_t spin = SHM_EV_SPIN_NS;
     for (;;) {
         if (ep_closing(sync))
@@ -585,7 +585,7 @@ static shm_error_t wait_loop(const recv_ops_t *ops, void *ep, ep_sync_t *sync,
         }
         uint32_t slice = WAIT_SLICE_MS;
         if (timeout_ms) {
-            uint64_t spent_ms = (plat_now_ns() - start) / 1000000u;
+            uint64_t spent_ms = (xshm_plat_now_ns() - start) / 1000000u;
             if (spent_ms >= timeout_ms) {
                 /* One last look: a message may have come at the deadline. */
                 e = try_locked(ops, ep, sync, data, size, false);
@@ -594,7 +594,7 @@ static shm_error_t wait_loop(const recv_ops_t *ops, void *ep, ep_sync_t *sync,
             if (timeout_ms - spent_ms < slice)
                 slice = (uint32_t)(timeout_ms - spent_ms);
         }
-        shm_ev_wait(t, ops->ready, ep, slice, spin);
+        xshm_ev_wait(t, ops->ready, ep, slice, spin);
         spin = 0; /* spin once per call, then sleep */
         e = try_locked(ops, ep, sync, data, size, false);
         if (e != SHM_ERROR_EMPTY)
@@ -654,14 +654,14 @@ shm_error_t shm_server_register_callback(shm_server_t *s, shm_event_callback_t c
     server_poll(s);
     /* Under peer_lock: clients already known get CONNECT from here, later
      * ones from the poll, none twice. */
-    plat_mutex_lock(&s->peer_lock);
-    bool was_active = shm_listener_active(&s->listener);
-    shm_error_t err = shm_listener_start(&s->listener, cb, ud);
+    xshm_plat_mutex_lock(&s->peer_lock);
+    bool was_active = xshm_listener_active(&s->listener);
+    shm_error_t err = xshm_listener_start(&s->listener, cb, ud);
     if (err == SHM_SUCCESS && !was_active)
         for (uint32_t i = 0; i < s->max_readers; i++)
             if (s->known[i].connected)
-                shm_listener_push(&s->listener, SHM_EVENT_CONNECT, &s->known[i].info, SHM_SUCCESS);
-    plat_mutex_unlock(&s->peer_lock);
+                xshm_listener_push(&s->listener, SHM_EVENT_CONNECT, &s->known[i].info, SHM_SUCCESS);
+    xshm_plat_mutex_unlock(&s->peer_lock);
     return ret(err);
 }
 
@@ -673,22 +673,22 @@ shm_error_t shm_server_get_stats(shm_server_t *s, shm_stats_t *st)
         return ret(SHM_ERROR_CLOSED);
     server_poll_if_due(s);
     memset(st, 0, sizeof(*st));
-    st->messages_sent = shm_ring_messages_written(s->tx);
+    st->messages_sent = xshm_ring_messages_written(s->tx);
     st->bytes_sent = xa_load64_relaxed(&s->tx->hdr->bytes_written);
     for (uint32_t i = 0; i < s->max_readers; i++) {
         shm_reader_counts_t n;
-        shm_ring_reader_counts(&s->rx[i], &n);
+        xshm_ring_reader_counts(&s->rx[i], &n);
         st->messages_received += n.received;
         st->bytes_received += n.bytes;
         st->messages_lost += n.lost;
     }
-    st->connected = shm_ring_active_readers(s->tx);
+    st->connected = xshm_ring_active_readers(s->tx);
     return SHM_SUCCESS;
 }
 
 shm_ring_t *shm_server_tx_ring(shm_server_t *s)
 {
-    shm_set_error(s ? SHM_SUCCESS : SHM_ERROR_INVALID_PARAM);
+    xshm_set_error(s ? SHM_SUCCESS : SHM_ERROR_INVALID_PARAM);
     return s ? s->tx : NULL;
 }
 
@@ -729,22 +729,22 @@ static bool client_server_gone(shm_client_t *c, bool check_process)
     shm_seg_header_t *h = c->seg.hdr;
     bool gone = xa_load32_acq(&h->state) != SHM_SEG_READY ||
                 xa_load64_relaxed(&h->generation) != c->generation ||
-                (check_process && !plat_proc_alive(&c->server_id));
+                (check_process && !xshm_plat_proc_alive(&c->server_id));
     if (gone && xa_xchg32(&c->server_gone, 1) == 0)
-        shm_listener_push(&c->listener, SHM_EVENT_DISCONNECT, &c->server_info, SHM_SUCCESS);
+        xshm_listener_push(&c->listener, SHM_EVENT_DISCONNECT, &c->server_info, SHM_SUCCESS);
     return gone;
 }
 
 static void client_poll(void *arg)
 {
     shm_client_t *c = (shm_client_t *)arg;
-    xa_store64_relaxed(&c->last_poll_ns, plat_now_ns());
+    xa_store64_relaxed(&c->last_poll_ns, xshm_plat_now_ns());
     client_server_gone(c, true);
 }
 
 static bool client_gone_now(shm_client_t *c)
 {
-    uint64_t now = plat_now_ns();
+    uint64_t now = xshm_plat_now_ns();
     bool due = now - xa_load64_relaxed(&c->last_poll_ns) >= PEER_POLL_NS;
     if (due)
         xa_store64_relaxed(&c->last_poll_ns, now);
@@ -762,7 +762,7 @@ static bool client_same_channel(shm_client_t *c)
 static bool client_pending(void *arg)
 {
     shm_client_t *c = (shm_client_t *)arg;
-    return client_same_channel(c) && shm_ring_reader_pending(&c->rx);
+    return client_same_channel(c) && xshm_ring_reader_pending(&c->rx);
 }
 
 static uint64_t client_data_mark(void *arg)
@@ -781,12 +781,12 @@ static void client_wake_server(void *arg, uint32_t slot)
 {
     shm_client_t *c = (shm_client_t *)arg;
     (void)slot;
-    shm_ev_signal(&c->seg.hdr->server_wake, &c->server_wake);
+    xshm_ev_signal(&c->seg.hdr->server_wake, &c->server_wake);
 }
 
 static void client_free(shm_client_t *c)
 {
-    shm_listener_fini(&c->listener);
+    xshm_listener_fini(&c->listener);
     free(c);
 }
 
@@ -806,28 +806,28 @@ static const shm_listener_ops_t client_ops = {client_poll, client_pending, clien
 /* One attempt: open, check the channel and its server, claim a slot. */
 static shm_error_t client_attach(shm_client_t *c)
 {
-    shm_error_t e = shm_segment_open(&c->seg, c->base);
+    shm_error_t e = xshm_segment_open(&c->seg, c->base);
     if (e != SHM_SUCCESS)
         return e;
     /* The name is the server's: it goes with it (Windows: with the last
      * handle), so that a new server creates a new segment rather than lay
      * its channel out in the memory we still map. */
-    plat_shm_drop_name(&c->seg.shm);
+    xshm_plat_shm_drop_name(&c->seg.shm);
     shm_seg_header_t *h = c->seg.hdr;
     uint32_t readers = xa_load32_relaxed(&h->max_readers);
     if (c->seg.ring_count != 1 + readers) {
-        shm_segment_close(&c->seg);
+        xshm_segment_close(&c->seg);
         return SHM_ERROR_INVALID_SEGMENT; /* a segment, but not a channel */
     }
     c->server_id.pid = xa_load32_relaxed(&h->creator_pid);
     c->server_id.start_time = xa_load64_relaxed(&h->creator_start);
-    if (xa_load32_acq(&h->state) != SHM_SEG_READY || !plat_proc_alive(&c->server_id)) {
-        shm_segment_close(&c->seg);
+    if (xa_load32_acq(&h->state) != SHM_SEG_READY || !xshm_plat_proc_alive(&c->server_id)) {
+        xshm_segment_close(&c->seg);
         return SHM_ERROR_NOT_FOUND; /* left by a server that is gone */
     }
-    e = shm_ring_reader_attach(&c->seg.rings[0], &c->rx);
+    e = xshm_ring_reader_attach(&c->seg.rings[0], &c->rx);
     if (e != SHM_SUCCESS) {
-        shm_segment_close(&c->seg);
+        xshm_segment_close(&c->seg);
         return e;
     }
     c->rx_attached = true;
@@ -847,16 +847,16 @@ static void client_release(shm_client_t *c)
     /* Leave the slot only if the channel is still the one we joined: a new
      * server may have laid out a new channel in the same memory. */
     if (c->rx_attached && xa_load64_relaxed(&c->seg.hdr->generation) == c->generation) {
-        shm_ring_reader_detach(&c->rx);
+        xshm_ring_reader_detach(&c->rx);
         /* Let the server notice at once rather than at its next poll. */
         xa_fetch_add32(&c->seg.hdr->member_changes, 1); /* we left */
         client_wake_server(c, 0);                        /* it looks now */
     }
     c->rx_attached = false;
-    plat_wake_close(&c->server_wake);
-    plat_wake_close(&c->target.os);
-    shm_wake_target_fini(&c->target);
-    shm_segment_close(&c->seg);
+    xshm_plat_wake_close(&c->server_wake);
+    xshm_plat_wake_close(&c->target.os);
+    xshm_wake_target_fini(&c->target);
+    xshm_segment_close(&c->seg);
 }
 
 /* Join the channel named c->base, retrying while it is absent. On failure
@@ -864,36 +864,36 @@ static void client_release(shm_client_t *c)
 static shm_error_t client_open(shm_client_t *c)
 {
     shm_error_t err;
-    uint64_t deadline = plat_now_ns() + (uint64_t)CONNECT_RETRY_MS * 1000000u;
+    uint64_t deadline = xshm_plat_now_ns() + (uint64_t)CONNECT_RETRY_MS * 1000000u;
     for (;;) {
         err = client_attach(c);
-        if (err != SHM_ERROR_NOT_FOUND || plat_now_ns() >= deadline)
+        if (err != SHM_ERROR_NOT_FOUND || xshm_plat_now_ns() >= deadline)
             break;
-        plat_sleep_ms(5);
+        xshm_plat_sleep_ms(5);
     }
     if (err != SHM_SUCCESS)
         return err;
     c->tx = &c->seg.rings[1 + c->slot];
-    err = shm_ring_writer_init(c->tx);
-    c->tx_msgs0 = shm_ring_messages_written(c->tx);
+    err = xshm_ring_writer_init(c->tx);
+    c->tx_msgs0 = xshm_ring_messages_written(c->tx);
     c->tx_bytes0 = xa_load64_relaxed(&c->tx->hdr->bytes_written);
     c->rx_ptr = &c->rx;
-    shm_wake_target_init(&c->target, &c->rx.slot->wake_word, &c->rx_ptr, 1);
+    xshm_wake_target_init(&c->target, &c->rx.slot->wake_word, &c->rx_ptr, 1);
     char wname[PLAT_NAME_MAX];
     if (err == SHM_SUCCESS)
         err = wake_name(wname, sizeof(wname), c->base, c->generation, "s", 0);
     if (err == SHM_SUCCESS)
-        err = plat_wake_open(&c->server_wake, wname, false);
+        err = xshm_plat_wake_open(&c->server_wake, wname, false);
     if (err == SHM_SUCCESS)
         err = wake_name(wname, sizeof(wname), c->base, c->generation, "c", c->slot);
     if (err == SHM_SUCCESS)
-        err = plat_wake_open(&c->target.os, wname, false);
+        err = xshm_plat_wake_open(&c->target.os, wname, false);
     if (err != SHM_SUCCESS) {
         client_release(c);
         return err;
     }
     xa_store32_rel(&c->server_gone, 0);
-    xa_store64_relaxed(&c->last_poll_ns, plat_now_ns());
+    xa_store64_relaxed(&c->last_poll_ns, xshm_plat_now_ns());
     xa_fetch_add32(&c->seg.hdr->member_changes, 1); /* the server's listener */
     client_wake_server(c, 0);                        /* polls at once */
     return SHM_SUCCESS;
@@ -902,25 +902,25 @@ static shm_error_t client_open(shm_client_t *c)
 shm_client_t *shm_client_connect(const char *name)
 {
     char base[PLAT_NAME_MAX];
-    shm_error_t err = shm_channel_os_name(name, base, sizeof(base), NULL);
+    shm_error_t err = xshm_channel_os_name(name, base, sizeof(base), NULL);
     if (err != SHM_SUCCESS) {
-        shm_set_error(err);
+        xshm_set_error(err);
         return NULL;
     }
     shm_client_t *c = (shm_client_t *)calloc(1, sizeof(*c));
     if (!c) {
-        shm_set_error(SHM_ERROR_MEMORY);
+        xshm_set_error(SHM_ERROR_MEMORY);
         return NULL;
     }
     snprintf(c->base, sizeof(c->base), "%s", base);
-    shm_listener_init(&c->listener, &client_ops, c, &c->target);
+    xshm_listener_init(&c->listener, &client_ops, c, &c->target);
     err = client_open(c);
     if (err != SHM_SUCCESS) {
         client_free(c);
-        shm_set_error(err);
+        xshm_set_error(err);
         return NULL;
     }
-    shm_set_error(SHM_SUCCESS);
+    xshm_set_error(SHM_SUCCESS);
     return c;
 }
 
@@ -928,7 +928,7 @@ void shm_client_disconnect(shm_client_t *c)
 {
     if (!c)
         return;
-    bool own_thread = !shm_listener_stop(&c->listener);
+    bool own_thread = !xshm_listener_stop(&c->listener);
     ep_close(&c->sync, &c->target);
     if (!xa_load32_acq(&c->detached))
         client_release(c);
@@ -942,13 +942,13 @@ shm_error_t shm_client_reconnect(shm_client_t *c)
         return ret(SHM_ERROR_INVALID_PARAM);
     shm_event_callback_t cb;
     void *ud;
-    if (!shm_listener_callback(&c->listener, &cb, &ud))
+    if (!xshm_listener_callback(&c->listener, &cb, &ud))
         return ret(SHM_ERROR_INVALID_PARAM); /* called from our own callback */
     if (xa_load32_acq(&c->detached)) {
         cb = c->kept_cb;
         ud = c->kept_ud;
     }
-    shm_listener_stop(&c->listener);
+    xshm_listener_stop(&c->listener);
     ep_close(&c->sync, &c->target);
     if (!xa_load32_acq(&c->detached))
         client_release(c);
@@ -975,7 +975,7 @@ shm_error_t shm_client_send(shm_client_t *c, const void *data, uint32_t size)
         return ret(SHM_ERROR_NOT_CONNECTED);
     if (!c || !data || size == 0)
         return ret(SHM_ERROR_INVALID_PARAM);
-    bool fast = shm_block_lock(&c->sync.send_lock);
+    bool fast = xshm_block_lock(&c->sync.send_lock);
     shm_error_t err = SHM_ERROR_CLOSED;
     if (!ep_closing(&c->sync)) { /* the ring only then: see shm_server_send */
         bool check = (++c->send_count & 1023u) == 0;
@@ -983,12 +983,12 @@ shm_error_t shm_client_send(shm_client_t *c, const void *data, uint32_t size)
         if (size > c->tx->max_payload)
             err = SHM_ERROR_INVALID_PARAM;
         else if (!(check ? client_gone_now(c) : client_server_gone(c, false))) {
-            err = shm_ring_write(c->tx, data, size);
+            err = xshm_ring_write(c->tx, data, size);
             if (err == SHM_SUCCESS)
-                shm_ev_notify(c->tx, client_wake_server, c);
+                xshm_ev_notify(c->tx, client_wake_server, c);
         }
     }
-    shm_block_unlock(&c->sync.send_lock, fast);
+    xshm_block_unlock(&c->sync.send_lock, fast);
     return ret(err);
 }
 
@@ -997,11 +997,11 @@ static shm_error_t client_try_receive(void *ep, void *data, uint32_t *size)
     shm_client_t *c = (shm_client_t *)ep;
     if (!client_same_channel(c))
         return SHM_ERROR_EMPTY; /* the caller then finds the server gone */
-    shm_error_t e = shm_ring_read(&c->rx, data, size);
+    shm_error_t e = xshm_ring_read(&c->rx, data, size);
     if (e == SHM_SUCCESS && !client_same_channel(c))
         return SHM_ERROR_EMPTY; /* laid out anew while we read */
     if (e == SHM_ERROR_INVALID_SEGMENT)
-        shm_listener_push(&c->listener, SHM_EVENT_ERROR, NULL, e);
+        xshm_listener_push(&c->listener, SHM_EVENT_ERROR, NULL, e);
     return e;
 }
 
@@ -1033,10 +1033,10 @@ shm_error_t shm_client_register_callback(shm_client_t *c, shm_event_callback_t c
         return ret(SHM_ERROR_NOT_CONNECTED);
     if (ep_closing(&c->sync))
         return ret(SHM_ERROR_CLOSED);
-    bool was_active = shm_listener_active(&c->listener);
-    shm_error_t err = shm_listener_start(&c->listener, cb, ud);
+    bool was_active = xshm_listener_active(&c->listener);
+    shm_error_t err = xshm_listener_start(&c->listener, cb, ud);
     if (err == SHM_SUCCESS && !was_active && !client_server_gone(c, true))
-        shm_listener_push(&c->listener, SHM_EVENT_CONNECT, &c->server_info, SHM_SUCCESS);
+        xshm_listener_push(&c->listener, SHM_EVENT_CONNECT, &c->server_info, SHM_SUCCESS);
     return ret(err);
 }
 
@@ -1049,10 +1049,10 @@ shm_error_t shm_client_get_stats(shm_client_t *c, shm_stats_t *st)
     if (ep_closing(&c->sync))
         return ret(SHM_ERROR_CLOSED);
     memset(st, 0, sizeof(*st));
-    st->messages_sent = shm_ring_messages_written(c->tx) - c->tx_msgs0;
+    st->messages_sent = xshm_ring_messages_written(c->tx) - c->tx_msgs0;
     st->bytes_sent = xa_load64_relaxed(&c->tx->hdr->bytes_written) - c->tx_bytes0;
     shm_reader_counts_t n;
-    shm_ring_reader_counts(&c->rx, &n);
+    xshm_ring_reader_counts(&c->rx, &n);
     st->messages_received = n.received;
     st->bytes_received = n.bytes;
     st->messages_lost = n.lost;
@@ -1062,6 +1062,6 @@ shm_error_t shm_client_get_stats(shm_client_t *c, shm_stats_t *st)
 
 shm_ring_t *shm_client_tx_ring(shm_client_t *c)
 {
-    shm_set_error(c ? SHM_SUCCESS : SHM_ERROR_INVALID_PARAM);
+    xshm_set_error(c ? SHM_SUCCESS : SHM_ERROR_INVALID_PARAM);
     return c ? c->tx : NULL;
 }

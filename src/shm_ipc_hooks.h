@@ -23,7 +23,7 @@ extern "C" {
  * test tell "at once" from "at the next periodic check" without measuring
  * time. Other calls (receive, send, get_stats) still look for clients.
  */
-void shm_server_test_wake_only(shm_server_t *server, bool on);
+void xshm_server_test_wake_only(shm_server_t *server, bool on);
 
 #ifdef __cplusplus
 }

@@ -108,7 +108,7 @@ static uint32_t record_size(uint32_t payload)
 
 static uint32_t ptr_bits(void) { return (uint32_t)(sizeof(void *) * 8); }
 
-shm_error_t shm_seg_params_check(const shm_seg_params_t *p)
+shm_error_t xshm_seg_params_check(const shm_seg_params_t *p)
 {
     if (!p || p->ring_count < 1 || p->ring_count > SHM_SEG_MAX_RINGS)
         return SHM_ERROR_INVALID_PARAM;
@@ -130,9 +130,9 @@ static size_t layout_size(uint32_t ring_count, uint32_t capacity, uint32_t max_r
     return (size_t)total;
 }
 
-size_t shm_segment_size(const shm_seg_params_t *p)
+size_t xshm_segment_size(const shm_seg_params_t *p)
 {
-    if (shm_seg_params_check(p) != SHM_SUCCESS)
+    if (xshm_seg_params_check(p) != SHM_SUCCESS)
         return 0;
     return layout_size(p->ring_count, p->capacity, p->max_readers);
 }
@@ -160,17 +160,17 @@ static void bind_rings(shm_segment_t *seg, uint8_t *base, uint32_t ring_count,
     }
 }
 
-shm_error_t shm_segment_format(shm_segment_t *seg, void *mem, size_t size,
+shm_error_t xshm_segment_format(shm_segment_t *seg, void *mem, size_t size,
                                const shm_seg_params_t *p)
 {
     if (!seg || !mem || ((uintptr_t)mem & (SHM_CACHE_LINE - 1)) != 0)
         return SHM_ERROR_INVALID_PARAM;
-    size_t need = shm_segment_size(p);
+    size_t need = xshm_segment_size(p);
     if (need == 0 || size < need)
         return SHM_ERROR_INVALID_PARAM;
 
     plat_proc_id_t self;
-    plat_proc_self(&self);
+    xshm_plat_proc_self(&self);
     uint8_t *base = (uint8_t *)mem;
     shm_seg_header_t *h = (shm_seg_header_t *)mem;
     xa_store32_rel(&h->magic, 0); /* unpublished while we write */
@@ -185,7 +185,7 @@ shm_error_t shm_segment_format(shm_segment_t *seg, void *mem, size_t size,
     h->creator_ptr_bits = ptr_bits();
     h->creator_pid = self.pid;
     h->creator_start = self.start_time;
-    h->generation = plat_now_ns() ^ ((uint64_t)self.pid << 32) ^ self.start_time;
+    h->generation = xshm_plat_now_ns() ^ ((uint64_t)self.pid << 32) ^ self.start_time;
     h->cfg_blocking = p->blocking ? 1u : 0u;
     h->cfg_timeout_ms = p->timeout_ms;
     h->state = SHM_SEG_INITIALIZING; /* READY once its owner is set up */
@@ -206,7 +206,7 @@ shm_error_t shm_segment_format(shm_segment_t *seg, void *mem, size_t size,
     return SHM_SUCCESS;
 }
 
-shm_error_t shm_segment_attach(shm_segment_t *seg, void *mem, size_t size)
+shm_error_t xshm_segment_attach(shm_segment_t *seg, void *mem, size_t size)
 {
     if (!seg || !mem || ((uintptr_t)mem & 7u) != 0)
         return SHM_ERROR_INVALID_PARAM;
@@ -230,7 +230,7 @@ shm_error_t shm_segment_attach(shm_segment_t *seg, void *mem, size_t size)
         maxmsg != SHM_MAX_MESSAGE_SIZE)
         return SHM_ERROR_INVALID_SEGMENT;
     shm_seg_params_t p = {rings, cap, readers, false, 0};
-    if (shm_seg_params_check(&p) != SHM_SUCCESS)
+    if (xshm_seg_params_check(&p) != SHM_SUCCESS)
         return SHM_ERROR_INVALID_SEGMENT;
     size_t need = layout_size(rings, cap, readers);
     if (need == 0 || total != (uint64_t)need || need > size)
@@ -253,60 +253,60 @@ shm_error_t shm_segment_attach(shm_segment_t *seg, void *mem, size_t size)
     return SHM_SUCCESS;
 }
 
-shm_error_t shm_segment_create(shm_segment_t *seg, const char *os_name,
+shm_error_t xshm_segment_create(shm_segment_t *seg, const char *os_name,
                                const shm_seg_params_t *p)
 {
     if (!seg || !os_name)
         return SHM_ERROR_INVALID_PARAM;
-    size_t need = shm_segment_size(p);
+    size_t need = xshm_segment_size(p);
     if (need == 0)
         return SHM_ERROR_INVALID_PARAM;
     plat_shm_t shm;
     memset(&shm, 0, sizeof(shm));
-    shm_error_t err = plat_shm_create(&shm, os_name, need);
+    shm_error_t err = xshm_plat_shm_create(&shm, os_name, need);
     if (err != SHM_SUCCESS)
         return err;
-    err = shm_segment_format(seg, shm.base, shm.size, p);
+    err = xshm_segment_format(seg, shm.base, shm.size, p);
     if (err != SHM_SUCCESS) {
-        plat_shm_close(&shm);
-        plat_shm_unlink(os_name);
+        xshm_plat_shm_close(&shm);
+        xshm_plat_shm_unlink(os_name);
         return err;
     }
     seg->shm = shm;
     return SHM_SUCCESS;
 }
 
-shm_error_t shm_segment_open(shm_segment_t *seg, const char *os_name)
+shm_error_t xshm_segment_open(shm_segment_t *seg, const char *os_name)
 {
     if (!seg || !os_name)
         return SHM_ERROR_INVALID_PARAM;
     plat_shm_t shm;
     memset(&shm, 0, sizeof(shm));
-    shm_error_t err = plat_shm_open(&shm, os_name);
+    shm_error_t err = xshm_plat_shm_open(&shm, os_name);
     if (err != SHM_SUCCESS)
         return err;
-    err = shm_segment_attach(seg, shm.base, shm.size);
+    err = xshm_segment_attach(seg, shm.base, shm.size);
     if (err != SHM_SUCCESS) {
-        plat_shm_close(&shm);
+        xshm_plat_shm_close(&shm);
         return err;
     }
     seg->shm = shm;
     return SHM_SUCCESS;
 }
 
-void shm_segment_publish(shm_segment_t *seg)
+void xshm_segment_publish(shm_segment_t *seg)
 {
     xa_store32_rel(&seg->hdr->state, SHM_SEG_READY);
 }
 
-void shm_segment_close(shm_segment_t *seg)
+void xshm_segment_close(shm_segment_t *seg)
 {
     if (!seg)
         return;
     for (uint32_t i = 0; i < seg->ring_count && i < SHM_SEG_MAX_RINGS; i++)
-        shm_ring_writer_fini(&seg->rings[i]);
+        xshm_ring_writer_fini(&seg->rings[i]);
     if (seg->shm.base)
-        plat_shm_close(&seg->shm);
+        xshm_plat_shm_close(&seg->shm);
     memset(seg, 0, sizeof(*seg));
 }
 
@@ -388,7 +388,7 @@ static uint64_t advance_head(const shm_ring_t *r, uint64_t head, uint64_t tail, 
     return head;
 }
 
-shm_error_t shm_ring_writer_init(shm_ring_t *r)
+shm_error_t xshm_ring_writer_init(shm_ring_t *r)
 {
     if (!r || !r->hdr)
         return SHM_ERROR_INVALID_PARAM;
@@ -455,12 +455,12 @@ shm_error_t shm_ring_writer_init(shm_ring_t *r)
     xa_store64_rel(&h->intent, tail);
     xa_store64_rel(&h->tail, tail);
     plat_proc_id_t self;
-    plat_proc_self(&self);
+    xshm_plat_proc_self(&self);
     xa_store32_relaxed(&h->writer_pid, self.pid);
     xa_store64_relaxed(&h->writer_start, self.start_time);
     xa_store32_relaxed(&h->writer_ptr_bits, ptr_bits());
     /* A sleeper whose remote fence failed asked writers to fence themselves. */
-    r->w_remote_fence = plat_remote_fence_register() && xa_load32_acq(&h->fence_failed) == 0;
+    r->w_remote_fence = xshm_plat_remote_fence_register() && xa_load32_acq(&h->fence_failed) == 0;
     /* Published with a full fence: a reader that sleeps after seeing the flag
      * fences for us; one that saw it clear keeps relying on our own fence. */
     xa_xchg32(&h->writer_flags, r->w_remote_fence ? SHM_WRITER_REMOTE_FENCE : 0u);
@@ -473,7 +473,7 @@ shm_error_t shm_ring_writer_init(shm_ring_t *r)
     return SHM_SUCCESS;
 }
 
-void shm_ring_writer_fini(shm_ring_t *r)
+void xshm_ring_writer_fini(shm_ring_t *r)
 {
     if (r)
         r->writer_ready = false;
@@ -481,7 +481,7 @@ void shm_ring_writer_fini(shm_ring_t *r)
 
 /*
  * Write protocol, with the C11 argument for each step (the reader's side is
- * in shm_ring_read):
+ * in xshm_ring_read):
  *  1. head, limit and intent are stored (relaxed) before the release fence
  *     F1, and every byte of the new records after it. A reader that copies
  *     any of those bytes and then runs its acquire fence F2 synchronises
@@ -503,7 +503,7 @@ void shm_ring_writer_fini(shm_ring_t *r)
  *     published with it under pub_ver (odd while they change), for readers
  *     that attach or resynchronise.
  */
-shm_error_t shm_ring_write(shm_ring_t *r, const void *data, uint32_t size)
+shm_error_t xshm_ring_write(shm_ring_t *r, const void *data, uint32_t size)
 {
     if (!r || !r->hdr || !data || size == 0 || size > r->max_payload)
         return SHM_ERROR_INVALID_PARAM;
@@ -564,11 +564,11 @@ shm_error_t shm_ring_write(shm_ring_t *r, const void *data, uint32_t size)
     return SHM_SUCCESS;
 }
 
-bool shm_ring_wake_needed(shm_ring_t *r)
+bool xshm_ring_wake_needed(shm_ring_t *r)
 {
     /* Orders our tail store before the load of `waiters`; the reader does the
      * mirror image (waiting store, fence, tail load): one side sees the other.
-     * With a remote fence the sleeper's plat_remote_fence() plays our part,
+     * With a remote fence the sleeper's xshm_plat_remote_fence() plays our part,
      * until a sleeper reports that its remote fence failed. */
     if (r->w_remote_fence) {
         if (xa_load32_relaxed(&r->hdr->fence_failed) == 0) {
@@ -581,7 +581,7 @@ bool shm_ring_wake_needed(shm_ring_t *r)
     return xa_load32_relaxed(&r->hdr->waiters) != 0;
 }
 
-void shm_ring_wake_sleepers(shm_ring_t *r, void (*wake)(void *ctx, uint32_t slot), void *ctx)
+void xshm_ring_wake_sleepers(shm_ring_t *r, void (*wake)(void *ctx, uint32_t slot), void *ctx)
 {
     for (uint32_t i = 0; i < r->max_readers; i++) {
         shm_reader_slot_t *s = &r->slots[i];
@@ -626,7 +626,7 @@ static void publish_fields(shm_ring_reader_t *rd)
 }
 
 /* Show our position and counters in our slot while our claim stands. A
- * claim is taken from a process only once it is gone (shm_ring_slot_reclaim),
+ * claim is taken from a process only once it is gone (xshm_ring_slot_reclaim),
  * so the check guards against a reader wrongly taken for gone, not a race
  * of two live owners. */
 static void reader_publish(shm_ring_reader_t *rd)
@@ -635,7 +635,7 @@ static void reader_publish(shm_ring_reader_t *rd)
         publish_fields(rd);
 }
 
-void shm_ring_reader_counts(const shm_ring_reader_t *rd, shm_reader_counts_t *out)
+void xshm_ring_reader_counts(const shm_ring_reader_t *rd, shm_reader_counts_t *out)
 {
     memset(out, 0, sizeof(*out));
     if (!rd || !rd->slot)
@@ -645,12 +645,12 @@ void shm_ring_reader_counts(const shm_ring_reader_t *rd, shm_reader_counts_t *ou
     out->lost = xa_load64_relaxed(&rd->slot->lost);
 }
 
-shm_error_t shm_ring_reader_attach(shm_ring_t *r, shm_ring_reader_t *rd)
+shm_error_t xshm_ring_reader_attach(shm_ring_t *r, shm_ring_reader_t *rd)
 {
     if (!r || !r->hdr || !rd)
         return SHM_ERROR_INVALID_PARAM;
     plat_proc_id_t self;
-    plat_proc_self(&self);
+    xshm_plat_proc_self(&self);
     for (uint32_t i = 0; i < r->max_readers; i++) {
         shm_reader_slot_t *s = &r->slots[i];
         uint64_t word = xa_load64_acq(&s->claim);
@@ -701,7 +701,7 @@ static uint64_t freed(uint64_t claim)
     return SHM_CLAIM(SHM_CLAIM_PID(claim), SHM_CLAIM_EPOCH(claim), SHM_SLOT_FREE);
 }
 
-void shm_ring_reader_detach(shm_ring_reader_t *rd)
+void xshm_ring_reader_detach(shm_ring_reader_t *rd)
 {
     if (!rd || !rd->slot)
         return;
@@ -713,16 +713,16 @@ void shm_ring_reader_detach(shm_ring_reader_t *rd)
     rd->ring = NULL;
 }
 
-uint64_t shm_ring_reader_claim(const shm_ring_reader_t *rd) { return rd->claim; }
+uint64_t xshm_ring_reader_claim(const shm_ring_reader_t *rd) { return rd->claim; }
 
-uint64_t shm_ring_slot_claim(const shm_ring_t *r, uint32_t i)
+uint64_t xshm_ring_slot_claim(const shm_ring_t *r, uint32_t i)
 {
     if (!r || !r->hdr || i >= r->max_readers)
         return 0;
     return xa_load64_acq(&r->slots[i].claim);
 }
 
-bool shm_ring_slot_reclaim(shm_ring_t *r, uint32_t i, uint64_t observed)
+bool xshm_ring_slot_reclaim(shm_ring_t *r, uint32_t i, uint64_t observed)
 {
     if (!r || i >= r->max_readers || SHM_CLAIM_STATE(observed) == SHM_SLOT_FREE)
         return false;
@@ -735,7 +735,7 @@ bool shm_ring_slot_reclaim(shm_ring_t *r, uint32_t i, uint64_t observed)
     return xa_cas64(&s->claim, observed, freed(observed));
 }
 
-bool shm_ring_reader_pending(const shm_ring_reader_t *rd)
+bool xshm_ring_reader_pending(const shm_ring_reader_t *rd)
 {
     /* Called without the reader's lock (a hint for waiting): the cursor is
      * only ever stored atomically. */
@@ -745,7 +745,7 @@ bool shm_ring_reader_pending(const shm_ring_reader_t *rd)
 /*
  * True unless the record at pos is intact after the caller's copy of it.
  * The acquire fence pairs with the writer's release fence before its data
- * stores (shm_ring_write, step 1): if any copied byte was written after the
+ * stores (xshm_ring_write, step 1): if any copied byte was written after the
  * record at pos was given up, the writer's new limit and head are visible
  * now. limit <= pos + capacity: the writer has not written at pos +
  * capacity or beyond, where the record's bytes lie in the next lap; else
@@ -789,7 +789,7 @@ static shm_error_t resync(shm_ring_reader_t *rd, bool corrupt)
 }
 
 /*
- * Read protocol (the writer's side is in shm_ring_write):
+ * Read protocol (the writer's side is in xshm_ring_write):
  *  1. tail is loaded with acquire, only when the reader has read all it
  *     knew of (a lagging reader batches): every record below it is written.
  *  2. The record's header is copied and bounded, then its payload.
@@ -803,7 +803,7 @@ static shm_error_t resync(shm_ring_reader_t *rd, bool corrupt)
  * A record that is too big for the caller's buffer, malformed, or padding is
  * acted upon only after the same check.
  */
-shm_error_t shm_ring_read(shm_ring_reader_t *rd, void *buf, uint32_t *size)
+shm_error_t xshm_ring_read(shm_ring_reader_t *rd, void *buf, uint32_t *size)
 {
     if (!rd || !rd->ring || !size || (!buf && *size != 0))
         return SHM_ERROR_INVALID_PARAM;
@@ -915,9 +915,9 @@ shm_error_t shm_ring_read(shm_ring_reader_t *rd, void *buf, uint32_t *size)
     return result;
 }
 
-uint64_t shm_ring_reader_lost(const shm_ring_reader_t *rd) { return rd ? rd->lost : 0; }
+uint64_t xshm_ring_reader_lost(const shm_ring_reader_t *rd) { return rd ? rd->lost : 0; }
 
-bool shm_ring_reader_sleep_begin(shm_ring_reader_t *rd)
+bool xshm_ring_reader_sleep_begin(shm_ring_reader_t *rd)
 {
     if (xa_xchg32(&rd->slot->waiting, 1) == 0)
         xa_fetch_add32(&rd->ring->hdr->waiters, 1);
@@ -929,19 +929,19 @@ bool shm_ring_reader_sleep_begin(shm_ring_reader_t *rd)
            xa_load32_relaxed(&h->fence_failed) == 0;
 }
 
-void shm_ring_reader_fence_failed(shm_ring_reader_t *rd)
+void xshm_ring_reader_fence_failed(shm_ring_reader_t *rd)
 {
     xa_xchg32(&rd->ring->hdr->fence_failed, 1);
 }
 
-void shm_ring_reader_sleep_end(shm_ring_reader_t *rd)
+void xshm_ring_reader_sleep_end(shm_ring_reader_t *rd)
 {
     clear_waiting(rd->ring, rd->slot);
 }
 
 /* ---- monitoring ----------------------------------------------------------------------------- */
 
-uint32_t shm_ring_active_readers(const shm_ring_t *r)
+uint32_t xshm_ring_active_readers(const shm_ring_t *r)
 {
     uint32_t n = 0;
     if (!r || !r->hdr)
@@ -969,7 +969,7 @@ uint32_t shm_ring_available(const shm_ring_t *r)
     return used >= r->capacity ? 0 : (uint32_t)(r->capacity - used);
 }
 
-uint64_t shm_ring_messages_written(const shm_ring_t *r)
+uint64_t xshm_ring_messages_written(const shm_ring_t *r)
 {
     return (r && r->hdr) ? xa_load64_acq(&r->hdr->next_seq) : 0;
 }

@@ -124,7 +124,7 @@ typedef struct shm_seg_header {
 
 /* writer_flags */
 #define SHM_WRITER_REMOTE_FENCE 1u /* the writer skips its fence: sleepers call
-                                      plat_remote_fence() before sleeping */
+                                      xshm_plat_remote_fence() before sleeping */
 
 typedef struct shm_ring_header {
     /* line 0: fixed at creation, the writer's identity, and words written
@@ -220,7 +220,7 @@ typedef struct shm_segment {
 /* A reader of one ring, with its claimed slot. Not shared between processes;
  * the threads of one process serialise their calls on it. */
 typedef struct shm_ring_reader {
-    XA_ALIGN8 uint64_t cursor; /* atomic: shm_ring_reader_pending() reads it
+    XA_ALIGN8 uint64_t cursor; /* atomic: xshm_ring_reader_pending() reads it
                                   without the caller's lock */
     uint64_t tail_seen;       /* the tail as last loaded: reload only at it */
     uint64_t seq_pos;         /* position from which expected_seq holds */
@@ -239,17 +239,17 @@ typedef struct shm_ring_reader {
 /* ---- segment ---------------------------------------------------------------- */
 
 /* Bytes a segment with these parameters needs; 0 if they are invalid. */
-size_t shm_segment_size(const shm_seg_params_t *p);
+size_t xshm_segment_size(const shm_seg_params_t *p);
 
 /* Check parameters: SHM_SUCCESS or SHM_ERROR_INVALID_PARAM. */
-shm_error_t shm_seg_params_check(const shm_seg_params_t *p);
+shm_error_t xshm_seg_params_check(const shm_seg_params_t *p);
 
 /*
  * Lay out a new segment in `mem` (size bytes, zeroed or not, 64-byte aligned)
  * and mark it ready; the creator identity is the calling process. Then attach
- * `seg` to it as shm_segment_attach does. Errors: SHM_ERROR_INVALID_PARAM.
+ * `seg` to it as xshm_segment_attach does. Errors: SHM_ERROR_INVALID_PARAM.
  */
-shm_error_t shm_segment_format(shm_segment_t *seg, void *mem, size_t size,
+shm_error_t xshm_segment_format(shm_segment_t *seg, void *mem, size_t size,
                                const shm_seg_params_t *p);
 
 /*
@@ -259,42 +259,42 @@ shm_error_t shm_segment_format(shm_segment_t *seg, void *mem, size_t size,
  * reader count, or a layout larger than the mapping), SHM_ERROR_NOT_FOUND
  * (header not yet published by its creator), SHM_ERROR_INVALID_PARAM.
  */
-shm_error_t shm_segment_attach(shm_segment_t *seg, void *mem, size_t size);
+shm_error_t xshm_segment_attach(shm_segment_t *seg, void *mem, size_t size);
 
-/* Create a named segment (plat_shm_create + format). Errors: those two. */
-shm_error_t shm_segment_create(shm_segment_t *seg, const char *os_name,
+/* Create a named segment (xshm_plat_shm_create + format). Errors: those two. */
+shm_error_t xshm_segment_create(shm_segment_t *seg, const char *os_name,
                                const shm_seg_params_t *p);
 
-/* Open a named segment (plat_shm_open + attach). */
-shm_error_t shm_segment_open(shm_segment_t *seg, const char *os_name);
+/* Open a named segment (xshm_plat_shm_open + attach). */
+shm_error_t xshm_segment_open(shm_segment_t *seg, const char *os_name);
 
 /* Mark the segment READY (release): its creator has set up everything a
  * peer may rely on (readers attached, wake-up objects created). format
  * leaves it INITIALIZING. */
-void shm_segment_publish(shm_segment_t *seg);
+void xshm_segment_publish(shm_segment_t *seg);
 
 /* Release process-local state and unmap (does not unlink the name). */
-void shm_segment_close(shm_segment_t *seg);
+void xshm_segment_close(shm_segment_t *seg);
 
 /* ---- writer ------------------------------------------------------------------ */
 
 /* Prepare `ring` for writing from this process (recovers the writer state
- * from shared memory). Call once before shm_ring_write. */
-shm_error_t shm_ring_writer_init(shm_ring_t *ring);
-void shm_ring_writer_fini(shm_ring_t *ring);
+ * from shared memory). Call once before xshm_ring_write. */
+shm_error_t xshm_ring_writer_init(shm_ring_t *ring);
+void xshm_ring_writer_fini(shm_ring_t *ring);
 
 /*
  * Append one message of 1..ring->max_payload bytes. Never blocks on readers:
  * the oldest records are overwritten when the ring is full. Callers
  * serialise the writing threads of their process.
  * Errors: SHM_ERROR_INVALID_PARAM (NULL data, size 0 or too large).
- * The caller wakes sleeping readers afterwards (shm_ring_wake_needed).
+ * The caller wakes sleeping readers afterwards (xshm_ring_wake_needed).
  */
-shm_error_t shm_ring_write(shm_ring_t *ring, const void *data, uint32_t size);
+shm_error_t xshm_ring_write(shm_ring_t *ring, const void *data, uint32_t size);
 
 /* After a write: a full fence, then true when some reader slot may be
  * sleeping (the writer then wakes the slots whose `waiting` is set). */
-bool shm_ring_wake_needed(shm_ring_t *ring);
+bool xshm_ring_wake_needed(shm_ring_t *ring);
 
 /* ---- readers -------------------------------------------------------------------- */
 
@@ -303,17 +303,17 @@ bool shm_ring_wake_needed(shm_ring_t *ring);
  * reader starts at the current tail (it receives messages written from now
  * on). Errors: SHM_ERROR_BUSY when every slot is taken.
  */
-shm_error_t shm_ring_reader_attach(shm_ring_t *ring, shm_ring_reader_t *r);
+shm_error_t xshm_ring_reader_attach(shm_ring_t *ring, shm_ring_reader_t *r);
 
 /* Give the slot back (only if our claim still stands). */
-void shm_ring_reader_detach(shm_ring_reader_t *r);
+void xshm_ring_reader_detach(shm_ring_reader_t *r);
 
 /* The slot's claim word as this reader holds it (ACTIVE). */
-uint64_t shm_ring_reader_claim(const shm_ring_reader_t *r);
+uint64_t xshm_ring_reader_claim(const shm_ring_reader_t *r);
 
 /* The claim word of slot i (acquire: the owner's identity, written before
  * it became ACTIVE, may be read after it). */
-uint64_t shm_ring_slot_claim(const shm_ring_t *ring, uint32_t i);
+uint64_t xshm_ring_slot_claim(const shm_ring_t *ring, uint32_t i);
 
 /*
  * Free slot i of a reader whose process is gone, if its claim word still
@@ -322,9 +322,9 @@ uint64_t shm_ring_slot_claim(const shm_ring_t *ring, uint32_t i);
  * process SHM_CLAIM_PID(observed) (with the slot's start time, once ACTIVE)
  * is not running: an owner that is alive, however slow, keeps its slot.
  */
-bool shm_ring_slot_reclaim(shm_ring_t *ring, uint32_t i, uint64_t observed);
+bool xshm_ring_slot_reclaim(shm_ring_t *ring, uint32_t i, uint64_t observed);
 
-/* Records a read may try before it gives up (see shm_ring_read). The
+/* Records a read may try before it gives up (see xshm_ring_read). The
  * interleaving explorer's build lowers it, to reach that end. */
 #ifndef SHM_RING_READ_TRIES
 #define SHM_RING_READ_TRIES (1u << 20)
@@ -341,38 +341,38 @@ bool shm_ring_slot_reclaim(shm_ring_t *ring, uint32_t i, uint64_t observed);
  * loss is counted, the next call goes on from the oldest intact record.
  * Callers serialise their calls on one reader.
  */
-shm_error_t shm_ring_read(shm_ring_reader_t *r, void *buf, uint32_t *size);
+shm_error_t xshm_ring_read(shm_ring_reader_t *r, void *buf, uint32_t *size);
 
 /* True when the reader has unread records (a cheap check, no copy). */
-bool shm_ring_reader_pending(const shm_ring_reader_t *r);
+bool xshm_ring_reader_pending(const shm_ring_reader_t *r);
 
 /*
  * Sleeping (the event-count pattern, driven by shm_events.c):
  *   reader: w = wake word; sleep_begin (marks waiting, full fence);
  *           if (!pending) wait(word, w); sleep_end;
- *   writer: publish; if (shm_ring_wake_needed) shm_ring_wake_sleepers(...)
+ *   writer: publish; if (xshm_ring_wake_needed) xshm_ring_wake_sleepers(...)
  * wake_sleepers clears each slot's waiting mark and calls wake(ctx, slot),
  * which bumps that reader's wake word and signals its wake-up object.
  */
-/* Returns true when the caller must plat_remote_fence() before sleeping. */
-bool shm_ring_reader_sleep_begin(shm_ring_reader_t *r);
-/* The caller's plat_remote_fence() failed: tell the writer to fence itself
+/* Returns true when the caller must xshm_plat_remote_fence() before sleeping. */
+bool xshm_ring_reader_sleep_begin(shm_ring_reader_t *r);
+/* The caller's xshm_plat_remote_fence() failed: tell the writer to fence itself
  * from now on (full fence). A write in flight may still have skipped its
  * fence: the caller bounds its sleep (SHM_FENCE_FAILED_SLEEP_MS). */
-void shm_ring_reader_fence_failed(shm_ring_reader_t *r);
+void xshm_ring_reader_fence_failed(shm_ring_reader_t *r);
 #define SHM_FENCE_FAILED_SLEEP_MS 1u
-void shm_ring_reader_sleep_end(shm_ring_reader_t *r);
-void shm_ring_wake_sleepers(shm_ring_t *ring, void (*wake)(void *ctx, uint32_t slot),
+void xshm_ring_reader_sleep_end(shm_ring_reader_t *r);
+void xshm_ring_wake_sleepers(shm_ring_t *ring, void (*wake)(void *ctx, uint32_t slot),
                             void *ctx);
 
 /* Messages lost by this reader so far (exact). */
-uint64_t shm_ring_reader_lost(const shm_ring_reader_t *r);
+uint64_t xshm_ring_reader_lost(const shm_ring_reader_t *r);
 
 /* The counters a reader publishes in its slot (any thread may read them). */
 typedef struct shm_reader_counts {
     uint64_t received, bytes, lost;
 } shm_reader_counts_t;
-void shm_ring_reader_counts(const shm_ring_reader_t *r, shm_reader_counts_t *out);
+void xshm_ring_reader_counts(const shm_ring_reader_t *r, shm_reader_counts_t *out);
 
 /* ---- monitoring ------------------------------------------------------------------ */
 
@@ -380,10 +380,10 @@ void shm_ring_reader_counts(const shm_ring_reader_t *r, shm_reader_counts_t *out
  * active reader loses data. */
 
 /* Number of slots in the ACTIVE state. */
-uint32_t shm_ring_active_readers(const shm_ring_t *ring);
+uint32_t xshm_ring_active_readers(const shm_ring_t *ring);
 
 /* Messages written to the ring so far. */
-uint64_t shm_ring_messages_written(const shm_ring_t *ring);
+uint64_t xshm_ring_messages_written(const shm_ring_t *ring);
 
 #ifdef __cplusplus
 }

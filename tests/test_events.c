@@ -46,23 +46,23 @@ static int setup(void **state)
 {
     fixture_t *f = (fixture_t *)calloc(1, sizeof(*f));
     shm_seg_params_t p = {1, 1u << 16, 2, true, 0};
-    size_t size = shm_segment_size(&p);
+    size_t size = xshm_segment_size(&p);
     f->mem = tm_alloc64(size);
-    if (!f->mem || shm_segment_format(&f->seg, f->mem, size, &p) != SHM_SUCCESS)
+    if (!f->mem || xshm_segment_format(&f->seg, f->mem, size, &p) != SHM_SUCCESS)
         return -1;
     f->ring = &f->seg.rings[0];
-    if (shm_ring_writer_init(f->ring) != SHM_SUCCESS ||
-        shm_ring_reader_attach(f->ring, &f->rd) != SHM_SUCCESS)
+    if (xshm_ring_writer_init(f->ring) != SHM_SUCCESS ||
+        xshm_ring_reader_attach(f->ring, &f->rd) != SHM_SUCCESS)
         return -1;
     f->rd_ptr = &f->rd;
-    shm_wake_target_init(&f->target, &f->rd.slot->wake_word, &f->rd_ptr, 1);
+    xshm_wake_target_init(&f->target, &f->rd.slot->wake_word, &f->rd_ptr, 1);
     char name[80], os[PLAT_NAME_MAX];
     tp_unique_name(name, sizeof(name), "ev");
     snprintf(os, sizeof(os), "Local\\xshm.%s.w", name);
 #ifndef _WIN32
     snprintf(os, sizeof(os), "xshm.%s.w", name);
 #endif
-    if (plat_wake_open(&f->target.os, os, true) != SHM_SUCCESS)
+    if (xshm_plat_wake_open(&f->target.os, os, true) != SHM_SUCCESS)
         return -1;
     *state = f;
     return 0;
@@ -72,29 +72,29 @@ static int teardown(void **state)
 {
     fixture_t *f = (fixture_t *)*state;
     end_leftovers(f);
-    plat_wake_close(&f->target.os);
-    shm_wake_target_fini(&f->target);
-    shm_ring_reader_detach(&f->rd);
-    shm_segment_close(&f->seg);
+    xshm_plat_wake_close(&f->target.os);
+    xshm_wake_target_fini(&f->target);
+    xshm_ring_reader_detach(&f->rd);
+    xshm_segment_close(&f->seg);
     tm_free64(f->mem);
     free(f);
     return 0;
 }
 
-static bool pending(void *ctx) { return shm_ring_reader_pending(&((fixture_t *)ctx)->rd); }
+static bool pending(void *ctx) { return xshm_ring_reader_pending(&((fixture_t *)ctx)->rd); }
 
 /* The writer's side of a wake-up: bump the slot's word, signal its object. */
 static void wake_slot(void *ctx, uint32_t slot)
 {
     fixture_t *f = (fixture_t *)ctx;
     (void)slot;
-    shm_ev_signal(f->target.word, &f->target.os);
+    xshm_ev_signal(f->target.word, &f->target.os);
 }
 
 static void write_and_notify(fixture_t *f, uint32_t value)
 {
-    assert_int_equal(shm_ring_write(f->ring, &value, sizeof(value)), SHM_SUCCESS);
-    shm_ev_notify(f->ring, wake_slot, f);
+    assert_int_equal(xshm_ring_write(f->ring, &value, sizeof(value)), SHM_SUCCESS);
+    xshm_ev_notify(f->ring, wake_slot, f);
 }
 
 /* Start a thread that the teardown joins if the test does not. */
@@ -102,7 +102,7 @@ static plat_thread_t *start_thread(fixture_t *f, plat_thread_fn fn, void *arg)
 {
     assert_true(f->nthreads < sizeof(f->threads) / sizeof(f->threads[0]));
     plat_thread_t *t = &f->threads[f->nthreads];
-    assert_int_equal(plat_thread_start(t, fn, arg), SHM_SUCCESS);
+    assert_int_equal(xshm_plat_thread_start(t, fn, arg), SHM_SUCCESS);
     f->nthreads++;
     return t;
 }
@@ -110,7 +110,7 @@ static plat_thread_t *start_thread(fixture_t *f, plat_thread_fn fn, void *arg)
 static void join_threads(fixture_t *f)
 {
     for (uint32_t i = 0; i < f->nthreads; i++)
-        plat_thread_join(&f->threads[i]);
+        xshm_plat_thread_join(&f->threads[i]);
     f->nthreads = 0;
 }
 
@@ -119,9 +119,9 @@ static void join_threads(fixture_t *f)
 static void test_wait_times_out(void **state)
 {
     fixture_t *f = (fixture_t *)*state;
-    uint64_t t0 = plat_now_ns();
-    assert_int_equal(shm_ev_wait(&f->target, pending, f, 200, SHM_EV_SPIN_NS), SHM_ERROR_TIMEOUT);
-    uint64_t ms = (plat_now_ns() - t0) / 1000000u;
+    uint64_t t0 = xshm_plat_now_ns();
+    assert_int_equal(xshm_ev_wait(&f->target, pending, f, 200, SHM_EV_SPIN_NS), SHM_ERROR_TIMEOUT);
+    uint64_t ms = (xshm_plat_now_ns() - t0) / 1000000u;
     assert_true(ms >= 200);
     assert_true(ms < 2200);
     /* Nobody is marked waiting afterwards. */
@@ -133,9 +133,9 @@ static void test_wait_returns_at_once_when_ready(void **state)
 {
     fixture_t *f = (fixture_t *)*state;
     write_and_notify(f, 7);
-    uint64_t t0 = plat_now_ns();
-    assert_int_equal(shm_ev_wait(&f->target, pending, f, 5000, 0), SHM_SUCCESS);
-    assert_true(plat_now_ns() - t0 < 1000000000ull);
+    uint64_t t0 = xshm_plat_now_ns();
+    assert_int_equal(xshm_ev_wait(&f->target, pending, f, 5000, 0), SHM_SUCCESS);
+    assert_true(xshm_plat_now_ns() - t0 < 1000000000ull);
 }
 
 /* A writer that pauses now and then, so that the reader falls asleep between
@@ -158,8 +158,8 @@ static void writer_thread(void *arg)
         x ^= x << 17;
         if ((x & 7) == 0) {
             /* pause long enough for the reader to finish spinning */
-            uint64_t until = plat_now_ns() + 30000u + (x >> 40) % 30000u;
-            while (plat_now_ns() < until)
+            uint64_t until = xshm_plat_now_ns() + 30000u + (x >> 40) % 30000u;
+            while (xshm_plat_now_ns() < until)
                 xa_pause();
         }
         /* never more than half a ring ahead: nothing may be overwritten */
@@ -168,10 +168,10 @@ static void writer_thread(void *arg)
                 return;
             xa_pause();
         }
-        p->error = shm_ring_write(p->f->ring, &i, sizeof(i));
+        p->error = xshm_ring_write(p->f->ring, &i, sizeof(i));
         if (p->error != SHM_SUCCESS)
             return; /* the reader then times out, and the main thread says why */
-        shm_ev_notify(p->f->ring, wake_slot, p->f);
+        xshm_ev_notify(p->f->ring, wake_slot, p->f);
     }
 }
 
@@ -188,9 +188,9 @@ static void test_no_lost_wakeup(void **state)
     uint64_t worst = 0;
     char why[128] = "";
     while (got < p.count && why[0] == '\0') {
-        uint64_t t0 = plat_now_ns();
-        shm_error_t e = shm_ev_wait(&f->target, pending, f, 10000, SHM_EV_SPIN_NS);
-        uint64_t dt = plat_now_ns() - t0;
+        uint64_t t0 = xshm_plat_now_ns();
+        shm_error_t e = xshm_ev_wait(&f->target, pending, f, 10000, SHM_EV_SPIN_NS);
+        uint64_t dt = xshm_plat_now_ns() - t0;
         if (dt > worst)
             worst = dt;
         if (dt > 40000000ull)
@@ -201,7 +201,7 @@ static void test_no_lost_wakeup(void **state)
         }
         for (;;) {
             uint32_t v, sz = sizeof(v);
-            shm_error_t r = shm_ring_read(&f->rd, &v, &sz);
+            shm_error_t r = xshm_ring_read(&f->rd, &v, &sz);
             if (r == SHM_ERROR_EMPTY)
                 break;
             if (r != SHM_SUCCESS || v != got) {
@@ -221,7 +221,7 @@ static void test_no_lost_wakeup(void **state)
     /* A wait over 40 ms means a wake-up was lost (the writer never pauses
      * that long); allow a few for a loaded machine's scheduler. */
     assert_true(stalls <= 3);
-    assert_int_equal(shm_ring_reader_lost(&f->rd), 0);
+    assert_int_equal(xshm_ring_reader_lost(&f->rd), 0);
 }
 
 /* Two threads of one process asleep on the same target both wake up. */
@@ -235,7 +235,7 @@ static void sleeper_thread(void *arg)
 {
     sleeper_t *s = (sleeper_t *)arg;
     xa_store32_rel(&s->asleep, 1);
-    s->result = shm_ev_wait(&s->f->target, pending, s->f, 10000, 0);
+    s->result = xshm_ev_wait(&s->f->target, pending, s->f, 10000, 0);
 }
 
 static void test_two_sleepers_wake(void **state)
@@ -253,23 +253,23 @@ static void test_two_sleepers_wake(void **state)
                           xa_load32_acq(&f->target.in_os_wait) == 2,
                       5000);
     assert_true(ok);
-    uint64_t t0 = plat_now_ns();
+    uint64_t t0 = xshm_plat_now_ns();
     write_and_notify(f, 1); /* one notification */
     join_threads(f);
     assert_int_equal(a.result, SHM_SUCCESS);
     assert_int_equal(b.result, SHM_SUCCESS);
-    assert_true(plat_now_ns() - t0 < 2000000000ull);
+    assert_true(xshm_plat_now_ns() - t0 < 2000000000ull);
     assert_int_equal(xa_load32_acq(&f->ring->hdr->waiters), 0);
 }
 
-/* shm_ev_wake_local ends a wait whose condition is set by the caller. */
+/* xshm_ev_wake_local ends a wait whose condition is set by the caller. */
 static bool stop_set(void *ctx) { return xa_load32_acq(&((fixture_t *)ctx)->stop) != 0; }
 
 static void stopper_thread(void *arg)
 {
     sleeper_t *s = (sleeper_t *)arg;
     xa_store32_rel(&s->asleep, 1);
-    s->result = shm_ev_wait(&s->f->target, stop_set, s->f, 10000, 0);
+    s->result = xshm_ev_wait(&s->f->target, stop_set, s->f, 10000, 0);
 }
 
 static void test_wake_local(void **state)
@@ -282,12 +282,12 @@ static void test_wake_local(void **state)
     bool ok = false;
     TP_WAIT_UNTIL_SET(ok, xa_load32_acq(&f->target.in_os_wait) == 1, 5000);
     assert_true(ok);
-    uint64_t t0 = plat_now_ns();
+    uint64_t t0 = xshm_plat_now_ns();
     xa_store32_rel(&f->stop, 1);
-    shm_ev_wake_local(&f->target);
+    xshm_ev_wake_local(&f->target);
     join_threads(f);
     assert_int_equal(a.result, SHM_SUCCESS);
-    assert_true(plat_now_ns() - t0 < 2000000000ull);
+    assert_true(xshm_plat_now_ns() - t0 < 2000000000ull);
 }
 
 /* ---- listener ------------------------------------------------------------------------ */
@@ -318,7 +318,7 @@ typedef struct lctx {
 } lctx_t;
 
 static void l_poll(void *ep) { xa_fetch_add32(&((lctx_t *)ep)->polls, 1); }
-static bool l_pending(void *ep) { return shm_ring_reader_pending(&((lctx_t *)ep)->f->rd); }
+static bool l_pending(void *ep) { return xshm_ring_reader_pending(&((lctx_t *)ep)->f->rd); }
 static uint64_t l_mark(void *ep) { return xa_load64_acq(&((lctx_t *)ep)->f->ring->hdr->tail); }
 static void l_finish(void *ep) { xa_store32_rel(&((lctx_t *)ep)->finished, 1); }
 static bool l_changed(void *ep) { return xa_load32_acq(&((lctx_t *)ep)->change) != 0; }
@@ -347,7 +347,7 @@ static void l_callback(void *ud, shm_event_type_t type, const void *data, uint32
         /* consume, as a user would */
         while (!c->keep_data) {
             uint32_t v, n = sizeof(v);
-            if (shm_ring_read(&c->f->rd, &v, &n) != SHM_SUCCESS)
+            if (xshm_ring_read(&c->f->rd, &v, &n) != SHM_SUCCESS)
                 break;
         }
     }
@@ -367,7 +367,7 @@ static void l_callback(void *ud, shm_event_type_t type, const void *data, uint32
             xa_store32_rel(&c->hold_timeout, 1);
     }
     if (c->stop_in_callback && type == SHM_EVENT_DISCONNECT)
-        c->stopped_from_cb = !shm_listener_stop(&c->l);
+        c->stopped_from_cb = !xshm_listener_stop(&c->l);
     if ((unsigned)type < 5)
         xa_fetch_add32(&c->events[type], 1);
 }
@@ -378,7 +378,7 @@ static lctx_t *lctx_new(fixture_t *f)
     lctx_t *c = (lctx_t *)calloc(1, sizeof(*c));
     assert_non_null(c);
     c->f = f;
-    shm_listener_init(&c->l, &l_ops, c, &f->target);
+    xshm_listener_init(&c->l, &l_ops, c, &f->target);
     f->lctx = c;
     return c;
 }
@@ -390,17 +390,17 @@ static void end_leftovers(fixture_t *f)
 {
     if (f->lctx) {
         xa_store32_rel(&f->lctx->release, 1);
-        shm_listener_stop(&f->lctx->l);
-        shm_listener_fini(&f->lctx->l);
+        xshm_listener_stop(&f->lctx->l);
+        xshm_listener_fini(&f->lctx->l);
         free(f->lctx);
         f->lctx = NULL;
     }
     if (f->nthreads) {
         uint32_t v = 0;
         xa_store32_rel(&f->stop, 1);
-        (void)shm_ring_write(f->ring, &v, sizeof(v));
-        shm_ev_notify(f->ring, wake_slot, f);
-        shm_ev_wake_local(&f->target);
+        (void)xshm_ring_write(f->ring, &v, sizeof(v));
+        xshm_ev_notify(f->ring, wake_slot, f);
+        xshm_ev_wake_local(&f->target);
         join_threads(f);
     }
 }
@@ -411,16 +411,16 @@ static void test_listener_dispatch(void **state)
     lctx_t *c = lctx_new(f);
     /* Events pushed before a callback exists are dropped. */
     shm_peer_info_t early = {4241, 64, 1, 0};
-    shm_listener_push(&c->l, SHM_EVENT_CONNECT, &early, SHM_SUCCESS);
-    assert_false(shm_listener_active(&c->l));
-    assert_int_equal(shm_listener_start(&c->l, NULL, NULL), SHM_ERROR_INVALID_PARAM);
-    assert_int_equal(shm_listener_start(&c->l, l_callback, c), SHM_SUCCESS);
-    assert_true(shm_listener_active(&c->l));
+    xshm_listener_push(&c->l, SHM_EVENT_CONNECT, &early, SHM_SUCCESS);
+    assert_false(xshm_listener_active(&c->l));
+    assert_int_equal(xshm_listener_start(&c->l, NULL, NULL), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_listener_start(&c->l, l_callback, c), SHM_SUCCESS);
+    assert_true(xshm_listener_active(&c->l));
 
     /* Then each is delivered once, in order, with its data. */
     shm_peer_info_t peer = {4242, 64, 1, 0};
-    shm_listener_push(&c->l, SHM_EVENT_CONNECT, &peer, SHM_SUCCESS);
-    shm_listener_push(&c->l, SHM_EVENT_ERROR, NULL, SHM_ERROR_INVALID_SEGMENT);
+    xshm_listener_push(&c->l, SHM_EVENT_CONNECT, &peer, SHM_SUCCESS);
+    xshm_listener_push(&c->l, SHM_EVENT_ERROR, NULL, SHM_ERROR_INVALID_SEGMENT);
     bool ok = false;
     TP_WAIT_UNTIL_SET(ok, xa_load32_acq(&c->events[SHM_EVENT_ERROR]) == 1, 5000);
     assert_true(ok);
@@ -434,11 +434,11 @@ static void test_listener_dispatch(void **state)
 
     /* New data raises DATA_AVAILABLE promptly (the listener sleeps on the
      * same target as receivers and is woken by the writer). */
-    uint64_t t0 = plat_now_ns();
+    uint64_t t0 = xshm_plat_now_ns();
     write_and_notify(f, 1);
     TP_WAIT_UNTIL_SET(ok, xa_load32_acq(&c->events[SHM_EVENT_DATA_AVAILABLE]) >= 1, 5000);
     assert_true(ok);
-    print_message("DATA_AVAILABLE after %.3f ms\n", (double)(plat_now_ns() - t0) / 1e6);
+    print_message("DATA_AVAILABLE after %.3f ms\n", (double)(xshm_plat_now_ns() - t0) / 1e6);
 
     /* The periodic tick polls for peers. */
     uint32_t polls = xa_load32_acq(&c->polls);
@@ -449,18 +449,18 @@ static void test_listener_dispatch(void **state)
      * while `change` is set it polls on every turn, far more often than the
      * 100 ms tick allows. */
     polls = xa_load32_acq(&c->polls);
-    t0 = plat_now_ns();
+    t0 = xshm_plat_now_ns();
     xa_store32_rel(&c->change, 1);
-    shm_ev_wake_local(&f->target);
+    xshm_ev_wake_local(&f->target);
     TP_WAIT_UNTIL_SET(ok, xa_load32_acq(&c->polls) >= polls + 20, 5000);
     xa_store32_rel(&c->change, 0);
     assert_true(ok);
-    assert_true(plat_now_ns() - t0 < 1000000000ull); /* 20 polls: not 20 ticks */
+    assert_true(xshm_plat_now_ns() - t0 < 1000000000ull); /* 20 polls: not 20 ticks */
 
     /* Stopped from another thread: joined, finish not called. */
-    assert_true(shm_listener_stop(&c->l));
+    assert_true(xshm_listener_stop(&c->l));
     assert_int_equal(xa_load32_acq(&c->finished), 0);
-    assert_false(shm_listener_active(&c->l));
+    assert_false(xshm_listener_active(&c->l));
     assert_int_equal(xa_load32_acq(&f->ring->hdr->waiters), 0);
     assert_int_equal(xa_load32_acq(&c->bad), 0);
 }
@@ -471,12 +471,12 @@ static void test_listener_stop_from_callback(void **state)
     lctx_t *c = (lctx_t *)calloc(1, sizeof(*c));
     c->f = f;
     c->stop_in_callback = true;
-    shm_listener_init(&c->l, &l_ops, c, &f->target);
-    assert_int_equal(shm_listener_start(&c->l, l_callback, c), SHM_SUCCESS);
+    xshm_listener_init(&c->l, &l_ops, c, &f->target);
+    assert_int_equal(xshm_listener_start(&c->l, l_callback, c), SHM_SUCCESS);
     shm_peer_info_t peer = {1, 32, 0, 0};
-    shm_listener_push(&c->l, SHM_EVENT_DISCONNECT, &peer, SHM_SUCCESS);
+    xshm_listener_push(&c->l, SHM_EVENT_DISCONNECT, &peer, SHM_SUCCESS);
     /* Events after the stop are not delivered. */
-    shm_listener_push(&c->l, SHM_EVENT_CONNECT, &peer, SHM_SUCCESS);
+    xshm_listener_push(&c->l, SHM_EVENT_CONNECT, &peer, SHM_SUCCESS);
     bool ok = false;
     TP_WAIT_UNTIL_SET(ok, xa_load32_acq(&c->finished) == 1, 5000);
     assert_true(ok);
@@ -487,7 +487,7 @@ static void test_listener_stop_from_callback(void **state)
     /* finish ran on the listener thread, which detached itself; nothing to
      * join. Give the exiting thread no access to c: it is done with it once
      * finish has returned. */
-    shm_listener_fini(&c->l);
+    xshm_listener_fini(&c->l);
     free(c);
 }
 
@@ -502,9 +502,9 @@ static void test_listener_queue_drops_oldest(void **state)
     fixture_t *f = (fixture_t *)*state;
     lctx_t *c = lctx_new(f);
     c->hold_pid = 100000;
-    assert_int_equal(shm_listener_start(&c->l, l_callback, c), SHM_SUCCESS);
+    assert_int_equal(xshm_listener_start(&c->l, l_callback, c), SHM_SUCCESS);
     shm_peer_info_t peer = {c->hold_pid, 64, 0, 0};
-    shm_listener_push(&c->l, SHM_EVENT_CONNECT, &peer, SHM_SUCCESS);
+    xshm_listener_push(&c->l, SHM_EVENT_CONNECT, &peer, SHM_SUCCESS);
     bool ok = false;
     TP_WAIT_UNTIL_SET(ok, xa_load32_acq(&c->held) == 1, 10000);
     if (!ok)
@@ -512,21 +512,21 @@ static void test_listener_queue_drops_oldest(void **state)
     const uint32_t extra = 10, total = SHM_LISTENER_QUEUE + extra;
     for (uint32_t i = 1; i <= total; i++) {
         peer.pid = i;
-        shm_listener_push(&c->l, (i & 1) ? SHM_EVENT_CONNECT : SHM_EVENT_DISCONNECT, &peer,
+        xshm_listener_push(&c->l, (i & 1) ? SHM_EVENT_CONNECT : SHM_EVENT_DISCONNECT, &peer,
                           SHM_SUCCESS);
     }
-    plat_mutex_lock(&c->l.lock);
+    xshm_plat_mutex_lock(&c->l.lock);
     uint32_t queued = c->l.q_count;
     uint64_t dropped = c->l.dropped;
-    plat_mutex_unlock(&c->l.lock);
+    xshm_plat_mutex_unlock(&c->l.lock);
     xa_store32_rel(&c->release, 1);
     /* A last event, once the queue has room: everything before it has been
      * delivered when it is. */
     TP_WAIT_UNTIL_SET(ok, xa_load32_acq(&c->n) >= 1 + SHM_LISTENER_QUEUE, 10000);
     peer.pid = 200000;
-    shm_listener_push(&c->l, SHM_EVENT_CONNECT, &peer, SHM_SUCCESS);
+    xshm_listener_push(&c->l, SHM_EVENT_CONNECT, &peer, SHM_SUCCESS);
     TP_WAIT_UNTIL_SET(ok, xa_load32_acq(&c->last_pid) == 200000, 10000);
-    assert_true(shm_listener_stop(&c->l));
+    assert_true(xshm_listener_stop(&c->l));
     assert_int_equal(xa_load32_acq(&c->hold_timeout), 0);
     assert_int_equal(queued, SHM_LISTENER_QUEUE);
     assert_int_equal(dropped, extra);
@@ -551,7 +551,7 @@ static void test_listener_data_available_once(void **state)
     fixture_t *f = (fixture_t *)*state;
     lctx_t *c = lctx_new(f);
     c->keep_data = true;
-    assert_int_equal(shm_listener_start(&c->l, l_callback, c), SHM_SUCCESS);
+    assert_int_equal(xshm_listener_start(&c->l, l_callback, c), SHM_SUCCESS);
     bool ok = false, all = true;
     uint32_t counts[2];
     for (uint32_t k = 0; k < 2; k++) {
@@ -564,11 +564,11 @@ static void test_listener_data_available_once(void **state)
         all = all && ok;
         counts[k] = xa_load32_acq(&c->events[SHM_EVENT_DATA_AVAILABLE]);
     }
-    assert_true(shm_listener_stop(&c->l));
+    assert_true(xshm_listener_stop(&c->l));
     assert_true(all);
     assert_int_equal(counts[0], 1);
     assert_int_equal(counts[1], 2);
-    assert_true(shm_ring_reader_pending(&f->rd)); /* both still unread */
+    assert_true(xshm_ring_reader_pending(&f->rd)); /* both still unread */
     assert_int_equal(xa_load32_acq(&c->bad), 0);
 }
 
@@ -580,12 +580,12 @@ static void test_listener_restart(void **state)
     lctx_t *c = lctx_new(f);
     bool ok[2] = {false, false};
     for (uint32_t k = 0; k < 2; k++) {
-        assert_int_equal(shm_listener_start(&c->l, l_callback, c), SHM_SUCCESS);
+        assert_int_equal(xshm_listener_start(&c->l, l_callback, c), SHM_SUCCESS);
         shm_peer_info_t peer = {10 + k, 64, 0, 0};
-        shm_listener_push(&c->l, SHM_EVENT_CONNECT, &peer, SHM_SUCCESS);
+        xshm_listener_push(&c->l, SHM_EVENT_CONNECT, &peer, SHM_SUCCESS);
         TP_WAIT_UNTIL_SET(ok[k], xa_load32_acq(&c->events[SHM_EVENT_CONNECT]) == k + 1, 5000);
-        assert_true(shm_listener_stop(&c->l));
-        assert_false(shm_listener_active(&c->l));
+        assert_true(xshm_listener_stop(&c->l));
+        assert_false(xshm_listener_active(&c->l));
     }
     assert_true(ok[0]);
     if (!ok[1])
@@ -615,13 +615,13 @@ typedef struct recheck {
 static bool publish_after_first_check(void *ctx)
 {
     recheck_t *x = (recheck_t *)ctx;
-    bool ready = shm_ring_reader_pending(&x->f->rd);
+    bool ready = xshm_ring_reader_pending(&x->f->rd);
     if (++x->checks == 1) {
         uint32_t v = 42;
-        x->write_error = shm_ring_write(x->f->ring, &v, sizeof(v));
-        x->woke_anyone = shm_ring_wake_needed(x->f->ring);
+        x->write_error = xshm_ring_write(x->f->ring, &v, sizeof(v));
+        x->woke_anyone = xshm_ring_wake_needed(x->f->ring);
         if (x->woke_anyone)
-            shm_ring_wake_sleepers(x->f->ring, wake_slot, x->f);
+            xshm_ring_wake_sleepers(x->f->ring, wake_slot, x->f);
     }
     return ready;
 }
@@ -629,7 +629,7 @@ static bool publish_after_first_check(void *ctx)
 static void recheck_waiter(void *arg)
 {
     recheck_t *x = (recheck_t *)arg;
-    x->result = shm_ev_wait(&x->f->target, publish_after_first_check, x, 20000, 0);
+    x->result = xshm_ev_wait(&x->f->target, publish_after_first_check, x, 20000, 0);
     xa_store32_rel(&x->done, 1);
 }
 
@@ -647,7 +647,7 @@ static void test_wait_rechecks_after_marking(void **state)
                       30000);
     bool slept = !xa_load32_acq(&x.done) && xa_load32_acq(&f->target.in_os_wait) != 0;
     if (slept)
-        shm_ev_wake_local(&f->target); /* it would sleep 20 s: end it */
+        xshm_ev_wake_local(&f->target); /* it would sleep 20 s: end it */
     TP_WAIT_UNTIL_SET(ended, xa_load32_acq(&x.done) != 0, 30000);
     assert_true(ended);
     join_threads(f);
@@ -660,7 +660,7 @@ static void test_wait_rechecks_after_marking(void **state)
     assert_int_equal(x.checks, 2); /* the first check, and the one after marking */
     assert_int_equal(xa_load32_acq(&f->ring->hdr->waiters), 0);
     uint32_t v = 0, sz = sizeof(v);
-    assert_int_equal(shm_ring_read(&f->rd, &v, &sz), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_read(&f->rd, &v, &sz), SHM_SUCCESS);
     assert_int_equal(v, 42);
 }
 

@@ -104,7 +104,7 @@ static void ring_write_next(ring_sc_t *r)
 {
     uint32_t k = r->written++; /* counted as sent once the write starts */
     make_msg(r, k, r->msg);
-    if (shm_ring_write(r->ring, r->msg, r->sizes[k]) != SHM_SUCCESS)
+    if (xshm_ring_write(r->ring, r->msg, r->sizes[k]) != SHM_SUCCESS)
         xe_fail("write of message %u failed", k);
 }
 
@@ -114,19 +114,19 @@ static void ring_setup(void *ctx)
     sim_reset();
     xe_alloc_reset();
     shm_seg_params_t p = {1, r->capacity, (uint32_t)r->readers, false, 0};
-    size_t size = shm_segment_size(&p);
+    size_t size = xshm_segment_size(&p);
     r->mem = xe_aligned_alloc(size);
     xe_shared(r->mem, size);
-    shm_segment_format(&r->seg, r->mem, size, &p);
+    xshm_segment_format(&r->seg, r->mem, size, &p);
     r->ring = &r->seg.rings[0];
-    shm_ring_writer_init(r->ring);
+    xshm_ring_writer_init(r->ring);
     for (int i = 0; i < r->readers; i++)
-        if (shm_ring_reader_attach(r->ring, &r->rd[i]) != SHM_SUCCESS)
+        if (xshm_ring_reader_attach(r->ring, &r->rd[i]) != SHM_SUCCESS)
             xe_fail("setup: attach failed");
     r->written = 0;
     r->writer_done = false;
     r->first_done = false;
-    if (r->handover && shm_segment_attach(&r->seg2, r->mem, size) != SHM_SUCCESS)
+    if (r->handover && xshm_segment_attach(&r->seg2, r->mem, size) != SHM_SUCCESS)
         xe_fail("setup: second view");
     while (r->written < r->presend)
         ring_write_next(r);
@@ -146,20 +146,20 @@ static bool first_writer_gone(void *ctx)
 }
 
 /* The second writer: once the first is done or killed, it takes the ring
- * over (shm_ring_writer_init) and writes from the ring's next sequence
+ * over (xshm_ring_writer_init) and writes from the ring's next sequence
  * number on, message k being the plan's message k. */
 static void ring_second_writer(ring_sc_t *r)
 {
     xe_block(first_writer_gone, r, UINT64_MAX);
     shm_ring_t *w = &r->seg2.rings[0];
-    if (shm_ring_writer_init(w) != SHM_SUCCESS)
+    if (xshm_ring_writer_init(w) != SHM_SUCCESS)
         xe_fail("second writer: init failed");
     while (w->w_seq < r->nmsg) {
         uint32_t k = (uint32_t)w->w_seq;
         if (r->written < k + 1)
             r->written = k + 1;
         make_msg(r, k, r->msg2);
-        if (shm_ring_write(w, r->msg2, r->sizes[k]) != SHM_SUCCESS)
+        if (xshm_ring_write(w, r->msg2, r->sizes[k]) != SHM_SUCCESS)
             xe_fail("second writer: write of message %u failed", k);
     }
     r->writer_done = true;
@@ -172,7 +172,7 @@ static void ring_reader(ring_sc_t *r, int id)
     uint32_t cap = r->first_buf ? r->first_buf : BUF_SIZE;
     for (;;) {
         uint32_t size = cap;
-        shm_error_t e = shm_ring_read(rd, buf, &size);
+        shm_error_t e = xshm_ring_read(rd, buf, &size);
         if (e == SHM_SUCCESS) {
             uint64_t seq = rd->expected_seq - 1;
             if (seq >= r->written || size != r->sizes[seq])
@@ -239,7 +239,7 @@ static const char *ring_final(void *ctx)
 static void ring_teardown(void *ctx)
 {
     ring_sc_t *r = (ring_sc_t *)ctx;
-    shm_ring_writer_fini(r->ring);
+    xshm_ring_writer_fini(r->ring);
     xe_aligned_free(r->mem);
     r->mem = NULL;
 }
@@ -417,7 +417,7 @@ static void test_ring_stale_mark(void **state)
 
 /*
  * A writer killed at any step, mid-record included, and another process
- * taking its ring over (shm_ring_writer_init, as a client that reconnects
+ * taking its ring over (xshm_ring_writer_init, as a client that reconnects
  * does): the new writer publishes a record the dead one had marked complete
  * but not published (a reader may have read it already through its mark),
  * and never leaves a word at its tail that reads as a mark. The reader
@@ -463,12 +463,12 @@ static void slot_setup(void *ctx)
     sim_reset();
     xe_alloc_reset();
     shm_seg_params_t p = {1, 4096, 1, false, 0};
-    size_t size = shm_segment_size(&p);
+    size_t size = xshm_segment_size(&p);
     s->mem = xe_aligned_alloc(size);
     xe_shared(s->mem, size);
-    shm_segment_format(&s->seg, s->mem, size, &p);
+    xshm_segment_format(&s->seg, s->mem, size, &p);
     s->ring = &s->seg.rings[0];
-    shm_ring_writer_init(s->ring);
+    xshm_ring_writer_init(s->ring);
     memset(s->rd, 0, sizeof(s->rd));
     s->owns[0] = s->owns[1] = false;
 }
@@ -478,15 +478,15 @@ static void slot_setup(void *ctx)
  * is gone. */
 static void reap(shm_ring_t *ring)
 {
-    uint64_t w = shm_ring_slot_claim(ring, 0);
+    uint64_t w = xshm_ring_slot_claim(ring, 0);
     uint32_t st = SHM_CLAIM_STATE(w);
     if (st == SHM_SLOT_FREE)
         return;
     plat_proc_id_t id = {SHM_CLAIM_PID(w), 0};
     if (st == SHM_SLOT_ACTIVE)
         id.start_time = xa_load64_relaxed(&ring->slots[0].start_time);
-    if (!plat_proc_alive(&id))
-        shm_ring_slot_reclaim(ring, 0, w);
+    if (!xshm_plat_proc_alive(&id))
+        xshm_ring_slot_reclaim(ring, 0, w);
 }
 
 static void slot_actor(void *ctx, int id)
@@ -499,14 +499,14 @@ static void slot_actor(void *ctx, int id)
         }
         return;
     }
-    if (shm_ring_reader_attach(s->ring, &s->rd[id]) != SHM_SUCCESS)
+    if (xshm_ring_reader_attach(s->ring, &s->rd[id]) != SHM_SUCCESS)
         return;
     s->owns[id] = true;
     uint8_t buf[64];
     uint32_t size = sizeof(buf);
-    shm_ring_read(&s->rd[id], buf, &size);
+    xshm_ring_read(&s->rd[id], buf, &size);
     s->owns[id] = false;
-    shm_ring_reader_detach(&s->rd[id]);
+    xshm_ring_reader_detach(&s->rd[id]);
 }
 
 static const char *slot_check(void *ctx)
@@ -620,7 +620,7 @@ static void chan_actor(void *ctx, int id)
     if (id == 2) {
         shm_stats_t st;
         shm_server_get_stats(c->server, &st); /* polls its clients */
-        plat_sleep_ms(2100);
+        xshm_plat_sleep_ms(2100);
         shm_server_get_stats(c->server, &st);
         return;
     }
@@ -723,7 +723,7 @@ static void create_setup(void *ctx)
             /* a process (98, alive) still has the segment open */
             xe_set_setup_pid(98);
             plat_shm_t keep;
-            plat_shm_open(&keep, "xshm." CHAN);
+            xshm_plat_shm_open(&keep, "xshm." CHAN);
         }
         sim_process_ended(99); /* killed: the OS releases what it held */
     }
@@ -864,7 +864,7 @@ static void test_channel_reclaimed_under_client(void **state)
 /* ---- sleeping and waking ------------------------------------------------------------------ */
 
 /*
- * A reader that finds its ring empty sleeps on its wake word (shm_ev_wait,
+ * A reader that finds its ring empty sleeps on its wake word (xshm_ev_wait,
  * no spinning) with a wait that never times out; the writer publishes two
  * messages, waking sleepers after each. A wake-up lost anywhere leaves the
  * reader waiting forever.
@@ -885,26 +885,26 @@ static void wake_setup(void *ctx)
     sim_reset();
     xe_alloc_reset();
     shm_seg_params_t p = {1, 4096, 1, true, 0};
-    size_t size = shm_segment_size(&p);
+    size_t size = xshm_segment_size(&p);
     w->mem = xe_aligned_alloc(size);
     xe_shared(w->mem, size);
-    shm_segment_format(&w->seg, w->mem, size, &p);
+    xshm_segment_format(&w->seg, w->mem, size, &p);
     w->ring = &w->seg.rings[0];
-    shm_ring_writer_init(w->ring);
-    shm_ring_reader_attach(w->ring, &w->rd);
+    xshm_ring_writer_init(w->ring);
+    xshm_ring_reader_attach(w->ring, &w->rd);
     w->rd_ptr = &w->rd;
-    shm_wake_target_init(&w->target, &w->rd.slot->wake_word, &w->rd_ptr, 1);
-    plat_wake_open(&w->target.os, "xe-wake", true);
+    xshm_wake_target_init(&w->target, &w->rd.slot->wake_word, &w->rd_ptr, 1);
+    xshm_plat_wake_open(&w->target.os, "xe-wake", true);
     w->got = 0;
 }
 
-static bool wake_ready(void *ctx) { return shm_ring_reader_pending(&((wake_sc_t *)ctx)->rd); }
+static bool wake_ready(void *ctx) { return xshm_ring_reader_pending(&((wake_sc_t *)ctx)->rd); }
 
 static void wake_signal(void *ctx, uint32_t slot)
 {
     wake_sc_t *w = (wake_sc_t *)ctx;
     (void)slot;
-    shm_ev_signal(&w->rd.slot->wake_word, &w->target.os);
+    xshm_ev_signal(&w->rd.slot->wake_word, &w->target.os);
 }
 
 static void wake_actor(void *ctx, int id)
@@ -913,22 +913,22 @@ static void wake_actor(void *ctx, int id)
     if (id == 1) {
         for (int k = 0; k < 2; k++) {
             uint8_t m[16] = {(uint8_t)k};
-            shm_ring_write(w->ring, m, sizeof(m));
-            shm_ev_notify(w->ring, wake_signal, w);
+            xshm_ring_write(w->ring, m, sizeof(m));
+            xshm_ev_notify(w->ring, wake_signal, w);
         }
         return;
     }
     while (w->got < 2) {
         uint8_t buf[16];
         uint32_t size = sizeof(buf);
-        shm_error_t e = shm_ring_read(&w->rd, buf, &size);
+        shm_error_t e = xshm_ring_read(&w->rd, buf, &size);
         if (e == SHM_SUCCESS) {
             w->got++;
             continue;
         }
         if (e != SHM_ERROR_EMPTY)
             xe_fail("read: %s", shm_strerror(e));
-        shm_ev_wait(&w->target, wake_ready, w, SIM_FOREVER_MS, 0);
+        xshm_ev_wait(&w->target, wake_ready, w, SIM_FOREVER_MS, 0);
     }
 }
 
@@ -943,7 +943,7 @@ static const char *wake_final(void *ctx)
 static void wake_teardown(void *ctx)
 {
     wake_sc_t *w = (wake_sc_t *)ctx;
-    shm_wake_target_fini(&w->target);
+    xshm_wake_target_fini(&w->target);
     xe_aligned_free(w->mem);
     w->mem = NULL;
 }

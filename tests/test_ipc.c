@@ -46,12 +46,12 @@
 /* ---- small helpers ----------------------------------------------------------- */
 
 
-static uint64_t now_ms(void) { return plat_now_ns() / 1000000u; }
+static uint64_t now_ms(void) { return xshm_plat_now_ns() / 1000000u; }
 
 static uint32_t self_pid(void)
 {
     plat_proc_id_t id;
-    plat_proc_self(&id);
+    xshm_plat_proc_self(&id);
     return id.pid;
 }
 
@@ -270,8 +270,8 @@ static void test_last_error_thread_local(void **state)
     assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_PARAM);
     last_error_probe_t p = {SHM_ERROR_SYSTEM};
     plat_thread_t t;
-    assert_int_equal(plat_thread_start(&t, probe_last_error, &p), SHM_SUCCESS);
-    plat_thread_join(&t);
+    assert_int_equal(xshm_plat_thread_start(&t, probe_last_error, &p), SHM_SUCCESS);
+    xshm_plat_thread_join(&t);
     assert_int_equal(p.seen, SHM_SUCCESS);
     assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_PARAM);
 }
@@ -435,10 +435,10 @@ static void test_names(void **state)
          * OS may refuse some of them too (Linux: '/' in a shm_open name),
          * with the same code, which would hide a library that lets them
          * through. Every entry point turns a name into OS names with
-         * shm_channel_os_name. */
+         * xshm_channel_os_name. */
         char os_name[PLAT_NAME_MAX];
         const char *bare = NULL;
-        if (shm_channel_os_name(invalid[i], os_name, sizeof(os_name), &bare) !=
+        if (xshm_channel_os_name(invalid[i], os_name, sizeof(os_name), &bare) !=
             SHM_ERROR_INVALID_PARAM)
             fail_msg("invalid name %u (\"%s\") is not refused by the library's own check",
                      (unsigned)i, invalid[i]);
@@ -453,7 +453,7 @@ static void test_names(void **state)
     {
         char os_name[PLAT_NAME_MAX];
         const char *bare = NULL;
-        assert_int_equal(shm_channel_os_name("Local\\ok.name_-9", os_name, sizeof(os_name), &bare),
+        assert_int_equal(xshm_channel_os_name("Local\\ok.name_-9", os_name, sizeof(os_name), &bare),
                          SHM_SUCCESS);
         assert_non_null(bare);
         assert_string_equal(bare, "ok.name_-9");
@@ -1380,11 +1380,11 @@ static void pingpong_jitter(uint64_t i, uint64_t salt)
     if (kind < 16)
         return;
     if (kind < 20) {
-        plat_sleep_ms(0);
+        xshm_plat_sleep_ms(0);
         return;
     }
-    uint64_t until = plat_now_ns() + ((x >> 8) % 64u) * 1000u;
-    while (plat_now_ns() < until)
+    uint64_t until = xshm_plat_now_ns() + ((x >> 8) % 64u) * 1000u;
+    while (xshm_plat_now_ns() < until)
         xa_pause();
 }
 
@@ -1456,7 +1456,7 @@ static void pingpong_once(uint64_t count, uint64_t stall_limit, pingpong_run_t *
     uint64_t t0 = now_ms(), i = 0;
     for (; i < count; i++) {
         pingpong_jitter(i, 2);
-        uint64_t rt0 = plat_now_ns();
+        uint64_t rt0 = xshm_plat_now_ns();
         r->fail = shm_server_send(s, &i, sizeof(i));
         if (r->fail != SHM_SUCCESS)
             break;
@@ -1465,7 +1465,7 @@ static void pingpong_once(uint64_t count, uint64_t stall_limit, pingpong_run_t *
         r->fail = shm_server_receive(s, &v, &sz);
         if (r->fail != SHM_SUCCESS)
             break;
-        uint64_t rt = plat_now_ns() - rt0;
+        uint64_t rt = xshm_plat_now_ns() - rt0;
         r->max_ns = rt > r->max_ns ? rt : r->max_ns;
         r->over1ms += rt >= 1000000u;
         r->over10ms += rt >= 10000000u;
@@ -2514,7 +2514,7 @@ static void test_disconnect_wakes_server(void **state)
     ev_log_t log;
     ev_init(&log);
     shm_server_t *s = tc_server(name);
-    shm_server_test_wake_only(s, true);
+    xshm_server_test_wake_only(s, true);
     assert_int_equal(shm_server_register_callback(s, ev_callback, &log), SHM_SUCCESS);
     for (uint32_t round = 1; round <= 3; round++) {
         shm_client_t *cl = tc_client(name);
@@ -2529,7 +2529,7 @@ static void test_disconnect_wakes_server(void **state)
         assert_int_equal(e.peer.pid, self_pid());
         assert_int_equal(e.peer.slot, 0);
     }
-    shm_server_test_wake_only(s, false);
+    xshm_server_test_wake_only(s, false);
     assert_int_equal(server_connected(s), 0);
     shm_server_destroy(s);
     assert_int_equal(ev_count(&log, SHM_EVENT_CONNECT), 3);
@@ -2784,7 +2784,7 @@ static void test_brief_client_seen(void **state)
     memset(&b, 0, sizeof(b));
     assert_int_equal(shm_server_register_callback(s, brief_handler, &b), SHM_SUCCESS);
     plat_proc_id_t self;
-    plat_proc_self(&self);
+    xshm_plat_proc_self(&self);
     /* Each client connects and leaves at once, faster than the 100 ms poll:
      * the server must still report the pair, and promptly. */
     for (uint32_t k = 1; k <= 10; k++) {

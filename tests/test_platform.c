@@ -69,23 +69,23 @@ static int helper_writer(int argc, char **argv)
     plat_wake_t wake;
     if (argc != 3)
         return 2;
-    if (plat_shm_open(&shm, argv[1]) != SHM_SUCCESS)
+    if (xshm_plat_shm_open(&shm, argv[1]) != SHM_SUCCESS)
         return 10;
-    if (plat_wake_open(&wake, argv[2], false) != SHM_SUCCESS) {
-        plat_shm_close(&shm);
+    if (xshm_plat_wake_open(&wake, argv[2], false) != SHM_SUCCESS) {
+        xshm_plat_shm_close(&shm);
         return 11;
     }
     shared_area_t *a = area_of(&shm);
     xa_store32_relaxed(&a->value, 0xC0FFEEu);
     xa_store32_rel(&a->word, 1);
     xa_fence_seq_cst();
-    plat_wake_signal(&wake, &a->word);
-    plat_wake_close(&wake);
-    plat_shm_close(&shm);
+    xshm_plat_wake_signal(&wake, &a->word);
+    xshm_plat_wake_close(&wake);
+    xshm_plat_shm_close(&shm);
     return 0;
 }
 
-/* ident <shm> exit|hang: publish plat_proc_self(), then exit 0 or wait to be
+/* ident <shm> exit|hang: publish xshm_plat_proc_self(), then exit 0 or wait to be
  * killed (giving up after 30 s so that a broken test leaves nothing behind). */
 static int helper_ident(int argc, char **argv)
 {
@@ -93,21 +93,21 @@ static int helper_ident(int argc, char **argv)
     plat_proc_id_t id;
     if (argc != 3)
         return 2;
-    if (plat_shm_open(&shm, argv[1]) != SHM_SUCCESS)
+    if (xshm_plat_shm_open(&shm, argv[1]) != SHM_SUCCESS)
         return 10;
     shared_area_t *a = area_of(&shm);
-    plat_proc_self(&id);
+    xshm_plat_proc_self(&id);
     xa_store64_relaxed(&a->pid, id.pid);
     xa_store64_relaxed(&a->start_time, id.start_time);
     xa_store32_rel(&a->ready, 1);
     if (strcmp(argv[2], "hang") == 0) {
-        uint64_t end = plat_now_ns() + 30000000000ull;
-        while (plat_now_ns() < end && !tp_parent_gone())
-            plat_sleep_ms(10);
-        plat_shm_close(&shm);
+        uint64_t end = xshm_plat_now_ns() + 30000000000ull;
+        while (xshm_plat_now_ns() < end && !tp_parent_gone())
+            xshm_plat_sleep_ms(10);
+        xshm_plat_shm_close(&shm);
         return 3;
     }
-    plat_shm_close(&shm);
+    xshm_plat_shm_close(&shm);
     return 0;
 }
 
@@ -156,11 +156,11 @@ static int make_leftovers(const char *os)
     static plat_lock_t lock;
     char extra_name[PLAT_NAME_MAX + 8];
     snprintf(extra_name, sizeof extra_name, "%s.seg", os);
-    if (plat_shm_create(&seg, os, 4096) != SHM_SUCCESS)
+    if (xshm_plat_shm_create(&seg, os, 4096) != SHM_SUCCESS)
         return 20;
-    if (plat_lock_take(&lock, os) != SHM_SUCCESS)
+    if (xshm_plat_lock_take(&lock, os) != SHM_SUCCESS)
         return 21;
-    if (plat_shm_create(&extra, extra_name, 4096) != SHM_SUCCESS)
+    if (xshm_plat_shm_create(&extra, extra_name, 4096) != SHM_SUCCESS)
         return 22;
     return 0;
 }
@@ -173,7 +173,7 @@ static int helper_leave(int argc, char **argv)
     char name[65], os[PLAT_NAME_MAX];
     if (argc != 2)
         return 2;
-    if (plat_shm_open(&shm, argv[1]) != SHM_SUCCESS)
+    if (xshm_plat_shm_open(&shm, argv[1]) != SHM_SUCCESS)
         return 10;
     tp_unique_name(name, sizeof name, "leave");
     snprintf(os, sizeof os, "xshm.%s", name);
@@ -182,7 +182,7 @@ static int helper_leave(int argc, char **argv)
         return rc;
     memcpy((char *)shm.base + NAME_AREA_OFFSET, name, strlen(name) + 1);
     xa_store32_rel(&area_of(&shm)->ready, 1);
-    plat_shm_close(&shm);
+    xshm_plat_shm_close(&shm);
     return 0;
 }
 
@@ -213,13 +213,13 @@ static int helper_outlive(int argc, char **argv)
     plat_shm_t shm;
     if (argc != 2)
         return 2;
-    if (plat_shm_open(&shm, argv[1]) != SHM_SUCCESS)
+    if (xshm_plat_shm_open(&shm, argv[1]) != SHM_SUCCESS)
         return 10;
     bool gone = false;
     TP_WAIT_UNTIL_SET(gone, tp_parent_gone(), HELPER_TIMEOUT_MS);
     xa_store32_relaxed(&area_of(&shm)->value, gone ? 1u : 2u);
     xa_store32_rel(&area_of(&shm)->ready, 1);
-    plat_shm_close(&shm);
+    xshm_plat_shm_close(&shm);
     return 0;
 }
 
@@ -263,11 +263,11 @@ static int fx_teardown(void **state)
 {
     fixture_t *f = (fixture_t *)*state;
     tp_kill(&f->child);
-    plat_wake_close(&f->wa);
-    plat_wake_close(&f->wb);
-    plat_shm_close(&f->a);
-    plat_shm_close(&f->b);
-    (void)plat_shm_unlink(f->shm_name);
+    xshm_plat_wake_close(&f->wa);
+    xshm_plat_wake_close(&f->wb);
+    xshm_plat_shm_close(&f->a);
+    xshm_plat_shm_close(&f->b);
+    (void)xshm_plat_shm_unlink(f->shm_name);
     free(f);
     return 0;
 }
@@ -276,9 +276,9 @@ static int fx_teardown(void **state)
  * opener: wb). */
 static void make_channel(fixture_t *f)
 {
-    assert_int_equal(plat_shm_create(&f->a, f->shm_name, SEG_SIZE), SHM_SUCCESS);
-    assert_int_equal(plat_wake_open(&f->wa, f->wake_name, true), SHM_SUCCESS);
-    assert_int_equal(plat_wake_open(&f->wb, f->wake_name, false), SHM_SUCCESS);
+    assert_int_equal(xshm_plat_shm_create(&f->a, f->shm_name, SEG_SIZE), SHM_SUCCESS);
+    assert_int_equal(xshm_plat_wake_open(&f->wa, f->wake_name, true), SHM_SUCCESS);
+    assert_int_equal(xshm_plat_wake_open(&f->wb, f->wake_name, false), SHM_SUCCESS);
 }
 
 #define SKIP_BECAUSE(reason)                                                   \
@@ -293,7 +293,7 @@ static void test_shm_create_open_close(void **state)
 {
     fixture_t *f = (fixture_t *)*state;
 
-    assert_int_equal(plat_shm_create(&f->a, f->shm_name, SEG_SIZE), SHM_SUCCESS);
+    assert_int_equal(xshm_plat_shm_create(&f->a, f->shm_name, SEG_SIZE), SHM_SUCCESS);
     assert_non_null(f->a.base);
     assert_int_equal(f->a.size, SEG_SIZE);
     assert_string_equal(f->a.name, f->shm_name);
@@ -302,7 +302,7 @@ static void test_shm_create_open_close(void **state)
         if (p[i] != 0)
             fail_msg("byte %u of a new segment is %u", (unsigned)i, p[i]);
 
-    assert_int_equal(plat_shm_open(&f->b, f->shm_name), SHM_SUCCESS);
+    assert_int_equal(xshm_plat_shm_open(&f->b, f->shm_name), SHM_SUCCESS);
     assert_non_null(f->b.base);
     assert_true(f->b.size >= SEG_SIZE);
 
@@ -313,15 +313,15 @@ static void test_shm_create_open_close(void **state)
     ((volatile unsigned char *)f->b.base)[SEG_SIZE - 1] = 0xA5;
     assert_int_equal(((volatile unsigned char *)f->a.base)[SEG_SIZE - 1], 0xA5);
 
-    plat_shm_close(&f->b);
+    xshm_plat_shm_close(&f->b);
     assert_null(f->b.base);
-    plat_shm_close(&f->b); /* closing twice is harmless */
-    plat_shm_close(&f->a);
+    xshm_plat_shm_close(&f->b); /* closing twice is harmless */
+    xshm_plat_shm_close(&f->a);
     assert_null(f->a.base);
 
     plat_shm_t zeroed;
     memset(&zeroed, 0, sizeof zeroed);
-    plat_shm_close(&zeroed); /* so is closing a zeroed one */
+    xshm_plat_shm_close(&zeroed); /* so is closing a zeroed one */
 }
 
 static void test_shm_create_twice_exists(void **state)
@@ -329,14 +329,14 @@ static void test_shm_create_twice_exists(void **state)
     fixture_t *f = (fixture_t *)*state;
     int code = 0;
 
-    assert_int_equal(plat_shm_create(&f->a, f->shm_name, SEG_SIZE), SHM_SUCCESS);
-    assert_int_equal(plat_shm_create(&f->b, f->shm_name, SEG_SIZE), SHM_ERROR_EXISTS);
+    assert_int_equal(xshm_plat_shm_create(&f->a, f->shm_name, SEG_SIZE), SHM_SUCCESS);
+    assert_int_equal(xshm_plat_shm_create(&f->b, f->shm_name, SEG_SIZE), SHM_ERROR_EXISTS);
     assert_null(f->b.base);
-    const char *fn = plat_last_os_error(&code);
+    const char *fn = xshm_plat_last_os_error(&code);
     assert_true(fn[0] != '\0');
     assert_int_equal(code, OS_ERR_EXISTS);
     /* The first one is untouched. */
-    assert_int_equal(plat_shm_open(&f->b, f->shm_name), SHM_SUCCESS);
+    assert_int_equal(xshm_plat_shm_open(&f->b, f->shm_name), SHM_SUCCESS);
 }
 
 static void test_shm_open_missing(void **state)
@@ -344,15 +344,15 @@ static void test_shm_open_missing(void **state)
     fixture_t *f = (fixture_t *)*state;
     int code = 0;
 
-    assert_int_equal(plat_shm_open(&f->b, f->shm_name), SHM_ERROR_NOT_FOUND);
+    assert_int_equal(xshm_plat_shm_open(&f->b, f->shm_name), SHM_ERROR_NOT_FOUND);
     assert_null(f->b.base);
-    const char *fn = plat_last_os_error(&code);
+    const char *fn = xshm_plat_last_os_error(&code);
     assert_true(fn[0] != '\0');
     assert_int_equal(code, OS_ERR_NOT_FOUND);
 #ifdef _WIN32
-    assert_int_equal(plat_shm_unlink(f->shm_name), SHM_SUCCESS); /* nothing to do */
+    assert_int_equal(xshm_plat_shm_unlink(f->shm_name), SHM_SUCCESS); /* nothing to do */
 #else
-    assert_int_equal(plat_shm_unlink(f->shm_name), SHM_ERROR_NOT_FOUND);
+    assert_int_equal(xshm_plat_shm_unlink(f->shm_name), SHM_ERROR_NOT_FOUND);
 #endif
 }
 
@@ -360,24 +360,24 @@ static void test_shm_unlink(void **state)
 {
     fixture_t *f = (fixture_t *)*state;
 
-    assert_int_equal(plat_shm_create(&f->a, f->shm_name, SEG_SIZE), SHM_SUCCESS);
+    assert_int_equal(xshm_plat_shm_create(&f->a, f->shm_name, SEG_SIZE), SHM_SUCCESS);
     area_of(&f->a)->value = 42;
-    assert_int_equal(plat_shm_unlink(f->shm_name), SHM_SUCCESS);
+    assert_int_equal(xshm_plat_shm_unlink(f->shm_name), SHM_SUCCESS);
 #ifdef _WIN32
     /* The name lives as long as a handle does. */
-    assert_int_equal(plat_shm_open(&f->b, f->shm_name), SHM_SUCCESS);
-    plat_shm_close(&f->b);
-    plat_shm_close(&f->a);
-    assert_int_equal(plat_shm_open(&f->b, f->shm_name), SHM_ERROR_NOT_FOUND);
+    assert_int_equal(xshm_plat_shm_open(&f->b, f->shm_name), SHM_SUCCESS);
+    xshm_plat_shm_close(&f->b);
+    xshm_plat_shm_close(&f->a);
+    assert_int_equal(xshm_plat_shm_open(&f->b, f->shm_name), SHM_ERROR_NOT_FOUND);
 #else
     /* The name is gone; the mapping is still valid. */
-    assert_int_equal(plat_shm_open(&f->b, f->shm_name), SHM_ERROR_NOT_FOUND);
+    assert_int_equal(xshm_plat_shm_open(&f->b, f->shm_name), SHM_ERROR_NOT_FOUND);
     assert_int_equal(area_of(&f->a)->value, 42);
-    assert_int_equal(plat_shm_unlink(f->shm_name), SHM_ERROR_NOT_FOUND);
-    plat_shm_close(&f->a);
+    assert_int_equal(xshm_plat_shm_unlink(f->shm_name), SHM_ERROR_NOT_FOUND);
+    xshm_plat_shm_close(&f->a);
 #endif
     /* The name can be created again, as a new, zeroed object. */
-    assert_int_equal(plat_shm_create(&f->a, f->shm_name, SEG_SIZE), SHM_SUCCESS);
+    assert_int_equal(xshm_plat_shm_create(&f->a, f->shm_name, SEG_SIZE), SHM_SUCCESS);
     assert_int_equal(area_of(&f->a)->value, 0);
 }
 
@@ -389,30 +389,30 @@ static void test_shm_invalid_params(void **state)
     memset(longname, 'a', PLAT_NAME_MAX);
     longname[PLAT_NAME_MAX] = '\0';
 
-    assert_int_equal(plat_shm_create(&f->a, f->shm_name, 0), SHM_ERROR_INVALID_PARAM);
-    assert_int_equal(plat_shm_create(&f->a, NULL, SEG_SIZE), SHM_ERROR_INVALID_PARAM);
-    assert_int_equal(plat_shm_create(&f->a, "", SEG_SIZE), SHM_ERROR_INVALID_PARAM);
-    assert_int_equal(plat_shm_create(&f->a, "xshm.a/b.seg", SEG_SIZE), SHM_ERROR_INVALID_PARAM);
-    assert_int_equal(plat_shm_create(&f->a, "xshm.a\\b.seg", SEG_SIZE), SHM_ERROR_INVALID_PARAM);
-    assert_int_equal(plat_shm_create(&f->a, longname, SEG_SIZE), SHM_ERROR_INVALID_PARAM);
-    assert_int_equal(plat_shm_create(NULL, f->shm_name, SEG_SIZE), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_plat_shm_create(&f->a, f->shm_name, 0), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_plat_shm_create(&f->a, NULL, SEG_SIZE), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_plat_shm_create(&f->a, "", SEG_SIZE), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_plat_shm_create(&f->a, "xshm.a/b.seg", SEG_SIZE), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_plat_shm_create(&f->a, "xshm.a\\b.seg", SEG_SIZE), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_plat_shm_create(&f->a, longname, SEG_SIZE), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_plat_shm_create(NULL, f->shm_name, SEG_SIZE), SHM_ERROR_INVALID_PARAM);
     assert_null(f->a.base);
-    assert_int_equal(plat_shm_open(&f->b, NULL), SHM_ERROR_INVALID_PARAM);
-    assert_int_equal(plat_shm_open(&f->b, "xshm.a/b.seg"), SHM_ERROR_INVALID_PARAM);
-    assert_int_equal(plat_shm_unlink("xshm.a/b.seg"), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_plat_shm_open(&f->b, NULL), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_plat_shm_open(&f->b, "xshm.a/b.seg"), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_plat_shm_unlink("xshm.a/b.seg"), SHM_ERROR_INVALID_PARAM);
 
     /* Nothing was created under the valid name by the failed calls. */
-    assert_int_equal(plat_shm_open(&f->b, f->shm_name), SHM_ERROR_NOT_FOUND);
+    assert_int_equal(xshm_plat_shm_open(&f->b, f->shm_name), SHM_ERROR_NOT_FOUND);
 
 #ifdef _WIN32
     /* A namespace prefix is part of a Windows name. */
     char local[PLAT_NAME_MAX];
     snprintf(local, sizeof local, "Local\\%s", f->shm_name);
-    assert_int_equal(plat_shm_create(&f->a, local, SEG_SIZE), SHM_SUCCESS);
-    assert_int_equal(plat_shm_open(&f->b, f->shm_name), SHM_SUCCESS); /* same object */
+    assert_int_equal(xshm_plat_shm_create(&f->a, local, SEG_SIZE), SHM_SUCCESS);
+    assert_int_equal(xshm_plat_shm_open(&f->b, f->shm_name), SHM_SUCCESS); /* same object */
 #else
     /* The upper layer strips it before calling on Linux. */
-    assert_int_equal(plat_shm_create(&f->a, "Local\\xshm.x.seg", SEG_SIZE),
+    assert_int_equal(xshm_plat_shm_create(&f->a, "Local\\xshm.x.seg", SEG_SIZE),
                      SHM_ERROR_INVALID_PARAM);
 #endif
 }
@@ -423,7 +423,7 @@ static void check_mode_with_umask(fixture_t *f, mode_t mask)
 {
     struct stat st;
     mode_t old = umask(mask);
-    shm_error_t err = plat_shm_create(&f->a, f->shm_name, SEG_SIZE);
+    shm_error_t err = xshm_plat_shm_create(&f->a, f->shm_name, SEG_SIZE);
     umask(old);
     assert_int_equal(err, SHM_SUCCESS);
     assert_int_equal(fstat((int)f->a.fd, &st), 0);
@@ -432,8 +432,8 @@ static void check_mode_with_umask(fixture_t *f, mode_t mask)
                  (unsigned)(st.st_mode & 07777));
     assert_int_equal(st.st_uid, geteuid());
     assert_int_equal(st.st_size, SEG_SIZE);
-    plat_shm_close(&f->a);
-    assert_int_equal(plat_shm_unlink(f->shm_name), SHM_SUCCESS);
+    xshm_plat_shm_close(&f->a);
+    assert_int_equal(xshm_plat_shm_unlink(f->shm_name), SHM_SUCCESS);
 }
 #endif
 
@@ -555,7 +555,7 @@ static void waiter_main(void *arg)
     for (uint32_t i = 0; i < WAKE_ROUNDS; i++) {
         xa_store32_rel(&c->armed, i + 1);
         while (xa_load32_acq(c->word) == i) {
-            if (plat_wake_wait(c->wake, c->word, i, 10000) == SHM_ERROR_TIMEOUT) {
+            if (xshm_plat_wake_wait(c->wake, c->word, i, 10000) == SHM_ERROR_TIMEOUT) {
                 xa_fetch_add32(&c->timeouts, 1);
                 break;
             }
@@ -578,14 +578,14 @@ static void test_wake_thread(void **state)
     memset(&c, 0, sizeof c);
     c.wake = &f->wb;
     c.word = &a->word;
-    assert_int_equal(plat_thread_start(&t, waiter_main, &c), SHM_SUCCESS);
+    assert_int_equal(xshm_plat_thread_start(&t, waiter_main, &c), SHM_SUCCESS);
     for (uint32_t i = 0; i < WAKE_ROUNDS; i++) {
         TP_WAIT_UNTIL_SET(ok, xa_load32_acq(&c.armed) == i + 1, 10000);
         if (!ok)
             break;
         xa_store32_rel(&a->word, i + 1);
         xa_fence_seq_cst();
-        plat_wake_signal(&f->wa, &a->word);
+        xshm_plat_wake_signal(&f->wa, &a->word);
     }
     TP_WAIT_UNTIL_SET(ok, xa_load32_acq(&c.done) == 1, 15000);
     if (!ok) {
@@ -594,14 +594,14 @@ static void test_wake_thread(void **state)
         bool ended = false;
         xa_store32_rel(&a->word, WAKE_ROUNDS);
         xa_fence_seq_cst();
-        plat_wake_signal(&f->wa, &a->word);
+        xshm_plat_wake_signal(&f->wa, &a->word);
         TP_WAIT_UNTIL_SET(ended, xa_load32_acq(&c.done) == 1, 25000);
         if (ended)
-            plat_thread_join(&t);
+            xshm_plat_thread_join(&t);
         else
-            plat_thread_detach(&t);
+            xshm_plat_thread_detach(&t);
     } else {
-        plat_thread_join(&t);
+        xshm_plat_thread_join(&t);
     }
     assert_true(ok);
     assert_int_equal(xa_load32_acq(&c.timeouts), 0);
@@ -614,25 +614,25 @@ static void test_wake_changed_word(void **state)
     make_channel(f);
     shared_area_t *a = area_of(&f->a);
     xa_store32_rel(&a->word, 5);
-    uint64_t t0 = plat_now_ns();
-    assert_int_equal(plat_wake_wait(&f->wb, &a->word, 4, 10000), SHM_SUCCESS);
-    assert_int_equal(plat_wake_wait(&f->wb, &a->word, 4, PLAT_WAIT_FOREVER), SHM_SUCCESS);
-    assert_true(plat_now_ns() - t0 < 2000000000ull);
+    uint64_t t0 = xshm_plat_now_ns();
+    assert_int_equal(xshm_plat_wake_wait(&f->wb, &a->word, 4, 10000), SHM_SUCCESS);
+    assert_int_equal(xshm_plat_wake_wait(&f->wb, &a->word, 4, PLAT_WAIT_FOREVER), SHM_SUCCESS);
+    assert_true(xshm_plat_now_ns() - t0 < 2000000000ull);
 }
 
 /* Wait until SHM_ERROR_TIMEOUT (wake-ups may be spurious); the elapsed ms. */
 static uint64_t timed_wait_ms(fixture_t *f, uint32_t timeout_ms)
 {
     shared_area_t *a = area_of(&f->a);
-    uint64_t t0 = plat_now_ns();
+    uint64_t t0 = xshm_plat_now_ns();
     shm_error_t err = SHM_SUCCESS;
     for (int i = 0; i < 1000 && err == SHM_SUCCESS; i++) {
-        uint64_t spent = (plat_now_ns() - t0) / 1000000u;
+        uint64_t spent = (xshm_plat_now_ns() - t0) / 1000000u;
         uint32_t left = spent >= timeout_ms ? 0 : timeout_ms - (uint32_t)spent;
-        err = plat_wake_wait(&f->wb, &a->word, 0, left);
+        err = xshm_plat_wake_wait(&f->wb, &a->word, 0, left);
     }
     assert_int_equal(err, SHM_ERROR_TIMEOUT);
-    return (plat_now_ns() - t0) / 1000000u;
+    return (xshm_plat_now_ns() - t0) / 1000000u;
 }
 
 static void test_wake_timeout(void **state)
@@ -661,15 +661,15 @@ static void test_wake_cross_process(void **state)
     args[2] = NULL;
     assert_int_equal(tp_spawn_self(&f->child, "writer", args), 0);
 
-    uint64_t deadline = plat_now_ns() + (uint64_t)HELPER_TIMEOUT_MS * 1000000u;
+    uint64_t deadline = xshm_plat_now_ns() + (uint64_t)HELPER_TIMEOUT_MS * 1000000u;
     while (xa_load32_acq(&a->word) == 0) {
-        uint64_t now = plat_now_ns();
+        uint64_t now = xshm_plat_now_ns();
         if (now >= deadline)
             break;
         uint32_t left = (uint32_t)((deadline - now) / 1000000u) + 1;
         /* The helper starts after we are asleep and signals us: running out
          * of time here is a lost wake-up (or a helper that failed). */
-        assert_int_equal(plat_wake_wait(&f->wa, &a->word, 0, left), SHM_SUCCESS);
+        assert_int_equal(xshm_plat_wake_wait(&f->wa, &a->word, 0, left), SHM_SUCCESS);
     }
     assert_int_equal(xa_load32_acq(&a->word), 1);
     assert_int_equal(xa_load32_relaxed(&a->value), 0xC0FFEEu);
@@ -684,22 +684,22 @@ static void test_proc_self(void **state)
     plat_proc_id_t id, other;
     (void)state;
 
-    plat_proc_self(&id);
+    xshm_plat_proc_self(&id);
 #ifdef _WIN32
     assert_int_equal(id.pid, (uint32_t)GetCurrentProcessId());
 #else
     assert_int_equal(id.pid, (uint32_t)getpid());
 #endif
     assert_true(id.start_time != 0);
-    assert_true(plat_proc_alive(&id));
+    assert_true(xshm_plat_proc_alive(&id));
 
     other = id; /* the same pid, another start time: a reused pid */
     other.start_time = id.start_time + 1;
-    assert_false(plat_proc_alive(&other));
+    assert_false(xshm_plat_proc_alive(&other));
     other.start_time = 0; /* unknown start time: the pid alone decides */
-    assert_true(plat_proc_alive(&other));
+    assert_true(xshm_plat_proc_alive(&other));
     other.pid = 0;
-    assert_false(plat_proc_alive(&other));
+    assert_false(xshm_plat_proc_alive(&other));
 }
 
 /* The identity of a process does not depend on the thread that asks; from
@@ -709,14 +709,14 @@ static void test_proc_self(void **state)
 typedef struct proc_thread_ctx {
     plat_proc_id_t main_id;   /* read on the main thread */
     plat_proc_id_t thread_id; /* read on the thread */
-    bool main_alive;          /* plat_proc_alive(&main_id) on the thread */
+    bool main_alive;          /* xshm_plat_proc_alive(&main_id) on the thread */
 } proc_thread_ctx_t;
 
 static void proc_thread_main(void *arg)
 {
     proc_thread_ctx_t *c = (proc_thread_ctx_t *)arg;
-    plat_proc_self(&c->thread_id);
-    c->main_alive = plat_proc_alive(&c->main_id);
+    xshm_plat_proc_self(&c->thread_id);
+    c->main_alive = xshm_plat_proc_alive(&c->main_id);
 }
 
 static void test_proc_self_threads(void **state)
@@ -726,10 +726,10 @@ static void test_proc_self_threads(void **state)
     (void)state;
 
     memset(&c, 0, sizeof c);
-    plat_proc_self(&c.main_id);
-    plat_sleep_ms(30); /* a few clock ticks: per-thread start times would differ */
-    assert_int_equal(plat_thread_start(&t, proc_thread_main, &c), SHM_SUCCESS);
-    plat_thread_join(&t);
+    xshm_plat_proc_self(&c.main_id);
+    xshm_plat_sleep_ms(30); /* a few clock ticks: per-thread start times would differ */
+    assert_int_equal(xshm_plat_thread_start(&t, proc_thread_main, &c), SHM_SUCCESS);
+    xshm_plat_thread_join(&t);
     assert_int_equal(c.thread_id.pid, c.main_id.pid);
     if (c.thread_id.start_time != c.main_id.start_time)
         fail_msg("start time %llu on a thread, %llu on the main thread",
@@ -742,7 +742,7 @@ static void test_proc_self_threads(void **state)
 static void spawn_ident(fixture_t *f, const char *mode, plat_proc_id_t *id)
 {
     bool ok = false;
-    assert_int_equal(plat_shm_create(&f->a, f->shm_name, SEG_SIZE), SHM_SUCCESS);
+    assert_int_equal(xshm_plat_shm_create(&f->a, f->shm_name, SEG_SIZE), SHM_SUCCESS);
     shared_area_t *a = area_of(&f->a);
     const char *args[3];
     args[0] = f->shm_name;
@@ -767,11 +767,11 @@ static void test_proc_exited_child(void **state)
     assert_true(id.start_time != 0);
     /* Exited but not reaped yet (a zombie on Linux, a signalled process
      * object on Windows): already gone. */
-    TP_WAIT_UNTIL_SET(ok, !plat_proc_alive(&id), HELPER_TIMEOUT_MS);
+    TP_WAIT_UNTIL_SET(ok, !xshm_plat_proc_alive(&id), HELPER_TIMEOUT_MS);
     assert_true(ok);
     assert_int_equal(tp_wait(&f->child, HELPER_TIMEOUT_MS, &code), 0);
     assert_int_equal(code, 0);
-    assert_false(plat_proc_alive(&id)); /* and after reaping */
+    assert_false(xshm_plat_proc_alive(&id)); /* and after reaping */
 }
 
 static void test_proc_killed_child(void **state)
@@ -781,14 +781,14 @@ static void test_proc_killed_child(void **state)
     int code = -1;
 
     spawn_ident(f, "hang", &id);
-    assert_true(plat_proc_alive(&id));
+    assert_true(xshm_plat_proc_alive(&id));
     reused = id;
     reused.start_time ^= 1;
-    assert_false(plat_proc_alive(&reused));
+    assert_false(xshm_plat_proc_alive(&reused));
     assert_int_equal(tp_wait(&f->child, 20, &code), -1); /* still running */
     tp_kill(&f->child);
     assert_int_equal(f->child.exit_code, 137); /* 128 + SIGKILL; 137 on Windows too */
-    assert_false(plat_proc_alive(&id));
+    assert_false(xshm_plat_proc_alive(&id));
 }
 
 /* ---- the test-process helpers themselves ---------------------------------------- */
@@ -898,7 +898,7 @@ static void thread_main(void *arg)
 {
     thread_ctx_t *c = (thread_ctx_t *)arg;
     /* *t is complete before the thread runs. */
-    xa_store32_relaxed(&c->was_current, plat_thread_is_current(&c->t) ? 1u : 0u);
+    xa_store32_relaxed(&c->was_current, xshm_plat_thread_is_current(&c->t) ? 1u : 0u);
     xa_store32_rel(&c->ran, 1);
 }
 
@@ -908,15 +908,15 @@ static void test_thread_start_join(void **state)
     (void)state;
 
     memset(&c, 0, sizeof c);
-    assert_false(plat_thread_is_current(&c.t)); /* a zeroed thread is no one */
-    assert_int_equal(plat_thread_start(&c.t, thread_main, &c), SHM_SUCCESS);
-    bool is_me = plat_thread_is_current(&c.t); /* checked once it is joined */
-    plat_thread_join(&c.t);
+    assert_false(xshm_plat_thread_is_current(&c.t)); /* a zeroed thread is no one */
+    assert_int_equal(xshm_plat_thread_start(&c.t, thread_main, &c), SHM_SUCCESS);
+    bool is_me = xshm_plat_thread_is_current(&c.t); /* checked once it is joined */
+    xshm_plat_thread_join(&c.t);
     assert_false(is_me); /* we are not that thread */
     assert_int_equal(xa_load32_acq(&c.ran), 1);
     assert_int_equal(xa_load32_relaxed(&c.was_current), 1);
-    assert_false(plat_thread_is_current(&c.t));
-    assert_int_equal(plat_thread_start(&c.t, NULL, &c), SHM_ERROR_INVALID_PARAM);
+    assert_false(xshm_plat_thread_is_current(&c.t));
+    assert_int_equal(xshm_plat_thread_start(&c.t, NULL, &c), SHM_ERROR_INVALID_PARAM);
 }
 
 static void detached_main(void *arg)
@@ -932,8 +932,8 @@ static void test_thread_detach(void **state)
     (void)state;
 
     xa_store32_rel(&flag, 0);
-    assert_int_equal(plat_thread_start(&t, detached_main, &flag), SHM_SUCCESS);
-    plat_thread_detach(&t);
+    assert_int_equal(xshm_plat_thread_start(&t, detached_main, &flag), SHM_SUCCESS);
+    xshm_plat_thread_detach(&t);
     TP_WAIT_UNTIL_SET(ok, xa_load32_acq(&flag) == 1, 10000);
     assert_true(ok);
 }
@@ -949,9 +949,9 @@ static void counter_main(void *arg)
 {
     counter_ctx_t *c = (counter_ctx_t *)arg;
     for (uint32_t i = 0; i < COUNT_PER_THREAD; i++) {
-        plat_mutex_lock(&c->lock);
+        xshm_plat_mutex_lock(&c->lock);
         c->count++;
-        plat_mutex_unlock(&c->lock);
+        xshm_plat_mutex_unlock(&c->lock);
     }
 }
 
@@ -962,17 +962,17 @@ static void test_mutex_counter(void **state)
     (void)state;
 
     memset(&c, 0, sizeof c);
-    plat_mutex_init(&c.lock);
-    assert_int_equal(plat_thread_start(&t1, counter_main, &c), SHM_SUCCESS);
-    shm_error_t e2 = plat_thread_start(&t2, counter_main, &c);
-    plat_thread_join(&t1); /* before any assert: it uses c, on this stack */
+    xshm_plat_mutex_init(&c.lock);
+    assert_int_equal(xshm_plat_thread_start(&t1, counter_main, &c), SHM_SUCCESS);
+    shm_error_t e2 = xshm_plat_thread_start(&t2, counter_main, &c);
+    xshm_plat_thread_join(&t1); /* before any assert: it uses c, on this stack */
     if (e2 == SHM_SUCCESS)
-        plat_thread_join(&t2);
+        xshm_plat_thread_join(&t2);
     assert_int_equal(e2, SHM_SUCCESS);
-    plat_mutex_lock(&c.lock);
+    xshm_plat_mutex_lock(&c.lock);
     uint64_t total = c.count;
-    plat_mutex_unlock(&c.lock);
-    plat_mutex_destroy(&c.lock);
+    xshm_plat_mutex_unlock(&c.lock);
+    xshm_plat_mutex_destroy(&c.lock);
     assert_int_equal(total, 2u * COUNT_PER_THREAD);
 }
 
@@ -981,17 +981,17 @@ static void test_mutex_counter(void **state)
 static void test_clock(void **state)
 {
     (void)state;
-    uint64_t prev = plat_now_ns();
+    uint64_t prev = xshm_plat_now_ns();
     for (int i = 0; i < 100000; i++) {
-        uint64_t now = plat_now_ns();
+        uint64_t now = xshm_plat_now_ns();
         if (now < prev)
             fail_msg("the clock went back by %lu ns", (unsigned long)(prev - now));
         prev = now;
     }
-    plat_sleep_ms(0);
-    uint64_t t0 = plat_now_ns();
-    plat_sleep_ms(20);
-    uint64_t ms = (plat_now_ns() - t0) / 1000000u;
+    xshm_plat_sleep_ms(0);
+    uint64_t t0 = xshm_plat_now_ns();
+    xshm_plat_sleep_ms(20);
+    uint64_t ms = (xshm_plat_now_ns() - t0) / 1000000u;
     /* Generous: Windows sleeps are counted in timer ticks (~15.6 ms). */
     if (ms < 10 || ms > 2000)
         fail_msg("a 20 ms sleep took %lu ms", (unsigned long)ms);
@@ -999,17 +999,17 @@ static void test_clock(void **state)
     /* Across whole seconds (where a mistake in the units would show): still
      * monotonic, and in step with the test's own clock. */
     uint64_t start_ms = tp_now_ms();
-    t0 = prev = plat_now_ns();
+    t0 = prev = xshm_plat_now_ns();
     while (tp_now_ms() - start_ms < 1200) {
-        plat_sleep_ms(5);
-        uint64_t now = plat_now_ns();
+        xshm_plat_sleep_ms(5);
+        uint64_t now = xshm_plat_now_ns();
         if (now < prev)
             fail_msg("the clock went back by %llu ns", (unsigned long long)(prev - now));
         prev = now;
     }
     ms = (prev - t0) / 1000000u;
     if (ms < 1100 || ms > 3200)
-        fail_msg("1200 ms of the test's clock were %lu ms of plat_now_ns()", (unsigned long)ms);
+        fail_msg("1200 ms of the test's clock were %lu ms of xshm_plat_now_ns()", (unsigned long)ms);
 }
 
 /* ---- OS errors -------------------------------------------------------------------- */
@@ -1063,7 +1063,7 @@ static void test_os_error_map(void **state)
 #endif
     int wrong = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        shm_error_t got = plat_map_os_error(cases[i].code);
+        shm_error_t got = xshm_plat_map_os_error(cases[i].code);
         if (got != cases[i].want) {
             print_error("%s (%d): %s, expected %s\n", cases[i].what, cases[i].code,
                         shm_strerror(got), shm_strerror(cases[i].want));
@@ -1097,8 +1097,8 @@ static void test_shm_create_too_big(void **state)
     size = (size_t)(total + 65536u);
 #endif
     int code = 0;
-    shm_error_t err = plat_shm_create(&f->a, f->shm_name, size);
-    const char *fn = plat_last_os_error(&code);
+    shm_error_t err = xshm_plat_shm_create(&f->a, f->shm_name, size);
+    const char *fn = xshm_plat_last_os_error(&code);
     print_message("a segment of %llu bytes: %s (%s failed with %d)\n", (unsigned long long)size,
                   shm_strerror(err), fn, code);
     assert_int_equal(err, SHM_ERROR_MEMORY);
@@ -1109,13 +1109,13 @@ static void test_shm_create_too_big(void **state)
      * the address space, a failure whose code varies (Wine:
      * ERROR_INVALID_PARAMETER); the library reports MEMORY for it. */
     if (strcmp(fn, "MapViewOfFile") != 0)
-        assert_int_equal(plat_map_os_error(code), SHM_ERROR_MEMORY);
+        assert_int_equal(xshm_plat_map_os_error(code), SHM_ERROR_MEMORY);
 #else
-    assert_int_equal(plat_map_os_error(code), SHM_ERROR_MEMORY);
+    assert_int_equal(xshm_plat_map_os_error(code), SHM_ERROR_MEMORY);
 #endif
     /* Nothing left under the name: it can be created at a normal size. */
-    assert_int_equal(plat_shm_open(&f->b, f->shm_name), SHM_ERROR_NOT_FOUND);
-    assert_int_equal(plat_shm_create(&f->a, f->shm_name, SEG_SIZE), SHM_SUCCESS);
+    assert_int_equal(xshm_plat_shm_open(&f->b, f->shm_name), SHM_ERROR_NOT_FOUND);
+    assert_int_equal(xshm_plat_shm_create(&f->a, f->shm_name, SEG_SIZE), SHM_SUCCESS);
 }
 
 /* ---- channel names (shm_common) ------------------------------------------------------ */
@@ -1132,7 +1132,7 @@ static void expect_os_name(const char *name, const char *want, const char *want_
 {
     char out[PLAT_NAME_MAX];
     const char *bare = NULL;
-    shm_error_t err = shm_channel_os_name(name, out, sizeof out, &bare);
+    shm_error_t err = xshm_channel_os_name(name, out, sizeof out, &bare);
     if (err != SHM_SUCCESS)
         fail_msg("\"%s\": %s", name, shm_strerror(err));
     if (strcmp(out, want) != 0 || bare == NULL || strcmp(bare, want_bare) != 0)
@@ -1140,9 +1140,9 @@ static void expect_os_name(const char *name, const char *want, const char *want_
                  bare ? bare : "(null)", want, want_bare);
     /* Exactly the room it needs, and one byte less. */
     size_t need = strlen(want) + 1;
-    assert_int_equal(shm_channel_os_name(name, out, need, NULL), SHM_SUCCESS);
+    assert_int_equal(xshm_channel_os_name(name, out, need, NULL), SHM_SUCCESS);
     assert_string_equal(out, want);
-    assert_int_equal(shm_channel_os_name(name, out, need - 1, NULL), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_channel_os_name(name, out, need - 1, NULL), SHM_ERROR_INVALID_PARAM);
 }
 
 static void test_channel_os_name(void **state)
@@ -1166,15 +1166,15 @@ static void test_channel_os_name(void **state)
                                       "Local\\Global\\x", "local\\x", "Global\\\\x", "\xc3\xa9t\xc3\xa9"};
     char out[PLAT_NAME_MAX];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        if (shm_channel_os_name(bad[i], out, sizeof out, NULL) != SHM_ERROR_INVALID_PARAM)
+        if (xshm_channel_os_name(bad[i], out, sizeof out, NULL) != SHM_ERROR_INVALID_PARAM)
             fail_msg("\"%s\" accepted as a channel name", bad[i]);
     n64[SHM_MAX_NAME_LENGTH] = 'a';
     n64[SHM_MAX_NAME_LENGTH + 1] = '\0'; /* 65 characters */
-    assert_int_equal(shm_channel_os_name(n64, out, sizeof out, NULL), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_channel_os_name(n64, out, sizeof out, NULL), SHM_ERROR_INVALID_PARAM);
     snprintf(prefixed, sizeof prefixed, "Local\\%s", n64);
-    assert_int_equal(shm_channel_os_name(prefixed, out, sizeof out, NULL), SHM_ERROR_INVALID_PARAM);
-    assert_int_equal(shm_channel_os_name(NULL, out, sizeof out, NULL), SHM_ERROR_INVALID_PARAM);
-    assert_int_equal(shm_channel_os_name("abc", NULL, sizeof out, NULL), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_channel_os_name(prefixed, out, sizeof out, NULL), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_channel_os_name(NULL, out, sizeof out, NULL), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_channel_os_name("abc", NULL, sizeof out, NULL), SHM_ERROR_INVALID_PARAM);
 }
 
 /* ---- the biased lock (shm_common) --------------------------------------------------- */
@@ -1195,7 +1195,7 @@ static void block_main(void *arg)
     while (!xa_load32_acq(&c->go))
         xa_pause();
     for (uint32_t i = 0; i < BLOCK_ROUNDS; i++) {
-        bool fast = shm_block_lock(&c->lock);
+        bool fast = xshm_block_lock(&c->lock);
         if (xa_fetch_add32(&c->inside, 1) != 0)
             xa_fetch_add32(&c->overlap, 1);
         uint64_t v = c->count;
@@ -1203,7 +1203,7 @@ static void block_main(void *arg)
             xa_pause(); /* widen the window a lost exclusion would leave */
         c->count = v + 1;
         xa_fetch_add32(&c->inside, (uint32_t)-1);
-        shm_block_unlock(&c->lock, fast);
+        xshm_block_unlock(&c->lock, fast);
     }
 }
 
@@ -1217,18 +1217,18 @@ static void test_block_lock_excludes(void **state)
     /* One of the two threads takes it first and is favoured (where fences
      * allow), the other takes the favour away. */
     plat_thread_t t1, t2;
-    assert_int_equal(plat_thread_start(&t1, block_main, c), SHM_SUCCESS);
-    shm_error_t e2 = plat_thread_start(&t2, block_main, c);
+    assert_int_equal(xshm_plat_thread_start(&t1, block_main, c), SHM_SUCCESS);
+    shm_error_t e2 = xshm_plat_thread_start(&t2, block_main, c);
     xa_store32_rel(&c->go, 1);
-    plat_thread_join(&t1); /* before any assert: it waits for go, then runs */
+    xshm_plat_thread_join(&t1); /* before any assert: it waits for go, then runs */
     if (e2 == SHM_SUCCESS)
-        plat_thread_join(&t2);
+        xshm_plat_thread_join(&t2);
     assert_int_equal(e2, SHM_SUCCESS);
     /* And the main thread, after them. */
-    bool fast = shm_block_lock(&c->lock);
+    bool fast = xshm_block_lock(&c->lock);
     c->count++;
-    shm_block_unlock(&c->lock, fast);
-    shm_block_drain(&c->lock);
+    xshm_block_unlock(&c->lock, fast);
+    xshm_block_drain(&c->lock);
     print_message("biased lock: %llu increments, %u overlaps\n", (unsigned long long)c->count,
                   xa_load32_acq(&c->overlap));
     assert_int_equal(xa_load32_acq(&c->overlap), 0);
@@ -1269,7 +1269,7 @@ static void test_testproc_cleanup(void **state)
     fixture_t *f = (fixture_t *)*state;
     int code = -1;
     bool ok = false;
-    assert_int_equal(plat_shm_create(&f->a, f->shm_name, SEG_SIZE), SHM_SUCCESS);
+    assert_int_equal(xshm_plat_shm_create(&f->a, f->shm_name, SEG_SIZE), SHM_SUCCESS);
 
     /* A helper makes objects under a name of its own and exits: gone. */
     const char *args[2] = {f->shm_name, NULL};
@@ -1297,15 +1297,15 @@ static void test_testproc_cleanup(void **state)
     char similar[PLAT_NAME_MAX + 2];
     snprintf(similar, sizeof similar, "%sx", os);
     plat_shm_t other;
-    assert_int_equal(plat_shm_create(&other, similar, 4096), SHM_SUCCESS);
+    assert_int_equal(xshm_plat_shm_create(&other, similar, 4096), SHM_SUCCESS);
 
     /* What this process exits with, now: ours go, the other stays. */
     unsigned removed = tp_cleanup_names();
     assert_true(removed >= 3);
     assert_int_equal(leftovers_of(os), 0);
     assert_true(shm_entry_exists(similar, ""));
-    plat_shm_close(&other);
-    assert_int_equal(plat_shm_unlink(similar), SHM_SUCCESS);
+    xshm_plat_shm_close(&other);
+    assert_int_equal(xshm_plat_shm_unlink(similar), SHM_SUCCESS);
 #endif
 }
 
@@ -1317,7 +1317,7 @@ static void test_testproc_parent_gone(void **state)
     int code = -1;
     bool ok = false;
     assert_false(tp_parent_gone());
-    assert_int_equal(plat_shm_create(&f->a, f->shm_name, SEG_SIZE), SHM_SUCCESS);
+    assert_int_equal(xshm_plat_shm_create(&f->a, f->shm_name, SEG_SIZE), SHM_SUCCESS);
     const char *args[2] = {f->shm_name, NULL};
     assert_int_equal(tp_spawn_self(&f->child, "orphan", args), 0);
     assert_int_equal(tp_wait(&f->child, HELPER_TIMEOUT_MS, &code), 0);

@@ -64,7 +64,7 @@
 
 static uint32_t crash_bound_ms(void) { return CRASH_BOUND_MS; }
 
-static uint64_t now_ns(void) { return plat_now_ns(); }
+static uint64_t now_ns(void) { return xshm_plat_now_ns(); }
 
 static double ms_between(uint64_t from_ns, uint64_t to_ns)
 {
@@ -74,7 +74,7 @@ static double ms_between(uint64_t from_ns, uint64_t to_ns)
 static uint32_t self_pid(void)
 {
     plat_proc_id_t id;
-    plat_proc_self(&id);
+    xshm_plat_proc_self(&id);
     return id.pid;
 }
 
@@ -100,7 +100,7 @@ static shm_segment_t *peek_open(const char *name)
     shm_segment_t *seg = (shm_segment_t *)calloc(1, sizeof(*seg));
     if (!seg)
         return NULL;
-    if (shm_segment_open(seg, os) != SHM_SUCCESS) {
+    if (xshm_segment_open(seg, os) != SHM_SUCCESS) {
         free(seg);
         return NULL;
     }
@@ -110,7 +110,7 @@ static shm_segment_t *peek_open(const char *name)
 static void peek_close(shm_segment_t *seg)
 {
     if (seg) {
-        shm_segment_close(seg);
+        xshm_segment_close(seg);
         free(seg);
     }
 }
@@ -624,7 +624,7 @@ static void test_crashed_server(void **state)
 /* A leftover object of test_killed_while_creating, held open as a client
  * of the killed server would hold it. */
 static plat_shm_t leftover_mapping;
-static void close_leftover(void) { plat_shm_close(&leftover_mapping); }
+static void close_leftover(void) { xshm_plat_shm_close(&leftover_mapping); }
 #else
 static void close_leftover(void) {}
 #endif
@@ -645,11 +645,11 @@ static void test_reused_pid_client(void **state)
                          xa_load64_relaxed(&slot->start_time)};
     assert_int_equal(id.pid, self_pid());
     assert_true(id.start_time != 0);
-    assert_true(plat_proc_alive(&id));
+    assert_true(xshm_plat_proc_alive(&id));
     /* The same pid, started at another time: the recorded client is gone. */
     plat_proc_id_t reused = id;
     reused.start_time ^= 1;
-    assert_false(plat_proc_alive(&reused));
+    assert_false(xshm_plat_proc_alive(&reused));
     uint64_t forged = now_ns();
     xa_store64_relaxed(&slot->start_time, reused.start_time);
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_DISCONNECT) == 1, WAIT_MS));
@@ -682,7 +682,7 @@ static void test_reused_pid_client(void **state)
  * recorded as a live pid with another start time (its server is gone). A
  * client already connected keeps the identity it read when it joined, so
  * forging the header afterwards cannot stage the case where its server dies
- * and the pid is reused: that comparison is the one plat_proc_alive makes
+ * and the pid is reused: that comparison is the one xshm_plat_proc_alive makes
  * above, with the recorded start time.
  */
 static void test_reused_pid_server_seen_by_client(void **state)
@@ -1157,10 +1157,10 @@ static bool leave_object(const char *os, leftover_t k)
     }
     plat_shm_t shm;
     memset(&shm, 0, sizeof(shm));
-    assert_int_equal(plat_shm_create(&shm, os, 64 * 1024), SHM_SUCCESS);
+    assert_int_equal(xshm_plat_shm_create(&shm, os, 64 * 1024), SHM_SUCCESS);
     shm_seg_header_t *h = (shm_seg_header_t *)shm.base;
     plat_proc_id_t self;
-    plat_proc_self(&self);
+    xshm_plat_proc_self(&self);
     if (k == LEFT_IDENTITY_SELF || k == LEFT_IDENTITY_OTHER) {
         h->creator_pid = self.pid;
         h->creator_start = self.start_time + (k == LEFT_IDENTITY_OTHER ? 1u : 0u);
@@ -1170,7 +1170,7 @@ static bool leave_object(const char *os, leftover_t k)
 #ifdef _WIN32
     leftover_mapping = shm;
 #else
-    plat_shm_close(&shm);
+    xshm_plat_shm_close(&shm);
 #endif
     return true;
 }
@@ -1190,10 +1190,10 @@ static void test_killed_while_creating(void **state)
         shm_ring_config_t c = tc_config(4096, 1, false, 0);
         /* A live creator still setting up holds the lock: taken. */
         plat_lock_t setup;
-        assert_int_equal(plat_lock_take(&setup, os), SHM_SUCCESS);
+        assert_int_equal(xshm_plat_lock_take(&setup, os), SHM_SUCCESS);
         shm_server_t *s = shm_server_create(name, &c);
         shm_error_t err = shm_last_error();
-        plat_lock_release(&setup);
+        xshm_plat_lock_release(&setup);
         if (s)
             fail_msg("%s: created while a live creator holds the name", leftover_text(k));
         assert_int_equal(err, SHM_ERROR_EXISTS);
@@ -1224,19 +1224,19 @@ static void test_join_waits_for_publication(void **state)
     shm_segment_t *seg = (shm_segment_t *)calloc(1, sizeof(*seg));
     assert_non_null(seg);
     shm_seg_params_t p = {1 + 2, 4096, 2, false, 0};
-    assert_int_equal(shm_segment_create(seg, os, &p), SHM_SUCCESS);
+    assert_int_equal(xshm_segment_create(seg, os, &p), SHM_SUCCESS);
     assert_int_equal(seg->hdr->state, SHM_SEG_INITIALIZING);
     assert_null(shm_client_connect(name));
     assert_int_equal(shm_last_error(), SHM_ERROR_NOT_FOUND);
-    shm_segment_publish(seg);
+    xshm_segment_publish(seg);
     /* Published (with no wake-up objects on Windows: there the join fails
      * later, at opening them, which is not what this test is about). */
 #ifndef _WIN32
     shm_client_t *cl = tc_client(name);
     shm_client_disconnect(cl);
 #endif
-    shm_segment_close(seg);
-    plat_shm_unlink(os);
+    xshm_segment_close(seg);
+    xshm_plat_shm_unlink(os);
     free(seg);
 
     /* And a real server is joinable as soon as create returns. */
@@ -1266,11 +1266,11 @@ static void test_not_a_channel(void **state)
     shm_segment_t *seg = (shm_segment_t *)calloc(1, sizeof(*seg));
     assert_non_null(seg);
     shm_seg_params_t p = {3, 4096, 1, false, 0};
-    assert_int_equal(shm_segment_create(seg, os, &p), SHM_SUCCESS);
+    assert_int_equal(xshm_segment_create(seg, os, &p), SHM_SUCCESS);
     assert_null(shm_client_connect(name));
     assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_SEGMENT);
     s = shm_server_create(name, &c); /* (still mapped here, as by a client) */
-    shm_segment_close(seg);
+    xshm_segment_close(seg);
     assert_non_null(s);
     shm_server_destroy(s);
 
@@ -1279,12 +1279,12 @@ static void test_not_a_channel(void **state)
     os_name(os, sizeof(os), name);
     plat_shm_t junk;
     memset(&junk, 0, sizeof(junk));
-    assert_int_equal(plat_shm_create(&junk, os, 64 * 1024), SHM_SUCCESS);
+    assert_int_equal(xshm_plat_shm_create(&junk, os, 64 * 1024), SHM_SUCCESS);
     memset(junk.base, 0xA5, junk.size);
     assert_null(shm_client_connect(name));
     assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_SEGMENT);
     s = shm_server_create(name, &c);
-    plat_shm_close(&junk);
+    xshm_plat_shm_close(&junk);
     assert_non_null(s);
     shm_server_destroy(s);
 #ifdef _WIN32
@@ -1293,10 +1293,10 @@ static void test_not_a_channel(void **state)
     tp_unique_name(name, sizeof(name), "rel-small");
     os_name(os, sizeof(os), name);
     memset(&junk, 0, sizeof(junk));
-    assert_int_equal(plat_shm_create(&junk, os, 4096), SHM_SUCCESS);
+    assert_int_equal(xshm_plat_shm_create(&junk, os, 4096), SHM_SUCCESS);
     assert_null(shm_server_create(name, &c));
     assert_int_equal(shm_last_error(), SHM_ERROR_EXISTS);
-    plat_shm_close(&junk);
+    xshm_plat_shm_close(&junk);
     s = tc_server_config(name, &c);
     shm_server_destroy(s);
 #endif
@@ -1307,21 +1307,21 @@ static void test_not_a_channel(void **state)
         tp_unique_name(name, sizeof(name), gone ? "rel-v1-gone" : "rel-v1");
         os_name(os, sizeof(os), name);
         shm_seg_params_t p1 = {2, 4096, 1, false, 0};
-        assert_int_equal(shm_segment_create(seg, os, &p1), SHM_SUCCESS);
+        assert_int_equal(xshm_segment_create(seg, os, &p1), SHM_SUCCESS);
         xa_store32_relaxed(&seg->hdr->layout_version, 1);
         if (gone)
             xa_store64_relaxed(&seg->hdr->creator_start, seg->hdr->creator_start ^ 1);
         assert_null(shm_client_connect(name));
         assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_SEGMENT);
         s = shm_server_create(name, &c);
-        shm_segment_close(seg);
+        xshm_segment_close(seg);
         if (gone) {
             assert_non_null(s);
             shm_server_destroy(s);
         } else {
             assert_null(s);
             assert_int_equal(shm_last_error(), SHM_ERROR_EXISTS);
-            plat_shm_unlink(os);
+            xshm_plat_shm_unlink(os);
         }
     }
     free(seg);

@@ -56,18 +56,18 @@ static mem_seg_t *mem_seg_new(uint32_t capacity, uint32_t readers)
     shm_seg_params_t p = params(capacity, readers);
     mem_seg_t *m = (mem_seg_t *)calloc(1, sizeof(*m));
     assert_non_null(m);
-    m->size = shm_segment_size(&p);
+    m->size = xshm_segment_size(&p);
     assert_true(m->size > 0);
     m->mem = tm_alloc64(m->size);
     assert_non_null(m->mem);
-    assert_int_equal(shm_segment_format(&m->seg, m->mem, m->size, &p), SHM_SUCCESS);
-    assert_int_equal(shm_ring_writer_init(&m->seg.rings[0]), SHM_SUCCESS);
+    assert_int_equal(xshm_segment_format(&m->seg, m->mem, m->size, &p), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_writer_init(&m->seg.rings[0]), SHM_SUCCESS);
     return m;
 }
 
 static void mem_seg_free(mem_seg_t *m)
 {
-    shm_ring_writer_fini(&m->seg.rings[0]);
+    xshm_ring_writer_fini(&m->seg.rings[0]);
     tm_free64(m->mem);
     free(m);
 }
@@ -102,7 +102,7 @@ static uint64_t drain_checked(shm_ring_reader_t *rd, uint8_t *buf, uint32_t cap,
     uint64_t n = 0;
     for (;;) {
         uint32_t size = cap;
-        shm_error_t e = shm_ring_read(rd, buf, &size);
+        shm_error_t e = xshm_ring_read(rd, buf, &size);
         if (e == SHM_ERROR_EMPTY)
             return n;
         assert_int_equal(e, SHM_SUCCESS);
@@ -119,30 +119,30 @@ static void test_params(void **state)
 {
     (void)state;
     shm_seg_params_t p = params(4096, 4);
-    assert_int_equal(shm_seg_params_check(&p), SHM_SUCCESS);
-    assert_int_equal(shm_seg_params_check(NULL), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_seg_params_check(&p), SHM_SUCCESS);
+    assert_int_equal(xshm_seg_params_check(NULL), SHM_ERROR_INVALID_PARAM);
     uint32_t bad_caps[] = {0, 1, 2048, 4095, 4097, 6144, 3u << 20, SHM_MAX_RING_SIZE * 2u, 0x80000001u};
     for (size_t i = 0; i < sizeof(bad_caps) / sizeof(bad_caps[0]); i++) {
         p = params(bad_caps[i], 4);
-        assert_int_equal(shm_seg_params_check(&p), SHM_ERROR_INVALID_PARAM);
-        assert_int_equal(shm_segment_size(&p), 0);
+        assert_int_equal(xshm_seg_params_check(&p), SHM_ERROR_INVALID_PARAM);
+        assert_int_equal(xshm_segment_size(&p), 0);
     }
     p = params(SHM_MIN_RING_SIZE, 0);
-    assert_int_equal(shm_seg_params_check(&p), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_seg_params_check(&p), SHM_ERROR_INVALID_PARAM);
     p = params(SHM_MIN_RING_SIZE, SHM_MAX_READERS + 1);
-    assert_int_equal(shm_seg_params_check(&p), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_seg_params_check(&p), SHM_ERROR_INVALID_PARAM);
     p = params(SHM_MIN_RING_SIZE, SHM_MAX_READERS);
-    assert_int_equal(shm_seg_params_check(&p), SHM_SUCCESS);
+    assert_int_equal(xshm_seg_params_check(&p), SHM_SUCCESS);
     p.ring_count = 0;
-    assert_int_equal(shm_seg_params_check(&p), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_seg_params_check(&p), SHM_ERROR_INVALID_PARAM);
     p.ring_count = SHM_SEG_MAX_RINGS + 1;
-    assert_int_equal(shm_seg_params_check(&p), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_seg_params_check(&p), SHM_ERROR_INVALID_PARAM);
 
     /* Sizes: header + ring header + slots + data, all 64-byte multiples. */
     p = params(4096, 3);
-    assert_int_equal(shm_segment_size(&p), 128 + 256 + 3 * 128 + 4096);
+    assert_int_equal(xshm_segment_size(&p), 128 + 256 + 3 * 128 + 4096);
     p.ring_count = 3; /* ring 0: 3 slots, rings 1 and 2: one each */
-    assert_int_equal(shm_segment_size(&p), 128 + (256 + 3 * 128 + 4096) + 2 * (256 + 128 + 4096));
+    assert_int_equal(xshm_segment_size(&p), 128 + (256 + 3 * 128 + 4096) + 2 * (256 + 128 + 4096));
 }
 
 static void test_invalid_calls(void **state)
@@ -153,28 +153,28 @@ static void test_invalid_calls(void **state)
     uint8_t buf[8192];
     memset(buf, 1, sizeof(buf));
     assert_int_equal(r->max_payload, 4096 - SHM_RECORD_HEADER_SIZE);
-    assert_int_equal(shm_ring_write(r, NULL, 1), SHM_ERROR_INVALID_PARAM);
-    assert_int_equal(shm_ring_write(r, buf, 0), SHM_ERROR_INVALID_PARAM);
-    assert_int_equal(shm_ring_write(r, buf, 4096 - SHM_RECORD_HEADER_SIZE + 1), SHM_ERROR_INVALID_PARAM);
-    assert_int_equal(shm_ring_write(NULL, buf, 1), SHM_ERROR_INVALID_PARAM);
-    assert_int_equal(shm_ring_write(r, buf, 4096 - SHM_RECORD_HEADER_SIZE), SHM_SUCCESS);
-    assert_int_equal(shm_ring_messages_written(r), 1);
+    assert_int_equal(xshm_ring_write(r, NULL, 1), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_ring_write(r, buf, 0), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_ring_write(r, buf, 4096 - SHM_RECORD_HEADER_SIZE + 1), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_ring_write(NULL, buf, 1), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_ring_write(r, buf, 4096 - SHM_RECORD_HEADER_SIZE), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_messages_written(r), 1);
 
     shm_ring_reader_t rd;
-    assert_int_equal(shm_ring_reader_attach(NULL, &rd), SHM_ERROR_INVALID_PARAM);
-    assert_int_equal(shm_ring_reader_attach(r, &rd), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_reader_attach(NULL, &rd), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_ring_reader_attach(r, &rd), SHM_SUCCESS);
     uint32_t size = 10;
-    assert_int_equal(shm_ring_read(NULL, buf, &size), SHM_ERROR_INVALID_PARAM);
-    assert_int_equal(shm_ring_read(&rd, buf, NULL), SHM_ERROR_INVALID_PARAM);
-    assert_int_equal(shm_ring_read(&rd, NULL, &size), SHM_ERROR_INVALID_PARAM);
-    assert_int_equal(shm_ring_read(&rd, buf, &size), SHM_ERROR_EMPTY);
-    shm_ring_reader_detach(&rd);
+    assert_int_equal(xshm_ring_read(NULL, buf, &size), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_ring_read(&rd, buf, NULL), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_ring_read(&rd, NULL, &size), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_ring_read(&rd, buf, &size), SHM_ERROR_EMPTY);
+    xshm_ring_reader_detach(&rd);
 
     /* Formatting needs room and alignment. */
     shm_seg_params_t p = params(4096, 2);
     shm_segment_t seg;
-    assert_int_equal(shm_segment_format(&seg, m->mem, m->size - 1, &p), SHM_ERROR_INVALID_PARAM);
-    assert_int_equal(shm_segment_format(&seg, (uint8_t *)m->mem + 8, m->size - 64, &p),
+    assert_int_equal(xshm_segment_format(&seg, m->mem, m->size - 1, &p), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_segment_format(&seg, (uint8_t *)m->mem + 8, m->size - 64, &p),
                      SHM_ERROR_INVALID_PARAM);
     mem_seg_free(m);
 
@@ -185,8 +185,8 @@ static void test_invalid_calls(void **state)
     assert_int_equal(r->max_payload, SHM_MAX_MESSAGE_SIZE);
     uint8_t *big = buffer(SHM_MAX_MESSAGE_SIZE + 1);
     memset(big, 7, SHM_MAX_MESSAGE_SIZE + 1);
-    assert_int_equal(shm_ring_write(r, big, SHM_MAX_MESSAGE_SIZE), SHM_SUCCESS);
-    assert_int_equal(shm_ring_write(r, big, SHM_MAX_MESSAGE_SIZE + 1), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_ring_write(r, big, SHM_MAX_MESSAGE_SIZE), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_write(r, big, SHM_MAX_MESSAGE_SIZE + 1), SHM_ERROR_INVALID_PARAM);
     free(big);
     mem_seg_free(m);
 }
@@ -199,35 +199,35 @@ static void test_roundtrip_and_too_small(void **state)
     mem_seg_t *m = mem_seg_new(4096, 1);
     shm_ring_t *r = &m->seg.rings[0];
     shm_ring_reader_t rd;
-    assert_int_equal(shm_ring_reader_attach(r, &rd), SHM_SUCCESS);
-    assert_int_equal(shm_ring_active_readers(r), 1);
+    assert_int_equal(xshm_ring_reader_attach(r, &rd), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_active_readers(r), 1);
     assert_int_equal(shm_ring_available(r), 4096);
 
     uint8_t msg[100], out[100];
     tm_make(msg, 0, 100);
-    assert_int_equal(shm_ring_write(r, msg, 100), SHM_SUCCESS);
-    assert_true(shm_ring_reader_pending(&rd));
+    assert_int_equal(xshm_ring_write(r, msg, 100), SHM_SUCCESS);
+    assert_true(xshm_ring_reader_pending(&rd));
     assert_int_equal(shm_ring_available(r), 4096 - RECORD(100));
 
     /* Too small: the size needed comes back and the message stays. */
     uint32_t size = 99;
-    assert_int_equal(shm_ring_read(&rd, out, &size), SHM_ERROR_BUFFER_TOO_SMALL);
+    assert_int_equal(xshm_ring_read(&rd, out, &size), SHM_ERROR_BUFFER_TOO_SMALL);
     assert_int_equal(size, 100);
     size = 0;
-    assert_int_equal(shm_ring_read(&rd, NULL, &size), SHM_ERROR_BUFFER_TOO_SMALL);
+    assert_int_equal(xshm_ring_read(&rd, NULL, &size), SHM_ERROR_BUFFER_TOO_SMALL);
     assert_int_equal(size, 100);
     size = sizeof(out);
-    assert_int_equal(shm_ring_read(&rd, out, &size), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_read(&rd, out, &size), SHM_SUCCESS);
     assert_int_equal(size, 100);
     assert_true(tm_check(out, 0, 100));
-    assert_false(shm_ring_reader_pending(&rd));
+    assert_false(xshm_ring_reader_pending(&rd));
     size = sizeof(out);
-    assert_int_equal(shm_ring_read(&rd, out, &size), SHM_ERROR_EMPTY);
+    assert_int_equal(xshm_ring_read(&rd, out, &size), SHM_ERROR_EMPTY);
     assert_int_equal(shm_ring_available(r), 4096);
     assert_int_equal(rd.slot->received, 1);
-    assert_int_equal(shm_ring_reader_lost(&rd), 0);
-    shm_ring_reader_detach(&rd);
-    assert_int_equal(shm_ring_active_readers(r), 0);
+    assert_int_equal(xshm_ring_reader_lost(&rd), 0);
+    xshm_ring_reader_detach(&rd);
+    assert_int_equal(xshm_ring_active_readers(r), 0);
     mem_seg_free(m);
 }
 
@@ -240,20 +240,20 @@ static void test_attach_starts_at_tail(void **state)
     uint8_t msg[64];
     for (uint64_t s = 0; s < 5; s++) {
         tm_make(msg, s, 64);
-        assert_int_equal(shm_ring_write(r, msg, 64), SHM_SUCCESS);
+        assert_int_equal(xshm_ring_write(r, msg, 64), SHM_SUCCESS);
     }
     shm_ring_reader_t rd;
-    assert_int_equal(shm_ring_reader_attach(r, &rd), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_reader_attach(r, &rd), SHM_SUCCESS);
     assert_int_equal(rd.expected_seq, 5);
     uint32_t size = sizeof(msg);
-    assert_int_equal(shm_ring_read(&rd, msg, &size), SHM_ERROR_EMPTY);
+    assert_int_equal(xshm_ring_read(&rd, msg, &size), SHM_ERROR_EMPTY);
     tm_make(msg, 5, 64);
-    assert_int_equal(shm_ring_write(r, msg, 64), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_write(r, msg, 64), SHM_SUCCESS);
     size = sizeof(msg);
-    assert_int_equal(shm_ring_read(&rd, msg, &size), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_read(&rd, msg, &size), SHM_SUCCESS);
     assert_true(tm_check(msg, 5, 64));
-    assert_int_equal(shm_ring_reader_lost(&rd), 0);
-    shm_ring_reader_detach(&rd);
+    assert_int_equal(xshm_ring_reader_lost(&rd), 0);
+    xshm_ring_reader_detach(&rd);
     mem_seg_free(m);
 }
 
@@ -265,42 +265,42 @@ static void test_several_readers(void **state)
     shm_ring_t *r = &m->seg.rings[0];
     shm_ring_reader_t rd[4];
     for (int i = 0; i < 3; i++)
-        assert_int_equal(shm_ring_reader_attach(r, &rd[i]), SHM_SUCCESS);
-    assert_int_equal(shm_ring_reader_attach(r, &rd[3]), SHM_ERROR_BUSY);
-    assert_int_equal(shm_ring_active_readers(r), 3);
+        assert_int_equal(xshm_ring_reader_attach(r, &rd[i]), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_reader_attach(r, &rd[3]), SHM_ERROR_BUSY);
+    assert_int_equal(xshm_ring_active_readers(r), 3);
 
     uint8_t msg[200];
     for (uint64_t s = 0; s < 10; s++) {
         tm_make(msg, s, 150);
-        assert_int_equal(shm_ring_write(r, msg, 150), SHM_SUCCESS);
+        assert_int_equal(xshm_ring_write(r, msg, 150), SHM_SUCCESS);
     }
     /* Reader 0 reads all, reader 1 half, reader 2 none. */
     for (int k = 0; k < 10; k++) {
         uint32_t size = sizeof(msg);
-        assert_int_equal(shm_ring_read(&rd[0], msg, &size), SHM_SUCCESS);
+        assert_int_equal(xshm_ring_read(&rd[0], msg, &size), SHM_SUCCESS);
         assert_true(tm_check(msg, (uint64_t)k, 150));
     }
     for (int k = 0; k < 5; k++) {
         uint32_t size = sizeof(msg);
-        assert_int_equal(shm_ring_read(&rd[1], msg, &size), SHM_SUCCESS);
+        assert_int_equal(xshm_ring_read(&rd[1], msg, &size), SHM_SUCCESS);
         assert_true(tm_check(msg, (uint64_t)k, 150));
     }
     /* The slowest reader decides the free space. */
     assert_int_equal(shm_ring_available(r), 8192 - 10 * RECORD(150));
-    shm_ring_reader_detach(&rd[2]);
+    xshm_ring_reader_detach(&rd[2]);
     assert_int_equal(shm_ring_available(r), 8192 - 5 * RECORD(150));
-    assert_int_equal(shm_ring_reader_attach(r, &rd[3]), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_reader_attach(r, &rd[3]), SHM_SUCCESS);
     assert_int_equal(rd[3].slot_index, 2);
     for (int k = 5; k < 10; k++) {
         uint32_t size = sizeof(msg);
-        assert_int_equal(shm_ring_read(&rd[1], msg, &size), SHM_SUCCESS);
+        assert_int_equal(xshm_ring_read(&rd[1], msg, &size), SHM_SUCCESS);
         assert_true(tm_check(msg, (uint64_t)k, 150));
     }
     uint32_t size = sizeof(msg);
-    assert_int_equal(shm_ring_read(&rd[3], msg, &size), SHM_ERROR_EMPTY);
-    shm_ring_reader_detach(&rd[0]);
-    shm_ring_reader_detach(&rd[1]);
-    shm_ring_reader_detach(&rd[3]);
+    assert_int_equal(xshm_ring_read(&rd[3], msg, &size), SHM_ERROR_EMPTY);
+    xshm_ring_reader_detach(&rd[0]);
+    xshm_ring_reader_detach(&rd[1]);
+    xshm_ring_reader_detach(&rd[3]);
     mem_seg_free(m);
 }
 
@@ -321,7 +321,7 @@ static void test_wrap_every_offset(void **state)
             mem_seg_t *m = mem_seg_new(cap, 1);
             shm_ring_t *r = &m->seg.rings[0];
             shm_ring_reader_t rd;
-            assert_int_equal(shm_ring_reader_attach(r, &rd), SHM_SUCCESS);
+            assert_int_equal(xshm_ring_reader_attach(r, &rd), SHM_SUCCESS);
             /* Fill up to `lead` bytes with records the reader consumes. */
             uint64_t seq = 0;
             uint32_t pos = 0;
@@ -333,9 +333,9 @@ static void test_wrap_every_offset(void **state)
                 if (plen == 0)
                     plen = 1;
                 tm_make(msg, seq, plen);
-                assert_int_equal(shm_ring_write(r, msg, plen), SHM_SUCCESS);
+                assert_int_equal(xshm_ring_write(r, msg, plen), SHM_SUCCESS);
                 uint32_t size = sizeof(out);
-                assert_int_equal(shm_ring_read(&rd, out, &size), SHM_SUCCESS);
+                assert_int_equal(xshm_ring_read(&rd, out, &size), SHM_SUCCESS);
                 assert_true(tm_check(out, seq, plen));
                 seq++;
                 pos = (uint32_t)(r->w_tail);
@@ -343,18 +343,18 @@ static void test_wrap_every_offset(void **state)
             /* Now write three messages of `len` across the end. */
             for (int k = 0; k < 3; k++) {
                 tm_make(msg, seq + (uint64_t)k, len);
-                assert_int_equal(shm_ring_write(r, msg, len), SHM_SUCCESS);
+                assert_int_equal(xshm_ring_write(r, msg, len), SHM_SUCCESS);
             }
             for (int k = 0; k < 3; k++) {
                 uint32_t size = sizeof(out);
-                assert_int_equal(shm_ring_read(&rd, out, &size), SHM_SUCCESS);
+                assert_int_equal(xshm_ring_read(&rd, out, &size), SHM_SUCCESS);
                 assert_int_equal(size, len);
                 assert_true(tm_check(out, seq + (uint64_t)k, len));
             }
             uint32_t size = sizeof(out);
-            assert_int_equal(shm_ring_read(&rd, out, &size), SHM_ERROR_EMPTY);
-            assert_int_equal(shm_ring_reader_lost(&rd), 0);
-            shm_ring_reader_detach(&rd);
+            assert_int_equal(xshm_ring_read(&rd, out, &size), SHM_ERROR_EMPTY);
+            assert_int_equal(xshm_ring_reader_lost(&rd), 0);
+            xshm_ring_reader_detach(&rd);
             mem_seg_free(m);
         }
     }
@@ -369,19 +369,19 @@ static void test_largest_messages_wrap(void **state)
     mem_seg_t *m = mem_seg_new(cap, 1);
     shm_ring_t *r = &m->seg.rings[0];
     shm_ring_reader_t rd;
-    assert_int_equal(shm_ring_reader_attach(r, &rd), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_reader_attach(r, &rd), SHM_SUCCESS);
     uint8_t msg[4096], out[4096];
     for (uint64_t s = 0; s < 200; s++) {
         uint32_t len = r->max_payload - (uint32_t)(s % 5) * 8;
         tm_make(msg, s, len);
-        assert_int_equal(shm_ring_write(r, msg, len), SHM_SUCCESS);
+        assert_int_equal(xshm_ring_write(r, msg, len), SHM_SUCCESS);
         uint32_t size = sizeof(out);
-        assert_int_equal(shm_ring_read(&rd, out, &size), SHM_SUCCESS);
+        assert_int_equal(xshm_ring_read(&rd, out, &size), SHM_SUCCESS);
         assert_int_equal(size, len);
         assert_true(tm_check(out, s, len));
     }
-    assert_int_equal(shm_ring_reader_lost(&rd), 0);
-    shm_ring_reader_detach(&rd);
+    assert_int_equal(xshm_ring_reader_lost(&rd), 0);
+    xshm_ring_reader_detach(&rd);
     mem_seg_free(m);
 }
 
@@ -394,7 +394,7 @@ static void test_random_sizes_stream(void **state)
     mem_seg_t *m = mem_seg_new(cap, 1);
     shm_ring_t *r = &m->seg.rings[0];
     shm_ring_reader_t rd;
-    assert_int_equal(shm_ring_reader_attach(r, &rd), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_reader_attach(r, &rd), SHM_SUCCESS);
     uint8_t *msg = buffer(SHM_MAX_MESSAGE_SIZE);
     uint8_t *out = buffer(SHM_MAX_MESSAGE_SIZE);
     uint64_t bytes = 0, seq = 0, delivered = 0;
@@ -408,7 +408,7 @@ static void test_random_sizes_stream(void **state)
             if (used + span + 4096 > cap) /* room for padding too */
                 break;
             tm_make(msg, seq, len);
-            assert_int_equal(shm_ring_write(r, msg, len), SHM_SUCCESS);
+            assert_int_equal(xshm_ring_write(r, msg, len), SHM_SUCCESS);
             used += span;
             bytes += len;
             seq++;
@@ -416,12 +416,12 @@ static void test_random_sizes_stream(void **state)
         delivered += drain_checked(&rd, out, SHM_MAX_MESSAGE_SIZE, SHM_MAX_MESSAGE_SIZE);
     }
     assert_int_equal(delivered, seq);
-    assert_int_equal(shm_ring_reader_lost(&rd), 0);
+    assert_int_equal(xshm_ring_reader_lost(&rd), 0);
     print_message("random stream: %llu messages, %llu MiB through a %u KiB ring\n",
                   (unsigned long long)seq, (unsigned long long)(bytes >> 20), cap >> 10);
     free(msg);
     free(out);
-    shm_ring_reader_detach(&rd);
+    xshm_ring_reader_detach(&rd);
     mem_seg_free(m);
 }
 
@@ -440,8 +440,8 @@ static void test_overwrite_loss_exact(void **state)
         mem_seg_t *m = mem_seg_new(cap, 2);
         shm_ring_t *r = &m->seg.rings[0];
         shm_ring_reader_t slow, fast;
-        assert_int_equal(shm_ring_reader_attach(r, &slow), SHM_SUCCESS);
-        assert_int_equal(shm_ring_reader_attach(r, &fast), SHM_SUCCESS);
+        assert_int_equal(xshm_ring_reader_attach(r, &slow), SHM_SUCCESS);
+        assert_int_equal(xshm_ring_reader_attach(r, &fast), SHM_SUCCESS);
         uint64_t sent = 0, got_slow = 0, got_fast = 0;
         size_t pos_cap = 1024;
         uint64_t *pos = (uint64_t *)malloc(pos_cap * sizeof(*pos)); /* of each message */
@@ -449,12 +449,12 @@ static void test_overwrite_loss_exact(void **state)
         for (int round = 0; round < 20; round++) {
             /* write 3 ringfuls, the fast reader keeps up, the slow one not */
             uint64_t round_bytes = 0;
-            uint64_t expected_before = slow.expected_seq, lost_before = shm_ring_reader_lost(&slow);
+            uint64_t expected_before = slow.expected_seq, lost_before = xshm_ring_reader_lost(&slow);
             uint32_t len = 0;
             while (round_bytes < 3ull * cap) {
                 len = stream_size(sent, maxes[t]);
                 tm_make(msg, sent, len);
-                assert_int_equal(shm_ring_write(r, msg, len), SHM_SUCCESS);
+                assert_int_equal(xshm_ring_write(r, msg, len), SHM_SUCCESS);
                 if (sent == pos_cap) {
                     pos_cap *= 2;
                     pos = (uint64_t *)realloc(pos, pos_cap * sizeof(*pos));
@@ -478,7 +478,7 @@ static void test_overwrite_loss_exact(void **state)
             uint64_t first_seq = UINT64_MAX, last_seq = 0;
             for (;;) {
                 uint32_t size = SHM_MAX_MESSAGE_SIZE;
-                shm_error_t e = shm_ring_read(&slow, out, &size);
+                shm_error_t e = xshm_ring_read(&slow, out, &size);
                 if (e == SHM_ERROR_EMPTY)
                     break;
                 assert_int_equal(e, SHM_SUCCESS);
@@ -500,16 +500,16 @@ static void test_overwrite_loss_exact(void **state)
                 fail_msg("max %u, round %d: resumed at message %llu, the oldest intact is %llu",
                          maxes[t], round, (unsigned long long)first_seq,
                          (unsigned long long)oldest);
-            assert_int_equal(shm_ring_reader_lost(&slow) - lost_before, oldest - expected_before);
-            assert_int_equal(got_slow + shm_ring_reader_lost(&slow), sent);
+            assert_int_equal(xshm_ring_reader_lost(&slow) - lost_before, oldest - expected_before);
+            assert_int_equal(got_slow + xshm_ring_reader_lost(&slow), sent);
             assert_int_equal(slow.slot->received + slow.slot->lost, sent);
         }
         assert_int_equal(got_fast, sent);
-        assert_int_equal(shm_ring_reader_lost(&fast), 0);
-        assert_true(shm_ring_reader_lost(&slow) > 0);
+        assert_int_equal(xshm_ring_reader_lost(&fast), 0);
+        assert_true(xshm_ring_reader_lost(&slow) > 0);
         free(pos);
-        shm_ring_reader_detach(&slow);
-        shm_ring_reader_detach(&fast);
+        xshm_ring_reader_detach(&slow);
+        xshm_ring_reader_detach(&fast);
         mem_seg_free(m);
     }
     free(msg);
@@ -521,7 +521,7 @@ static void expect_message(shm_ring_reader_t *rd, uint64_t seq, uint32_t len)
 {
     uint8_t out[4096];
     uint32_t size = sizeof(out);
-    shm_error_t e = shm_ring_read(rd, out, &size);
+    shm_error_t e = xshm_ring_read(rd, out, &size);
     if (e != SHM_SUCCESS)
         fail_msg("expected message %llu, got %s", (unsigned long long)seq, shm_strerror(e));
     if (rd->expected_seq - 1 != seq || size != len || !tm_check(out, seq, len))
@@ -534,7 +534,7 @@ static void write_message(shm_ring_t *r, uint64_t seq, uint32_t len)
 {
     uint8_t msg[4096];
     tm_make(msg, seq, len);
-    assert_int_equal(shm_ring_write(r, msg, len), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_write(r, msg, len), SHM_SUCCESS);
 }
 
 /*
@@ -550,7 +550,7 @@ static void test_lapped_reader_resumes_at_oldest_intact(void **state)
     mem_seg_t *m = mem_seg_new(4096, 1);
     shm_ring_t *r = &m->seg.rings[0];
     shm_ring_reader_t rd;
-    assert_int_equal(shm_ring_reader_attach(r, &rd), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_reader_attach(r, &rd), SHM_SUCCESS);
     for (uint64_t s = 0; s < 40; s++)
         write_message(r, s, 104);
     /* What the ring holds, seen without the reader: record 8's mark is
@@ -562,19 +562,19 @@ static void test_lapped_reader_resumes_at_oldest_intact(void **state)
     assert_int_equal(mark9, 9 * 128 + 1);
 
     expect_message(&rd, 9, 104);
-    assert_int_equal(shm_ring_reader_lost(&rd), 9);
+    assert_int_equal(xshm_ring_reader_lost(&rd), 9);
     for (uint64_t s = 10; s < 40; s++)
         expect_message(&rd, s, 104);
     uint8_t out[128];
     uint32_t size = sizeof(out);
-    assert_int_equal(shm_ring_read(&rd, out, &size), SHM_ERROR_EMPTY);
+    assert_int_equal(xshm_ring_read(&rd, out, &size), SHM_ERROR_EMPTY);
     shm_reader_counts_t counts;
-    shm_ring_reader_counts(&rd, &counts);
+    xshm_ring_reader_counts(&rd, &counts);
     assert_int_equal(counts.received, 31);
     assert_int_equal(counts.lost, 9);
     assert_int_equal(counts.bytes, 31 * 104);
-    assert_int_equal(shm_ring_reader_lost(&rd), 9);
-    shm_ring_reader_detach(&rd);
+    assert_int_equal(xshm_ring_reader_lost(&rd), 9);
+    xshm_ring_reader_detach(&rd);
     mem_seg_free(m);
 
     /* Where the overwritten bytes end exactly at a record: 40 records of
@@ -583,7 +583,7 @@ static void test_lapped_reader_resumes_at_oldest_intact(void **state)
      * starting right there, is whole. */
     m = mem_seg_new(4096, 1);
     r = &m->seg.rings[0];
-    assert_int_equal(shm_ring_reader_attach(r, &rd), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_reader_attach(r, &rd), SHM_SUCCESS);
     for (uint64_t s = 0; s < 40; s++)
         write_message(r, s, 104);
     write_message(r, 40, 96);
@@ -591,12 +591,12 @@ static void test_lapped_reader_resumes_at_oldest_intact(void **state)
     memcpy(&mark9, r->data + ((9 * 128) & r->mask), 8);
     assert_int_equal(mark9, 9 * 128 + 1);
     expect_message(&rd, 9, 104);
-    assert_int_equal(shm_ring_reader_lost(&rd), 9);
+    assert_int_equal(xshm_ring_reader_lost(&rd), 9);
     for (uint64_t s = 10; s < 40; s++)
         expect_message(&rd, s, 104);
     expect_message(&rd, 40, 96);
     assert_int_equal(rd.received + rd.lost, 41);
-    shm_ring_reader_detach(&rd);
+    xshm_ring_reader_detach(&rd);
     mem_seg_free(m);
 }
 
@@ -613,7 +613,7 @@ static void test_lapped_reader_resumes_at_padding(void **state)
     mem_seg_t *m = mem_seg_new(4096, 1);
     shm_ring_t *r = &m->seg.rings[0];
     shm_ring_reader_t rd;
-    assert_int_equal(shm_ring_reader_attach(r, &rd), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_reader_attach(r, &rd), SHM_SUCCESS);
     for (uint64_t s = 0; s < 30; s++)
         write_message(r, s, 104);
     write_message(r, 30, 200);
@@ -623,12 +623,12 @@ static void test_lapped_reader_resumes_at_padding(void **state)
     assert_int_equal(r->w_tail, 8064);
     assert_int_equal(r->hdr->head, 4064);
     expect_message(&rd, 31, 104);
-    assert_int_equal(shm_ring_reader_lost(&rd), 31);
+    assert_int_equal(xshm_ring_reader_lost(&rd), 31);
     for (uint64_t s = 32; s < 62; s++)
         expect_message(&rd, s, 104);
     assert_int_equal(rd.received, 31);
     assert_int_equal(rd.received + rd.lost, 62);
-    shm_ring_reader_detach(&rd);
+    xshm_ring_reader_detach(&rd);
     mem_seg_free(m);
 }
 
@@ -657,14 +657,14 @@ static void hostile_init(hostile_t *h, uint32_t messages)
     memset(h, 0, sizeof(*h));
     h->m = mem_seg_new(4096, 2);
     h->r = &h->m->seg.rings[0];
-    assert_int_equal(shm_ring_reader_attach(h->r, &h->rd), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_reader_attach(h->r, &h->rd), SHM_SUCCESS);
     for (uint32_t k = 0; k < messages; k++)
         write_message(h->r, h->next++, HOSTILE_LEN);
 }
 
 static void hostile_fini(hostile_t *h)
 {
-    shm_ring_reader_detach(&h->rd);
+    xshm_ring_reader_detach(&h->rd);
     mem_seg_free(h->m);
 }
 
@@ -686,7 +686,7 @@ static void expect_refused(hostile_t *h, shm_error_t want, const char *what)
     memset(out, 0xEE, sizeof(out));
     uint32_t size = 4096;
     uint64_t received = h->rd.received, lost = h->rd.lost;
-    shm_error_t e = shm_ring_read(&h->rd, out, &size);
+    shm_error_t e = xshm_ring_read(&h->rd, out, &size);
     if (e != want)
         fail_msg("%s: %s, expected %s", what, shm_strerror(e), shm_strerror(want));
     assert_int_equal(size, 4096);
@@ -719,7 +719,7 @@ static void expect_recovers(hostile_t *h, uint32_t skip, const char *what)
         if (k < skip) {
             uint8_t out[4096];
             uint32_t size = sizeof(out);
-            shm_error_t e = shm_ring_read(&h->rd, out, &size);
+            shm_error_t e = xshm_ring_read(&h->rd, out, &size);
             if (e == SHM_SUCCESS)
                 fail_msg("%s: message %llu delivered, expected it skipped", what,
                          (unsigned long long)seq);
@@ -730,7 +730,7 @@ static void expect_recovers(hostile_t *h, uint32_t skip, const char *what)
     }
     uint8_t out[16];
     uint32_t size = sizeof(out);
-    assert_int_equal(shm_ring_read(&h->rd, out, &size), SHM_ERROR_EMPTY);
+    assert_int_equal(xshm_ring_read(&h->rd, out, &size), SHM_ERROR_EMPTY);
 }
 
 static void test_hostile_tail(void **state)
@@ -789,11 +789,11 @@ static void test_hostile_tail(void **state)
     /* A writer that restarts on a misaligned tail starts over: a reader
      * that attaches then receives its messages. */
     hostile_init(&h, 3);
-    shm_ring_reader_detach(&h.rd);
+    xshm_ring_reader_detach(&h.rd);
     h.r->hdr->tail += 4;
-    assert_int_equal(shm_ring_writer_init(h.r), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_writer_init(h.r), SHM_SUCCESS);
     assert_int_equal(h.r->w_tail & 7u, 0);
-    assert_int_equal(shm_ring_reader_attach(h.r, &h.rd), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_reader_attach(h.r, &h.rd), SHM_SUCCESS);
     h.next = h.r->w_seq;
     expect_recovers(&h, 0, "writer restarted on a misaligned tail");
     hostile_fini(&h);
@@ -934,8 +934,8 @@ static void test_hostile_slot_words(void **state)
     hostile_t h;
     hostile_init(&h, 3); /* our reader: 384 bytes behind */
     shm_ring_reader_t other;
-    assert_int_equal(shm_ring_reader_attach(h.r, &other), SHM_SUCCESS);
-    assert_int_equal(shm_ring_active_readers(h.r), 2);
+    assert_int_equal(xshm_ring_reader_attach(h.r, &other), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_active_readers(h.r), 2);
     assert_int_equal(shm_ring_available(h.r), 4096 - 384);
     /* The other slot's cursor far ahead of the tail. */
     other.slot->cursor = h.r->hdr->tail + 1000;
@@ -949,12 +949,12 @@ static void test_hostile_slot_words(void **state)
     /* Ours CLAIMING (as while a reader attaches): not counted. */
     uint64_t claim = h.rd.slot->claim;
     h.rd.slot->claim = SHM_CLAIM(SHM_CLAIM_PID(claim), SHM_CLAIM_EPOCH(claim), SHM_SLOT_CLAIMING);
-    assert_int_equal(shm_ring_active_readers(h.r), 1);
+    assert_int_equal(xshm_ring_active_readers(h.r), 1);
     other.slot->cursor = 384;
     assert_int_equal(shm_ring_available(h.r), 4096);
     h.rd.slot->claim = claim;
     assert_int_equal(shm_ring_available(h.r), 4096 - 384);
-    shm_ring_reader_detach(&other);
+    xshm_ring_reader_detach(&other);
     hostile_fini(&h);
 }
 
@@ -972,54 +972,54 @@ static void test_slot_claims(void **state)
     mem_seg_t *m = mem_seg_new(4096, 2);
     shm_ring_t *r = &m->seg.rings[0];
     shm_ring_reader_t a, b;
-    assert_int_equal(shm_ring_reader_attach(r, &a), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_reader_attach(r, &a), SHM_SUCCESS);
     uint32_t slot = a.slot_index;
-    uint64_t first = shm_ring_reader_claim(&a);
+    uint64_t first = xshm_ring_reader_claim(&a);
     assert_int_equal(SHM_CLAIM_STATE(first), SHM_SLOT_ACTIVE);
-    assert_int_equal(shm_ring_slot_claim(r, slot), first);
-    shm_ring_reader_detach(&a);
-    uint64_t left = shm_ring_slot_claim(r, slot);
+    assert_int_equal(xshm_ring_slot_claim(r, slot), first);
+    xshm_ring_reader_detach(&a);
+    uint64_t left = xshm_ring_slot_claim(r, slot);
     assert_int_equal(SHM_CLAIM_STATE(left), SHM_SLOT_FREE);
     assert_int_equal(SHM_CLAIM_PID(left), SHM_CLAIM_PID(first)); /* the last owner stays named */
     /* Nothing to reclaim in a free slot. */
-    assert_false(shm_ring_slot_reclaim(r, slot, left));
-    assert_int_equal(shm_ring_slot_claim(r, slot), left);
+    assert_false(xshm_ring_slot_reclaim(r, slot, left));
+    assert_int_equal(xshm_ring_slot_claim(r, slot), left);
 
     /* Claimed again by the same process: a new claim. */
-    assert_int_equal(shm_ring_reader_attach(r, &a), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_reader_attach(r, &a), SHM_SUCCESS);
     assert_int_equal(a.slot_index, slot);
-    uint64_t second = shm_ring_reader_claim(&a);
+    uint64_t second = xshm_ring_reader_claim(&a);
     assert_int_not_equal(second, first);
     assert_int_equal(SHM_CLAIM_EPOCH(second), SHM_CLAIM_EPOCH(first) + 1);
-    assert_false(shm_ring_slot_reclaim(r, slot, first)); /* a stale observation */
-    assert_int_equal(shm_ring_slot_claim(r, slot), second);
-    assert_int_equal(shm_ring_active_readers(r), 1);
+    assert_false(xshm_ring_slot_reclaim(r, slot, first)); /* a stale observation */
+    assert_int_equal(xshm_ring_slot_claim(r, slot), second);
+    assert_int_equal(xshm_ring_active_readers(r), 1);
 
     /* Waiting marks: set by a sleeper, cleared by its end, by a detach, and
      * by a reclaim. */
-    shm_ring_reader_sleep_begin(&a);
+    xshm_ring_reader_sleep_begin(&a);
     assert_int_equal(a.slot->waiting, 1);
     assert_int_equal(r->hdr->waiters, 1);
-    shm_ring_reader_sleep_end(&a);
+    xshm_ring_reader_sleep_end(&a);
     assert_int_equal(a.slot->waiting, 0);
     assert_int_equal(r->hdr->waiters, 0);
-    assert_int_equal(shm_ring_reader_attach(r, &b), SHM_SUCCESS);
-    shm_ring_reader_sleep_begin(&a);
-    shm_ring_reader_sleep_begin(&b);
+    assert_int_equal(xshm_ring_reader_attach(r, &b), SHM_SUCCESS);
+    xshm_ring_reader_sleep_begin(&a);
+    xshm_ring_reader_sleep_begin(&b);
     assert_int_equal(r->hdr->waiters, 2);
-    shm_ring_reader_detach(&b);
+    xshm_ring_reader_detach(&b);
     assert_int_equal(r->hdr->waiters, 1);
     /* a's process "gone": reclaimed with the claim observed. */
-    assert_true(shm_ring_slot_reclaim(r, slot, second));
-    assert_int_equal(SHM_CLAIM_STATE(shm_ring_slot_claim(r, slot)), SHM_SLOT_FREE);
+    assert_true(xshm_ring_slot_reclaim(r, slot, second));
+    assert_int_equal(SHM_CLAIM_STATE(xshm_ring_slot_claim(r, slot)), SHM_SLOT_FREE);
     assert_int_equal(r->slots[slot].waiting, 0);
     assert_int_equal(r->hdr->waiters, 0);
-    assert_false(shm_ring_slot_reclaim(r, slot, second)); /* once */
-    assert_int_equal(shm_ring_active_readers(r), 0);
+    assert_false(xshm_ring_slot_reclaim(r, slot, second)); /* once */
+    assert_int_equal(xshm_ring_active_readers(r), 0);
     /* The reclaimed owner's own detach leaves the slot alone. */
-    uint64_t after = shm_ring_slot_claim(r, slot);
-    shm_ring_reader_detach(&a);
-    assert_int_equal(shm_ring_slot_claim(r, slot), after);
+    uint64_t after = xshm_ring_slot_claim(r, slot);
+    xshm_ring_reader_detach(&a);
+    assert_int_equal(xshm_ring_slot_claim(r, slot), after);
     mem_seg_free(m);
 }
 
@@ -1040,12 +1040,12 @@ static void race_writer(void *arg)
     race_t *rc = (race_t *)arg;
     uint8_t *msg = (uint8_t *)malloc(SHM_MAX_MESSAGE_SIZE);
     uint64_t seq = 0;
-    while (plat_now_ns() < rc->deadline_ns && rc->error == SHM_SUCCESS &&
+    while (xshm_plat_now_ns() < rc->deadline_ns && rc->error == SHM_SUCCESS &&
            !xa_load32_acq(&rc->stop)) {
         for (int k = 0; k < 64; k++) {
             uint32_t len = stream_size(seq, rc->max_len);
             tm_make(msg, seq, len);
-            rc->error = shm_ring_write(rc->ring, msg, len);
+            rc->error = xshm_ring_write(rc->ring, msg, len);
             if (rc->error != SHM_SUCCESS)
                 break; /* (no CMocka assert on this thread: the main one checks) */
             seq++;
@@ -1066,10 +1066,10 @@ static void run_race(uint32_t cap, uint32_t max_len, uint32_t millis)
     rc.ring = &m->seg.rings[0];
     rc.max_len = max_len;
     shm_ring_reader_t rd;
-    assert_int_equal(shm_ring_reader_attach(rc.ring, &rd), SHM_SUCCESS);
-    rc.deadline_ns = plat_now_ns() + (uint64_t)millis * 1000000u;
+    assert_int_equal(xshm_ring_reader_attach(rc.ring, &rd), SHM_SUCCESS);
+    rc.deadline_ns = xshm_plat_now_ns() + (uint64_t)millis * 1000000u;
     plat_thread_t th;
-    assert_int_equal(plat_thread_start(&th, race_writer, &rc), SHM_SUCCESS);
+    assert_int_equal(xshm_plat_thread_start(&th, race_writer, &rc), SHM_SUCCESS);
     uint8_t *out = buffer(SHM_MAX_MESSAGE_SIZE);
     uint64_t got = 0, last = 0;
     bool any = false;
@@ -1077,7 +1077,7 @@ static void run_race(uint32_t cap, uint32_t max_len, uint32_t millis)
     for (;;) {
         bool finished = xa_load32_acq(&rc.done) != 0;
         uint32_t size = SHM_MAX_MESSAGE_SIZE;
-        shm_error_t e = shm_ring_read(&rd, out, &size);
+        shm_error_t e = xshm_ring_read(&rd, out, &size);
         if (e == SHM_ERROR_EMPTY) {
             if (finished)
                 break;
@@ -1101,17 +1101,17 @@ static void run_race(uint32_t cap, uint32_t max_len, uint32_t millis)
         last = seq;
         got++;
     }
-    plat_thread_join(&th); /* before any failure: the writer uses the ring */
+    xshm_plat_thread_join(&th); /* before any failure: the writer uses the ring */
     if (why[0] != '\0')
         fail_msg("%s", why);
     assert_int_equal(rc.error, SHM_SUCCESS);
-    assert_int_equal(got + shm_ring_reader_lost(&rd), rc.sent);
+    assert_int_equal(got + xshm_ring_reader_lost(&rd), rc.sent);
     print_message("race cap=%u max=%u: sent %llu, delivered %llu, lost %llu\n", cap, max_len,
                   (unsigned long long)rc.sent, (unsigned long long)got,
-                  (unsigned long long)shm_ring_reader_lost(&rd));
+                  (unsigned long long)xshm_ring_reader_lost(&rd));
     assert_true(got > 0);
     free(out);
-    shm_ring_reader_detach(&rd);
+    xshm_ring_reader_detach(&rd);
     mem_seg_free(m);
 }
 
@@ -1138,30 +1138,30 @@ static int helper_writer(int argc, char **argv)
     uint64_t count = strtoull(argv[2], NULL, 10);
     uint32_t max_len = (uint32_t)strtoul(argv[3], NULL, 10);
     shm_segment_t *seg = (shm_segment_t *)calloc(1, sizeof(*seg));
-    shm_error_t err = seg ? shm_segment_open(seg, name) : SHM_ERROR_MEMORY;
+    shm_error_t err = seg ? xshm_segment_open(seg, name) : SHM_ERROR_MEMORY;
     if (err != SHM_SUCCESS) {
         fprintf(stderr, "writer: cannot open %s: %s\n", name, shm_strerror(err));
         return 3;
     }
     shm_ring_t *r = &seg->rings[0];
-    if (shm_ring_writer_init(r) != SHM_SUCCESS)
+    if (xshm_ring_writer_init(r) != SHM_SUCCESS)
         return 4;
     /* Start when the reader says so (it sets cfg_timeout_ms to 1). */
-    uint64_t until = plat_now_ns() + 20000000000ull;
+    uint64_t until = xshm_plat_now_ns() + 20000000000ull;
     while (xa_load32_acq(&seg->hdr->cfg_timeout_ms) != 1) {
-        if (plat_now_ns() > until)
+        if (xshm_plat_now_ns() > until)
             return 5;
-        plat_sleep_ms(1);
+        xshm_plat_sleep_ms(1);
     }
     uint8_t *msg = (uint8_t *)malloc(SHM_MAX_MESSAGE_SIZE);
     for (uint64_t seq = 0; seq < count; seq++) {
         uint32_t len = stream_size(seq, max_len);
         tm_make(msg, seq, len);
-        if (shm_ring_write(r, msg, len) != SHM_SUCCESS)
+        if (xshm_ring_write(r, msg, len) != SHM_SUCCESS)
             return 6;
     }
     free(msg);
-    shm_segment_close(seg);
+    xshm_segment_close(seg);
     free(seg);
     return 0;
 }
@@ -1175,9 +1175,9 @@ static void test_two_processes(void **state)
     shm_segment_t *seg = (shm_segment_t *)calloc(1, sizeof(*seg));
     assert_non_null(seg);
     shm_seg_params_t p = params(1u << 16, 1);
-    assert_int_equal(shm_segment_create(seg, name, &p), SHM_SUCCESS);
+    assert_int_equal(xshm_segment_create(seg, name, &p), SHM_SUCCESS);
     shm_ring_reader_t rd;
-    assert_int_equal(shm_ring_reader_attach(&seg->rings[0], &rd), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_reader_attach(&seg->rings[0], &rd), SHM_SUCCESS);
 
     const uint64_t count = 200000 / SCALE;
     char count_s[32], max_s[32];
@@ -1192,15 +1192,15 @@ static void test_two_processes(void **state)
     uint64_t got = 0, last = 0;
     bool any = false, exited = false;
     int code = -1;
-    uint64_t until = plat_now_ns() + 120000000000ull;
+    uint64_t until = xshm_plat_now_ns() + 120000000000ull;
     for (;;) {
         uint32_t size = SHM_MAX_MESSAGE_SIZE;
-        shm_error_t e = shm_ring_read(&rd, out, &size);
+        shm_error_t e = xshm_ring_read(&rd, out, &size);
         if (e == SHM_ERROR_EMPTY) {
             if (exited)
                 break;
             exited = tp_wait(&child, 0, &code) == 0;
-            if (!exited && plat_now_ns() > until) {
+            if (!exited && xshm_plat_now_ns() > until) {
                 tp_kill(&child);
                 fail_msg("writer process did not finish");
             }
@@ -1216,14 +1216,14 @@ static void test_two_processes(void **state)
         got++;
     }
     assert_int_equal(code, 0);
-    assert_int_equal(got + shm_ring_reader_lost(&rd), count);
+    assert_int_equal(got + xshm_ring_reader_lost(&rd), count);
     print_message("two processes: sent %llu, delivered %llu, lost %llu\n",
                   (unsigned long long)count, (unsigned long long)got,
-                  (unsigned long long)shm_ring_reader_lost(&rd));
+                  (unsigned long long)xshm_ring_reader_lost(&rd));
     free(out);
-    shm_ring_reader_detach(&rd);
-    shm_segment_close(seg);
-    plat_shm_unlink(name);
+    xshm_ring_reader_detach(&rd);
+    xshm_segment_close(seg);
+    xshm_plat_shm_unlink(name);
     free(seg);
 }
 
@@ -1235,22 +1235,22 @@ static void test_attach_validation(void **state)
     mem_seg_t *m = mem_seg_new(4096, 2);
     shm_seg_header_t *h = (shm_seg_header_t *)m->mem;
     shm_segment_t seg;
-    assert_int_equal(shm_segment_attach(&seg, m->mem, m->size), SHM_SUCCESS);
+    assert_int_equal(xshm_segment_attach(&seg, m->mem, m->size), SHM_SUCCESS);
     assert_int_equal(seg.ring_count, 1);
     assert_int_equal(seg.rings[0].capacity, 4096);
     assert_int_equal(h->creator_ptr_bits, sizeof(void *) * 8);
 
     /* The mapping must hold the whole layout. */
-    assert_int_equal(shm_segment_attach(&seg, m->mem, m->size - 1), SHM_ERROR_INVALID_SEGMENT);
-    assert_int_equal(shm_segment_attach(&seg, m->mem, 64), SHM_ERROR_INVALID_SEGMENT);
-    assert_int_equal(shm_segment_attach(NULL, m->mem, m->size), SHM_ERROR_INVALID_PARAM);
-    assert_int_equal(shm_segment_attach(&seg, NULL, m->size), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_segment_attach(&seg, m->mem, m->size - 1), SHM_ERROR_INVALID_SEGMENT);
+    assert_int_equal(xshm_segment_attach(&seg, m->mem, 64), SHM_ERROR_INVALID_SEGMENT);
+    assert_int_equal(xshm_segment_attach(NULL, m->mem, m->size), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_segment_attach(&seg, NULL, m->size), SHM_ERROR_INVALID_PARAM);
 
 #define EXPECT_REFUSED(field, value, err)                                   \
     do {                                                                    \
         shm_seg_header_t saved = *h;                                        \
         h->field = (value);                                                 \
-        assert_int_equal(shm_segment_attach(&seg, m->mem, m->size), (err)); \
+        assert_int_equal(xshm_segment_attach(&seg, m->mem, m->size), (err)); \
         *h = saved;                                                         \
     } while (0)
 
@@ -1275,12 +1275,12 @@ static void test_attach_validation(void **state)
     /* A ring header that disagrees with the segment header. */
     shm_ring_header_t *rh = m->seg.rings[0].hdr;
     rh->capacity = 2048;
-    assert_int_equal(shm_segment_attach(&seg, m->mem, m->size), SHM_ERROR_INVALID_SEGMENT);
+    assert_int_equal(xshm_segment_attach(&seg, m->mem, m->size), SHM_ERROR_INVALID_SEGMENT);
     rh->capacity = 4096;
     rh->max_readers = 3;
-    assert_int_equal(shm_segment_attach(&seg, m->mem, m->size), SHM_ERROR_INVALID_SEGMENT);
+    assert_int_equal(xshm_segment_attach(&seg, m->mem, m->size), SHM_ERROR_INVALID_SEGMENT);
     rh->max_readers = 2;
-    assert_int_equal(shm_segment_attach(&seg, m->mem, m->size), SHM_SUCCESS);
+    assert_int_equal(xshm_segment_attach(&seg, m->mem, m->size), SHM_SUCCESS);
     mem_seg_free(m);
 }
 
@@ -1317,12 +1317,12 @@ static void test_corrupted_ring(void **state)
         mem_seg_t *m = mem_seg_new(cap, 1);
         shm_ring_t *r = &m->seg.rings[0];
         shm_ring_reader_t rd;
-        assert_int_equal(shm_ring_reader_attach(r, &rd), SHM_SUCCESS);
+        assert_int_equal(xshm_ring_reader_attach(r, &rd), SHM_SUCCESS);
         int writes = (int)(rng_next(&rs) % 60);
         for (int k = 0; k < writes; k++) {
             uint32_t len = 1 + (uint32_t)(rng_next(&rs) % 400);
             tm_make(msg, (uint64_t)k, len);
-            assert_int_equal(shm_ring_write(r, msg, len), SHM_SUCCESS);
+            assert_int_equal(xshm_ring_write(r, msg, len), SHM_SUCCESS);
         }
         /* 1..4 corruptions */
         int n = 1 + (int)(rng_next(&rs) % 4);
@@ -1345,7 +1345,7 @@ static void test_corrupted_ring(void **state)
         for (int k = 0; k < 100; k++) {
             uint32_t want = (k & 1) ? SHM_MAX_MESSAGE_SIZE : (uint32_t)(rng_next(&rs) % 600);
             uint32_t size = want;
-            shm_error_t e = shm_ring_read(&rd, out, &size);
+            shm_error_t e = xshm_ring_read(&rd, out, &size);
             if (e == SHM_ERROR_INVALID_SEGMENT)
                 invalid++;
             else if (e == SHM_SUCCESS)
@@ -1366,16 +1366,16 @@ static void test_corrupted_ring(void **state)
         }
         /* The writer survives corruption of its ring too, and the reader
          * falls back in step with it. */
-        assert_int_equal(shm_ring_writer_init(r), SHM_SUCCESS);
+        assert_int_equal(xshm_ring_writer_init(r), SHM_SUCCESS);
         int in_step = -1;
         for (int k = 0; k < 80; k++) {
             uint64_t tag = 1000000u + (uint64_t)k;
             tm_make(msg, tag, 100);
-            assert_int_equal(shm_ring_write(r, msg, 100), SHM_SUCCESS);
+            assert_int_equal(xshm_ring_write(r, msg, 100), SHM_SUCCESS);
             int delivered = 0;
             for (int tries = 0; tries < 8; tries++) {
                 uint32_t size = SHM_MAX_MESSAGE_SIZE;
-                shm_error_t e = shm_ring_read(&rd, out, &size);
+                shm_error_t e = xshm_ring_read(&rd, out, &size);
                 if (e == SHM_ERROR_EMPTY)
                     break;
                 bool mine = e == SHM_SUCCESS && size == 100 && tm_check(out, tag, 100);
@@ -1395,7 +1395,7 @@ static void test_corrupted_ring(void **state)
             fail_msg("trial %d: the reader was not back in step after %d writes", trial,
                      in_step < 0 ? 80 : in_step);
         resync_after += (unsigned)in_step;
-        shm_ring_reader_detach(&rd);
+        xshm_ring_reader_detach(&rd);
         mem_seg_free(m);
     }
     print_message("corruption: %u reads refused as invalid, %u delivered; back in step after "
@@ -1424,17 +1424,17 @@ static void test_resume_ahead_of_unpublished_tail(void **state)
     shm_ring_t *r = &m->seg.rings[0];
     shm_ring_header_t *h = r->hdr;
     shm_ring_reader_t rd;
-    assert_int_equal(shm_ring_reader_attach(r, &rd), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_reader_attach(r, &rd), SHM_SUCCESS);
     uint8_t *msg = buffer(SHM_MAX_MESSAGE_SIZE);
     uint8_t *out = buffer(SHM_MAX_MESSAGE_SIZE);
     for (uint64_t k = 0; k < 5; k++) { /* 5 x 1024 bytes: the reader is lapped */
         tm_make(msg, k, 1000);
-        assert_int_equal(shm_ring_write(r, msg, 1000), SHM_SUCCESS);
+        assert_int_equal(xshm_ring_write(r, msg, 1000), SHM_SUCCESS);
     }
     assert_int_equal(h->tail & 4095u, 1024u);
     uint64_t pub[4] = {h->tail, h->next_seq, h->bytes_written, h->pub_ver};
     tm_make(msg, 5, 3500); /* 3528 bytes > offset 1024: no padding record */
-    assert_int_equal(shm_ring_write(r, msg, 3500), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_write(r, msg, 3500), SHM_SUCCESS);
     uint64_t after[4] = {h->tail, h->next_seq, h->bytes_written, h->pub_ver};
     h->tail = pub[0];
     h->next_seq = pub[1];
@@ -1442,7 +1442,7 @@ static void test_resume_ahead_of_unpublished_tail(void **state)
     h->pub_ver = pub[3];
     for (int k = 0; k < 2; k++) {
         uint32_t size = SHM_MAX_MESSAGE_SIZE;
-        shm_error_t e = shm_ring_read(&rd, out, &size);
+        shm_error_t e = xshm_ring_read(&rd, out, &size);
         if (e != SHM_ERROR_EMPTY)
             fail_msg("read %d before the tail is published: %s, expected EMPTY", k,
                      shm_strerror(e));
@@ -1452,14 +1452,14 @@ static void test_resume_ahead_of_unpublished_tail(void **state)
     h->bytes_written = after[2];
     h->pub_ver = after[3];
     uint32_t size = SHM_MAX_MESSAGE_SIZE;
-    assert_int_equal(shm_ring_read(&rd, out, &size), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_read(&rd, out, &size), SHM_SUCCESS);
     assert_int_equal(size, 3500);
     assert_true(tm_check(out, 5, 3500));
     size = SHM_MAX_MESSAGE_SIZE;
-    assert_int_equal(shm_ring_read(&rd, out, &size), SHM_ERROR_EMPTY);
+    assert_int_equal(xshm_ring_read(&rd, out, &size), SHM_ERROR_EMPTY);
     assert_int_equal(rd.received, 1);
     assert_int_equal(rd.received + rd.lost, 6);
-    shm_ring_reader_detach(&rd);
+    xshm_ring_reader_detach(&rd);
     free(msg);
     free(out);
     mem_seg_free(m);

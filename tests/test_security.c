@@ -159,7 +159,7 @@ static void test_old_client_cannot_touch_new_channel(void **state)
 
     /* The old client's late writes: a message in its ring, its slot freed
      * and its cursor moved, as its send and disconnect would do. */
-    assert_int_equal(shm_ring_write(old_tx, "stale", 6), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_write(old_tx, "stale", 6), SHM_SUCCESS);
     shm_ring_t *s2_tx = shm_server_tx_ring(s2);
     char buf[64];
     uint32_t sz = sizeof(buf);
@@ -169,9 +169,9 @@ static void test_old_client_cannot_touch_new_channel(void **state)
                  (int)(sz < sizeof(buf) ? sz : sizeof(buf)), buf);
     if (r != SHM_ERROR_EMPTY)
         fail_msg("the new server's receive after an old client's write: %s", shm_strerror(r));
-    if (shm_ring_messages_written(s2_tx) != 0)
+    if (xshm_ring_messages_written(s2_tx) != 0)
         fail_msg("the new server's ring shows %llu messages it never sent",
-                 (unsigned long long)shm_ring_messages_written(s2_tx));
+                 (unsigned long long)xshm_ring_messages_written(s2_tx));
 
     /* A new client: first slot, clean exchange both ways. */
     shm_client_t *fresh = tc_client(name);
@@ -216,7 +216,7 @@ static void test_old_client_while_name_held(void **state)
 #else
     snprintf(os, sizeof(os), "xshm.%s", name);
     plat_shm_t hold;
-    assert_int_equal(plat_shm_open(&hold, os), SHM_SUCCESS);
+    assert_int_equal(xshm_plat_shm_open(&hold, os), SHM_SUCCESS);
 #endif
     shm_server_destroy(s1);
 
@@ -225,13 +225,13 @@ static void test_old_client_while_name_held(void **state)
     char buf[64];
     uint32_t sz = sizeof(buf);
     if (s2) {
-        assert_int_equal(shm_ring_write(old_tx, "stale", 6), SHM_SUCCESS);
+        assert_int_equal(xshm_ring_write(old_tx, "stale", 6), SHM_SUCCESS);
         shm_error_t r = shm_server_receive(s2, buf, &sz);
         if (r == SHM_SUCCESS)
             fail_msg("the new server received \"%.*s\", written by an attached client of the "
                      "old one", (int)(sz < sizeof(buf) ? sz : sizeof(buf)), buf);
         assert_int_equal(r, SHM_ERROR_EMPTY);
-        assert_int_equal(shm_ring_messages_written(shm_server_tx_ring(s2)), 0);
+        assert_int_equal(xshm_ring_messages_written(shm_server_tx_ring(s2)), 0);
         shm_server_destroy(s2);
     } else {
         print_message("new server while an attached old client's segment is held: %s\n",
@@ -252,7 +252,7 @@ static void test_old_client_while_name_held(void **state)
 #ifdef _WIN32
     CloseHandle(hold);
 #else
-    plat_shm_close(&hold);
+    xshm_plat_shm_close(&hold);
 #endif
 }
 
@@ -1004,8 +1004,8 @@ static void test_win_squatted_wake_event(void **state)
     HANDLE ev = squat_event(os);
     plat_wake_t w;
     memset(&w, 0, sizeof(w));
-    shm_error_t e = plat_wake_open(&w, os, true);
-    plat_wake_close(&w);
+    shm_error_t e = xshm_plat_wake_open(&w, os, true);
+    xshm_plat_wake_close(&w);
     CloseHandle(ev);
     if (e == SHM_SUCCESS)
         fail_msg("created a wake-up object over another user's signalled manual-reset event");
@@ -1013,17 +1013,17 @@ static void test_win_squatted_wake_event(void **state)
 
     plat_wake_t mine, again;
     memset(&again, 0, sizeof(again));
-    assert_int_equal(plat_wake_open(&mine, os, true), SHM_SUCCESS);
-    e = plat_wake_open(&again, os, true);
-    plat_wake_close(&again);
-    plat_wake_close(&mine);
+    assert_int_equal(xshm_plat_wake_open(&mine, os, true), SHM_SUCCESS);
+    e = xshm_plat_wake_open(&again, os, true);
+    xshm_plat_wake_close(&again);
+    xshm_plat_wake_close(&mine);
     assert_int_equal(e, SHM_ERROR_EXISTS);
 }
 
 /*
  * A section whose DACL grants us only what mapping it read-write needs
  * (SECTION_MAP_READ | SECTION_MAP_WRITE, plus SECTION_QUERY and
- * READ_CONTROL), owned by us: plat_shm_open must open it. It asks for no
+ * READ_CONTROL), owned by us: xshm_plat_shm_open must open it. It asks for no
  * more than that. (Before: it asked for FILE_MAP_ALL_ACCESS and was
  * refused.)
  */
@@ -1061,12 +1061,12 @@ static void test_win_open_needs_read_write_only(void **state)
     assert_non_null(h);
 
     plat_shm_t shm;
-    shm_error_t e = plat_shm_open(&shm, os);
+    shm_error_t e = xshm_plat_shm_open(&shm, os);
     int code = 0;
-    const char *fn = plat_last_os_error(&code);
+    const char *fn = xshm_plat_last_os_error(&code);
     if (e == SHM_SUCCESS) {
         ((volatile char *)shm.base)[0] = 1; /* mapped writable */
-        plat_shm_close(&shm);
+        xshm_plat_shm_close(&shm);
     }
     CloseHandle(h);
     if (e != SHM_SUCCESS)
@@ -1108,7 +1108,7 @@ static int helper_impersonate(int argc, char **argv)
     if (!s) {
         shm_error_t e = shm_last_error();
         int code = 0;
-        const char *fn = plat_last_os_error(&code);
+        const char *fn = xshm_plat_last_os_error(&code);
         printf("impersonate: create: %s (%s: %d)\n", shm_strerror(e), fn, code);
         return EXIT_ERR(e);
     }

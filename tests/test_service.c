@@ -79,13 +79,13 @@ typedef struct os_names {
 
 static void channel_os_names(const char *name, os_names_t *n)
 {
-    assert_int_equal(shm_channel_os_name(name, n->seg, sizeof n->seg, NULL), SHM_SUCCESS);
+    assert_int_equal(xshm_channel_os_name(name, n->seg, sizeof n->seg, NULL), SHM_SUCCESS);
     snprintf(n->lock, sizeof n->lock, "%s@lock", n->seg);
     shm_segment_t seg;
     memset(&seg, 0, sizeof seg);
-    assert_int_equal(shm_segment_open(&seg, n->seg), SHM_SUCCESS);
+    assert_int_equal(xshm_segment_open(&seg, n->seg), SHM_SUCCESS);
     uint64_t gen = seg.generation;
-    shm_segment_close(&seg);
+    xshm_segment_close(&seg);
     snprintf(n->swake, sizeof n->swake, "%s@%08x%08x.s0", n->seg, (unsigned)(gen >> 32),
              (unsigned)gen);
     snprintf(n->cwake, sizeof n->cwake, "%s@%08x%08x.c0", n->seg, (unsigned)(gen >> 32),
@@ -278,7 +278,7 @@ static void test_bad_sddl_creates_nothing(void **state)
     tp_unique_name(name, sizeof name, "svc-bad");
     shm_ring_config_t cfg = small();
     char seg[PLAT_NAME_MAX], lock[PLAT_NAME_MAX];
-    assert_int_equal(shm_channel_os_name(name, seg, sizeof seg, NULL), SHM_SUCCESS);
+    assert_int_equal(xshm_channel_os_name(name, seg, sizeof seg, NULL), SHM_SUCCESS);
     snprintf(lock, sizeof lock, "%s@lock", seg);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         shm_server_t *s = shm_server_create_with_security(name, &cfg, bad[i]);

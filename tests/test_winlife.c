@@ -137,9 +137,9 @@ static void check_reserved_section_refused(size_t size, size_t commit)
 
     plat_shm_t shm;
     memset(&shm, 0, sizeof shm);
-    shm_error_t err = plat_shm_open(&shm, name);
+    shm_error_t err = xshm_plat_shm_open(&shm, name);
     bool opened = err == SHM_SUCCESS;
-    plat_shm_close(&shm);
+    xshm_plat_shm_close(&shm);
     UnmapViewOfFile(view);
     CloseHandle(h);
     if (opened)
@@ -161,7 +161,7 @@ static void test_partly_committed_section_refused(void **state)
     check_reserved_section_refused(256u * 1024u, 64u * 1024u);
 }
 
-/* A section made as plat_shm_create makes them (committed) still opens, in
+/* A section made as xshm_plat_shm_create makes them (committed) still opens, in
  * full. */
 static void test_committed_section_opens(void **state)
 {
@@ -170,13 +170,13 @@ static void test_committed_section_opens(void **state)
     tp_unique_name(uname, sizeof uname, "wlcom");
     snprintf(name, sizeof name, "Local\\xshm.%s", uname);
     plat_shm_t a, b;
-    assert_int_equal(plat_shm_create(&a, name, 256u * 1024u), SHM_SUCCESS);
-    assert_int_equal(plat_shm_open(&b, name), SHM_SUCCESS);
+    assert_int_equal(xshm_plat_shm_create(&a, name, 256u * 1024u), SHM_SUCCESS);
+    assert_int_equal(xshm_plat_shm_open(&b, name), SHM_SUCCESS);
     assert_true(b.size >= 256u * 1024u);
     ((volatile char *)b.base)[b.size - 1] = 1;
     assert_int_equal(((volatile char *)a.base)[b.size - 1], 1);
-    plat_shm_close(&b);
-    plat_shm_close(&a);
+    xshm_plat_shm_close(&b);
+    xshm_plat_shm_close(&a);
 }
 
 /* ---- item: liveness of a process we may not synchronise with ---------------------- */
@@ -226,20 +226,20 @@ static void test_alive_access_denied_checks_start_time(void **state)
     plat_proc_id_t id;
     id.pid = child.pid;
     id.start_time = ((uint64_t)cr.dwHighDateTime << 32) | cr.dwLowDateTime;
-    assert_true(plat_proc_alive(&id)); /* the real OpenProcess */
+    assert_true(xshm_plat_proc_alive(&id)); /* the real OpenProcess */
 
     g_deny_all = false;
-    plat_win_open_process_fn old = plat_win_test_open_process(deny_sync_open);
-    bool same = plat_proc_alive(&id);
+    plat_win_open_process_fn old = xshm_plat_win_test_open_process(deny_sync_open);
+    bool same = xshm_plat_proc_alive(&id);
     plat_proc_id_t reused = id;
     reused.start_time = id.start_time + 1; /* the dead peer's: another process now */
-    bool other = plat_proc_alive(&reused);
-    plat_win_test_open_process(old);
+    bool other = xshm_plat_proc_alive(&reused);
+    xshm_plat_win_test_open_process(old);
 
     tp_kill(&child);
-    plat_win_test_open_process(deny_sync_open);
-    bool after_exit = plat_proc_alive(&id);
-    plat_win_test_open_process(old);
+    xshm_plat_win_test_open_process(deny_sync_open);
+    bool after_exit = xshm_plat_proc_alive(&id);
+    xshm_plat_win_test_open_process(old);
 
     assert_true(same);
     if (other)
@@ -254,12 +254,12 @@ static void test_alive_all_denied_is_alive(void **state)
 {
     (void)state;
     plat_proc_id_t id;
-    plat_proc_self(&id);
+    xshm_plat_proc_self(&id);
     id.start_time += 1; /* would be "reused" if it could be read */
     g_deny_all = true;
-    plat_win_open_process_fn old = plat_win_test_open_process(deny_sync_open);
-    bool alive = plat_proc_alive(&id);
-    plat_win_test_open_process(old);
+    plat_win_open_process_fn old = xshm_plat_win_test_open_process(deny_sync_open);
+    bool alive = xshm_plat_proc_alive(&id);
+    xshm_plat_win_test_open_process(old);
     g_deny_all = false;
     assert_true(alive);
 }
@@ -305,7 +305,7 @@ enum { ST_NONE = 0, ST_HOOK_ENTERED = 1, ST_HOOK_DONE = 2, ST_UNLOADED = 3 };
 
 static status_area_t *open_status(plat_shm_t *shm, const char *name)
 {
-    if (plat_shm_open(shm, name) != SHM_SUCCESS)
+    if (xshm_plat_shm_open(shm, name) != SHM_SUCCESS)
         return NULL;
     return (status_area_t *)shm->base;
 }
@@ -320,7 +320,7 @@ static void run_bounded_helper(const char *helper, int want, uint32_t stage)
     tp_unique_name(seg, sizeof seg, "wls");
     snprintf(segos, sizeof segos, "Local\\xshm.%s.st", seg);
     plat_shm_t shm;
-    assert_int_equal(plat_shm_create(&shm, segos, 4096), SHM_SUCCESS);
+    assert_int_equal(xshm_plat_shm_create(&shm, segos, 4096), SHM_SUCCESS);
     status_area_t *st = (status_area_t *)shm.base;
 
     tp_child_t child;
@@ -331,12 +331,12 @@ static void run_bounded_helper(const char *helper, int want, uint32_t stage)
     if (tp_wait(&child, HELPER_TIMEOUT_MS, &code) != 0) {
         uint32_t reached = xa_load32_acq(&st->stage);
         tp_kill(&child);
-        plat_shm_close(&shm);
+        xshm_plat_shm_close(&shm);
         fail_msg("helper %s hung (still running after %u ms, at stage %u)", helper,
                  HELPER_TIMEOUT_MS, reached);
     }
     uint32_t reached = xa_load32_acq(&st->stage);
-    plat_shm_close(&shm);
+    xshm_plat_shm_close(&shm);
     if (code != want)
         fail_msg("helper %s exited with %d, not %d (stage %u)", helper, code, want, reached);
     assert_int_equal(reached, stage);

@@ -8,7 +8,7 @@
  *   xshm tail NAME            connect as a client, dump what the server sends
  *
  * list, stat and watch are observers: they map the channel's segment through
- * plat_shm_open and validate it with shm_segment_attach (the code every
+ * xshm_plat_shm_open and validate it with xshm_segment_attach (the code every
  * client runs), then only load words with the atomics helpers. Where the OS
  * allows, the mapping is made read-only right after it is opened, so a write
  * by mistake would fault instead of disturbing the channel. send and tail are
@@ -178,11 +178,11 @@ typedef struct chan_name {
     char os[PLAT_NAME_MAX];             /* the OS object name, as the library builds it */
 } chan_name_t;
 
-/* The library's own naming rule (shm_channel_os_name). */
+/* The library's own naming rule (xshm_channel_os_name). */
 static bool parse_name(const char *arg, chan_name_t *n)
 {
     const char *bare = NULL;
-    if (shm_channel_os_name(arg, n->os, sizeof(n->os), &bare) != SHM_SUCCESS)
+    if (xshm_channel_os_name(arg, n->os, sizeof(n->os), &bare) != SHM_SUCCESS)
         return false;
     n->arg = arg;
     snprintf(n->bare, sizeof(n->bare), "%s", bare);
@@ -203,7 +203,7 @@ static void protect_readonly(void *base, size_t size)
 #endif
 }
 
-/* Why shm_segment_attach refused the segment at base (size bytes mapped). */
+/* Why xshm_segment_attach refused the segment at base (size bytes mapped). */
 static void explain_invalid(const void *base, size_t size, char *why, size_t n)
 {
     const shm_seg_header_t *h = (const shm_seg_header_t *)base;
@@ -242,9 +242,9 @@ static void explain_invalid(const void *base, size_t size, char *why, size_t n)
 }
 
 /*
- * Open the channel's segment for reading: plat_shm_open, read-only
- * protection, then the same validation a client runs (shm_segment_attach);
- * what shm_segment_open does, with the protection in between. A segment that
+ * Open the channel's segment for reading: xshm_plat_shm_open, read-only
+ * protection, then the same validation a client runs (xshm_segment_attach);
+ * what xshm_segment_open does, with the protection in between. A segment that
  * is valid but is not laid out as a channel (1 + max_readers rings) is
  * refused too. On failure `why` (if not NULL) says why in words.
  */
@@ -255,7 +255,7 @@ static shm_error_t view_open(shm_segment_t *seg, const chan_name_t *name, char *
     memset(seg, 0, sizeof(*seg));
     if (why && n)
         why[0] = '\0';
-    shm_error_t e = plat_shm_open(&shm, name->os);
+    shm_error_t e = xshm_plat_shm_open(&shm, name->os);
     if (e != SHM_SUCCESS) {
         if (e == SHM_ERROR_INVALID_SEGMENT && why)
             snprintf(why, n,
@@ -264,7 +264,7 @@ static shm_error_t view_open(shm_segment_t *seg, const chan_name_t *name, char *
         return e;
     }
     protect_readonly(shm.base, shm.size);
-    e = shm_segment_attach(seg, shm.base, shm.size);
+    e = xshm_segment_attach(seg, shm.base, shm.size);
     if (e == SHM_SUCCESS && seg->ring_count != 1u + seg->rings[0].max_readers) {
         if (why)
             snprintf(why, n,
@@ -280,7 +280,7 @@ static shm_error_t view_open(shm_segment_t *seg, const chan_name_t *name, char *
                  "its creator died before finishing)");
     }
     if (e != SHM_SUCCESS) {
-        plat_shm_close(&shm);
+        xshm_plat_shm_close(&shm);
         return e;
     }
     seg->shm = shm;
@@ -346,7 +346,7 @@ static void report_open_error(const chan_name_t *name, shm_error_t e, const char
         break;
     default: {
         int code = 0;
-        const char *fn = plat_last_os_error(&code);
+        const char *fn = xshm_plat_last_os_error(&code);
         if (fn && fn[0])
             fail("cannot open channel %s: %s (%s failed, error %d)", name->arg, shm_strerror(e), fn,
                  code);
@@ -428,7 +428,7 @@ static bool proc_alive(uint32_t pid, uint64_t start)
     plat_proc_id_t id;
     id.pid = pid;
     id.start_time = start;
-    return pid != 0 && plat_proc_alive(&id);
+    return pid != 0 && xshm_plat_proc_alive(&id);
 }
 
 /* tail, next_seq and bytes_written as one consistent set (pub_ver is odd
@@ -453,7 +453,7 @@ static void snapshot(const shm_segment_t *seg, chan_snap_t *s)
 {
     const shm_seg_header_t *h = seg->hdr;
     memset(s, 0, sizeof(*s));
-    s->t_ns = plat_now_ns();
+    s->t_ns = xshm_plat_now_ns();
     s->mapped = seg->mapped_size;
     s->seg_state = xa_load32_acq(&h->state);
     s->layout_version = xa_load32_relaxed(&h->layout_version);
@@ -1098,9 +1098,9 @@ static uint32_t ms_until(uint64_t now_ns, uint64_t end_ns)
 /* Wait ms milliseconds, or less if interrupted. */
 static void nap_ms(uint32_t ms)
 {
-    uint64_t end = plat_now_ns() + (uint64_t)ms * 1000000u;
+    uint64_t end = xshm_plat_now_ns() + (uint64_t)ms * 1000000u;
     for (;;) {
-        uint32_t left = ms_until(plat_now_ns(), end);
+        uint32_t left = ms_until(xshm_plat_now_ns(), end);
         if (left == 0 || interrupted())
             break;
         wait_woken(left);
@@ -1141,7 +1141,7 @@ static int cmd_list(const opts_t *o)
     while (v && (de = readdir(d)) != NULL) {
         char os[PLAT_NAME_MAX];
         if (strncmp(de->d_name, "xshm.", 5) != 0 ||
-            shm_channel_os_name(de->d_name + 5, os, sizeof(os), NULL) != SHM_SUCCESS)
+            xshm_channel_os_name(de->d_name + 5, os, sizeof(os), NULL) != SHM_SUCCESS)
             continue;
         if (n == cap) {
             list_entry_t *nv = (list_entry_t *)realloc(v, 2 * cap * sizeof(*v));
@@ -1188,7 +1188,7 @@ static int cmd_list(const opts_t *o)
         bool ok = e == SHM_SUCCESS;
         if (ok) {
             snapshot(&seg, s);
-            shm_segment_close(&seg);
+            xshm_segment_close(&seg);
             snprintf(state, sizeof(state), "%s", seg_state_text(s));
             snprintf(clients, sizeof(clients), "%u/%u", (unsigned)s->clients,
                      (unsigned)s->max_readers);
@@ -1260,12 +1260,12 @@ static int cmd_stat(const opts_t *o)
     }
     chan_snap_t *s = (chan_snap_t *)malloc(sizeof(*s));
     if (!s) {
-        shm_segment_close(&seg);
+        xshm_segment_close(&seg);
         fail("stat: out of memory");
         return EXIT_RUNTIME;
     }
     snapshot(&seg, s);
-    shm_segment_close(&seg);
+    xshm_segment_close(&seg);
     owner_of(&name, &s->owner);
     if (o->given & OPT_JSON) {
         jw_t w;
@@ -1289,7 +1289,7 @@ static shm_error_t sample(const chan_name_t *name, chan_snap_t *s, char *why, si
     if (e != SHM_SUCCESS)
         return e;
     snapshot(&seg, s);
-    shm_segment_close(&seg);
+    xshm_segment_close(&seg);
     owner_of(name, &s->owner);
     return SHM_SUCCESS;
 }
@@ -1352,7 +1352,7 @@ static int cmd_watch(const opts_t *o)
         if (interrupted())
             break;
         e = sample(&name, cur, why, sizeof(why));
-        double elapsed = (double)(plat_now_ns() - t0) / 1e9;
+        double elapsed = (double)(xshm_plat_now_ns() - t0) / 1e9;
         if (json) {
             jw_t w;
             jw_init(&w, stdout, false);
@@ -1429,7 +1429,7 @@ static void report_connect_error(const chan_name_t *name, shm_error_t e)
             } else {
                 fail("channel %s exists but its server is gone", name->arg);
             }
-            shm_segment_close(&seg);
+            xshm_segment_close(&seg);
             return;
         }
         report_open_error(name, v, why);
@@ -1445,7 +1445,7 @@ static void report_connect_error(const chan_name_t *name, shm_error_t e)
         char why[256];
         shm_error_t v = view_open(&seg, name, why, sizeof(why));
         if (v == SHM_SUCCESS)
-            shm_segment_close(&seg);
+            xshm_segment_close(&seg);
         report_open_error(name, SHM_ERROR_INVALID_SEGMENT, v == SHM_SUCCESS ? NULL : why);
         return;
     }
@@ -1581,7 +1581,7 @@ static void tail_event(void *ud, shm_event_type_t type, const void *data, uint32
 static const shm_reader_slot_t *own_slot(const shm_segment_t *view)
 {
     plat_proc_id_t self;
-    plat_proc_self(&self);
+    xshm_plat_proc_self(&self);
     const shm_ring_t *r = &view->rings[0];
     for (uint32_t k = 0; k < r->max_readers; k++) {
         const shm_reader_slot_t *s = &r->slots[k];
@@ -1624,14 +1624,14 @@ static int cmd_tail(const opts_t *o)
         ring0 = &view.rings[0];
     }
     plat_proc_id_t self;
-    plat_proc_self(&self);
+    xshm_plat_proc_self(&self);
     fprintf(stderr, "xshm tail: connected to %s as a client (pid %u)%s; Ctrl-C to stop\n", name.arg,
             (unsigned)self.pid,
             have_view ? "" : " (cannot map the channel: timeouts are the server's)");
 
     static unsigned char buf[SHM_MAX_MESSAGE_SIZE];
     uint64_t got = 0, bytes = 0, lost = 0;
-    uint64_t last_ns = plat_now_ns();
+    uint64_t last_ns = xshm_plat_now_ns();
     const char *end = NULL;
     rc = EXIT_OK;
     for (;;) {
@@ -1661,7 +1661,7 @@ static int cmd_tail(const opts_t *o)
                 printf("message %" PRIu64 ": %u bytes\n", got, (unsigned)size);
                 hexdump(buf, size);
                 fflush(stdout);
-                last_ns = plat_now_ns();
+                last_ns = xshm_plat_now_ns();
                 continue;
             }
             if (e == SHM_ERROR_NOT_CONNECTED || e == SHM_ERROR_CLOSED ||
@@ -1684,7 +1684,7 @@ static int cmd_tail(const opts_t *o)
         /* Nothing to read: wait for the callback, an interrupt or --timeout. */
         uint32_t wait_ms = WAIT_FOREVER_MS;
         if (o->timeout_ms) {
-            wait_ms = ms_until(plat_now_ns(), last_ns + (uint64_t)o->timeout_ms * 1000000u);
+            wait_ms = ms_until(xshm_plat_now_ns(), last_ns + (uint64_t)o->timeout_ms * 1000000u);
             if (wait_ms == 0) {
                 end = "timed out";
                 break;
@@ -1693,7 +1693,7 @@ static int cmd_tail(const opts_t *o)
         wait_woken(wait_ms);
     }
     if (have_view)
-        shm_segment_close(&view);
+        xshm_segment_close(&view);
     shm_client_disconnect(c);
     fprintf(stderr,
             "xshm tail: %" PRIu64 " message%s (%" PRIu64 " bytes) received, %" PRIu64 " lost; %s\n",

@@ -41,7 +41,7 @@ static _Thread_local const char *g_err_fn = "";
 static _Thread_local int g_err_code = 0;
 
 /* The one errno -> shm_error_t table of this port. */
-shm_error_t plat_map_os_error(int e)
+shm_error_t xshm_plat_map_os_error(int e)
 {
     switch (e) {
     case 0:
@@ -71,10 +71,10 @@ static shm_error_t os_fail(const char *fn, int e)
 {
     g_err_fn = fn;
     g_err_code = e;
-    return plat_map_os_error(e);
+    return xshm_plat_map_os_error(e);
 }
 
-const char *plat_last_os_error(int *code)
+const char *xshm_plat_last_os_error(int *code)
 {
     if (code)
         *code = g_err_code;
@@ -139,7 +139,7 @@ static void shm_fill(plat_shm_t *shm, void *base, size_t size, int fd, const cha
     memcpy(shm->name, name, strlen(name) + 1); /* length checked by shm_path */
 }
 
-shm_error_t plat_shm_create(plat_shm_t *shm, const char *name, size_t size)
+shm_error_t xshm_plat_shm_create(plat_shm_t *shm, const char *name, size_t size)
 {
     char path[PLAT_NAME_MAX + 1];
     shm_error_t err;
@@ -169,11 +169,11 @@ shm_error_t plat_shm_create(plat_shm_t *shm, const char *name, size_t size)
         e = errno;
         goto fail;
     }
-    /* O_EXCL made it ours; confirm what the checks of plat_shm_open expect
+    /* O_EXCL made it ours; confirm what the checks of xshm_plat_shm_open expect
      * (a file system with odd ownership rules would show here). */
     struct stat st;
     if (check_owned(fd, &st) != SHM_SUCCESS) {
-        fn = plat_last_os_error(&e);
+        fn = xshm_plat_last_os_error(&e);
         goto fail;
     }
     if (ftruncate(fd, (off_t)size) != 0) {
@@ -207,7 +207,7 @@ fail:
     return os_fail(fn, e);
 }
 
-shm_error_t plat_shm_open(plat_shm_t *shm, const char *name)
+shm_error_t xshm_plat_shm_open(plat_shm_t *shm, const char *name)
 {
     char path[PLAT_NAME_MAX + 1];
     shm_error_t err;
@@ -250,12 +250,12 @@ shm_error_t plat_shm_open(plat_shm_t *shm, const char *name)
     return SHM_SUCCESS;
 }
 
-void plat_shm_drop_name(plat_shm_t *shm)
+void xshm_plat_shm_drop_name(plat_shm_t *shm)
 {
-    (void)shm; /* a name lives until plat_shm_unlink, whoever has it open */
+    (void)shm; /* a name lives until xshm_plat_shm_unlink, whoever has it open */
 }
 
-void plat_shm_close(plat_shm_t *shm)
+void xshm_plat_shm_close(plat_shm_t *shm)
 {
     if (shm == NULL)
         return;
@@ -267,7 +267,7 @@ void plat_shm_close(plat_shm_t *shm)
     shm_reset(shm);
 }
 
-shm_error_t plat_shm_unlink(const char *name)
+shm_error_t xshm_plat_shm_unlink(const char *name)
 {
     char path[PLAT_NAME_MAX + 1];
     shm_error_t err;
@@ -289,13 +289,13 @@ static bool same_file(int a, int b)
            sa.st_ino == sb.st_ino;
 }
 
-shm_error_t plat_create_security(const char *sddl)
+shm_error_t xshm_plat_create_security(const char *sddl)
 {
     /* Segments are owner-only (mode 0600): there is nothing else to set. */
     return sddl == NULL ? SHM_SUCCESS : SHM_ERROR_INVALID_PARAM;
 }
 
-shm_error_t plat_lock_take(plat_lock_t *l, const char *name)
+shm_error_t xshm_plat_lock_take(plat_lock_t *l, const char *name)
 {
     char lname[PLAT_NAME_MAX], path[PLAT_NAME_MAX + 1];
     shm_error_t err;
@@ -360,13 +360,13 @@ shm_error_t plat_lock_take(plat_lock_t *l, const char *name)
     return os_fail("flock", EAGAIN);
 }
 
-void plat_lock_release(plat_lock_t *l)
+void xshm_plat_lock_release(plat_lock_t *l)
 {
     char path[PLAT_NAME_MAX + 1];
     if (l == NULL || l->handle == 0)
         return;
     if (shm_path(l->name, path) == SHM_SUCCESS)
-        shm_unlink(path); /* while we hold it: see plat_lock_take */
+        shm_unlink(path); /* while we hold it: see xshm_plat_lock_take */
     close((int)(l->handle - 1));
     l->handle = 0;
     l->name[0] = '\0';
@@ -386,7 +386,7 @@ static long futex_call(uint32_t *word, int op, uint32_t val, const struct timesp
     return syscall(SYS_futex, word, op, val, ts, NULL, 0);
 }
 
-shm_error_t plat_wake_open(plat_wake_t *w, const char *name, bool create)
+shm_error_t xshm_plat_wake_open(plat_wake_t *w, const char *name, bool create)
 {
     (void)name;
     (void)create;
@@ -396,13 +396,13 @@ shm_error_t plat_wake_open(plat_wake_t *w, const char *name, bool create)
     return SHM_SUCCESS;
 }
 
-void plat_wake_close(plat_wake_t *w)
+void xshm_plat_wake_close(plat_wake_t *w)
 {
     if (w != NULL)
         w->handle = 0;
 }
 
-shm_error_t plat_wake_wait(plat_wake_t *w, uint32_t *word, uint32_t expected,
+shm_error_t xshm_plat_wake_wait(plat_wake_t *w, uint32_t *word, uint32_t expected,
                            uint32_t timeout_ms)
 {
     struct timespec ts, *pts = NULL;
@@ -433,7 +433,7 @@ shm_error_t plat_wake_wait(plat_wake_t *w, uint32_t *word, uint32_t expected,
     }
 }
 
-void plat_wake_signal(plat_wake_t *w, uint32_t *word)
+void xshm_plat_wake_signal(plat_wake_t *w, uint32_t *word)
 {
     (void)w;
     if (word == NULL)
@@ -446,7 +446,7 @@ void plat_wake_signal(plat_wake_t *w, uint32_t *word)
 
 /*
  * The new thread must not run fn before the creator has filled in *t (fn may
- * call plat_thread_is_current(t) at once), so it waits for `go`. The start
+ * call xshm_plat_thread_is_current(t) at once), so it waits for `go`. The start
  * block is freed by whichever side drops the last of its two references.
  */
 typedef struct thread_start {
@@ -474,7 +474,7 @@ static void *thread_trampoline(void *p)
     return NULL;
 }
 
-shm_error_t plat_thread_start(plat_thread_t *t, plat_thread_fn fn, void *arg)
+shm_error_t xshm_plat_thread_start(plat_thread_t *t, plat_thread_fn fn, void *arg)
 {
     if (t == NULL || fn == NULL)
         return SHM_ERROR_INVALID_PARAM;
@@ -521,7 +521,7 @@ static pthread_t thread_of(const plat_thread_t *t)
     return tid;
 }
 
-void plat_thread_join(plat_thread_t *t)
+void xshm_plat_thread_join(plat_thread_t *t)
 {
     if (t == NULL || t->id == 0)
         return;
@@ -532,7 +532,7 @@ void plat_thread_join(plat_thread_t *t)
     t->id = 0;
 }
 
-void plat_thread_detach(plat_thread_t *t)
+void xshm_plat_thread_detach(plat_thread_t *t)
 {
     if (t == NULL || t->id == 0)
         return;
@@ -543,7 +543,7 @@ void plat_thread_detach(plat_thread_t *t)
     t->id = 0;
 }
 
-bool plat_thread_is_current(const plat_thread_t *t)
+bool xshm_plat_thread_is_current(const plat_thread_t *t)
 {
     if (t == NULL || t->id == 0)
         return false;
@@ -554,23 +554,23 @@ bool plat_thread_is_current(const plat_thread_t *t)
 
 static pthread_mutex_t *mutex_of(plat_mutex_t *m) { return (pthread_mutex_t *)(void *)m->u.bytes; }
 
-void plat_mutex_init(plat_mutex_t *m)
+void xshm_plat_mutex_init(plat_mutex_t *m)
 {
     int e = pthread_mutex_init(mutex_of(m), NULL);
     if (e != 0)
         (void)os_fail("pthread_mutex_init", e);
 }
 
-void plat_mutex_destroy(plat_mutex_t *m) { pthread_mutex_destroy(mutex_of(m)); }
+void xshm_plat_mutex_destroy(plat_mutex_t *m) { pthread_mutex_destroy(mutex_of(m)); }
 
-void plat_mutex_lock(plat_mutex_t *m)
+void xshm_plat_mutex_lock(plat_mutex_t *m)
 {
     int e = pthread_mutex_lock(mutex_of(m));
     if (e != 0) /* only on misuse (a destroyed or corrupt mutex) */
         abort();
 }
 
-void plat_mutex_unlock(plat_mutex_t *m) { pthread_mutex_unlock(mutex_of(m)); }
+void xshm_plat_mutex_unlock(plat_mutex_t *m) { pthread_mutex_unlock(mutex_of(m)); }
 
 /* ---- processes ------------------------------------------------------------- */
 
@@ -650,7 +650,7 @@ static int proc_read_stat(uint32_t pid, char *state, uint64_t *start_time)
     return EINVAL;
 }
 
-void plat_proc_self(plat_proc_id_t *id)
+void xshm_plat_proc_self(plat_proc_id_t *id)
 {
     char state;
     uint64_t start = 0;
@@ -660,7 +660,7 @@ void plat_proc_self(plat_proc_id_t *id)
     id->start_time = start;
 }
 
-bool plat_proc_alive(const plat_proc_id_t *id)
+bool xshm_plat_proc_alive(const plat_proc_id_t *id)
 {
     char state = '?';
     uint64_t start = 0;
@@ -690,14 +690,14 @@ bool plat_proc_alive(const plat_proc_id_t *id)
 
 /* ---- time ------------------------------------------------------------------- */
 
-uint64_t plat_now_ns(void)
+uint64_t xshm_plat_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-void plat_sleep_ms(uint32_t ms)
+void xshm_plat_sleep_ms(uint32_t ms)
 {
     if (ms == 0) {
         sched_yield();
@@ -714,7 +714,7 @@ void plat_sleep_ms(uint32_t ms)
 
 static int membarrier_call(int cmd) { return (int)syscall(__NR_membarrier, cmd, 0, 0); }
 
-bool plat_remote_fence_register(void)
+bool xshm_plat_remote_fence_register(void)
 {
     static uint32_t state; /* 0 unknown, 1 registered, 2 unavailable */
     uint32_t st = xa_load32_acq(&state);
@@ -731,7 +731,7 @@ bool plat_remote_fence_register(void)
     return st == 1;
 }
 
-bool plat_remote_fence(void)
+bool xshm_plat_remote_fence(void)
 {
     if (membarrier_call(MEMBARRIER_CMD_GLOBAL_EXPEDITED) == 0)
         return true;
@@ -740,7 +740,7 @@ bool plat_remote_fence(void)
     return false;
 }
 
-bool plat_local_fence_register(void)
+bool xshm_plat_local_fence_register(void)
 {
     static uint32_t state; /* 0 unknown, 1 registered, 2 unavailable */
     uint32_t st = xa_load32_acq(&state);
@@ -756,7 +756,7 @@ bool plat_local_fence_register(void)
     return st == 1;
 }
 
-bool plat_local_fence(void)
+bool xshm_plat_local_fence(void)
 {
     if (membarrier_call(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0)
         return true;
@@ -765,6 +765,6 @@ bool plat_local_fence(void)
     return false;
 }
 
-uint64_t plat_thread_self(void) { return (uint64_t)(uintptr_t)pthread_self(); }
+uint64_t xshm_plat_thread_self(void) { return (uint64_t)(uintptr_t)pthread_self(); }
 
-bool plat_process_exiting(void) { return false; }
+bool xshm_plat_process_exiting(void) { return false; }

@@ -4,7 +4,7 @@
  * Shared memory: named file mappings backed by the paging file.
  * Wake-up: named auto-reset events. Both are created with an explicit DACL
  * (the user, SYSTEM, Administrators; or the DACL of the SDDL given to
- * plat_create_security) and the user as owner, always anew (an
+ * xshm_plat_create_security) and the user as owner, always anew (an
  * existing object of the name is an error, never used), and opened only
  * when their owner is the user (or SYSTEM or Administrators), with the
  * rights the library needs. Threads: CreateThread, each holding a reference
@@ -73,7 +73,7 @@ static shm_error_t map_win32_error(DWORD e)
     }
 }
 
-shm_error_t plat_map_os_error(int code) { return map_win32_error((DWORD)code); }
+shm_error_t xshm_plat_map_os_error(int code) { return map_win32_error((DWORD)code); }
 
 /* Record that OS call `fn` failed with code `e`; return the mapped code. */
 static shm_error_t os_fail(const char *fn, DWORD e)
@@ -86,7 +86,7 @@ static shm_error_t os_fail(const char *fn, DWORD e)
 /* Same, with GetLastError() of the call that just failed. */
 static shm_error_t os_fail_last(const char *fn) { return os_fail(fn, GetLastError()); }
 
-const char *plat_last_os_error(int *code)
+const char *xshm_plat_last_os_error(int *code)
 {
     if (code)
         *code = g_err_code;
@@ -215,7 +215,7 @@ static shm_error_t existing_object(HANDLE h, const char *fn)
  * LocalSystem and to BUILTIN\Administrators, and to no one else, and the
  * user as owner (by default an elevated administrator's objects would be
  * owned by Administrators). Never a NULL DACL (which would let everyone
- * in). After plat_create_security(sddl): that DACL (and SACL) instead, the
+ * in). After xshm_plat_create_security(sddl): that DACL (and SACL) instead, the
  * user still the owner.
  */
 typedef struct object_security {
@@ -233,11 +233,11 @@ static void security_free(object_security_t *s)
     s->acl = NULL;
 }
 
-/* The descriptor plat_create_security parsed for this thread's objects
+/* The descriptor xshm_plat_create_security parsed for this thread's objects
  * (LocalAlloc'ed), NULL for the default DACL. */
 static PLAT_TLS PSECURITY_DESCRIPTOR g_create_sd;
 
-shm_error_t plat_create_security(const char *sddl)
+shm_error_t xshm_plat_create_security(const char *sddl)
 {
     PSECURITY_DESCRIPTOR sd = NULL;
     if (sddl != NULL) {
@@ -304,7 +304,7 @@ static shm_error_t security_init(object_security_t *s)
     memset(s, 0, sizeof *s);
     if ((err = token_user(s->user)) != SHM_SUCCESS)
         return err;
-    if (g_create_sd != NULL) /* plat_create_security's, instead of ours */
+    if (g_create_sd != NULL) /* xshm_plat_create_security's, instead of ours */
         return security_from_sddl(s);
 
     DWORD n = sizeof s->system;
@@ -379,7 +379,7 @@ static void shm_fill(plat_shm_t *shm, void *base, size_t size, HANDLE h, const c
     memcpy(shm->name, name, strlen(name) + 1); /* length checked by check_name */
 }
 
-shm_error_t plat_shm_create(plat_shm_t *shm, const char *name, size_t size)
+shm_error_t xshm_plat_shm_create(plat_shm_t *shm, const char *name, size_t size)
 {
     object_security_t sec;
     shm_error_t err;
@@ -418,10 +418,10 @@ shm_error_t plat_shm_create(plat_shm_t *shm, const char *name, size_t size)
 
 /*
  * The size of the view at `base` (all its regions), which must be committed
- * throughout. A section made with SEC_RESERVE (not by plat_shm_create) has
+ * throughout. A section made with SEC_RESERVE (not by xshm_plat_shm_create) has
  * pages that are only reserved until its maker commits them: the first read
  * of one is an access violation. Such a view is SHM_ERROR_ACCESS (not an
- * object plat_shm_create makes), found before anything reads it.
+ * object xshm_plat_shm_create makes), found before anything reads it.
  */
 static shm_error_t view_size_committed(void *base, size_t *size)
 {
@@ -445,7 +445,7 @@ static shm_error_t view_size_committed(void *base, size_t *size)
     return SHM_SUCCESS;
 }
 
-shm_error_t plat_shm_open(plat_shm_t *shm, const char *name)
+shm_error_t xshm_plat_shm_open(plat_shm_t *shm, const char *name)
 {
     shm_error_t err;
 
@@ -479,7 +479,7 @@ shm_error_t plat_shm_open(plat_shm_t *shm, const char *name)
     return SHM_SUCCESS;
 }
 
-void plat_shm_drop_name(plat_shm_t *shm)
+void xshm_plat_shm_drop_name(plat_shm_t *shm)
 {
     /* The view keeps the memory; the name lives as long as a handle does. */
     if (shm != NULL && shm->base != NULL && shm->fd != 0) {
@@ -488,7 +488,7 @@ void plat_shm_drop_name(plat_shm_t *shm)
     }
 }
 
-void plat_shm_close(plat_shm_t *shm)
+void xshm_plat_shm_close(plat_shm_t *shm)
 {
     if (shm == NULL)
         return;
@@ -499,7 +499,7 @@ void plat_shm_close(plat_shm_t *shm)
     shm_reset(shm);
 }
 
-shm_error_t plat_shm_unlink(const char *name)
+shm_error_t xshm_plat_shm_unlink(const char *name)
 {
     /* A mapping's name lives as long as its last handle. */
     return check_name(name);
@@ -507,7 +507,7 @@ shm_error_t plat_shm_unlink(const char *name)
 
 /* ---- name locks: an event named "<name>@lock" ------------------------------- */
 
-shm_error_t plat_lock_take(plat_lock_t *l, const char *name)
+shm_error_t xshm_plat_lock_take(plat_lock_t *l, const char *name)
 {
     char lname[PLAT_NAME_MAX];
     object_security_t sec;
@@ -538,7 +538,7 @@ shm_error_t plat_lock_take(plat_lock_t *l, const char *name)
     return SHM_SUCCESS;
 }
 
-void plat_lock_release(plat_lock_t *l)
+void xshm_plat_lock_release(plat_lock_t *l)
 {
     if (l == NULL || l->handle == 0)
         return;
@@ -549,7 +549,7 @@ void plat_lock_release(plat_lock_t *l)
 
 /* ---- wake-up objects: named auto-reset events ------------------------------ */
 
-shm_error_t plat_wake_open(plat_wake_t *w, const char *name, bool create)
+shm_error_t xshm_plat_wake_open(plat_wake_t *w, const char *name, bool create)
 {
     shm_error_t err;
     HANDLE h;
@@ -587,7 +587,7 @@ shm_error_t plat_wake_open(plat_wake_t *w, const char *name, bool create)
     return SHM_SUCCESS;
 }
 
-void plat_wake_close(plat_wake_t *w)
+void xshm_plat_wake_close(plat_wake_t *w)
 {
     if (w == NULL)
         return;
@@ -596,7 +596,7 @@ void plat_wake_close(plat_wake_t *w)
     w->handle = 0;
 }
 
-shm_error_t plat_wake_wait(plat_wake_t *w, uint32_t *word, uint32_t expected,
+shm_error_t xshm_plat_wake_wait(plat_wake_t *w, uint32_t *word, uint32_t expected,
                            uint32_t timeout_ms)
 {
     if (w == NULL || w->handle == 0 || word == NULL)
@@ -608,7 +608,7 @@ shm_error_t plat_wake_wait(plat_wake_t *w, uint32_t *word, uint32_t expected,
 
     uint64_t deadline = 0;
     if (timeout_ms != PLAT_WAIT_FOREVER)
-        deadline = plat_now_ns() + (uint64_t)timeout_ms * 1000000u;
+        deadline = xshm_plat_now_ns() + (uint64_t)timeout_ms * 1000000u;
     DWORD ms = timeout_ms == PLAT_WAIT_FOREVER ? INFINITE : (DWORD)timeout_ms;
     for (;;) {
         DWORD r = WaitForSingleObject((HANDLE)w->handle, ms);
@@ -618,7 +618,7 @@ shm_error_t plat_wake_wait(plat_wake_t *w, uint32_t *word, uint32_t expected,
             return os_fail_last("WaitForSingleObject");
         /* Timer ticks may end a wait slightly early: never report a timeout
          * before timeout_ms has passed. */
-        uint64_t now = plat_now_ns();
+        uint64_t now = xshm_plat_now_ns();
         if (now >= deadline)
             return SHM_ERROR_TIMEOUT;
         if (xa_load32_acq(word) != expected)
@@ -627,7 +627,7 @@ shm_error_t plat_wake_wait(plat_wake_t *w, uint32_t *word, uint32_t expected,
     }
 }
 
-void plat_wake_signal(plat_wake_t *w, uint32_t *word)
+void xshm_plat_wake_signal(plat_wake_t *w, uint32_t *word)
 {
     (void)word;
     if (w == NULL || w->handle == 0)
@@ -638,7 +638,7 @@ void plat_wake_signal(plat_wake_t *w, uint32_t *word)
 
 /* ---- threads ----------------------------------------------------------------- */
 
-/* How long plat_thread_start waits to see its thread run (see there). */
+/* How long xshm_plat_thread_start waits to see its thread run (see there). */
 #define THREAD_START_WAIT_MS 2000
 
 typedef struct thread_start {
@@ -646,7 +646,7 @@ typedef struct thread_start {
     void *arg;
     HMODULE pin;  /* the module of this code, referenced for the thread's life */
     HANDLE done;  /* the thread's own handle to plat_thread_t.done */
-    HANDLE running; /* set once the thread runs (plat_thread_start waits) */
+    HANDLE running; /* set once the thread runs (xshm_plat_thread_start waits) */
 } thread_start_t;
 
 /*
@@ -676,7 +676,7 @@ static void thread_reset(plat_thread_t *t)
     t->done = 0;
 }
 
-shm_error_t plat_thread_start(plat_thread_t *t, plat_thread_fn fn, void *arg)
+shm_error_t xshm_plat_thread_start(plat_thread_t *t, plat_thread_fn fn, void *arg)
 {
     if (t == NULL || fn == NULL)
         return SHM_ERROR_INVALID_PARAM;
@@ -725,7 +725,7 @@ shm_error_t plat_thread_start(plat_thread_t *t, plat_thread_fn fn, void *arg)
     s->running = running;
 
     /* Started suspended so that *t is filled in before fn can run (fn may
-     * call plat_thread_is_current(t) at once). */
+     * call xshm_plat_thread_is_current(t) at once). */
     DWORD tid = 0;
     HANDLE h = CreateThread(NULL, 0, thread_trampoline, s, CREATE_SUSPENDED, &tid);
     if (h == NULL) {
@@ -768,7 +768,7 @@ shm_error_t plat_thread_start(plat_thread_t *t, plat_thread_fn fn, void *arg)
     return SHM_SUCCESS;
 }
 
-void plat_thread_join(plat_thread_t *t)
+void xshm_plat_thread_join(plat_thread_t *t)
 {
     if (t == NULL || t->handle == 0)
         return;
@@ -785,7 +785,7 @@ void plat_thread_join(plat_thread_t *t)
     thread_reset(t);
 }
 
-void plat_thread_detach(plat_thread_t *t)
+void xshm_plat_thread_detach(plat_thread_t *t)
 {
     if (t == NULL || t->handle == 0)
         return;
@@ -794,7 +794,7 @@ void plat_thread_detach(plat_thread_t *t)
     thread_reset(t);
 }
 
-bool plat_thread_is_current(const plat_thread_t *t)
+bool xshm_plat_thread_is_current(const plat_thread_t *t)
 {
     return t != NULL && t->handle != 0 && t->id == (uint64_t)GetCurrentThreadId();
 }
@@ -803,10 +803,10 @@ bool plat_thread_is_current(const plat_thread_t *t)
 
 static CRITICAL_SECTION *cs_of(plat_mutex_t *m) { return (CRITICAL_SECTION *)(void *)m->u.bytes; }
 
-void plat_mutex_init(plat_mutex_t *m) { InitializeCriticalSection(cs_of(m)); }
-void plat_mutex_destroy(plat_mutex_t *m) { DeleteCriticalSection(cs_of(m)); }
-void plat_mutex_lock(plat_mutex_t *m) { EnterCriticalSection(cs_of(m)); }
-void plat_mutex_unlock(plat_mutex_t *m) { LeaveCriticalSection(cs_of(m)); }
+void xshm_plat_mutex_init(plat_mutex_t *m) { InitializeCriticalSection(cs_of(m)); }
+void xshm_plat_mutex_destroy(plat_mutex_t *m) { DeleteCriticalSection(cs_of(m)); }
+void xshm_plat_mutex_lock(plat_mutex_t *m) { EnterCriticalSection(cs_of(m)); }
+void xshm_plat_mutex_unlock(plat_mutex_t *m) { LeaveCriticalSection(cs_of(m)); }
 
 /* ---- processes ------------------------------------------------------------- */
 
@@ -826,7 +826,7 @@ static uint64_t process_start_time(HANDLE h)
     return filetime_u64(&created);
 }
 
-void plat_proc_self(plat_proc_id_t *id)
+void xshm_plat_proc_self(plat_proc_id_t *id)
 {
     id->pid = (uint32_t)GetCurrentProcessId();
     id->start_time = process_start_time(GetCurrentProcess());
@@ -839,14 +839,14 @@ static void *real_open_process(uint32_t access, int inherit, uint32_t pid)
 
 static plat_win_open_process_fn g_open_process = real_open_process;
 
-plat_win_open_process_fn plat_win_test_open_process(plat_win_open_process_fn fn)
+plat_win_open_process_fn xshm_plat_win_test_open_process(plat_win_open_process_fn fn)
 {
     plat_win_open_process_fn old = g_open_process;
     g_open_process = fn ? fn : real_open_process;
     return old == real_open_process ? NULL : old;
 }
 
-bool plat_proc_alive(const plat_proc_id_t *id)
+bool xshm_plat_proc_alive(const plat_proc_id_t *id)
 {
     if (id == NULL || id->pid == 0)
         return false;
@@ -889,7 +889,7 @@ bool plat_proc_alive(const plat_proc_id_t *id)
  */
 typedef BOOLEAN(WINAPI *shutdown_fn)(void);
 
-bool plat_process_exiting(void)
+bool xshm_plat_process_exiting(void)
 {
     static shutdown_fn fn; /* racing first calls store the same value */
     static LONG looked;
@@ -904,7 +904,7 @@ bool plat_process_exiting(void)
 
 /* ---- time ------------------------------------------------------------------- */
 
-uint64_t plat_now_ns(void)
+uint64_t xshm_plat_now_ns(void)
 {
     LARGE_INTEGER c, f;
     QueryPerformanceCounter(&c);
@@ -915,15 +915,15 @@ uint64_t plat_now_ns(void)
     return (count / freq) * 1000000000u + (count % freq) * 1000000000u / freq;
 }
 
-void plat_sleep_ms(uint32_t ms) { Sleep((DWORD)ms); }
+void xshm_plat_sleep_ms(uint32_t ms) { Sleep((DWORD)ms); }
 
 /* ---- asymmetric fences ---------------------------------------------------- */
 
 /* FlushProcessWriteBuffers reaches only the threads of the calling process;
  * Windows has no fence that covers another process, so writers keep theirs. */
-bool plat_remote_fence_register(void) { return false; }
+bool xshm_plat_remote_fence_register(void) { return false; }
 
-bool plat_remote_fence(void)
+bool xshm_plat_remote_fence(void)
 {
     MemoryBarrier();
     return false;
@@ -932,12 +932,12 @@ bool plat_remote_fence(void)
 /* FlushProcessWriteBuffers would serve here, but whether an emulation of it
  * really interrupts the other threads cannot be relied on: callers keep
  * their own fences on Windows. */
-bool plat_local_fence_register(void) { return false; }
+bool xshm_plat_local_fence_register(void) { return false; }
 
-bool plat_local_fence(void)
+bool xshm_plat_local_fence(void)
 {
     MemoryBarrier();
     return false;
 }
 
-uint64_t plat_thread_self(void) { return (uint64_t)GetCurrentThreadId() + 1u; }
+uint64_t xshm_plat_thread_self(void) { return (uint64_t)GetCurrentThreadId() + 1u; }

@@ -31,7 +31,7 @@
  * store buffer (FIFO) and reach memory at a later decision, "f<i>.0":
  * actor i's oldest store drains. An actor
  * reads its own buffered stores; a read-modify-write, a seq_cst fence, an
- * OS call and blocking drain its buffer; a successful plat_remote_fence()
+ * OS call and blocking drain its buffer; a successful xshm_plat_remote_fence()
  * drains every actor's (membarrier). Draining at once is the default; any
  * other decision while a store waits costs a preemption, so the bound also
  * bounds how long stores wait. Time passing (the clock decision) drains

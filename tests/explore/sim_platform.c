@@ -3,7 +3,7 @@
  * whose every call is a step of the schedule.
  *
  * Processes are the explorer's actors (their pids, see explore.h); a killed
- * actor's process is gone: plat_proc_alive() says so, and what the OS
+ * actor's process is gone: xshm_plat_proc_alive() says so, and what the OS
  * releases at a process's end (name locks; on the Windows model, handles
  * and with them names) is released. Named shared memory objects follow the
  * Linux port (a name lives until it is unlinked, an object of size 0 is not
@@ -129,12 +129,12 @@ static bool name_ok(const char *name)
 
 /* ---- shared memory -------------------------------------------------------------------------- */
 
-shm_error_t plat_shm_create(plat_shm_t *shm, const char *name, size_t size)
+shm_error_t xshm_plat_shm_create(plat_shm_t *shm, const char *name, size_t size)
 {
     memset(shm, 0, sizeof(*shm));
     if (!name_ok(name) || size == 0)
         return SHM_ERROR_INVALID_PARAM;
-    xe_os_step("plat_shm_create: create the name");
+    xe_os_step("xshm_plat_shm_create: create the name");
     if (find_named(name) >= 0)
         return SHM_ERROR_EXISTS;
     int i;
@@ -150,7 +150,7 @@ shm_error_t plat_shm_create(plat_shm_t *shm, const char *name, size_t size)
     snprintf(o->name, sizeof(o->name), "%s", name);
     int h = new_handle(i);
     if (!sim_windows_names)
-        xe_os_step("plat_shm_create: size it"); /* Linux: shm_open, then ftruncate */
+        xe_os_step("xshm_plat_shm_create: size it"); /* Linux: shm_open, then ftruncate */
     o->raw = calloc(1, size + 64);
     if (!o->raw) {
         xe_fail("sim: out of memory");
@@ -166,12 +166,12 @@ shm_error_t plat_shm_create(plat_shm_t *shm, const char *name, size_t size)
     return SHM_SUCCESS;
 }
 
-shm_error_t plat_shm_open(plat_shm_t *shm, const char *name)
+shm_error_t xshm_plat_shm_open(plat_shm_t *shm, const char *name)
 {
     memset(shm, 0, sizeof(*shm));
     if (!name_ok(name))
         return SHM_ERROR_INVALID_PARAM;
-    xe_os_step("plat_shm_open");
+    xe_os_step("xshm_plat_shm_open");
     int i = find_named(name);
     if (i < 0 || objs[i].size == 0)
         return SHM_ERROR_NOT_FOUND;
@@ -183,7 +183,7 @@ shm_error_t plat_shm_open(plat_shm_t *shm, const char *name)
     return SHM_SUCCESS;
 }
 
-void plat_shm_drop_name(plat_shm_t *shm)
+void xshm_plat_shm_drop_name(plat_shm_t *shm)
 {
     if (!shm || !shm->base || shm->fd <= 0)
         return;
@@ -193,23 +193,23 @@ void plat_shm_drop_name(plat_shm_t *shm)
     }
 }
 
-void plat_shm_close(plat_shm_t *shm)
+void xshm_plat_shm_close(plat_shm_t *shm)
 {
     if (!shm || !shm->base)
         return;
-    xe_os_step("plat_shm_close");
+    xe_os_step("xshm_plat_shm_close");
     if (shm->fd > 0 && shm->fd <= SIM_HANDLES)
         handle_close((int)shm->fd - 1);
     memset(shm, 0, sizeof(*shm));
 }
 
-shm_error_t plat_shm_unlink(const char *name)
+shm_error_t xshm_plat_shm_unlink(const char *name)
 {
     if (!name_ok(name))
         return SHM_ERROR_INVALID_PARAM;
     if (sim_windows_names)
         return SHM_SUCCESS;
-    xe_os_step("plat_shm_unlink");
+    xe_os_step("xshm_plat_shm_unlink");
     int i = find_named(name);
     if (i < 0)
         return SHM_ERROR_NOT_FOUND;
@@ -228,7 +228,7 @@ void *sim_object(const char *name, size_t *size)
     return objs[i].mem;
 }
 
-shm_error_t plat_create_security(const char *sddl)
+shm_error_t xshm_plat_create_security(const char *sddl)
 {
     return sddl == NULL ? SHM_SUCCESS : SHM_ERROR_INVALID_PARAM;
 }
@@ -236,12 +236,12 @@ shm_error_t plat_create_security(const char *sddl)
 /* ---- name locks ------------------------------------------------------------------------------ */
 #if defined(PLAT_HAS_LOCK) /* (tests/explore/against.sh builds older code too) */
 
-shm_error_t plat_lock_take(plat_lock_t *l, const char *name)
+shm_error_t xshm_plat_lock_take(plat_lock_t *l, const char *name)
 {
     memset(l, 0, sizeof(*l));
     if (!name_ok(name))
         return SHM_ERROR_INVALID_PARAM;
-    xe_os_step("plat_lock_take");
+    xe_os_step("xshm_plat_lock_take");
     int free_slot = -1;
     for (int i = 0; i < SIM_LOCKS; i++) {
         if (locks[i].used && strcmp(locks[i].name, name) == 0) {
@@ -267,11 +267,11 @@ shm_error_t plat_lock_take(plat_lock_t *l, const char *name)
     return SHM_SUCCESS;
 }
 
-void plat_lock_release(plat_lock_t *l)
+void xshm_plat_lock_release(plat_lock_t *l)
 {
     if (!l || l->handle == 0)
         return;
-    xe_os_step("plat_lock_release");
+    xe_os_step("xshm_plat_lock_release");
     locks[l->handle - 1].holder = 0;
     l->handle = 0;
 }
@@ -279,7 +279,7 @@ void plat_lock_release(plat_lock_t *l)
 
 /* ---- wake-up objects -------------------------------------------------------------------------- */
 
-shm_error_t plat_wake_open(plat_wake_t *w, const char *name, bool create)
+shm_error_t xshm_plat_wake_open(plat_wake_t *w, const char *name, bool create)
 {
     (void)name;
     (void)create;
@@ -287,7 +287,7 @@ shm_error_t plat_wake_open(plat_wake_t *w, const char *name, bool create)
     return SHM_SUCCESS;
 }
 
-void plat_wake_close(plat_wake_t *w)
+void xshm_plat_wake_close(plat_wake_t *w)
 {
     if (w)
         w->handle = 0;
@@ -305,10 +305,10 @@ static bool woken(void *p)
     return *a->word != a->expected || wake_generation != a->generation;
 }
 
-shm_error_t plat_wake_wait(plat_wake_t *w, uint32_t *word, uint32_t expected, uint32_t timeout_ms)
+shm_error_t xshm_plat_wake_wait(plat_wake_t *w, uint32_t *word, uint32_t expected, uint32_t timeout_ms)
 {
     (void)w;
-    xe_os_step("plat_wake_wait");
+    xe_os_step("xshm_plat_wake_wait");
     wait_arg_t a = {word, expected, wake_generation};
     if (*a.word != expected)
         return SHM_SUCCESS;
@@ -319,17 +319,17 @@ shm_error_t plat_wake_wait(plat_wake_t *w, uint32_t *word, uint32_t expected, ui
     return xe_block(woken, &a, deadline) ? SHM_SUCCESS : SHM_ERROR_TIMEOUT;
 }
 
-void plat_wake_signal(plat_wake_t *w, uint32_t *word)
+void xshm_plat_wake_signal(plat_wake_t *w, uint32_t *word)
 {
     (void)w;
     (void)word;
-    xe_os_step("plat_wake_signal");
+    xe_os_step("xshm_plat_wake_signal");
     wake_generation++;
 }
 
 /* ---- threads and locks ------------------------------------------------------------------------ */
 
-shm_error_t plat_thread_start(plat_thread_t *t, plat_thread_fn fn, void *arg)
+shm_error_t xshm_plat_thread_start(plat_thread_t *t, plat_thread_fn fn, void *arg)
 {
     (void)fn;
     (void)arg;
@@ -337,11 +337,11 @@ shm_error_t plat_thread_start(plat_thread_t *t, plat_thread_fn fn, void *arg)
     return SHM_ERROR_SYSTEM; /* scenarios run no listener threads */
 }
 
-void plat_thread_join(plat_thread_t *t) { (void)t; }
-void plat_thread_detach(plat_thread_t *t) { (void)t; }
-bool plat_thread_is_current(const plat_thread_t *t) { return t && t->id != 0 && t->id == plat_thread_self(); }
+void xshm_plat_thread_join(plat_thread_t *t) { (void)t; }
+void xshm_plat_thread_detach(plat_thread_t *t) { (void)t; }
+bool xshm_plat_thread_is_current(const plat_thread_t *t) { return t && t->id != 0 && t->id == xshm_plat_thread_self(); }
 
-uint64_t plat_thread_self(void) { return (uint64_t)(xe_self() + 2); }
+uint64_t xshm_plat_thread_self(void) { return (uint64_t)(xe_self() + 2); }
 
 typedef struct sim_mutex {
     int owner; /* actor + 2, 0: free */
@@ -349,72 +349,72 @@ typedef struct sim_mutex {
 
 static bool mutex_free(void *p) { return ((sim_mutex_t *)p)->owner == 0; }
 
-void plat_mutex_init(plat_mutex_t *m) { memset(m, 0, sizeof(*m)); }
-void plat_mutex_destroy(plat_mutex_t *m) { (void)m; }
+void xshm_plat_mutex_init(plat_mutex_t *m) { memset(m, 0, sizeof(*m)); }
+void xshm_plat_mutex_destroy(plat_mutex_t *m) { (void)m; }
 
-void plat_mutex_lock(plat_mutex_t *m)
+void xshm_plat_mutex_lock(plat_mutex_t *m)
 {
     sim_mutex_t *x = (sim_mutex_t *)(void *)m->u.bytes;
-    xe_os_step("plat_mutex_lock");
+    xe_os_step("xshm_plat_mutex_lock");
     if (x->owner != 0 && !xe_block(mutex_free, x, UINT64_MAX))
         return;
     x->owner = xe_self() + 2;
 }
 
-void plat_mutex_unlock(plat_mutex_t *m)
+void xshm_plat_mutex_unlock(plat_mutex_t *m)
 {
     sim_mutex_t *x = (sim_mutex_t *)(void *)m->u.bytes;
-    xe_os_step("plat_mutex_unlock");
+    xe_os_step("xshm_plat_mutex_unlock");
     x->owner = 0;
 }
 
 /* ---- fences, processes, time -------------------------------------------------------------------- */
 
-bool plat_remote_fence_register(void) { return sim_remote_fence_registered; }
+bool xshm_plat_remote_fence_register(void) { return sim_remote_fence_registered; }
 
-bool plat_remote_fence(void)
+bool xshm_plat_remote_fence(void)
 {
-    xe_os_step("plat_remote_fence");
+    xe_os_step("xshm_plat_remote_fence");
     sim_remote_fence_calls++;
     if (sim_remote_fence_works)
         xe_drain_every_actor(); /* a full fence on every CPU */
     return sim_remote_fence_works;
 }
 
-bool plat_local_fence_register(void) { return false; }
-bool plat_local_fence(void) { return false; }
+bool xshm_plat_local_fence_register(void) { return false; }
+bool xshm_plat_local_fence(void) { return false; }
 
-void plat_proc_self(plat_proc_id_t *id)
+void xshm_plat_proc_self(plat_proc_id_t *id)
 {
     id->pid = xe_self_pid();
     id->start_time = xe_start_time(id->pid);
 }
 
-bool plat_proc_alive(const plat_proc_id_t *id)
+bool xshm_plat_proc_alive(const plat_proc_id_t *id)
 {
     if (!id || id->pid == 0)
         return false;
-    xe_os_step("plat_proc_alive");
+    xe_os_step("xshm_plat_proc_alive");
     return xe_pid_alive(id->pid) &&
            (id->start_time == 0 || id->start_time == xe_start_time(id->pid));
 }
 
-uint64_t plat_now_ns(void) { return xe_now(); }
+uint64_t xshm_plat_now_ns(void) { return xe_now(); }
 
-void plat_sleep_ms(uint32_t ms)
+void xshm_plat_sleep_ms(uint32_t ms)
 {
     if (ms == 0) {
-        xe_yield_hint("plat_sleep_ms(0)");
+        xe_yield_hint("xshm_plat_sleep_ms(0)");
         return;
     }
     xe_block(NULL, NULL, xe_now() + (uint64_t)ms * 1000000u);
 }
 
-const char *plat_last_os_error(int *code)
+const char *xshm_plat_last_os_error(int *code)
 {
     if (code)
         *code = 0;
     return "";
 }
 
-bool plat_process_exiting(void) { return false; }
+bool xshm_plat_process_exiting(void) { return false; }

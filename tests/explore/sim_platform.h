@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* plat_wake_wait() timeouts this long or longer never expire. */
+/* xshm_plat_wake_wait() timeouts this long or longer never expire. */
 #define SIM_FOREVER_MS 3600000u
 
 /* Forget every object, handle and lock (call from a scenario's setup). */
@@ -25,7 +25,7 @@ void *sim_object(const char *name, size_t *size);
  * false: names live until unlinked (Linux). */
 extern bool sim_windows_names;
 
-/* plat_remote_fence_register() answer, plat_remote_fence() result, and how
+/* xshm_plat_remote_fence_register() answer, xshm_plat_remote_fence() result, and how
  * often it was called. */
 extern bool sim_remote_fence_registered;
 extern bool sim_remote_fence_works;

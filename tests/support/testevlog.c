@@ -8,14 +8,14 @@
 void ev_init(ev_log_t *log)
 {
     memset(log, 0, sizeof(*log));
-    plat_mutex_init(&log->lock);
+    xshm_plat_mutex_init(&log->lock);
 }
 
-void ev_fini(ev_log_t *log) { plat_mutex_destroy(&log->lock); }
+void ev_fini(ev_log_t *log) { xshm_plat_mutex_destroy(&log->lock); }
 
 void ev_callback(void *ud, shm_event_type_t type, const void *data, uint32_t sz)
 {
-    uint64_t at = plat_now_ns();
+    uint64_t at = xshm_plat_now_ns();
     ev_log_t *log = (ev_log_t *)ud;
     ev_entry_t en;
     memset(&en, 0, sizeof(en));
@@ -41,29 +41,29 @@ void ev_callback(void *ud, shm_event_type_t type, const void *data, uint32_t sz)
         ok = false; /* SPACE_AVAILABLE is never raised */
         break;
     }
-    plat_mutex_lock(&log->lock);
+    xshm_plat_mutex_lock(&log->lock);
     if (!ok)
         log->bad++;
     if ((unsigned)type < 5)
         log->by_type[type]++;
     if (type != SHM_EVENT_DATA_AVAILABLE && log->n < EV_MAX)
         log->e[log->n++] = en;
-    plat_mutex_unlock(&log->lock);
+    xshm_plat_mutex_unlock(&log->lock);
 }
 
 uint32_t ev_count(ev_log_t *log, shm_event_type_t type)
 {
-    plat_mutex_lock(&log->lock);
+    xshm_plat_mutex_lock(&log->lock);
     uint32_t v = log->by_type[type];
-    plat_mutex_unlock(&log->lock);
+    xshm_plat_mutex_unlock(&log->lock);
     return v;
 }
 
 uint32_t ev_bad(ev_log_t *log)
 {
-    plat_mutex_lock(&log->lock);
+    xshm_plat_mutex_lock(&log->lock);
     uint32_t v = log->bad;
-    plat_mutex_unlock(&log->lock);
+    xshm_plat_mutex_unlock(&log->lock);
     return v;
 }
 
@@ -72,7 +72,7 @@ int ev_find(ev_log_t *log, shm_event_type_t type, uint32_t k, ev_entry_t *out)
     int pos = -1;
     if (out)
         memset(out, 0, sizeof(*out));
-    plat_mutex_lock(&log->lock);
+    xshm_plat_mutex_lock(&log->lock);
     for (uint32_t i = 0; i < log->n; i++) {
         if (log->e[i].type == type && k-- == 0) {
             if (out)
@@ -81,6 +81,6 @@ int ev_find(ev_log_t *log, shm_event_type_t type, uint32_t k, ev_entry_t *out)
             break;
         }
     }
-    plat_mutex_unlock(&log->lock);
+    xshm_plat_mutex_unlock(&log->lock);
     return pos;
 }

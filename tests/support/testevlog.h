@@ -26,7 +26,7 @@ typedef struct ev_entry {
     shm_event_type_t type;
     shm_peer_info_t peer; /* CONNECT, DISCONNECT */
     shm_error_t error;    /* ERROR */
-    uint64_t at_ns;       /* plat_now_ns() when the callback ran */
+    uint64_t at_ns;       /* xshm_plat_now_ns() when the callback ran */
 } ev_entry_t;
 
 typedef struct ev_log {

@@ -84,7 +84,7 @@ shm_error_t tl_thread_start(plat_thread_t **out, plat_thread_fn fn, void *arg,
         tl_thread_t *t = &threads[i];
         if (t->used)
             continue;
-        shm_error_t e = plat_thread_start(&t->t, fn, arg);
+        shm_error_t e = xshm_plat_thread_start(&t->t, fn, arg);
         if (e != SHM_SUCCESS)
             return e;
         t->done = done;
@@ -100,7 +100,7 @@ void tl_join(plat_thread_t *pt)
 {
     for (int i = 0; i < TL_MAX; i++) {
         if (threads[i].used && &threads[i].t == pt) {
-            plat_thread_join(pt);
+            xshm_plat_thread_join(pt);
             threads[i].used = false;
             return;
         }
@@ -136,11 +136,11 @@ int tl_teardown(void **state)
         bool done = false;
         TP_WAIT_UNTIL_SET(done, xa_load32_acq(t->done) != 0, TL_THREAD_WAIT_MS);
         if (done) {
-            plat_thread_join(&t->t);
+            xshm_plat_thread_join(&t->t);
         } else {
             fprintf(stderr, "testleft: a thread the test started is still blocked after %u ms; "
                             "left running, detached\n", TL_THREAD_WAIT_MS);
-            plat_thread_detach(&t->t);
+            xshm_plat_thread_detach(&t->t);
         }
         t->used = false;
     }

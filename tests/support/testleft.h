@@ -49,7 +49,7 @@ tp_child_t *tl_child(void);
 /* Start fn(arg) in a thread that the teardown joins; `done` is an atomic
  * flag the thread sets (release) as its last access to its state. *out
  * (may be NULL) gets the thread for tl_join. SHM_ERROR_SYSTEM as
- * plat_thread_start, SHM_ERROR_MEMORY when all TL_MAX are taken. */
+ * xshm_plat_thread_start, SHM_ERROR_MEMORY when all TL_MAX are taken. */
 shm_error_t tl_thread_start(plat_thread_t **out, plat_thread_fn fn, void *arg,
                             const uint32_t *done);
 /* Join a thread started by tl_thread_start and drop it from the list. */
