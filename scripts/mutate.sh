@@ -8,7 +8,7 @@
 #
 #   mutant ipc-stats-max            unique id, prefixed by the layer
 #   why: server stats take the max over clients instead of the sum
-#   file: src/shm_ipc.c             path from the source root
+#   file: src/shm_ipc_server.c      path from the source root
 #   find: total += n;               exact text, found exactly once in the file
 #   replace: total = n > total ? n : total;
 #   target: linux-x64               optional: the preset whose tests run it

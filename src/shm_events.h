@@ -7,6 +7,9 @@
  *   writer: publish tail; full fence; if someone is marked: bump *word, signal
  * so a wake-up cannot be lost, and a writer whose readers are awake makes no
  * system call. A reader spins briefly before it marks itself waiting.
+ *
+ * The wait primitive (wake targets, xshm_ev_*) is in shm_events_wait.c, the
+ * listener thread (xshm_listener_*) in shm_events_listener.c.
  */
 #ifndef XSHM_EVENTS_H
 #define XSHM_EVENTS_H

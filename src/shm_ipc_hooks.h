@@ -1,6 +1,6 @@
 /*
- * shm_ipc_hooks.h - switches of shm_ipc.c for the tests, not part of the
- * public API (not exported from the shared library).
+ * shm_ipc_hooks.h - switches of the ipc layer (shm_ipc_server.c) for the
+ * tests, not part of the public API (not exported from the shared library).
  */
 #ifndef XSHM_IPC_HOOKS_H
 #define XSHM_IPC_HOOKS_H

@@ -347,7 +347,7 @@ shm_error_t xshm_ring_read(shm_ring_reader_t *r, void *buf, uint32_t *size);
 bool xshm_ring_reader_pending(const shm_ring_reader_t *r);
 
 /*
- * Sleeping (the event-count pattern, driven by shm_events.c):
+ * Sleeping (the event-count pattern, driven by shm_events_wait.c):
  *   reader: w = wake word; sleep_begin (marks waiting, full fence);
  *           if (!pending) wait(word, w); sleep_end;
  *   writer: publish; if (xshm_ring_wake_needed) xshm_ring_wake_sleepers(...)

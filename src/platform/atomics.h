@@ -4,7 +4,7 @@
  * All shared-memory words are accessed through these helpers, never through
  * plain loads and stores. Each helper names its ordering, with the meaning
  * of the C11 memory model (<stdatomic.h>), which the protocol comments in
- * shm_ringbuffer.c and shm_events.c argue against:
+ * shm_ringbuffer.c and shm_events_wait.c argue against:
  *   relaxed  - atomic (never torn), no ordering with other accesses;
  *   acquire  - later loads/stores of this thread cannot move before it;
  *   release  - earlier loads/stores of this thread cannot move after it;

@@ -23,9 +23,12 @@ sed -i 's/iter < (1u << 20)/iter < SHM_RING_READ_TRIES/' "$tmp/src/shm_ringbuffe
 inc=(-I"$tmp/include" -I"$tmp/src" -I"$tmp/src/platform" -I"$root/tests/explore" -I"$root/tests/support")
 flags=(-std=c11 -O2 -g -D_GNU_SOURCE -DXSHM_EXPLORE -DSHM_STATIC -DSHM_RING_READ_TRIES=2 -Wall -Wextra)
 objs=()
-for f in shm_common shm_ringbuffer shm_events shm_ipc; do
+# Every file of src/ itself (not src/platform/): the layers above the
+# platform, however REV divides them into files.
+for c in "$tmp"/src/*.c; do
+    f=$(basename "$c" .c)
     cc "${flags[@]}" "${inc[@]}" -DXE_ALLOC_REDIRECT -include "$root/tests/explore/xe_alloc.h" \
-        -c "$tmp/src/$f.c" -o "$tmp/$f.o"
+        -c "$c" -o "$tmp/$f.o"
     objs+=("$tmp/$f.o")
 done
 for f in explore/sim_platform explore/explore explore/xe_alloc support/testmsg test_explore; do

@@ -1,0 +1,90 @@
+/*
+ * shm_ipc_endpoint.c - what server and client share: closing an endpoint
+ * while other threads may be inside its calls, and the receive engine (one
+ * try under the receive lock, then spin, sleep and re-check the peer until a
+ * message, the peer's departure, closing or the timeout).
+ */
+#include "shm_ipc_internal.h"
+
+/* A blocked receive re-checks its peer this often. */
+#define WAIT_SLICE_MS 50u
+
+void xshm_ep_close(ep_sync_t *e, shm_wake_target_t *t)
+{
+    xa_xchg32(&e->closing, 1);
+    xshm_block_drain(&e->send_lock);
+    xshm_block_drain(&e->recv_lock);
+    /* During process exit (destroy from DllMain or a DLL's atexit handler
+     * after ExitProcess) a receive that was blocked has been killed where it
+     * stood, still counted in `waiting`: there is nobody to wait for. */
+    while (xa_load32_acq(&e->waiting) != 0 && !xshm_plat_process_exiting()) {
+        xshm_ev_wake_local(t); /* a receive may be asleep */
+        xshm_plat_sleep_ms(1);
+    }
+}
+
+/* One attempt under recv_lock; `closing` is checked inside the lock. */
+static shm_error_t try_locked(const recv_ops_t *ops, void *ep, ep_sync_t *sync, void *data,
+                              uint32_t *size, bool register_wait)
+{
+    bool fast = xshm_block_lock(&sync->recv_lock);
+    shm_error_t e = ep_closing(sync) ? SHM_ERROR_CLOSED : ops->try_receive(ep, data, size);
+    if (e == SHM_ERROR_EMPTY && register_wait)
+        xa_fetch_add32(&sync->waiting, 1);
+    xshm_block_unlock(&sync->recv_lock, fast);
+    return e;
+}
+
+static shm_error_t wait_loop(const recv_ops_t *ops, void *ep, ep_sync_t *sync,
+                             shm_wake_target_t *t, uint32_t timeout_ms, void *data,
+                             uint32_t *size)
+{
+    uint64_t start = xshm_plat_now_ns();
+    uint32_t spin = SHM_EV_SPIN_NS;
+    for (;;) {
+        if (ep_closing(sync))
+            return SHM_ERROR_CLOSED;
+        shm_error_t e = ops->peer_state(ep, true);
+        if (e != SHM_SUCCESS) {
+            /* The peer left: deliver what it sent before leaving first. */
+            shm_error_t last = try_locked(ops, ep, sync, data, size, false);
+            return last == SHM_ERROR_EMPTY ? e : last;
+        }
+        uint32_t slice = WAIT_SLICE_MS;
+        if (timeout_ms) {
+            uint64_t spent_ms = (xshm_plat_now_ns() - start) / 1000000u;
+            if (spent_ms >= timeout_ms) {
+                /* One last look: a message may have come at the deadline. */
+                e = try_locked(ops, ep, sync, data, size, false);
+                return e == SHM_ERROR_EMPTY ? SHM_ERROR_TIMEOUT : e;
+            }
+            if (timeout_ms - spent_ms < slice)
+                slice = (uint32_t)(timeout_ms - spent_ms);
+        }
+        xshm_ev_wait(t, ops->ready, ep, slice, spin);
+        spin = 0; /* spin once per call, then sleep */
+        e = try_locked(ops, ep, sync, data, size, false);
+        if (e != SHM_ERROR_EMPTY)
+            return e;
+    }
+}
+
+/* The receive shared by server and client. */
+shm_error_t xshm_ep_receive(const recv_ops_t *ops, void *ep, ep_sync_t *sync,
+                            shm_wake_target_t *t, bool blocking, uint32_t timeout_ms,
+                            void *data, uint32_t *size)
+{
+    shm_error_t e = try_locked(ops, ep, sync, data, size, blocking);
+    if (e != SHM_ERROR_EMPTY)
+        return e;
+    if (!blocking) {
+        e = ops->peer_state(ep, false);
+        if (e == SHM_SUCCESS)
+            return SHM_ERROR_EMPTY;
+        shm_error_t last = try_locked(ops, ep, sync, data, size, false);
+        return last == SHM_ERROR_EMPTY ? e : last;
+    }
+    e = wait_loop(ops, ep, sync, t, timeout_ms, data, size);
+    xa_fetch_add32(&sync->waiting, (uint32_t)-1); /* our last access to ep */
+    return e;
+}

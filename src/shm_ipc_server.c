@@ -1,0 +1,438 @@
+/*
+ * shm_ipc_server.c - the server: creating and destroying a channel, sending
+ * to every client, receiving from each, and finding clients that connect,
+ * disconnect or crash (slots of ring 0, see shm_ipc_internal.h).
+ */
+#include "shm_ipc_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shm_ipc_hooks.h"
+
+static shm_error_t check_config(const shm_ring_config_t *c)
+{
+    if (c->size < SHM_MIN_RING_SIZE || c->size > SHM_MAX_RING_SIZE || (c->size & (c->size - 1)))
+        return SHM_ERROR_INVALID_PARAM;
+    if (c->max_readers < 1 || c->max_readers > SHM_MAX_READERS)
+        return SHM_ERROR_INVALID_PARAM;
+    return SHM_SUCCESS;
+}
+
+/* The owner of slot `slot` of ring r as its claim word `claim` names it. */
+static void peer_from_slot(const shm_ring_t *r, uint32_t slot, uint64_t claim,
+                           shm_peer_info_t *p, plat_proc_id_t *id)
+{
+    const shm_reader_slot_t *s = &r->slots[slot];
+    memset(p, 0, sizeof(*p));
+    p->pid = SHM_CLAIM_PID(claim);
+    p->ptr_bits = xa_load32_relaxed(&s->ptr_bits);
+    p->slot = slot;
+    id->pid = p->pid;
+    id->start_time = xa_load64_relaxed(&s->start_time);
+}
+
+typedef struct known_peer {
+    bool connected;
+    uint64_t word; /* slot claim word when it connected */
+    uint64_t seen; /* slot claim word at the last poll */
+    shm_peer_info_t info;
+} known_peer_t;
+
+struct shm_server {
+    shm_segment_t seg;
+    plat_lock_t lock;     /* ownership of the channel's name, while we live */
+    char seg_name[PLAT_NAME_MAX];
+    char base[PLAT_NAME_MAX];
+    bool blocking;
+    uint32_t timeout_ms;
+    uint32_t max_readers;
+    shm_ring_t *tx;
+    shm_ring_reader_t rx[SHM_MAX_READERS];
+    shm_ring_reader_t *rx_ptr[SHM_MAX_READERS];
+    plat_wake_t client_wake[SHM_MAX_READERS];
+    shm_wake_target_t target; /* word: segment server_wake */
+    shm_listener_t listener;
+    ep_sync_t sync;
+    plat_mutex_t peer_lock;
+    known_peer_t known[SHM_MAX_READERS];
+    XA_ALIGN8 uint64_t last_poll_ns; /* atomic */
+    uint32_t members_seen; /* segment member_changes at the last poll */
+    uint32_t send_count;   /* for rate-limiting peer polls */
+    uint32_t poll_count;
+    uint32_t rr;           /* round-robin start for receive (under recv_lock) */
+    uint32_t test_wake_only; /* atomic: xshm_server_test_wake_only() */
+    uint32_t test_wake_seen; /* server_wake when the listener last looked */
+};
+
+/* Find connects, disconnects and dead clients; queue their events. */
+static void server_poll(void *arg)
+{
+    shm_server_t *s = (shm_server_t *)arg;
+    xa_store64_relaxed(&s->last_poll_ns, xshm_plat_now_ns());
+    xa_store32_relaxed(&s->members_seen, xa_load32_acq(&s->seg.hdr->member_changes));
+    xshm_plat_mutex_lock(&s->peer_lock);
+    for (uint32_t i = 0; i < s->max_readers; i++) {
+        known_peer_t *k = &s->known[i];
+        uint64_t word = xshm_ring_slot_claim(s->tx, i);
+        if (SHM_CLAIM_STATE(word) == SHM_SLOT_CLAIMING) {
+            /* A client is filling in the slot: look again at the next poll.
+             * Its pid is part of the claim: one that died doing so is freed,
+             * a live one keeps the slot however long it takes. */
+            plat_proc_id_t claimer = {SHM_CLAIM_PID(word), 0};
+            if (!xshm_plat_proc_alive(&claimer) && xshm_ring_slot_reclaim(s->tx, i, word))
+                k->seen = xshm_ring_slot_claim(s->tx, i); /* it never connected */
+            continue;
+        }
+        bool active = SHM_CLAIM_STATE(word) == SHM_SLOT_ACTIVE;
+        shm_peer_info_t info;
+        plat_proc_id_t id;
+        if (active) {
+            peer_from_slot(s->tx, i, word, &info, &id);
+            if (!xshm_plat_proc_alive(&id)) {
+                /* Crashed without disconnecting: free its slot. */
+                xshm_ring_slot_reclaim(s->tx, i, word);
+                active = false;
+            }
+        }
+        if (k->connected && (!active || k->word != word)) {
+            k->connected = false;
+            xshm_listener_push(&s->listener, SHM_EVENT_DISCONNECT, &k->info, SHM_SUCCESS);
+        } else if (!k->connected && !active &&
+                   SHM_CLAIM_EPOCH(word) != SHM_CLAIM_EPOCH(k->seen)) {
+            /* A client came and went between two polls: its identity stays
+             * in the slot after it leaves. */
+            peer_from_slot(s->tx, i, word, &info, &id);
+            xshm_listener_push(&s->listener, SHM_EVENT_CONNECT, &info, SHM_SUCCESS);
+            xshm_listener_push(&s->listener, SHM_EVENT_DISCONNECT, &info, SHM_SUCCESS);
+        }
+        if (active && !k->connected) {
+            k->connected = true;
+            k->word = word;
+            k->info = info;
+            xshm_listener_push(&s->listener, SHM_EVENT_CONNECT, &k->info, SHM_SUCCESS);
+        }
+        k->seen = word;
+    }
+    xshm_plat_mutex_unlock(&s->peer_lock);
+}
+
+static void server_poll_if_due(shm_server_t *s)
+{
+    uint64_t now = xshm_plat_now_ns();
+    if (now - xa_load64_relaxed(&s->last_poll_ns) >= PEER_POLL_NS)
+        server_poll(s);
+}
+
+static bool server_pending(void *arg)
+{
+    shm_server_t *s = (shm_server_t *)arg;
+    for (uint32_t i = 0; i < s->max_readers; i++)
+        if (xshm_ring_reader_pending(&s->rx[i]))
+            return true;
+    return false;
+}
+
+static uint64_t server_data_mark(void *arg)
+{
+    shm_server_t *s = (shm_server_t *)arg;
+    uint64_t m = 0;
+    for (uint32_t i = 0; i < s->max_readers; i++)
+        m += xa_load64_acq(&s->seg.rings[1 + i].hdr->tail);
+    return m;
+}
+
+static bool server_ready(void *arg)
+{
+    shm_server_t *s = (shm_server_t *)arg;
+    return ep_closing(&s->sync) || server_pending(s);
+}
+
+static void server_wake_client(void *arg, uint32_t slot)
+{
+    shm_server_t *s = (shm_server_t *)arg;
+    xshm_ev_signal(&s->tx->slots[slot].wake_word, &s->client_wake[slot]);
+}
+
+static void server_free(shm_server_t *s);
+
+static void server_finish(void *arg) { server_free((shm_server_t *)arg); }
+
+static bool server_changed(void *arg)
+{
+    shm_server_t *s = (shm_server_t *)arg;
+    return xa_load32_acq(&s->seg.hdr->member_changes) != xa_load32_relaxed(&s->members_seen);
+}
+
+/* The listener's check: server_poll, unless a test asked it to act only on
+ * changes it was woken for (shm_ipc_hooks.h). */
+static void server_listener_poll(void *arg)
+{
+    shm_server_t *s = (shm_server_t *)arg;
+    if (xa_load32_acq(&s->test_wake_only)) {
+        /* The wake word first: a client bumps member_changes, then it. */
+        uint32_t w = xa_load32_acq(&s->seg.hdr->server_wake);
+        if (!server_changed(s)) {
+            s->test_wake_seen = w; /* wakes for nothing are spent */
+            return;
+        }
+        if (w == s->test_wake_seen) {
+            /* A change without its wake, so far: it comes right after the
+             * change, or (a client that does not wake us) never. */
+            xshm_plat_sleep_ms(1);
+            return;
+        }
+        s->test_wake_seen = w;
+    }
+    server_poll(s);
+}
+
+void xshm_server_test_wake_only(shm_server_t *s, bool on)
+{
+    if (s)
+        xa_store32_rel(&s->test_wake_only, on ? 1u : 0u);
+}
+
+static const shm_listener_ops_t server_ops = {server_listener_poll, server_pending,
+                                              server_data_mark, server_finish, server_changed};
+
+static void server_free(shm_server_t *s)
+{
+    xshm_listener_fini(&s->listener);
+    xshm_wake_target_fini(&s->target);
+    xshm_plat_mutex_destroy(&s->peer_lock);
+    free(s);
+}
+
+static shm_server_t *server_create(const char *name, const shm_ring_config_t *config)
+{
+    shm_ring_config_t cfg = config ? *config : SHM_DEFAULT_CONFIG();
+    char base[PLAT_NAME_MAX];
+    shm_error_t err = xshm_channel_os_name(name, base, sizeof(base), NULL);
+    if (err == SHM_SUCCESS)
+        err = check_config(&cfg);
+    if (err != SHM_SUCCESS) {
+        xshm_set_error(err);
+        return NULL;
+    }
+    shm_server_t *s = (shm_server_t *)calloc(1, sizeof(*s));
+    if (!s) {
+        xshm_set_error(SHM_ERROR_MEMORY);
+        return NULL;
+    }
+    snprintf(s->base, sizeof(s->base), "%s", base);
+    snprintf(s->seg_name, sizeof(s->seg_name), "%s", base);
+    s->blocking = cfg.blocking;
+    s->timeout_ms = cfg.timeout_ms;
+    s->max_readers = cfg.max_readers;
+
+    shm_seg_params_t p = {1 + cfg.max_readers, cfg.size, cfg.max_readers, cfg.blocking,
+                          cfg.timeout_ms};
+    /* The name lock first: a live server holds it (EXISTS); once we have it,
+     * nobody else creates, replaces or removes this channel until we let go. */
+    err = xshm_plat_lock_take(&s->lock, s->seg_name);
+    if (err == SHM_SUCCESS) {
+        err = xshm_channel_create(&s->seg, s->seg_name, &p);
+        if (err != SHM_SUCCESS)
+            xshm_plat_lock_release(&s->lock);
+    }
+    if (err != SHM_SUCCESS) {
+        free(s);
+        xshm_set_error(err);
+        return NULL;
+    }
+    s->tx = &s->seg.rings[0];
+    uint64_t gen = s->seg.generation;
+    char wname[PLAT_NAME_MAX];
+    err = xshm_ring_writer_init(s->tx);
+    for (uint32_t i = 0; err == SHM_SUCCESS && i < cfg.max_readers; i++) {
+        err = xshm_ring_reader_attach(&s->seg.rings[1 + i], &s->rx[i]);
+        s->rx_ptr[i] = &s->rx[i];
+        if (err == SHM_SUCCESS)
+            err = xshm_wake_name(wname, sizeof(wname), base, gen, "c", i);
+        if (err == SHM_SUCCESS)
+            err = xshm_plat_wake_open(&s->client_wake[i], wname, true);
+    }
+    xshm_wake_target_init(&s->target, &s->seg.hdr->server_wake, s->rx_ptr, cfg.max_readers);
+    if (err == SHM_SUCCESS)
+        err = xshm_wake_name(wname, sizeof(wname), base, gen, "s", 0);
+    if (err == SHM_SUCCESS)
+        err = xshm_plat_wake_open(&s->target.os, wname, true);
+    xshm_plat_mutex_init(&s->peer_lock);
+    xshm_listener_init(&s->listener, &server_ops, s, &s->target);
+    if (err != SHM_SUCCESS) {
+        shm_server_destroy(s);
+        xshm_set_error(err);
+        return NULL;
+    }
+    /* Only now may clients join: our readers of their rings exist (a client
+     * sending earlier would have written below their starting cursor) and
+     * so do the wake-up objects they open. */
+    xshm_segment_publish(&s->seg);
+    xshm_set_error(SHM_SUCCESS);
+    return s;
+}
+
+shm_server_t *shm_server_create_with_security(const char *name, const shm_ring_config_t *config,
+                                              const char *sddl)
+{
+    /* Parsed before anything is created: a bad one leaves no object. */
+    shm_error_t err = xshm_plat_create_security(sddl);
+    if (err != SHM_SUCCESS) {
+        xshm_set_error(err);
+        return NULL;
+    }
+    shm_server_t *s = server_create(name, config);
+    if (sddl != NULL)
+        (void)xshm_plat_create_security(NULL); /* never fails; last error kept */
+    return s;
+}
+
+shm_server_t *shm_server_create(const char *name, const shm_ring_config_t *config)
+{
+    return shm_server_create_with_security(name, config, NULL);
+}
+
+void shm_server_destroy(shm_server_t *s)
+{
+    if (!s)
+        return;
+    bool own_thread = !xshm_listener_stop(&s->listener);
+    shm_seg_header_t *h = s->seg.hdr;
+    if (h) {
+        /* Tell clients, and wake those asleep in receive. */
+        xa_store32_rel(&h->state, SHM_SEG_CLOSED);
+        xa_fence_seq_cst();
+        for (uint32_t i = 0; i < s->max_readers; i++)
+            server_wake_client(s, i);
+    }
+    xshm_ep_close(&s->sync, &s->target);
+    for (uint32_t i = 0; i < s->max_readers; i++) {
+        xshm_ring_reader_detach(&s->rx[i]);
+        xshm_plat_wake_close(&s->client_wake[i]);
+    }
+    xshm_plat_wake_close(&s->target.os);
+    xshm_segment_close(&s->seg);
+    /* The name is still ours (we hold its lock): remove it, then let go. */
+    xshm_plat_shm_unlink(s->seg_name);
+    xshm_plat_lock_release(&s->lock);
+    if (!own_thread)
+        server_free(s);
+    /* else: the listener frees s when the callback returns */
+}
+
+shm_error_t shm_server_send(shm_server_t *s, const void *data, uint32_t size)
+{
+    if (!s || !data || size == 0)
+        return ret(SHM_ERROR_INVALID_PARAM);
+    bool fast = xshm_block_lock(&s->sync.send_lock);
+    shm_error_t err = SHM_ERROR_CLOSED;
+    /* The ring only under the lock and not closing: destroy drains the lock
+     * before it lets go of the segment. */
+    if (!ep_closing(&s->sync)) {
+        if ((++s->send_count & 1023u) == 0)
+            server_poll_if_due(s);
+        err = SHM_ERROR_NOT_CONNECTED;
+        if (size > s->tx->max_payload)
+            err = SHM_ERROR_INVALID_PARAM;
+        else if (xshm_ring_active_readers(s->tx) > 0) {
+            err = xshm_ring_write(s->tx, data, size);
+            if (err == SHM_SUCCESS)
+                xshm_ev_notify(s->tx, server_wake_client, s);
+        }
+    }
+    xshm_block_unlock(&s->sync.send_lock, fast);
+    return ret(err);
+}
+
+/* One pass over the client rings, starting at a rotating index. */
+static shm_error_t server_try_receive(shm_server_t *s, void *data, uint32_t *size)
+{
+    uint32_t n = s->max_readers;
+    uint32_t start = s->rr++; /* under recv_lock */
+    for (uint32_t k = 0; k < n; k++) {
+        shm_ring_reader_t *rd = &s->rx[(start + k) % n];
+        uint32_t sz = *size; /* an empty ring answers EMPTY as cheaply as a check */
+        shm_error_t e = xshm_ring_read(rd, data, &sz);
+        if (e == SHM_ERROR_EMPTY)
+            continue;
+        if (e == SHM_ERROR_INVALID_SEGMENT)
+            xshm_listener_push(&s->listener, SHM_EVENT_ERROR, NULL, e);
+        if (e == SHM_SUCCESS || e == SHM_ERROR_BUFFER_TOO_SMALL)
+            *size = sz;
+        return e;
+    }
+    return SHM_ERROR_EMPTY;
+}
+
+
+static shm_error_t server_try_receive_v(void *ep, void *data, uint32_t *size)
+{
+    return server_try_receive((shm_server_t *)ep, data, size);
+}
+
+static shm_error_t server_peer_state(void *ep, bool waiting)
+{
+    shm_server_t *s = (shm_server_t *)ep;
+    if (waiting || due_by_count(&s->poll_count))
+        server_poll_if_due(s); /* clients come and go; keep waiting */
+    return SHM_SUCCESS;
+}
+
+static const recv_ops_t server_recv_ops = {server_try_receive_v, server_peer_state, server_ready};
+
+shm_error_t shm_server_receive(shm_server_t *s, void *data, uint32_t *size)
+{
+    if (!s || !size || (!data && *size != 0))
+        return ret(SHM_ERROR_INVALID_PARAM);
+    return ret(xshm_ep_receive(&server_recv_ops, s, &s->sync, &s->target, s->blocking,
+                               s->timeout_ms, data, size));
+}
+
+shm_error_t shm_server_register_callback(shm_server_t *s, shm_event_callback_t cb, void *ud)
+{
+    if (!s || !cb)
+        return ret(SHM_ERROR_INVALID_PARAM);
+    if (ep_closing(&s->sync))
+        return ret(SHM_ERROR_CLOSED);
+    server_poll(s);
+    /* Under peer_lock: clients already known get CONNECT from here, later
+     * ones from the poll, none twice. */
+    xshm_plat_mutex_lock(&s->peer_lock);
+    bool was_active = xshm_listener_active(&s->listener);
+    shm_error_t err = xshm_listener_start(&s->listener, cb, ud);
+    if (err == SHM_SUCCESS && !was_active)
+        for (uint32_t i = 0; i < s->max_readers; i++)
+            if (s->known[i].connected)
+                xshm_listener_push(&s->listener, SHM_EVENT_CONNECT, &s->known[i].info, SHM_SUCCESS);
+    xshm_plat_mutex_unlock(&s->peer_lock);
+    return ret(err);
+}
+
+shm_error_t shm_server_get_stats(shm_server_t *s, shm_stats_t *st)
+{
+    if (!s || !st)
+        return ret(SHM_ERROR_INVALID_PARAM);
+    if (ep_closing(&s->sync))
+        return ret(SHM_ERROR_CLOSED);
+    server_poll_if_due(s);
+    memset(st, 0, sizeof(*st));
+    st->messages_sent = xshm_ring_messages_written(s->tx);
+    st->bytes_sent = xa_load64_relaxed(&s->tx->hdr->bytes_written);
+    for (uint32_t i = 0; i < s->max_readers; i++) {
+        shm_reader_counts_t n;
+        xshm_ring_reader_counts(&s->rx[i], &n);
+        st->messages_received += n.received;
+        st->bytes_received += n.bytes;
+        st->messages_lost += n.lost;
+    }
+    st->connected = xshm_ring_active_readers(s->tx);
+    return SHM_SUCCESS;
+}
+
+shm_ring_t *shm_server_tx_ring(shm_server_t *s)
+{
+    xshm_set_error(s ? SHM_SUCCESS : SHM_ERROR_INVALID_PARAM);
+    return s ? s->tx : NULL;
+}
