@@ -1,7 +1,8 @@
 /*
- * shm_events_listener.c - the listener thread of an endpoint: it polls for
- * peers, queues their CONNECT / DISCONNECT (and ERROR) events, raises
- * DATA_AVAILABLE, and calls the callback without holding a lock.
+ * shm_events_listener.c - the listener thread of an endpoint: it has the
+ * endpoint look for peers (every SHM_LISTENER_TICK_MS, or at once when a
+ * peer signals a change), hands the events queued meanwhile to the callback
+ * outside the lock, and raises DATA_AVAILABLE when messages wait.
  */
 #include "shm_events.h"
 

@@ -6,8 +6,6 @@
 
 #include "atomics.h"
 
-/* ---- wake targets ---------------------------------------------------------------- */
-
 void xshm_wake_target_init(shm_wake_target_t *t, uint32_t *word, shm_ring_reader_t **readers,
                           uint32_t reader_count)
 {
