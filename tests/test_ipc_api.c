@@ -28,7 +28,7 @@
 #include "testproc.h"
 #include "testrun.h"
 
-/* ---- API constants, errors, version ------------------------------------------ */
+/* ---- API constants, errors, version ---------------------------------------------- */
 
 static void test_constants_and_version(void **state)
 {
@@ -89,7 +89,7 @@ static void test_strerror(void **state)
     }
 }
 
-/* ---- argument checks ----------------------------------------------------------- */
+/* ---- argument checks ------------------------------------------------------------- */
 
 static void dummy_cb(void *ud, shm_event_type_t type, const void *data, uint32_t sz)
 {
@@ -122,12 +122,14 @@ static void test_null_arguments(void **state)
 
     TC_ASSERT_FAILS_WITH(shm_server_send(NULL, buf, 1), SHM_ERROR_INVALID_PARAM);
     TC_ASSERT_FAILS_WITH(shm_server_receive(NULL, buf, &sz), SHM_ERROR_INVALID_PARAM);
-    TC_ASSERT_FAILS_WITH(shm_server_register_callback(NULL, dummy_cb, NULL), SHM_ERROR_INVALID_PARAM);
+    TC_ASSERT_FAILS_WITH(shm_server_register_callback(NULL, dummy_cb, NULL),
+                         SHM_ERROR_INVALID_PARAM);
     TC_ASSERT_FAILS_WITH(shm_server_get_stats(NULL, &st), SHM_ERROR_INVALID_PARAM);
     assert_null(shm_server_tx_ring(NULL));
     TC_ASSERT_FAILS_WITH(shm_client_send(NULL, buf, 1), SHM_ERROR_INVALID_PARAM);
     TC_ASSERT_FAILS_WITH(shm_client_receive(NULL, buf, &sz), SHM_ERROR_INVALID_PARAM);
-    TC_ASSERT_FAILS_WITH(shm_client_register_callback(NULL, dummy_cb, NULL), SHM_ERROR_INVALID_PARAM);
+    TC_ASSERT_FAILS_WITH(shm_client_register_callback(NULL, dummy_cb, NULL),
+                         SHM_ERROR_INVALID_PARAM);
     TC_ASSERT_FAILS_WITH(shm_client_get_stats(NULL, &st), SHM_ERROR_INVALID_PARAM);
     assert_null(shm_client_tx_ring(NULL));
     assert_int_equal(shm_ring_available(NULL), 0);
@@ -185,6 +187,8 @@ static void test_last_error_thread_local(void **state)
     assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_PARAM);
 }
 
+/* ---- ring configs ---------------------------------------------------------------- */
+
 static void test_bad_config(void **state)
 {
     (void)state;
@@ -236,6 +240,8 @@ static void test_bad_config(void **state)
         shm_client_disconnect(c[i]);
     shm_server_destroy(s);
 }
+
+/* ---- the convenience macros ------------------------------------------------------ */
 
 typedef struct item {
     uint32_t id;
@@ -392,6 +398,8 @@ static void test_setup_macros(void **state)
     ev_fini(&clog);
 }
 
+/* ---- shm_last_error, and calls on a closing or detached endpoint ----------------- */
+
 /* shm_server_tx_ring / shm_client_tx_ring return a pointer: on success they
  * reset shm_last_error() to SHM_SUCCESS like the other such functions. */
 static void test_tx_ring_resets_last_error(void **state)
@@ -526,7 +534,7 @@ static void test_errors_detached_client(void **state)
     shm_server_destroy(s);
 }
 
-/* ---- main ---------------------------------------------------------------------- */
+/* ---- main ------------------------------------------------------------------------ */
 
 int main(int argc, char **argv)
 {

@@ -36,6 +36,8 @@
 #include "testproc.h"
 #include "testrun.h"
 
+/* ---- names ----------------------------------------------------------------------- */
+
 static void test_names(void **state)
 {
     (void)state;
@@ -192,7 +194,7 @@ static void test_names_global(void **state)
 #endif
 }
 
-/* ---- channel lifecycle -------------------------------------------------------- */
+/* ---- channel lifecycle ----------------------------------------------------------- */
 
 static void test_exists_and_reuse(void **state)
 {
@@ -344,7 +346,7 @@ static void test_not_connected(void **state)
     shm_client_disconnect(cl);
 }
 
-/* ---- another process: connect, exchange, disconnect ----------------------------- */
+/* ---- another process: connect, exchange, disconnect ------------------------------ */
 
 /* Helper: connect, see the server's CONNECT, say hello, get a reply, leave. */
 static int helper_hello(int argc, char **argv)
@@ -444,7 +446,7 @@ static void test_connect_disconnect_other_process(void **state)
     ev_fini(&log);
 }
 
-/* ---- main ---------------------------------------------------------------------- */
+/* ---- main ------------------------------------------------------------------------ */
 
 static const tp_helper_t helpers[] = {
     {"hello", helper_hello},

@@ -31,6 +31,8 @@
 #include "testproc.h"
 #include "testrun.h"
 
+/* ---- a client process killed ----------------------------------------------------- */
+
 /* Helper: connect, announce, then wait until killed (on a blocking or a
  * non-blocking channel). */
 static int helper_linger(int argc, char **argv)
@@ -95,6 +97,8 @@ static void test_crashed_client(void **state)
     assert_int_equal(ev_bad(&log), 0);
     ev_fini(&log);
 }
+
+/* ---- a server process killed, peers without a callback --------------------------- */
 
 /*
  * Helper "hold" <name> <blocking 0|1>: create the channel (4 KiB rings, one
@@ -350,7 +354,7 @@ static void test_crashed_client_without_callback(void **state)
     shm_server_destroy(s);
 }
 
-/* ---- main ---------------------------------------------------------------------- */
+/* ---- main ------------------------------------------------------------------------ */
 
 static const tp_helper_t helpers[] = {
     {"linger", helper_linger},

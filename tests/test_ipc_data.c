@@ -40,24 +40,7 @@
 #define SAN_SLOW 0
 #endif
 
-/* Size of message `seq` of the echo stream: 1..65536, both ends included;
- * a quarter uniform, the rest log-uniform (many small, some large). */
-static uint32_t echo_size(uint64_t seq)
-{
-    if (seq % 997 == 0)
-        return SHM_MAX_MESSAGE_SIZE;
-    if (seq % 997 == 1)
-        return 1;
-    uint64_t x = seq * 6364136223846793005ull + 1442695040888963407ull;
-    x ^= x >> 29;
-    x *= 0xBF58476D1CE4E5B9ull;
-    x ^= x >> 31;
-    uint32_t v = (uint32_t)x;
-    if ((x >> 40) % 4 == 0)
-        return 1 + v % SHM_MAX_MESSAGE_SIZE;
-    uint32_t bits = (uint32_t)(x >> 44) % 17u;
-    return 1 + v % (1u << bits);
-}
+/* ---- message sizes, a buffer too small ------------------------------------------- */
 
 static void test_send_sizes(void **state)
 {
@@ -72,7 +55,8 @@ static void test_send_sizes(void **state)
     tm_make(msg, 77, SHM_MAX_MESSAGE_SIZE + 1);
 
     TC_ASSERT_FAILS_WITH(shm_server_send(s, msg, 0), SHM_ERROR_INVALID_PARAM);
-    TC_ASSERT_FAILS_WITH(shm_server_send(s, msg, SHM_MAX_MESSAGE_SIZE + 1), SHM_ERROR_INVALID_PARAM);
+    TC_ASSERT_FAILS_WITH(shm_server_send(s, msg, SHM_MAX_MESSAGE_SIZE + 1),
+                         SHM_ERROR_INVALID_PARAM);
     TC_ASSERT_FAILS_WITH(shm_server_send(s, msg, UINT32_MAX), SHM_ERROR_INVALID_PARAM);
     assert_int_equal(shm_server_send(s, msg, SHM_MAX_MESSAGE_SIZE), SHM_SUCCESS);
     assert_int_equal(shm_server_send(s, msg, 1), SHM_SUCCESS);
@@ -88,7 +72,8 @@ static void test_send_sizes(void **state)
     assert_int_equal(shm_client_receive(cl, out, &sz), SHM_ERROR_EMPTY);
 
     TC_ASSERT_FAILS_WITH(shm_client_send(cl, msg, 0), SHM_ERROR_INVALID_PARAM);
-    TC_ASSERT_FAILS_WITH(shm_client_send(cl, msg, SHM_MAX_MESSAGE_SIZE + 1), SHM_ERROR_INVALID_PARAM);
+    TC_ASSERT_FAILS_WITH(shm_client_send(cl, msg, SHM_MAX_MESSAGE_SIZE + 1),
+                         SHM_ERROR_INVALID_PARAM);
     assert_int_equal(shm_client_send(cl, msg, SHM_MAX_MESSAGE_SIZE), SHM_SUCCESS);
     sz = SHM_MAX_MESSAGE_SIZE;
     assert_int_equal(shm_server_receive(s, out, &sz), SHM_SUCCESS);
@@ -250,7 +235,26 @@ static void test_receive_timeout(void **state)
     shm_server_destroy(s);
 }
 
-/* ---- echo of random-size messages across two processes ------------------------ */
+/* ---- echo of random-size messages across two processes --------------------------- */
+
+/* Size of message `seq` of the echo stream: 1..65536, both ends included;
+ * a quarter uniform, the rest log-uniform (many small, some large). */
+static uint32_t echo_size(uint64_t seq)
+{
+    if (seq % 997 == 0)
+        return SHM_MAX_MESSAGE_SIZE;
+    if (seq % 997 == 1)
+        return 1;
+    uint64_t x = seq * 6364136223846793005ull + 1442695040888963407ull;
+    x ^= x >> 29;
+    x *= 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 31;
+    uint32_t v = (uint32_t)x;
+    if ((x >> 40) % 4 == 0)
+        return 1 + v % SHM_MAX_MESSAGE_SIZE;
+    uint32_t bits = (uint32_t)(x >> 44) % 17u;
+    return 1 + v % (1u << bits);
+}
 
 static int helper_echo(int argc, char **argv)
 {
@@ -358,7 +362,7 @@ static void test_echo_two_processes(void **state)
     shm_server_destroy(s);
 }
 
-/* ---- ping-pong: no lost wake-up ------------------------------------------------ */
+/* ---- ping-pong: no lost wake-up -------------------------------------------------- */
 
 /*
  * Reply jitter, so that the other side's receive goes to sleep at varying
@@ -531,7 +535,7 @@ static void test_pingpong_no_lost_wakeup(void **state)
     assert_int_equal(r.code, 0);
 }
 
-/* ---- several threads on one endpoint ---------------------------------------------- */
+/* ---- several threads on one endpoint --------------------------------------------- */
 
 #define MT_SENDERS 4u
 #define MT_RECEIVERS 2u
@@ -706,7 +710,7 @@ static void test_threads_one_endpoint(void **state)
     tl_server_destroy(s);
 }
 
-/* ---- blocked receives and destruction ------------------------------------------- */
+/* ---- blocked receives and destruction -------------------------------------------- */
 
 /* A server and a client of `name` (config c) whose receive blocks in a
  * thread, with state in *b, until the server is destroyed (server_leaves:
@@ -768,7 +772,8 @@ static void test_destroy_wakes_blocked_receive(void **state)
     assert_true(TP_WAIT_UNTIL(tb_done(&b), 10000));
     tl_join(t);
     uint64_t ms = (b.end_ns - t0) / 1000000u;
-    print_message("blocked server receive returned %llu ms after destroy\n", (unsigned long long)ms);
+    print_message("blocked server receive returned %llu ms after destroy\n",
+                  (unsigned long long)ms);
     assert_int_equal(b.result, SHM_ERROR_CLOSED);
     assert_true(ms < 2000);
     tl_client_disconnect(cl);
@@ -779,6 +784,8 @@ static void test_destroy_wakes_blocked_receive(void **state)
     /* 3. A client receive blocked in a thread; the client disconnects. */
     client_receive_woken(name, &c, &b, false);
 }
+
+/* ---- no timeout ------------------------------------------------------------------ */
 
 /*
  * timeout_ms = 0 means no time limit (shm_ipc.h): a blocking receive waits
@@ -834,6 +841,8 @@ static void test_timeout_zero_waits(void **state)
     tl_client_disconnect(cl);
     tl_server_destroy(s);
 }
+
+/* ---- fairness between clients, a corrupt ring ------------------------------------ */
 
 /*
  * shm_server_receive visits the client rings in turn, starting with a
@@ -931,7 +940,7 @@ static void test_receive_corrupt_ring(void **state)
     ev_fini(&clog);
 }
 
-/* ---- main ---------------------------------------------------------------------- */
+/* ---- main ------------------------------------------------------------------------ */
 
 static const tp_helper_t helpers[] = {
     {"echo", helper_echo},

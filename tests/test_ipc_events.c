@@ -28,7 +28,7 @@
 #include "testproc.h"
 #include "testrun.h"
 
-/* ---- callbacks that use their own endpoint ----------------------------------- */
+/* ---- callbacks that use their own endpoint --------------------------------------- */
 
 typedef struct cb_echo {
     shm_server_t *s;
@@ -168,7 +168,7 @@ static void test_callback_ends_endpoint(void **state)
     shm_server_destroy(s);
 }
 
-/* ---- promises pinned one by one ------------------------------------------------- */
+/* ---- a callback replaced, the listener woken ------------------------------------- */
 
 /* Events of every type in a log. */
 static uint32_t ev_total(ev_log_t *log)
@@ -280,7 +280,7 @@ static void test_client_register_after_server_left(void **state)
     ev_fini(&log);
 }
 
-/* ---- a client that comes and goes at once is still seen ------------------------ */
+/* ---- a client that comes and goes at once is still seen -------------------------- */
 
 typedef struct brief {
     uint32_t connects, disconnects; /* atomic */
@@ -328,7 +328,7 @@ static void test_brief_client_seen(void **state)
     shm_server_destroy(s);
 }
 
-/* ---- main ---------------------------------------------------------------------- */
+/* ---- main ------------------------------------------------------------------------ */
 
 int main(int argc, char **argv)
 {

@@ -24,7 +24,7 @@
 #include "testproc.h"
 #include "testrun.h"
 
-/* ---- statistics, ring monitoring, macros --------------------------------------- */
+/* ---- statistics and ring monitoring ---------------------------------------------- */
 
 /* Ring bytes a message takes: record header + payload, aligned (internal
  * layout, shm_ringbuffer.h). */
@@ -263,7 +263,7 @@ static void test_client_stats_since_connect(void **state)
     shm_server_destroy(s);
 }
 
-/* ---- main ---------------------------------------------------------------------- */
+/* ---- main ------------------------------------------------------------------------ */
 
 int main(int argc, char **argv)
 {
