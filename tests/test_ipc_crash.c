@@ -64,11 +64,9 @@ static void test_crashed_client(void **state)
     char name[80];
     tp_unique_name(name, sizeof(name), "crash");
     static ev_log_t log; /* static: the listener may outlive a failed test (tl_teardown) */
-    ev_init(&log);
     shm_ring_config_t c = tc_config(4096, 1, true, 20000);
-    shm_server_t *s = tc_server_config(name, &c);
+    shm_server_t *s = tc_logged_server_config(name, &c, &log);
     tl_server(s);
-    assert_int_equal(shm_server_register_callback(s, ev_callback, &log), SHM_SUCCESS);
     tp_child_t *child = tl_child();
     assert_non_null(child);
     const char *args[] = {name, NULL};

@@ -59,12 +59,19 @@ shm_client_t *tc_connect_within(const char *name, uint32_t ms)
     }
 }
 
-shm_server_t *tc_logged_server(const char *name, ev_log_t *log)
+shm_server_t *tc_logged_server_config(const char *name, const shm_ring_config_t *config,
+                                      ev_log_t *log)
 {
     ev_init(log);
-    shm_server_t *s = tc_server(name);
+    shm_server_t *s = tc_server_config(name, config);
     assert_int_equal(shm_server_register_callback(s, ev_callback, log), SHM_SUCCESS);
     return s;
+}
+
+shm_server_t *tc_logged_server(const char *name, ev_log_t *log)
+{
+    shm_ring_config_t c = tc_small_config();
+    return tc_logged_server_config(name, &c, log);
 }
 
 void tc_logged_pair(const char *name, shm_server_t **s, ev_log_t *slog, shm_client_t **c,

@@ -41,6 +41,10 @@ shm_client_t *tc_client(const char *name);
 /* ev_init(log), then tc_server(name) with ev_callback and log registered. */
 shm_server_t *tc_logged_server(const char *name, ev_log_t *log);
 
+/* The same with tc_server_config(name, config). */
+shm_server_t *tc_logged_server_config(const char *name, const shm_ring_config_t *config,
+                                      ev_log_t *log);
+
 /* shm_client_connect(name), tried again while it fails with
  * SHM_ERROR_NOT_FOUND (the channel's server, another process, is still
  * starting) until ms have passed: the client, or NULL with shm_last_error()
