@@ -10,9 +10,9 @@
  * released) are measured, printed, and checked against a bound.
  *
  * Some tests reach into the shared segment through the internal headers
- * (shm_ringbuffer.h): they map the channel a second time ("peek") to see
- * whether a receive sleeps, or to forge a recorded process identity or a
- * damaged header.
+ * (shm_ringbuffer.h): they map the channel a second time ("peek",
+ * tests/support/testpeek.h) to see whether a receive sleeps, or to forge a
+ * recorded process identity or a damaged header.
  */
 #ifdef _WIN32
 #ifndef WIN32_LEAN_AND_MEAN
