@@ -18,9 +18,10 @@
 #
 # Programs (those that exist): test_platform test_events test_quickstart
 # test_cplusplus test_reliability, soak with 20,000 messages, test_ring and
-# test_ipc. No test needs shortening: all of them take about 50 s on an idle
-# 2-core machine (test_ipc 18 s, test_ring 16 s, test_reliability 6 s).
-# --quick leaves out test_ring and test_ipc; --only runs the named programs.
+# the test_ipc_* programs. No test needs shortening: all of them take about
+# 50 s on an idle 2-core machine (test_ipc_* 18 s, test_ring 16 s,
+# test_reliability 6 s). --quick leaves out test_ring and test_ipc_*; --only
+# runs the named programs.
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -56,7 +57,12 @@ programs=(
     "test_reliability||"
     "soak|--messages 20000 --stall-every 2000|"
     "test_ring||slow"
-    "test_ipc||slow"
+    "test_ipc_api||slow"
+    "test_ipc_connect||slow"
+    "test_ipc_data||slow"
+    "test_ipc_events||slow"
+    "test_ipc_stats||slow"
+    "test_ipc_crash||slow"
 )
 
 logdir=$build/valgrind

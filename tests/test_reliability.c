@@ -10,9 +10,9 @@
  * released) are measured, printed, and checked against a bound.
  *
  * Some tests reach into the shared segment through the internal headers
- * (shm_ringbuffer.h): they map the channel a second time ("peek") to see
- * whether a receive sleeps, or to forge a recorded process identity or a
- * damaged header.
+ * (shm_ringbuffer.h): they map the channel a second time ("peek",
+ * tests/support/testpeek.h) to see whether a receive sleeps, or to forge a
+ * recorded process identity or a damaged header.
  */
 #ifdef _WIN32
 #ifndef WIN32_LEAN_AND_MEAN
@@ -44,10 +44,13 @@
 #include "platform.h"
 #include "shm_ipc.h"
 #include "shm_ringbuffer.h"
+#include "testblocked.h"
 #include "testchan.h"
 #include "testevlog.h"
 #include "testleft.h"
+#include "testpeek.h"
 #include "testproc.h"
+#include "testrun.h"
 
 /* Generous waits for things that must happen (a helper starting under
  * Wine, say); reaching one is a failure, not a measurement. */
@@ -61,7 +64,6 @@
 
 /* ---- small helpers ----------------------------------------------------------- */
 
-
 static uint32_t crash_bound_ms(void) { return CRASH_BOUND_MS; }
 
 static uint64_t now_ns(void) { return xshm_plat_now_ns(); }
@@ -69,50 +71,6 @@ static uint64_t now_ns(void) { return xshm_plat_now_ns(); }
 static double ms_between(uint64_t from_ns, uint64_t to_ns)
 {
     return ((double)(int64_t)(to_ns - from_ns)) / 1e6;
-}
-
-static uint32_t self_pid(void)
-{
-    plat_proc_id_t id;
-    xshm_plat_proc_self(&id);
-    return id.pid;
-}
-
-/*
- * The OS object name of channel `name`, as shm_ipc.c builds it (without an
- * explicit prefix): "xshm.<name>" on Linux, "Local\xshm.<name>" on Windows.
- */
-static void os_name(char *out, size_t n, const char *name)
-{
-#ifdef _WIN32
-    snprintf(out, n, "Local\\xshm.%s", name);
-#else
-    snprintf(out, n, "xshm.%s", name);
-#endif
-}
-
-/* A second, independent mapping of the channel `name`; NULL if it cannot
- * be opened (absent, or not valid yet). */
-static shm_segment_t *peek_open(const char *name)
-{
-    char os[PLAT_NAME_MAX];
-    os_name(os, sizeof(os), name);
-    shm_segment_t *seg = (shm_segment_t *)calloc(1, sizeof(*seg));
-    if (!seg)
-        return NULL;
-    if (xshm_segment_open(seg, os) != SHM_SUCCESS) {
-        free(seg);
-        return NULL;
-    }
-    return seg;
-}
-
-static void peek_close(shm_segment_t *seg)
-{
-    if (seg) {
-        xshm_segment_close(seg);
-        free(seg);
-    }
 }
 
 /* A message each way between server s and its client cl. */
@@ -130,69 +88,6 @@ static void join_and_exchange(shm_server_t *s, const char *name)
     exchange_both_ways(s, cl);
     shm_client_disconnect(cl);
 }
-
-/* True once channel `name` is published and ready by process `pid`. */
-static bool channel_ready_by(const char *name, uint32_t pid)
-{
-    shm_segment_t *seg = peek_open(name);
-    if (!seg)
-        return false;
-    bool ok = xa_load32_acq(&seg->hdr->state) == SHM_SEG_READY &&
-              xa_load32_relaxed(&seg->hdr->creator_pid) == pid;
-    peek_close(seg);
-    return ok;
-}
-
-static bool slot_waiting(const shm_ring_t *r, uint32_t slot)
-{
-    return xa_load32_acq(&r->slots[slot].waiting) != 0;
-}
-
-static bool any_slot_waiting(const shm_ring_t *r)
-{
-    for (uint32_t i = 0; i < r->max_readers; i++)
-        if (slot_waiting(r, i))
-            return true;
-    return false;
-}
-
-static uint32_t server_connected(shm_server_t *s)
-{
-    shm_stats_t st;
-    if (shm_server_get_stats(s, &st) != SHM_SUCCESS)
-        return UINT32_MAX;
-    return st.connected;
-}
-
-/* ---- a receive blocked in another thread ----------------------------------------- */
-
-typedef struct blocked {
-    shm_server_t *s;
-    shm_client_t *c;
-    uint32_t started; /* atomic */
-    uint32_t done;    /* atomic */
-    shm_error_t result;
-    char msg[64];
-    uint32_t size;
-    uint64_t end_ns;
-} blocked_t;
-
-static void blocked_receive(void *arg)
-{
-    blocked_t *b = (blocked_t *)arg;
-    b->size = sizeof(b->msg) - 1;
-    xa_store32_rel(&b->started, 1);
-    if (b->s)
-        b->result = shm_server_receive(b->s, b->msg, &b->size);
-    else
-        b->result = shm_client_receive(b->c, b->msg, &b->size);
-    b->end_ns = now_ns();
-    if (b->result == SHM_SUCCESS && b->size < sizeof(b->msg))
-        b->msg[b->size] = '\0';
-    xa_store32_rel(&b->done, 1);
-}
-
-static bool blocked_done(blocked_t *b) { return xa_load32_acq(&b->done) != 0; }
 
 /* ---- helpers (child processes) ---------------------------------------------------- */
 
@@ -212,7 +107,7 @@ static int helper_client(int argc, char **argv)
         return 3;
     }
     char msg[64];
-    snprintf(msg, sizeof(msg), "hello %u", self_pid());
+    snprintf(msg, sizeof(msg), "hello %u", tc_self_pid());
     if (shm_client_send(c, msg, (uint32_t)strlen(msg) + 1) != SHM_SUCCESS)
         return 4;
     uint32_t sz = sizeof(msg);
@@ -378,15 +273,14 @@ static void test_crashed_client(void **state)
     /* A receive blocked in another thread; asleep once it has marked the
      * server's slot of the client's ring as waiting (no listener runs yet,
      * so nothing else sets that mark). */
-    static blocked_t b;
-    memset(&b, 0, sizeof(b));
-    b.s = s;
+    static tb_receive_t b;
+    tb_init(&b, s, NULL);
     plat_thread_t *t;
-    assert_int_equal(tl_thread_start(&t, blocked_receive, &b, &b.done), SHM_SUCCESS);
-    shm_segment_t *peek = peek_open(name);
+    assert_int_equal(tb_start(&t, &b), SHM_SUCCESS);
+    shm_segment_t *peek = pk_open(name);
     assert_non_null(peek);
-    bool asleep = TP_WAIT_UNTIL(slot_waiting(&peek->rings[1], 0), WAIT_MS);
-    peek_close(peek);
+    bool asleep = TP_WAIT_UNTIL(pk_slot_waiting(&peek->rings[1], 0), WAIT_MS);
+    pk_close(peek);
     if (!asleep)
         tp_kill(first);
     assert_true(asleep);
@@ -397,7 +291,7 @@ static void test_crashed_client(void **state)
     ev_entry_t e;
     assert_true(ev_get(&log, SHM_EVENT_CONNECT, 0, &e));
     assert_int_equal(e.peer.pid, first->pid);
-    assert_int_equal(server_connected(s), 1);
+    assert_int_equal(tc_server_connected(s), 1);
 
     uint32_t first_pid = first->pid;
     uint64_t kill_ns = now_ns();
@@ -414,9 +308,9 @@ static void test_crashed_client(void **state)
     assert_true(delay < (double)crash_bound_ms());
     assert_int_equal(e.peer.pid, first_pid);
     assert_int_equal(e.peer.slot, 0);
-    assert_int_equal(server_connected(s), 0);
+    assert_int_equal(tc_server_connected(s), 0);
     /* The blocked receive is still waiting: a dead client is no error. */
-    assert_false(blocked_done(&b));
+    assert_false(tb_done(&b));
 
     /* A new client process takes the freed slot. */
     tp_child_t *second = tl_child();
@@ -424,7 +318,7 @@ static void test_crashed_client(void **state)
     const char *once[] = {name, "once", NULL};
     uint64_t spawned = now_ns();
     assert_int_equal(tp_spawn_self(second, "client", once), 0);
-    bool returned = TP_WAIT_UNTIL(blocked_done(&b), WAIT_MS);
+    bool returned = TP_WAIT_UNTIL(tb_done(&b), WAIT_MS);
     if (!returned)
         tp_kill(second);
     assert_true(returned);
@@ -436,7 +330,7 @@ static void test_crashed_client(void **state)
         tp_kill(second);
     assert_int_equal(b.result, SHM_SUCCESS);
     snprintf(want, sizeof(want), "hello %u", second->pid);
-    assert_string_equal(b.msg, want);
+    assert_string_equal(b.buf, want);
     assert_int_equal(shm_server_send(s, "ping", 5), SHM_SUCCESS);
     sz = sizeof(buf);
     r = shm_server_receive(s, buf, &sz);
@@ -453,14 +347,14 @@ static void test_crashed_client(void **state)
     assert_true(ev_get(&log, SHM_EVENT_CONNECT, 1, &e));
     assert_int_equal(e.peer.pid, second->pid);
     assert_int_equal(e.peer.slot, 0);
-    assert_int_equal(server_connected(s), 1);
+    assert_int_equal(tc_server_connected(s), 1);
     assert_int_equal(shm_server_send(s, "bye", 4), SHM_SUCCESS);
     expect_exit(second, 0);
 
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_DISCONNECT) == 2, WAIT_MS));
     assert_true(ev_get(&log, SHM_EVENT_DISCONNECT, 1, &e));
     assert_int_equal(e.peer.pid, second->pid);
-    assert_int_equal(server_connected(s), 0);
+    assert_int_equal(tc_server_connected(s), 0);
     tl_server_destroy(s);
     assert_int_equal(ev_count(&log, SHM_EVENT_CONNECT), 2);
     assert_int_equal(ev_count(&log, SHM_EVENT_ERROR), 0);
@@ -508,15 +402,14 @@ static void test_crashed_server(void **state)
     /* A receive blocked in another thread (the server's config: blocking,
      * 20 s). Asleep once our slot of the server's ring is marked waiting;
      * the listener is not started yet, so the mark is the receive's. */
-    static blocked_t b;
-    memset(&b, 0, sizeof(b));
-    b.c = cl;
+    static tb_receive_t b;
+    tb_init(&b, NULL, cl);
     plat_thread_t *t;
-    assert_int_equal(tl_thread_start(&t, blocked_receive, &b, &b.done), SHM_SUCCESS);
-    shm_segment_t *peek = peek_open(name);
+    assert_int_equal(tb_start(&t, &b), SHM_SUCCESS);
+    shm_segment_t *peek = pk_open(name);
     assert_non_null(peek);
-    bool asleep = TP_WAIT_UNTIL(any_slot_waiting(&peek->rings[0]), WAIT_MS);
-    peek_close(peek);
+    bool asleep = TP_WAIT_UNTIL(pk_any_slot_waiting(&peek->rings[0]), WAIT_MS);
+    pk_close(peek);
     if (!asleep)
         tp_kill(srv);
     assert_true(asleep);
@@ -532,7 +425,7 @@ static void test_crashed_server(void **state)
     tp_kill(srv);
     uint64_t killed = now_ns();
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_DISCONNECT) == 1, WAIT_MS));
-    assert_true(TP_WAIT_UNTIL(blocked_done(&b), WAIT_MS));
+    assert_true(TP_WAIT_UNTIL(tb_done(&b), WAIT_MS));
     tl_join(t);
     assert_true(ev_get(&log, SHM_EVENT_DISCONNECT, 0, &e));
     /* Neither before the kill: the server was alive until then. */
@@ -570,8 +463,8 @@ static void test_crashed_server(void **state)
     assert_int_equal(shm_client_reconnect(cl), SHM_SUCCESS);
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 2, WAIT_MS));
     assert_true(ev_get(&log, SHM_EVENT_CONNECT, 1, &e));
-    assert_int_equal(e.peer.pid, self_pid());
-    assert_int_equal(server_connected(s), 1);
+    assert_int_equal(e.peer.pid, tc_self_pid());
+    assert_int_equal(tc_server_connected(s), 1);
     exchange_both_ways(s, cl);
     shm_stats_t st;
     assert_int_equal(shm_client_get_stats(cl, &st), SHM_SUCCESS);
@@ -600,7 +493,7 @@ static void test_crashed_server(void **state)
     exchange_both_ways(s, cl);
 
     tl_client_disconnect(cl);
-    assert_true(TP_WAIT_UNTIL(server_connected(s) == 0, WAIT_MS));
+    assert_true(TP_WAIT_UNTIL(tc_server_connected(s) == 0, WAIT_MS));
     tl_server_destroy(s);
     assert_int_equal(ev_count(&log, SHM_EVENT_CONNECT), 3);
     assert_int_equal(ev_count(&log, SHM_EVENT_DISCONNECT), 2);
@@ -643,7 +536,7 @@ static void test_reused_pid_client(void **state)
     shm_reader_slot_t *slot = &shm_server_tx_ring(s)->slots[0];
     plat_proc_id_t id = {SHM_CLAIM_PID(xa_load64_acq(&slot->claim)),
                          xa_load64_relaxed(&slot->start_time)};
-    assert_int_equal(id.pid, self_pid());
+    assert_int_equal(id.pid, tc_self_pid());
     assert_true(id.start_time != 0);
     assert_true(xshm_plat_proc_alive(&id));
     /* The same pid, started at another time: the recorded client is gone. */
@@ -657,8 +550,8 @@ static void test_reused_pid_client(void **state)
     assert_true(ev_get(&log, SHM_EVENT_DISCONNECT, 0, &e));
     print_message("reused pid: client slot reclaimed, DISCONNECT after %.1f ms\n",
                   ms_between(forged, e.at_ns));
-    assert_int_equal(e.peer.pid, self_pid());
-    assert_int_equal(server_connected(s), 0);
+    assert_int_equal(e.peer.pid, tc_self_pid());
+    assert_int_equal(tc_server_connected(s), 0);
     assert_int_equal(SHM_CLAIM_STATE(xa_load64_acq(&slot->claim)), SHM_SLOT_FREE);
 
     /* The client taken for dead leaves, then a new one gets the slot. (In
@@ -668,7 +561,7 @@ static void test_reused_pid_client(void **state)
     shm_client_disconnect(cl);
     cl = tc_client(name);
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 2, WAIT_MS));
-    assert_int_equal(server_connected(s), 1);
+    assert_int_equal(tc_server_connected(s), 1);
     exchange_both_ways(s, cl);
     shm_client_disconnect(cl);
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_DISCONNECT) == 2, WAIT_MS));
@@ -691,9 +584,9 @@ static void test_reused_pid_server_seen_by_client(void **state)
     char name[80];
     tp_unique_name(name, sizeof(name), "rel-pidc");
     shm_server_t *s = tc_server(name);
-    shm_segment_t *peek = peek_open(name);
+    shm_segment_t *peek = pk_open(name);
     assert_non_null(peek);
-    assert_int_equal(xa_load32_relaxed(&peek->hdr->creator_pid), self_pid());
+    assert_int_equal(xa_load32_relaxed(&peek->hdr->creator_pid), tc_self_pid());
     uint64_t start = xa_load64_relaxed(&peek->hdr->creator_start);
     xa_store64_relaxed(&peek->hdr->creator_start, start ^ 1);
     uint64_t t0 = now_ns();
@@ -706,11 +599,11 @@ static void test_reused_pid_server_seen_by_client(void **state)
     assert_int_equal(err, SHM_ERROR_NOT_FOUND);
     print_message("reused pid: connect to a 'reused' creator pid: NOT_FOUND after %.0f ms\n",
                   ms_between(t0, now_ns()));
-    assert_int_equal(server_connected(s), 0);
+    assert_int_equal(tc_server_connected(s), 0);
     /* The true identity again: the same channel is joined. */
     cl = tc_client(name);
-    assert_int_equal(server_connected(s), 1);
-    peek_close(peek);
+    assert_int_equal(tc_server_connected(s), 1);
+    pk_close(peek);
     shm_client_disconnect(cl);
     shm_server_destroy(s);
 }
@@ -730,13 +623,13 @@ static void test_reused_pid_server_reclaimed(void **state)
     tp_child_t srv;
     const char *args[] = {name, NULL};
     assert_int_equal(tp_spawn_self(&srv, "server", args), 0);
-    bool up = TP_WAIT_UNTIL(channel_ready_by(name, srv.pid), WAIT_MS);
+    bool up = TP_WAIT_UNTIL(pk_ready_by(name, srv.pid), WAIT_MS);
     if (!up)
         tp_kill(&srv);
     assert_true(up);
 
     shm_ring_config_t c = tc_config(4096, 1, false, 0);
-    shm_segment_t *peek = peek_open(name);
+    shm_segment_t *peek = pk_open(name);
     if (!peek)
         tp_kill(&srv);
     assert_non_null(peek);
@@ -753,7 +646,7 @@ static void test_reused_pid_server_reclaimed(void **state)
         }
         assert_int_equal(err, SHM_ERROR_EXISTS);
     }
-    peek_close(peek);
+    pk_close(peek);
     print_message("forged creator identities: the live server keeps its name\n");
 
     /* Really gone: the name is reclaimed at once. */
@@ -762,7 +655,7 @@ static void test_reused_pid_server_reclaimed(void **state)
     if (!s)
         fail_msg("create after the server was killed: %s", shm_strerror(shm_last_error()));
     shm_client_t *cl = tc_client(name);
-    assert_int_equal(server_connected(s), 1);
+    assert_int_equal(tc_server_connected(s), 1);
     exchange_both_ways(s, cl);
     shm_client_disconnect(cl);
     shm_server_destroy(s);
@@ -805,7 +698,7 @@ static void test_other_user(void **state)
     }
     if (code != 0)
         fail_msg("another user's connect: helper exit code %d (see its output)", code);
-    assert_int_equal(server_connected(s), 0);
+    assert_int_equal(tc_server_connected(s), 0);
 
     const char *create_args[] = {name, "create", NULL};
     assert_int_equal(tp_spawn_self(&child, "nobody", create_args), 0);
@@ -864,13 +757,13 @@ static void test_reuse_name_with_client_attached(void **state)
         fail_msg("create while a client of the old server is attached: %s",
                  shm_strerror(shm_last_error()));
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_DISCONNECT) == 1, WAIT_MS));
-    assert_int_equal(server_connected(s), 0);
+    assert_int_equal(tc_server_connected(s), 0);
     assert_int_equal(shm_client_send(old, "x", 1), SHM_ERROR_NOT_CONNECTED);
 
     /* A new client (Windows: in the slot the old one had) and more than a
      * ring of traffic past the old client's position. */
     shm_client_t *fresh = tc_client(name);
-    assert_int_equal(server_connected(s), 1);
+    assert_int_equal(tc_server_connected(s), 1);
     for (uint32_t i = 0; i < 200; i++) {
         memset(msg, 0, sizeof(msg));
         snprintf(msg, sizeof(msg), "new %u", i);
@@ -900,7 +793,7 @@ static void test_reuse_name_with_client_attached(void **state)
     /* The old client rejoins, as a second client. */
     assert_int_equal(shm_client_reconnect(old), SHM_SUCCESS);
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 2, WAIT_MS));
-    assert_int_equal(server_connected(s), 2);
+    assert_int_equal(tc_server_connected(s), 2);
     tc_pass_to_client(s, fresh, "all");
     sz = sizeof(buf);
     assert_int_equal(shm_client_receive(old, buf, &sz), SHM_SUCCESS);
@@ -947,7 +840,7 @@ static void test_reconnect_misuse(void **state)
     assert_true(TP_WAIT_UNTIL(xa_load32_acq(&x.called) == 1, WAIT_MS));
     assert_int_equal(x.result, SHM_ERROR_INVALID_PARAM);
     /* Refused without harm: still connected. */
-    assert_int_equal(server_connected(s), 1);
+    assert_int_equal(tc_server_connected(s), 1);
     assert_int_equal(shm_client_send(x.c, "k", 2), SHM_SUCCESS);
     char buf[8];
     uint32_t sz = sizeof(buf);
@@ -955,7 +848,7 @@ static void test_reconnect_misuse(void **state)
     assert_string_equal(buf, "k");
     /* A reconnect while the server is there just rejoins it. */
     assert_int_equal(shm_client_reconnect(x.c), SHM_SUCCESS);
-    assert_int_equal(server_connected(s), 1);
+    assert_int_equal(tc_server_connected(s), 1);
     tc_pass_to_client(s, x.c, "j");
     shm_client_disconnect(x.c);
     shm_server_destroy(s);
@@ -988,7 +881,7 @@ static void test_corrupted_header(void **state)
     tp_unique_name(name, sizeof(name), "rel-bad");
     shm_ring_config_t c = tc_config(4096, 2, false, 0);
     shm_server_t *s = tc_server_config(name, &c);
-    shm_segment_t *peek = peek_open(name);
+    shm_segment_t *peek = pk_open(name);
     assert_non_null(peek);
     shm_seg_header_t saved;
     uint32_t refused = 0;
@@ -1034,7 +927,7 @@ static void test_corrupted_header(void **state)
     assert_int_equal(shm_client_receive(cl, buf, &sz), SHM_SUCCESS);
     assert_string_equal(buf, "fine");
     shm_client_disconnect(cl);
-    peek_close(peek);
+    pk_close(peek);
     shm_server_destroy(s);
 }
 
@@ -1060,7 +953,7 @@ static void test_corrupt_ring_raises_error(void **state)
     assert_true(TP_WAIT_UNTIL(ev_count(&clog, SHM_EVENT_CONNECT) == 1 &&
                                   ev_count(&slog, SHM_EVENT_CONNECT) == 1,
                               WAIT_MS));
-    shm_segment_t *peek = peek_open(name);
+    shm_segment_t *peek = pk_open(name);
     assert_non_null(peek);
     char buf[64];
     uint32_t sz;
@@ -1104,7 +997,7 @@ static void test_corrupt_ring_raises_error(void **state)
 
     /* Each side saw its own error once, and the channel stays up. A last
      * event through each listener (a disconnect) orders the counts. */
-    peek_close(peek);
+    pk_close(peek);
     shm_client_disconnect(cl);
     assert_true(TP_WAIT_UNTIL(ev_count(&slog, SHM_EVENT_DISCONNECT) == 1, WAIT_MS));
     shm_server_destroy(s);
@@ -1181,7 +1074,7 @@ static void test_killed_while_creating(void **state)
     for (leftover_t k = LEFT_EMPTY; k <= LEFT_IDENTITY_OTHER; k++) {
         char name[80], os[PLAT_NAME_MAX];
         tp_unique_name(name, sizeof(name), "rel-killed");
-        os_name(os, sizeof(os), name);
+        pk_os_name(os, sizeof(os), name);
         if (!leave_object(os, k)) {
             print_message("killed while creating: %s: skipped, no such object on Windows\n",
                           leftover_text(k));
@@ -1220,7 +1113,7 @@ static void test_join_waits_for_publication(void **state)
     (void)state;
     char name[80], os[PLAT_NAME_MAX];
     tp_unique_name(name, sizeof(name), "rel-pub");
-    os_name(os, sizeof(os), name);
+    pk_os_name(os, sizeof(os), name);
     shm_segment_t *seg = (shm_segment_t *)calloc(1, sizeof(*seg));
     assert_non_null(seg);
     shm_seg_params_t p = {1 + 2, 4096, 2, false, 0};
@@ -1241,10 +1134,10 @@ static void test_join_waits_for_publication(void **state)
 
     /* And a real server is joinable as soon as create returns. */
     shm_server_t *s = tc_server(name);
-    shm_segment_t *peek = peek_open(name);
+    shm_segment_t *peek = pk_open(name);
     assert_non_null(peek);
     assert_int_equal(peek->hdr->state, SHM_SEG_READY);
-    peek_close(peek);
+    pk_close(peek);
     shm_server_destroy(s);
 }
 
@@ -1262,7 +1155,7 @@ static void test_not_a_channel(void **state)
 
     /* A valid segment of this library, but with a ring too many. */
     tp_unique_name(name, sizeof(name), "rel-seg");
-    os_name(os, sizeof(os), name);
+    pk_os_name(os, sizeof(os), name);
     shm_segment_t *seg = (shm_segment_t *)calloc(1, sizeof(*seg));
     assert_non_null(seg);
     shm_seg_params_t p = {3, 4096, 1, false, 0};
@@ -1276,7 +1169,7 @@ static void test_not_a_channel(void **state)
 
     /* Garbage. */
     tp_unique_name(name, sizeof(name), "rel-junk");
-    os_name(os, sizeof(os), name);
+    pk_os_name(os, sizeof(os), name);
     plat_shm_t junk;
     memset(&junk, 0, sizeof(junk));
     assert_int_equal(xshm_plat_shm_create(&junk, os, 64 * 1024), SHM_SUCCESS);
@@ -1291,7 +1184,7 @@ static void test_not_a_channel(void **state)
     /* Windows keeps a name while a handle is open: an object too small for
      * the new channel cannot be replaced until its holder lets go. */
     tp_unique_name(name, sizeof(name), "rel-small");
-    os_name(os, sizeof(os), name);
+    pk_os_name(os, sizeof(os), name);
     memset(&junk, 0, sizeof(junk));
     assert_int_equal(xshm_plat_shm_create(&junk, os, 4096), SHM_SUCCESS);
     assert_null(shm_server_create(name, &c));
@@ -1305,7 +1198,7 @@ static void test_not_a_channel(void **state)
      * one whose creator is gone. */
     for (int gone = 0; gone <= 1; gone++) {
         tp_unique_name(name, sizeof(name), gone ? "rel-v1-gone" : "rel-v1");
-        os_name(os, sizeof(os), name);
+        pk_os_name(os, sizeof(os), name);
         shm_seg_params_t p1 = {2, 4096, 1, false, 0};
         assert_int_equal(xshm_segment_create(seg, os, &p1), SHM_SUCCESS);
         xa_store32_relaxed(&seg->hdr->layout_version, 1);
@@ -1338,9 +1231,6 @@ static const tp_helper_t helpers[] = {
 
 int main(int argc, char **argv)
 {
-    int rc;
-    if (tp_dispatch(argc, argv, helpers, &rc))
-        return rc;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_crashed_client, tl_teardown),
         cmocka_unit_test_teardown(test_crashed_server, tl_teardown),
@@ -1356,5 +1246,5 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_join_waits_for_publication),
         cmocka_unit_test(test_not_a_channel),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tr_main(argc, argv, helpers, tests, sizeof(tests) / sizeof(tests[0]));
 }

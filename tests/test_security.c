@@ -33,6 +33,7 @@
 #include "shm_ipc.h"
 #include "shm_ringbuffer.h"
 #include "testchan.h"
+#include "testpeek.h"
 #include "testproc.h"
 
 #ifdef _WIN32
@@ -209,12 +210,11 @@ static void test_old_client_while_name_held(void **state)
     shm_server_t *s1 = tc_server_config(name, &cfg);
     shm_client_t *old = tc_client(name);
     shm_ring_t *old_tx = shm_client_tx_ring(old);
+    pk_os_name(os, sizeof(os), name);
 #ifdef _WIN32
-    snprintf(os, sizeof(os), "Local\\xshm.%s", name);
     HANDLE hold = OpenFileMappingA(FILE_MAP_READ, FALSE, os);
     assert_non_null(hold);
 #else
-    snprintf(os, sizeof(os), "xshm.%s", name);
     plat_shm_t hold;
     assert_int_equal(xshm_plat_shm_open(&hold, os), SHM_SUCCESS);
 #endif

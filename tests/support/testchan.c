@@ -7,9 +7,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "platform.h"
 
 shm_ring_config_t tc_config(uint32_t size, uint32_t readers, bool blocking, uint32_t timeout_ms)
 {
@@ -56,12 +59,19 @@ shm_client_t *tc_connect_within(const char *name, uint32_t ms)
     }
 }
 
-shm_server_t *tc_logged_server(const char *name, ev_log_t *log)
+shm_server_t *tc_logged_server_config(const char *name, const shm_ring_config_t *config,
+                                      ev_log_t *log)
 {
     ev_init(log);
-    shm_server_t *s = tc_server(name);
+    shm_server_t *s = tc_server_config(name, config);
     assert_int_equal(shm_server_register_callback(s, ev_callback, log), SHM_SUCCESS);
     return s;
+}
+
+shm_server_t *tc_logged_server(const char *name, ev_log_t *log)
+{
+    shm_ring_config_t c = tc_small_config();
+    return tc_logged_server_config(name, &c, log);
 }
 
 void tc_logged_pair(const char *name, shm_server_t **s, ev_log_t *slog, shm_client_t **c,
@@ -108,4 +118,42 @@ int tc_exit_code(tp_child_t *c, uint32_t timeout_ms, const char *what)
         fail_msg("%s (process %u) did not exit within %u ms", what, (unsigned)pid,
                  (unsigned)timeout_ms);
     return code;
+}
+
+uint64_t tc_now_ms(void) { return xshm_plat_now_ns() / 1000000u; }
+
+uint32_t tc_self_pid(void)
+{
+    plat_proc_id_t id;
+    xshm_plat_proc_self(&id);
+    return id.pid;
+}
+
+void *tc_malloc(size_t n)
+{
+    void *p = malloc(n);
+    if (!p)
+        fail_msg("malloc(%lu) failed", (unsigned long)n);
+    return p;
+}
+
+uint32_t tc_server_connected(shm_server_t *s)
+{
+    shm_stats_t st;
+    if (shm_server_get_stats(s, &st) != SHM_SUCCESS)
+        return UINT32_MAX;
+    return st.connected;
+}
+
+shm_error_t tc_client_recv_within(shm_client_t *c, void *buf, uint32_t *size, uint32_t ms)
+{
+    uint32_t cap = *size;
+    uint64_t deadline = tc_now_ms() + ms;
+    for (;;) {
+        *size = cap;
+        shm_error_t e = shm_client_receive(c, buf, size);
+        if (e != SHM_ERROR_EMPTY || tc_now_ms() >= deadline)
+            return e;
+        tp_sleep_ms(1);
+    }
 }

@@ -11,6 +11,7 @@
 #define XSHM_TESTCHAN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "shm_ipc.h"
@@ -40,6 +41,10 @@ shm_client_t *tc_client(const char *name);
 /* ev_init(log), then tc_server(name) with ev_callback and log registered. */
 shm_server_t *tc_logged_server(const char *name, ev_log_t *log);
 
+/* The same with tc_server_config(name, config). */
+shm_server_t *tc_logged_server_config(const char *name, const shm_ring_config_t *config,
+                                      ev_log_t *log);
+
 /* shm_client_connect(name), tried again while it fails with
  * SHM_ERROR_NOT_FOUND (the channel's server, another process, is still
  * starting) until ms have passed: the client, or NULL with shm_last_error()
@@ -57,6 +62,35 @@ void tc_logged_pair(const char *name, shm_server_t **s, ev_log_t *slog, shm_clie
 /* The exit code of helper process c (testproc.h); when it has not exited
  * within timeout_ms it is killed and the test fails, naming `what`. */
 int tc_exit_code(tp_child_t *c, uint32_t timeout_ms, const char *what);
+
+/* The library's monotonic clock (xshm_plat_now_ns) in milliseconds: finer
+ * than tp_now_ms on Windows, for the tests that measure a delay. */
+uint64_t tc_now_ms(void);
+
+/* This process's id, as a peer sees it in shm_peer_info_t. */
+uint32_t tc_self_pid(void);
+
+/* The pointer width a peer of this build reports (shm_peer_info_t). */
+#define TC_PTR_BITS ((uint32_t)(sizeof(void *) * 8))
+
+/* malloc(n); fails the test when it returns NULL. */
+void *tc_malloc(size_t n);
+
+/* The clients server s counts as connected (shm_server_get_stats),
+ * UINT32_MAX when get_stats fails. */
+uint32_t tc_server_connected(shm_server_t *s);
+
+/* shm_client_receive, polled without blocking until it returns something
+ * else than SHM_ERROR_EMPTY or ms have passed; *size is the buffer's size
+ * on entry, as for the receive. */
+shm_error_t tc_client_recv_within(shm_client_t *c, void *buf, uint32_t *size, uint32_t ms);
+
+/* expr returns `code`, and shm_last_error() says the same. */
+#define TC_ASSERT_FAILS_WITH(expr, code)                                                           \
+    do {                                                                                           \
+        assert_int_equal((expr), (code));                                                          \
+        assert_int_equal(shm_last_error(), (code));                                                \
+    } while (0)
 
 /* One message through the channel: `text` (its terminating NUL included) is
  * sent by the client c, and the server's next receive returns exactly it;
