@@ -75,6 +75,21 @@ parse_list() {
         my ($src, @lists) = @ARGV;
         my ($bad, %seen, %edits, @out) = (0);
         my %known = map { $_ => 1 } qw(mutant why file find replace target killer survives);
+        # The CTest tests a killer may name: tests/<name>.c (its text, to
+        # find a named test in it) and every add_test(NAME ...) of CMake.
+        my (%programs, @patterns);
+        for my $c (glob("$src/tests/*.c $src/tests/*.cpp")) {
+            my ($name) = $c =~ m{([^/]+)\.c(?:pp)?$};
+            open(my $cf, "<", $c) or next; local $/; $programs{$name} = <$cf>; close $cf;
+        }
+        for my $cm (glob("$src/CMakeLists.txt $src/*/CMakeLists.txt $src/*/*.cmake")) {
+            open(my $cf, "<", $cm) or next; local $/; my $t = <$cf>; close $cf;
+            while ($t =~ /add_test\(NAME\s+([A-Za-z0-9_\${}]+)/g) {
+                my $n = $1;
+                if ($n =~ /\$/) { (my $re = quotemeta $n) =~ s/\\\$\\\{\w+\\\}/\\w+/g; push @patterns, $re }
+                else { $programs{$n} //= "1" }
+            }
+        }
         for my $list (@lists) {
             open(my $fh, "<", $list) or die "$list: $!\n";
             local $/ = "";                         # paragraph mode: one entry each
@@ -115,6 +130,16 @@ parse_list() {
                     }
                 } else {
                     warn "$list: $id: no file $e{file}\n"; $bad = 1;
+                }
+                for my $w (split /[\s,]+/, $e{killer} // "") {
+                    my ($prog, $test) = split /:/, $w, 2;
+                    $programs{$prog} //= "1" if grep { $prog =~ /^$_$/ } @patterns;
+                    if (!$programs{$prog}) {
+                        warn "$list: $id: killer $prog is no CTest test of the sources\n"; $bad = 1;
+                    } elsif (defined $test && $programs{$prog} ne "1" &&
+                             $programs{$prog} !~ /\bstatic void \Q$test\E\(/) {
+                        warn "$list: $id: killer $prog has no test $test\n"; $bad = 1;
+                    }
                 }
                 push @out, join("\x1f", $id, $e{target} // "linux-x64", $e{file},
                                 $e{killer} // "", $e{survives} // "", $e{why} // "");

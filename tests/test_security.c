@@ -908,7 +908,8 @@ static void test_win_squatted_section_server(void **state)
     assert_int_equal(e, SHM_ERROR_ACCESS);
 }
 
-/* The wake-up event names of generation gen (as shm_ipc.c builds them). */
+/* The wake-up event names of generation gen (as xshm_wake_name builds them,
+ * src/shm_names.c). */
 static void wake_event_name(char *out, size_t n, const char *name, uint64_t gen,
                             const char *what, uint32_t i)
 {
