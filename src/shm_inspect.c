@@ -319,7 +319,8 @@ bool xshm_inspect_reader_pending(const xshm_inspect_t *v, uint32_t i, uint32_t s
     if (!v || i >= v->seg.ring_count || i >= SHM_SEG_MAX_RINGS)
         return false;
     const shm_ring_t *r = &v->seg.rings[i];
-    if (slot >= r->max_readers)
+    if (slot >= r->max_readers ||
+        SHM_CLAIM_STATE(xshm_ring_slot_claim(r, slot)) != SHM_SLOT_ACTIVE)
         return false;
     return xa_load64_acq(&r->hdr->tail) > xa_load64_relaxed(&r->slots[slot].cursor);
 }

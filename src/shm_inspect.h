@@ -157,8 +157,9 @@ bool xshm_inspect_ring(const xshm_inspect_t *v, uint32_t i, xshm_inspect_ring_t 
 bool xshm_inspect_find_reader(const xshm_inspect_t *v, uint32_t i, const plat_proc_id_t *id,
                               uint32_t *slot);
 
-/* True when ring i has records past the cursor of slot `slot` (a cheap
- * check: two loads). False for a ring or slot that does not exist. */
+/* True when slot `slot` of ring i is active and the ring has records past
+ * its cursor (a cheap check: three loads). False for a ring or slot that
+ * does not exist, or a slot that is not active. */
 bool xshm_inspect_reader_pending(const xshm_inspect_t *v, uint32_t i, uint32_t slot);
 
 #ifdef __cplusplus
