@@ -260,6 +260,22 @@ bool xshm_inspect_ring(const xshm_inspect_t *v, uint32_t i, xshm_inspect_ring_t 
     return true;
 }
 
+bool xshm_inspect_ring_counters(const xshm_inspect_t *v, uint32_t i, uint64_t *tail,
+                                uint64_t *messages, uint64_t *bytes)
+{
+    uint64_t t = 0, m = 0, b = 0;
+    bool ok = v && i < v->seg.ring_count && i < SHM_SEG_MAX_RINGS;
+    if (ok)
+        xshm_ring_counters(&v->seg.rings[i], &t, &m, &b);
+    if (tail)
+        *tail = t;
+    if (messages)
+        *messages = m;
+    if (bytes)
+        *bytes = b;
+    return ok;
+}
+
 void xshm_inspect_snapshot(const xshm_inspect_t *v, xshm_inspect_snap_t *s)
 {
     if (!s)

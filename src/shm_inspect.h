@@ -149,6 +149,12 @@ void xshm_inspect_snapshot(const xshm_inspect_t *v, xshm_inspect_snap_t *s);
 /* A snapshot of ring i alone; false (and *out zeroed) if there is no ring i. */
 bool xshm_inspect_ring(const xshm_inspect_t *v, uint32_t i, xshm_inspect_ring_t *out);
 
+/* Ring i's tail, messages and payload bytes written, one published set
+ * (as in a snapshot), and nothing else: no slot is read, no process looked
+ * up. False (and zeros) if there is no ring i. */
+bool xshm_inspect_ring_counters(const xshm_inspect_t *v, uint32_t i, uint64_t *tail,
+                                uint64_t *messages, uint64_t *bytes);
+
 /*
  * The active reader slot of ring i whose owner is process `id` (pid and
  * start time): true with its index in *slot. A client finds its own slot

@@ -198,6 +198,14 @@ static void test_snapshot_counts(void **state)
     assert_int_equal(one.slots[0].cursor, read0);
     assert_false(xshm_inspect_ring(v, 3, &one));
     assert_int_equal(one.messages, 0);
+    uint64_t t, m, b;
+    assert_true(xshm_inspect_ring_counters(v, 1, &t, &m, &b));
+    assert_int_equal(t, rec(3) + rec(30));
+    assert_int_equal(m, 2);
+    assert_int_equal(b, 33);
+    assert_false(xshm_inspect_ring_counters(v, 3, &t, &m, &b));
+    assert_int_equal(t, 0);
+    assert_int_equal(m, 0);
 
     /* the same channel, the same generation; the server gone: CLOSED */
     xshm_inspect_snap_t *again = snap_of(v);
