@@ -25,6 +25,14 @@
  *              header fields (of a chosen message, padding record, or the
  *              record at a reader's cursor) or data bytes.
  *
+ * What the target reads of the shared state, beyond what the ring's calls
+ * return, it reads through the inspection module (src/shm_inspect.h), as
+ * the xshm tool does: so its snapshots meet the same hostile segments. A
+ * view of the segment accepts exactly what xshm_segment_attach accepts, and
+ * its values stay bounded (checked at each monitoring step); for a ring
+ * nobody has patched they are exact (the tail and message count after each
+ * write, each strong reader's cursor and counts).
+ *
  * Never allowed: a crash, a sanitizer report, an access outside the
  * segment or the caller's buffer, an unbounded loop, an undocumented error
  * code. Beyond that the target keeps a model of what its writer wrote and,
@@ -66,6 +74,7 @@
 #include <string.h>
 
 #include "atomics.h"
+#include "shm_inspect.h"
 #include "shm_ringbuffer.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -211,6 +220,7 @@ typedef struct fz_ring {
 } fz_ring_t;
 
 static fz_ring_t rings[FZ_MAX_RINGS];
+static xshm_inspect_t *view; /* the observer's view of the segment */
 
 static uint32_t rec_size(uint32_t payload)
 {
@@ -307,8 +317,10 @@ static void do_write(fz_ring_t *m, uint32_t len)
     if (strict)
         FZ_CHECK((w->w_head & (SHM_RECORD_ALIGN - 1)) == 0);
     if (!m->dirty) {
-        FZ_CHECK(xa_load64_acq(&w->hdr->tail) == m->end);
-        FZ_CHECK(xa_load64_acq(&w->hdr->next_seq) == seq + 1);
+        uint64_t tail, messages;
+        FZ_CHECK(xshm_inspect_ring_counters(view, m->k, &tail, &messages, NULL));
+        FZ_CHECK(tail == m->end);
+        FZ_CHECK(messages == seq + 1);
     }
     if (m->count < FZ_MAX_MODEL) {
         m->size[m->count] = len;
@@ -522,6 +534,41 @@ static void wake_cb(void *ctx, uint32_t slot)
     (*(uint32_t *)ctx)++;
 }
 
+/* What an observer sees of ring m (shm_inspect.h): bounded always, exact
+ * where nobody has patched the ring. Not on a ring whose pub_ver is odd:
+ * each read of its counters spins (see run_raw). */
+static void inspect_ring(const fz_ring_t *m)
+{
+    static xshm_inspect_ring_t ir;
+    if (m->slow)
+        return;
+    FZ_CHECK(xshm_inspect_ring(view, m->k, &ir));
+    FZ_CHECK(ir.capacity == m->r->capacity);
+    FZ_CHECK(ir.nslots == m->r->max_readers);
+    FZ_CHECK(ir.used <= ir.capacity);
+    FZ_CHECK((ir.tail & (SHM_RECORD_ALIGN - 1)) == 0);
+    for (uint32_t k = 0; k < ir.nslots; k++) {
+        const xshm_inspect_slot_t *sl = &ir.slots[k];
+        FZ_CHECK(sl->state <= XSHM_INSPECT_SLOT_INVALID);
+        FZ_CHECK(sl->lag <= ir.tail && sl->unread <= ir.messages);
+        FZ_CHECK(!sl->alive || sl->state != XSHM_INSPECT_SLOT_FREE);
+    }
+    if (m->dirty || !m->writer)
+        return;
+    FZ_CHECK(ir.tail == m->end);
+    FZ_CHECK(ir.messages == m->base + m->count);
+    for (uint32_t j = 0; j < m->nreaders; j++) {
+        const fz_reader_t *x = &m->rd[j];
+        if (!x->active || !strong(m, x))
+            continue;
+        const xshm_inspect_slot_t *sl = &ir.slots[x->rd.slot_index];
+        FZ_CHECK(sl->state == XSHM_INSPECT_SLOT_ACTIVE && sl->alive);
+        FZ_CHECK(sl->cursor == x->rd.cursor && sl->lag == m->end - x->rd.cursor);
+        FZ_CHECK(sl->received == x->rd.received && sl->lost == x->rd.lost);
+        FZ_CHECK(sl->expected_seq == x->rd.expected_seq);
+    }
+}
+
 /* The calls that only look, and the sleeping protocol. */
 static void monitor(fz_ring_t *m, uint32_t sel)
 {
@@ -555,6 +602,7 @@ static void monitor(fz_ring_t *m, uint32_t sel)
     for (uint32_t j = 0; j < m->nreaders; j++)
         if (m->rd[j].active)
             xshm_ring_reader_sleep_end(&m->rd[j].rd);
+    inspect_ring(m);
 }
 
 /* ---- geometry ------------------------------------------------------------------------------- */
@@ -615,9 +663,13 @@ static void run_raw(const uint8_t *data, size_t size)
     FZ_CHECK(seg);
     shm_error_t e = xshm_segment_attach(seg, mem, segsize);
     FZ_CHECK(e == SHM_SUCCESS || e == SHM_ERROR_INVALID_SEGMENT || e == SHM_ERROR_NOT_FOUND);
+    char why[256];
+    FZ_CHECK(xshm_inspect_attach(&view, mem, segsize, false, why, sizeof(why)) == e);
+    FZ_CHECK((e == SHM_SUCCESS) == (view != NULL) && (e == SHM_SUCCESS) == (why[0] == '\0'));
     if (e != SHM_SUCCESS)
         goto out;
     check_geometry(seg, mem, segsize);
+    FZ_CHECK(xshm_inspect_ring_count(view) == seg->ring_count);
 
     fz_in_t in;
     memset(&in, 0, sizeof(in));
@@ -675,14 +727,21 @@ static void run_raw(const uint8_t *data, size_t size)
         monitor(m, take8(&in));
         for (uint32_t j = 0; j < m->nreaders; j++)
             drain(m, j, SHM_MAX_MESSAGE_SIZE);
-        if (xshm_ring_slot_reclaim(r, take8(&in) % r->max_readers,
-                                  xa_load64_relaxed(&r->slots[0].claim)))
+        if (xshm_ring_slot_reclaim(r, take8(&in) % r->max_readers, xshm_ring_slot_claim(r, 0)))
             ring_patched(m); /* a slot freed under a reader */
         for (uint32_t j = 0; j < m->nreaders; j++)
             reader_detach(m, j);
         xshm_ring_writer_fini(r);
     }
+    if (!keep_odd && seg->ring_count <= n) { /* every pub_ver made even */
+        static xshm_inspect_snap_t snap;
+        xshm_inspect_snapshot(view, &snap);
+        FZ_CHECK(snap.ring_count == seg->ring_count && snap.capacity == seg->rings[0].capacity);
+        FZ_CHECK(snap.clients <= snap.max_readers && snap.state <= XSHM_INSPECT_SEG_UNKNOWN);
+    }
 out:
+    xshm_inspect_close(view);
+    view = NULL;
     xshm_segment_close(seg); /* a memory-only segment: unmaps nothing */
     free(seg);
     free(mem);
@@ -753,6 +812,7 @@ static void run_ops(const uint8_t *data, size_t size)
     FZ_CHECK(xshm_segment_format(ws, mem, segsize, &p) == SHM_SUCCESS);
     FZ_CHECK(xshm_segment_attach(rs, mem, segsize) == SHM_SUCCESS);
     check_geometry(rs, mem, segsize);
+    FZ_CHECK(xshm_inspect_attach(&view, mem, segsize, false, NULL, 0) == SHM_SUCCESS);
     FZ_CHECK(rs->ring_count == p.ring_count);
 
     for (uint32_t k = 0; k < p.ring_count; k++) {
@@ -877,9 +937,14 @@ static void run_ops(const uint8_t *data, size_t size)
             monitor(m, take8(&in));
             break;
         case OP_REATTACH: {
-            /* Another process opens the segment and reads a little. */
+            /* Another process opens the segment and reads a little; an
+             * observer opens it too. */
             shm_error_t e = xshm_segment_attach(vs, mem, segsize);
             FZ_CHECK(e == SHM_SUCCESS || e == SHM_ERROR_INVALID_SEGMENT || e == SHM_ERROR_NOT_FOUND);
+            xshm_inspect_t *vv = NULL;
+            FZ_CHECK(xshm_inspect_attach(&vv, mem, segsize, (code & 0x80) != 0, NULL, 0) == e ||
+                     (code & 0x80) != 0);
+            xshm_inspect_close(vv);
             if (e != SHM_SUCCESS)
                 break;
             check_geometry(vs, mem, segsize);
@@ -908,7 +973,7 @@ static void run_ops(const uint8_t *data, size_t size)
         }
         case OP_RECLAIM: {
             uint32_t s = take8(&in) % r->max_readers;
-            uint64_t word = xa_load64_relaxed(&r->slots[s].claim);
+            uint64_t word = xshm_ring_slot_claim(r, s);
             if (take8(&in) & 1)
                 word ^= 4; /* another epoch: must not free it */
             bool freed = xshm_ring_slot_reclaim(r, s, word);
@@ -931,6 +996,8 @@ static void run_ops(const uint8_t *data, size_t size)
         }
         xshm_ring_writer_fini(m->w);
     }
+    xshm_inspect_close(view);
+    view = NULL;
     memset(ws, 0, sizeof(*ws)); /* no OS object behind them */
     xshm_segment_close(rs);
     free(ws);

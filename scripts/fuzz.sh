@@ -52,7 +52,7 @@ done
 [ -n "$cc" ] || { echo "fuzz: FAILED: clang not found (scripts/bootstrap.sh installs it)"; exit 1; }
 
 mkdir -p "$out/corpus" "$out/crashes"
-lib=("$root/src/shm_ringbuffer.c" "$root/src/platform/posix.c")
+lib=("$root/src/shm_ringbuffer.c" "$root/src/shm_inspect.c" "$root/src/shm_error.c" "$root/src/shm_names.c" "$root/src/platform/posix.c")
 inc=(-I"$root/include" -I"$root/src" -I"$root/src/platform")
 warn=(-Wall -Wextra -Wshadow -Wstrict-prototypes)
 san=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)

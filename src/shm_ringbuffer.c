@@ -594,14 +594,15 @@ void xshm_ring_wake_sleepers(shm_ring_t *r, void (*wake)(void *ctx, uint32_t slo
 
 /* ---- readers ----------------------------------------------------------------------------- */
 
-/* A consistent (tail, next_seq) pair. */
-static void snapshot_tail(const shm_ring_t *r, uint64_t *tail, uint64_t *seq)
+/* A consistent (tail, next_seq[, bytes_written]) set: see shm_ringbuffer.h. */
+void xshm_ring_counters(const shm_ring_t *r, uint64_t *tail, uint64_t *seq, uint64_t *bytes)
 {
     shm_ring_header_t *h = r->hdr;
     for (unsigned spins = 0;; spins++) {
         uint64_t v1 = xa_load64_acq(&h->pub_ver);
         uint64_t t = xa_load64_acq(&h->tail);
         uint64_t s = xa_load64_acq(&h->next_seq);
+        uint64_t b = bytes ? xa_load64_acq(&h->bytes_written) : 0; /* (a reader: no load) */
         xa_fence_acq();
         uint64_t v2 = xa_load64_relaxed(&h->pub_ver);
         if ((v1 == v2 && (v1 & 1) == 0) || spins > 1000000u) {
@@ -609,6 +610,8 @@ static void snapshot_tail(const shm_ring_t *r, uint64_t *tail, uint64_t *seq)
              * stores, and tail/next_seq will not change under us again) */
             *tail = t & ~(uint64_t)(SHM_RECORD_ALIGN - 1); /* never a misaligned cursor */
             *seq = s;
+            if (bytes)
+                *bytes = b;
             return;
         }
         xa_pause();
@@ -666,7 +669,7 @@ shm_error_t xshm_ring_reader_attach(shm_ring_t *r, shm_ring_reader_t *rd)
         rd->slot = s;
         rd->slot_index = i;
         uint64_t cursor;
-        snapshot_tail(r, &cursor, &rd->expected_seq);
+        xshm_ring_counters(r, &cursor, &rd->expected_seq, NULL);
         xa_store64_relaxed(&rd->cursor, cursor);
         rd->seq_pos = rd->tail_seen = cursor;
         rd->peek = true; /* the mark word at a published tail is cleared */
@@ -781,7 +784,7 @@ static shm_error_t resync(shm_ring_reader_t *rd, bool corrupt)
     /* Nothing believable to resume from: start over at the tail. Loss from
      * here on is counted again from the sequence numbers. */
     uint64_t cursor;
-    snapshot_tail(r, &cursor, &rd->expected_seq);
+    xshm_ring_counters(r, &cursor, &rd->expected_seq, NULL);
     xa_store64_relaxed(&rd->cursor, cursor);
     rd->tail_seen = rd->seq_pos = cursor;
     rd->peek = false;

@@ -379,6 +379,17 @@ void xshm_ring_reader_counts(const shm_ring_reader_t *r, shm_reader_counts_t *ou
 /* shm_ring_available() (public, shm_ipc.h): free bytes before the slowest
  * active reader loses data. */
 
+/*
+ * tail, next_seq and (if `bytes` is not NULL) bytes_written of the ring as
+ * one published set: the writer changes them under pub_ver, odd meanwhile,
+ * and this retries until it reads the same even pub_ver before and after.
+ * After a million tries (a writer that died between its two pub_ver stores:
+ * the words will not change again) the last values read. *tail is rounded
+ * down to a record boundary, so a position taken from it is never
+ * misaligned. For readers and observers (shm_inspect.c).
+ */
+void xshm_ring_counters(const shm_ring_t *ring, uint64_t *tail, uint64_t *seq, uint64_t *bytes);
+
 /* Number of slots in the ACTIVE state. */
 uint32_t xshm_ring_active_readers(const shm_ring_t *ring);
 
