@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -47,6 +48,24 @@ int xs_proc_wait_or_kill(xs_proc_t *p, uint32_t timeout_ms, int *exit_code)
 
 bool xs_proc_alive(xs_proc_t *p) { return p->running && xs_proc_wait(p, 0, NULL) != 0; }
 
+int xs_system_in(const char *dir, const char *cmd)
+{
+    size_t n = strlen(dir) + strlen(cmd) + 32;
+    char *line = (char *)malloc(n);
+    if (line == NULL)
+        return -1;
+#ifdef _WIN32
+    snprintf(line, n, "cd /d \"%s\" && %s", dir, cmd);
+#else
+    snprintf(line, n, "cd '%s' && %s", dir, cmd);
+#endif
+    fflush(stdout);
+    fflush(stderr);
+    int r = system(line);
+    free(line);
+    return r;
+}
+
 /* ---- Windows ------------------------------------------------------------------ */
 
 #ifdef _WIN32
@@ -67,6 +86,20 @@ bool xs_parent_gone(void)
 }
 
 void xs_die_with_parent(void) {}
+
+bool xs_on_path(const char *prog)
+{
+    char found[MAX_PATH];
+    return SearchPathA(NULL, prog, ".exe", (DWORD)sizeof(found), found, NULL) != 0;
+}
+
+bool xs_make_dir(const char *dir)
+{
+    DWORD a;
+    CreateDirectoryA(dir, NULL);
+    a = GetFileAttributesA(dir);
+    return a != INVALID_FILE_ATTRIBUTES && (a & FILE_ATTRIBUTE_DIRECTORY);
+}
 
 uint32_t xs_pid(void) { return (uint32_t)GetCurrentProcessId(); }
 
@@ -252,6 +285,30 @@ void xs_die_with_parent(void)
 uint32_t xs_pid(void) { return (uint32_t)getpid(); }
 
 bool xs_under_wine(void) { return false; }
+
+bool xs_on_path(const char *prog)
+{
+    const char *path = getenv("PATH");
+    char buf[1024];
+    while (path && *path) {
+        const char *end = strchr(path, ':');
+        size_t len = end ? (size_t)(end - path) : strlen(path);
+        if (len > 0 && len < sizeof(buf) - 32) {
+            snprintf(buf, sizeof(buf), "%.*s/%s", (int)len, path, prog);
+            if (access(buf, X_OK) == 0)
+                return true;
+        }
+        path = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+bool xs_make_dir(const char *dir)
+{
+    struct stat st;
+    mkdir(dir, 0755);
+    return stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+}
 
 /*
  * The emulator a copy of this program runs under, from XSHM_TEST_EMULATOR

@@ -82,6 +82,16 @@ bool xs_parent_gone(void);
  * Elsewhere nothing: poll xs_parent_gone(). Call after xs_parent_note(). */
 void xs_die_with_parent(void);
 
+/* True when `prog` (Windows: prog.exe) is found on PATH. */
+bool xs_on_path(const char *prog);
+
+/* Create the folder `dir` (its parent must exist); true when it exists. */
+bool xs_make_dir(const char *dir);
+
+/* Run the shell command `cmd` in the folder `dir` (system(): sh or cmd);
+ * returns system()'s value. */
+int xs_system_in(const char *dir, const char *cmd);
+
 /* This process's id. */
 uint32_t xs_pid(void);
 

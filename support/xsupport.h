@@ -4,8 +4,10 @@
  * public API, written once for Linux and Windows.
  *
  *   xs_time.h    monotonic clock, sleep, yield, the TSC, process CPU time
+ *   xs_atomic.h  32-bit words handed between threads or processes
  *   xs_thread.h  threads and a flag one thread raises for another
- *   xs_proc.h    start a program (or a copy of this one), wait, kill
+ *   xs_proc.h    start a program (or a copy of this one), wait, kill;
+ *                find a program on PATH, run a command in a folder
  *   xs_cpu.h     CPUs this process may use, pinning, machine description
  *   xs_hist.h    latency histogram with percentiles
  *
@@ -15,6 +17,7 @@
 #ifndef XSHM_XSUPPORT_H
 #define XSHM_XSUPPORT_H
 
+#include "xs_atomic.h"
 #include "xs_cpu.h"
 #include "xs_hist.h"
 #include "xs_proc.h"
