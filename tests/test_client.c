@@ -32,34 +32,11 @@
 #include "stress_common.h"
 #include "xsupport.h"
 
-/* ---- the client endpoint ---------------------------------------------------------------- */
+/* ---- the client's side ------------------------------------------------------------------ */
 
 #define SALT_ECHO 0xEC40EC4000000001ull
 #define SALT_CLIENT_STREAM 0xC11E47C100000003ull
 #define CONNECT_PATIENCE_NS 10000000000ull /* 10 s */
-
-static shm_client_t *g_client;
-
-shm_error_t ep_send(const void *data, uint32_t size)
-{
-    return shm_client_send(g_client, data, size);
-}
-shm_error_t ep_receive(void *data, uint32_t *size)
-{
-    return shm_client_receive(g_client, data, size);
-}
-void ep_stats(shm_stats_t *st)
-{
-    if (shm_client_get_stats(g_client, st) != SHM_SUCCESS)
-        memset(st, 0, sizeof(*st));
-}
-bool ep_peer_present(void)
-{
-    shm_stats_t st;
-    ep_stats(&st);
-    return st.connected != 0;
-}
-shm_ring_t *ep_tx_ring(void) { return shm_client_tx_ring(g_client); }
 
 /* The round trips' percentiles (support/xs_hist.h: within 0.8%), max and
  * mean (exact), in ns. */

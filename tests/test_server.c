@@ -25,32 +25,9 @@
 #include "stress_common.h"
 #include "xsupport.h"
 
-/* ---- the server endpoint ---------------------------------------------------------------- */
+/* ---- the server's side ------------------------------------------------------------------ */
 
 #define SALT_SERVER_STREAM 0x5E5E5E5E00000002ull
-
-static shm_server_t *g_server;
-
-shm_error_t ep_send(const void *data, uint32_t size)
-{
-    return shm_server_send(g_server, data, size);
-}
-shm_error_t ep_receive(void *data, uint32_t *size)
-{
-    return shm_server_receive(g_server, data, size);
-}
-void ep_stats(shm_stats_t *st)
-{
-    if (shm_server_get_stats(g_server, st) != SHM_SUCCESS)
-        memset(st, 0, sizeof(*st));
-}
-bool ep_peer_present(void)
-{
-    shm_stats_t st;
-    ep_stats(&st);
-    return st.connected > 0;
-}
-shm_ring_t *ep_tx_ring(void) { return shm_server_tx_ring(g_server); }
 
 /* Phase (a): send back every ECHO message until the client says START.
  * Returns SHM_SUCCESS at START. */

@@ -300,6 +300,42 @@ uint32_t size_for(uint32_t seq, uint64_t salt, uint32_t min, uint32_t max)
     return (uint32_t)(from + (r >> 16) % (to - from + 1));
 }
 
+/* ---- the endpoint ------------------------------------------------------------------------ */
+
+shm_server_t *g_server;
+shm_client_t *g_client;
+
+shm_error_t ep_send(const void *data, uint32_t size)
+{
+    return g_server ? shm_server_send(g_server, data, size) : shm_client_send(g_client, data, size);
+}
+
+shm_error_t ep_receive(void *data, uint32_t *size)
+{
+    return g_server ? shm_server_receive(g_server, data, size)
+                    : shm_client_receive(g_client, data, size);
+}
+
+void ep_stats(shm_stats_t *st)
+{
+    shm_error_t e = g_server ? shm_server_get_stats(g_server, st)
+                             : shm_client_get_stats(g_client, st);
+    if (e != SHM_SUCCESS)
+        memset(st, 0, sizeof(*st));
+}
+
+bool ep_peer_present(void)
+{
+    shm_stats_t st;
+    ep_stats(&st);
+    return st.connected != 0;
+}
+
+shm_ring_t *ep_tx_ring(void)
+{
+    return g_server ? shm_server_tx_ring(g_server) : shm_client_tx_ring(g_client);
+}
+
 /* ---- receiving and control messages ------------------------------------------------------ */
 
 const char *g_self;

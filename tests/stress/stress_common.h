@@ -1,8 +1,7 @@
 /*
  * stress_common.h - what test_server.c and test_client.c share
  * (stress_common.c): options, the message format with its checks, the two
- * phases and the report. Each program defines the endpoint functions
- * declared here (ep_*) over its side of the channel.
+ * phases and the report, over either side of the channel (ep_*).
  */
 #ifndef XSHM_STRESS_COMMON_H
 #define XSHM_STRESS_COMMON_H
@@ -77,7 +76,11 @@ bool msg_open(const unsigned char *p, uint32_t n, uint32_t *kind, uint32_t *seq)
  * sizes: for 8..65536 about 60% under 256 bytes, 4% over 32 KiB. */
 uint32_t size_for(uint32_t seq, uint64_t salt, uint32_t min, uint32_t max);
 
-/* ---- the endpoint (defined by each program) ------------------------------------------------ */
+/* ---- the endpoint: this side of the channel ------------------------------------------------ */
+
+/* The server sets g_server, the client g_client; ep_* act on the one set. */
+extern shm_server_t *g_server;
+extern shm_client_t *g_client;
 
 shm_error_t ep_send(const void *data, uint32_t size);
 shm_error_t ep_receive(void *data, uint32_t *size);
