@@ -190,9 +190,7 @@ int child_main(int argc, char **argv)
                  sizeof(g_lib_path), g_lib_id, sizeof(g_lib_id));
     if (strcmp(C->library, g_lib_path) != 0)
         die("child: loaded %s, the benchmark %s", g_lib_path, C->library);
-    unsigned char *buf = (unsigned char *)malloc(262144);
-    if (!buf)
-        die("child: out of memory");
+    static unsigned char buf[262144]; /* a message, or a chunk of a stream */
     uint32_t seen = 0; /* the parent may have issued the first command already */
     for (;;) {
         uint32_t seq = xs_load32(&C->cmd_seq.v);
