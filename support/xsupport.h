@@ -8,7 +8,8 @@
  *   xs_thread.h  threads and a flag one thread raises for another
  *   xs_proc.h    start a program (or a copy of this one), wait, kill;
  *                find a program on PATH, run a command in a folder
- *   xs_cpu.h     CPUs this process may use, pinning, machine description
+ *   xs_machine.h CPUs this process may use, pinning, what to print about
+ *                the machine and the library a program loaded
  *   xs_hist.h    latency histogram with percentiles
  *
  * Not part of the library nor installed: examples stay self-contained.
@@ -18,8 +19,8 @@
 #define XSHM_XSUPPORT_H
 
 #include "xs_atomic.h"
-#include "xs_cpu.h"
 #include "xs_hist.h"
+#include "xs_machine.h"
 #include "xs_proc.h"
 #include "xs_thread.h"
 #include "xs_time.h"

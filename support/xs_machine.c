@@ -1,5 +1,5 @@
 /*
- * xs_cpu.c - CPUs, pinning, machine description (see xs_cpu.h).
+ * xs_machine.c - CPUs, pinning, machine description (see xs_machine.h).
  */
 #ifdef _WIN32
 #ifndef WIN32_LEAN_AND_MEAN
@@ -28,7 +28,7 @@
 #endif
 #endif
 
-#include "xs_cpu.h"
+#include "xs_machine.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -1,9 +1,9 @@
 /*
- * xs_cpu.h - the machine a program runs on: CPUs, pinning, what to print
+ * xs_machine.h - the machine a program runs on: CPUs, pinning, what to print
  * about it (see xsupport.h).
  */
-#ifndef XSHM_XS_CPU_H
-#define XSHM_XS_CPU_H
+#ifndef XSHM_XS_MACHINE_H
+#define XSHM_XS_MACHINE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -56,4 +56,4 @@ void xs_module_of(const void *fn, const char *dll, char *path, size_t npath, cha
 }
 #endif
 
-#endif /* XSHM_XS_CPU_H */
+#endif /* XSHM_XS_MACHINE_H */
