@@ -12,85 +12,53 @@
  * run (a second message in flight would halve the figure). Each round trip is
  * timed on its own (TSC on x86, else the monotonic clock); beside the median
  * and p99, the mean is the run's length on the monotonic clock divided by the
- * round trips (the loop's own work included).
+ * round trips (the loop's own work included). Percentiles come from the
+ * support library's histogram (within 0.8%).
  *
  * First, the same two processes ping-pong single cache lines of a shared
  * mapping, walking 512 line pairs as the benchmark's floor does: compare the
  * ratio of the two rows with xshm_bench's, not absolute figures from runs
  * of different moments.
  */
-#define _GNU_SOURCE
-#include <sched.h>
-#include <signal.h>
+#define _GNU_SOURCE /* MAP_ANONYMOUS */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "shm_ipc.h"
-
-#if defined(__x86_64__) || defined(__i386__)
-#include <x86intrin.h>
-#define TIMER "TSC"
-static uint64_t ticks(void) { return __rdtsc(); }
-#else
-#define TIMER "monotonic clock"
-static uint64_t ticks(void);
-#endif
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-#if !(defined(__x86_64__) || defined(__i386__))
-static uint64_t ticks(void) { return now_ns(); }
-#endif
+#include "xsupport.h"
 
 #define PAIRS 512u
-#define MAX_SAMPLES 4000000u
 #define STOP 0xFFFFFFFFu
 
 typedef struct pair {
-    volatile uint32_t ping __attribute__((aligned(128))); /* server writes */
-    volatile uint32_t pong __attribute__((aligned(128))); /* client writes */
+    _Alignas(128) volatile uint32_t ping; /* server writes */
+    _Alignas(128) volatile uint32_t pong; /* client writes */
 } pair_t;
 
-static uint64_t *g_samples;
+static xs_hist_t g_hist; /* round trips, in ticks */
 static double g_ticks_per_ns = 1.0;
 
 static void pin(int cpu)
 {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    if (sched_setaffinity(0, sizeof(set), &set) != 0) {
-        perror("pingpong: sched_setaffinity");
+    if (!xs_pin_to(cpu)) {
+        fprintf(stderr, "pingpong: cannot pin to CPU %d\n", cpu);
         exit(1);
     }
 }
 
-static int cmp_u64(const void *a, const void *b)
+static void report(const char *what, uint64_t wall_ns)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
-static void report(const char *what, uint64_t n, uint64_t wall_ns)
-{
+    uint64_t n = g_hist.n;
     if (n == 0)
         return;
-    qsort(g_samples, (size_t)n, sizeof(uint64_t), cmp_u64);
     printf("%-30s median %6.0f ns  p99 %7.0f ns  mean %7.0f ns  (%llu round trips)\n", what,
-           (double)g_samples[n / 2] / g_ticks_per_ns,
-           (double)g_samples[n * 99 / 100] / g_ticks_per_ns, (double)wall_ns / (double)n,
+           xs_hist_quantile(&g_hist, 0.5) / g_ticks_per_ns,
+           xs_hist_quantile(&g_hist, 0.99) / g_ticks_per_ns, (double)wall_ns / (double)n,
            (unsigned long long)n);
 }
 
@@ -136,24 +104,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "pingpong: size 8..%u, seconds > 0\n", SHM_MAX_MESSAGE_SIZE);
         return 2;
     }
-    cpu_set_t allowed;
-    int cpus[2] = {-1, -1}, k = 0;
-    if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0)
-        for (int i = 0; i < CPU_SETSIZE && k < 2; i++)
-            if (CPU_ISSET(i, &allowed))
-                cpus[k++] = i;
-    if (k < 2) {
+    int cpus[2] = {-1, -1};
+    if (xs_cpus_allowed(cpus, 2) < 2) {
         fprintf(stderr, "pingpong: needs two CPUs\n");
         return 1;
     }
-    g_samples = (uint64_t *)malloc(sizeof(uint64_t) * MAX_SAMPLES);
     pair_t *pairs = (pair_t *)mmap(NULL, sizeof(pair_t) * PAIRS, PROT_READ | PROT_WRITE,
                                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (!g_samples || pairs == MAP_FAILED) {
+    if (pairs == MAP_FAILED) {
         fprintf(stderr, "pingpong: out of memory\n");
         return 1;
     }
-    memset(g_samples, 0, sizeof(uint64_t) * MAX_SAMPLES); /* no page faults while timing */
+    xs_hist_reset(&g_hist); /* no page faults while timing */
     char name[64];
     snprintf(name, sizeof(name), "pingpong.%ld", (long)getpid());
 
@@ -163,39 +125,37 @@ int main(int argc, char **argv)
         return 1;
     }
     if (child == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        xs_parent_note();
+        xs_die_with_parent();
         pin(cpus[1]);
         client(pairs, name);
         _exit(0);
     }
     pin(cpus[0]);
     printf("pingpong: server on CPU %d, client on CPU %d; %s; xshm %u.%u.%u\n", cpus[0], cpus[1],
-           TIMER, shm_version() / 10000, shm_version() / 100 % 100, shm_version() % 100);
+           XS_TICKS_NAME, shm_version() / 10000, shm_version() / 100 % 100, shm_version() % 100);
 
-    uint64_t t0 = now_ns(), c0 = ticks(), end;
-    while (now_ns() - t0 < 100000000u) {
-    }
-    g_ticks_per_ns = (double)(ticks() - c0) / (double)(now_ns() - t0);
+    g_ticks_per_ns = xs_ticks_per_ns(100);
+    uint64_t t0, end;
 
     /* floor: 0.2 s warm-up, then timed round trips */
     uint32_t i = 0;
-    uint64_t n = 0;
-    for (end = now_ns() + 200000000u; now_ns() < end;) {
+    for (end = xs_now_ns() + 200000000u; xs_now_ns() < end;) {
         pair_t *p = &pairs[++i % PAIRS];
         p->ping = i;
         while (p->pong != i) {
         }
     }
-    t0 = now_ns();
-    for (end = t0 + (uint64_t)(seconds * 1e9); n < MAX_SAMPLES && now_ns() < end; n++) {
-        uint64_t a = ticks();
+    t0 = xs_now_ns();
+    for (end = t0 + (uint64_t)(seconds * 1e9); xs_now_ns() < end;) {
+        uint64_t a = xs_ticks();
         pair_t *p = &pairs[++i % PAIRS];
         p->ping = i;
         while (p->pong != i) {
         }
-        g_samples[n] = ticks() - a;
+        xs_hist_add(&g_hist, xs_ticks() - a);
     }
-    report("cache-line ping-pong", n, now_ns() - t0);
+    report("cache-line ping-pong", xs_now_ns() - t0);
     pairs[(i + 1) % PAIRS].ping = STOP;
 
     shm_ring_config_t cfg = SHM_DEFAULT_CONFIG();
@@ -209,20 +169,20 @@ int main(int argc, char **argv)
     memset(out, 0x5A, sizeof(out));
     uint64_t seq = 0;
     int bad = 0;
-    end = now_ns() + 10000000000u; /* the client connects, echoes a first message */
-    while (shm_server_send(s, out, size) == SHM_ERROR_NOT_CONNECTED && !(bad = now_ns() > end)) {
+    end = xs_now_ns() + 10000000000u; /* the client connects, echoes a first message */
+    while (shm_server_send(s, out, size) == SHM_ERROR_NOT_CONNECTED && !(bad = xs_now_ns() > end)) {
     }
     for (uint32_t m = sizeof(in); !bad && shm_server_receive(s, in, &m) != SHM_SUCCESS;
          m = sizeof(in))
-        bad = now_ns() > end;
+        bad = xs_now_ns() > end;
     if (bad)
         fprintf(stderr, "pingpong: the client did not answer\n");
-    n = 0;
+    xs_hist_reset(&g_hist);
     for (int timed = 0; timed < 2 && !bad; timed++) {
-        t0 = now_ns();
+        t0 = xs_now_ns();
         end = t0 + (uint64_t)((timed ? seconds : 0.2) * 1e9);
-        for (; n < MAX_SAMPLES && now_ns() < end; n += (uint64_t)timed) {
-            uint64_t a = ticks();
+        for (; xs_now_ns() < end;) {
+            uint64_t a = xs_ticks();
             seq++;
             memcpy(out, &seq, 8);
             shm_server_send(s, out, size);
@@ -230,7 +190,8 @@ int main(int argc, char **argv)
             shm_error_t e;
             while ((e = shm_server_receive(s, in, &m)) == SHM_ERROR_EMPTY)
                 m = sizeof(in);
-            g_samples[n] = ticks() - a;
+            if (timed)
+                xs_hist_add(&g_hist, xs_ticks() - a);
             if (e != SHM_SUCCESS || m != size || memcmp(in, &seq, 8) != 0) {
                 fprintf(stderr, "pingpong: echo of message %llu is not its own\n",
                         (unsigned long long)seq);
@@ -241,7 +202,7 @@ int main(int argc, char **argv)
     }
     char what[64];
     snprintf(what, sizeof(what), "xshm %u B busy round trip", size);
-    report(what, n, now_ns() - t0);
+    report(what, xs_now_ns() - t0);
     shm_server_send(s, out, 1);
     waitpid(child, NULL, 0);
     shm_server_destroy(s);

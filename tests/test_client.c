@@ -25,75 +25,32 @@
  * The channel's ring size and receive mode are the server's; the client
  * notes when its own options differ. Timing is printed, never asserted.
  */
-#include "stress_common.h" /* must come first: it sets _POSIX_C_SOURCE */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
 
-#ifndef _WIN32
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-#endif
+#include "stress_common.h"
+#include "xsupport.h"
 
-/* ---- the client endpoint ---------------------------------------------------------------- */
+/* ---- the client's side ------------------------------------------------------------------ */
 
 #define SALT_ECHO 0xEC40EC4000000001ull
 #define SALT_CLIENT_STREAM 0xC11E47C100000003ull
 #define CONNECT_PATIENCE_NS 10000000000ull /* 10 s */
 
-static shm_client_t *g_client;
-
-static shm_error_t ep_send(const void *data, uint32_t size)
+/* The round trips' percentiles (support/xs_hist.h: within 0.8%), max and
+ * mean (exact), in ns. */
+static void rtt_summarize(const xs_hist_t *h, rtt_summary_t *s)
 {
-    return shm_client_send(g_client, data, size);
-}
-static shm_error_t ep_receive(void *data, uint32_t *size)
-{
-    return shm_client_receive(g_client, data, size);
-}
-static void ep_stats(shm_stats_t *st)
-{
-    if (shm_client_get_stats(g_client, st) != SHM_SUCCESS)
-        memset(st, 0, sizeof(*st));
-}
-static bool ep_peer_present(void)
-{
-    shm_stats_t st;
-    ep_stats(&st);
-    return st.connected != 0;
-}
-static shm_ring_t *ep_tx_ring(void) { return shm_client_tx_ring(g_client); }
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of sorted v[0..n). */
-static uint64_t pct(const uint64_t *v, uint64_t n, double p)
-{
-    uint64_t rank = (uint64_t)(p * (double)n + 0.999999);
-    if (rank < 1)
-        rank = 1;
-    if (rank > n)
-        rank = n;
-    return v[rank - 1];
-}
-
-static void rtt_summarize(uint64_t *v, uint64_t n, rtt_summary_t *s)
-{
-    uint64_t total = 0;
-    s->count = n;
-    if (n == 0)
+    s->count = h->n;
+    if (h->n == 0)
         return;
-    qsort(v, (size_t)n, sizeof(*v), cmp_u64);
-    for (size_t i = 0; i < (size_t)n; i++)
-        total += v[i];
-    s->p50 = pct(v, n, 0.50);
-    s->p90 = pct(v, n, 0.90);
-    s->p99 = pct(v, n, 0.99);
-    s->p999 = pct(v, n, 0.999);
-    s->max = v[(size_t)(n - 1)];
-    s->mean = total / n;
+    s->p50 = (uint64_t)xs_hist_quantile(h, 0.50);
+    s->p90 = (uint64_t)xs_hist_quantile(h, 0.90);
+    s->p99 = (uint64_t)xs_hist_quantile(h, 0.99);
+    s->p999 = (uint64_t)xs_hist_quantile(h, 0.999);
+    s->max = h->max;
+    s->mean = (uint64_t)xs_hist_mean(h);
 }
 
 /* Phase (a): `count` round trips. Every echo must be the message sent. */
@@ -101,9 +58,10 @@ static void round_trips(const options_t *o, rtt_summary_t *s)
 {
     unsigned char *out = (unsigned char *)malloc(SHM_MAX_MESSAGE_SIZE);
     unsigned char *in = (unsigned char *)malloc(SHM_MAX_MESSAGE_SIZE);
-    uint64_t *rtt = (uint64_t *)malloc(sizeof(uint64_t) * o->count);
-    size_t done = 0;
+    xs_hist_t *rtt = (xs_hist_t *)malloc(sizeof(xs_hist_t));
     memset(s, 0, sizeof(*s));
+    if (rtt)
+        xs_hist_reset(rtt);
     if (!out || !in || !rtt) {
         say("client: out of memory for phase (a)\n");
         s->failures = 1;
@@ -112,11 +70,11 @@ static void round_trips(const options_t *o, rtt_summary_t *s)
         uint32_t n = size_for(i, SALT_ECHO, o->min_size, o->max_size), got = SHM_MAX_MESSAGE_SIZE;
         msg_fill(out, n, SALT_ECHO + i);
         msg_seal(out, K_ECHO, i, n);
-        uint64_t t0 = now_ns();
+        uint64_t t0 = xs_now_ns();
         shm_error_t e = ep_send(out, n);
         if (e == SHM_SUCCESS)
             e = recv_wait(in, &got, STRESS_PATIENCE_MS, SPINS_LATENCY, true);
-        uint64_t t1 = now_ns();
+        uint64_t t1 = xs_now_ns();
         if (e != SHM_SUCCESS) {
             say("client: round trip %u failed: %s\n", i, shm_strerror(e));
             s->failures++;
@@ -125,12 +83,11 @@ static void round_trips(const options_t *o, rtt_summary_t *s)
                 i, n, got);
             s->failures++;
         } else {
-            rtt[done++] = t1 - t0;
+            xs_hist_add(rtt, t1 - t0);
         }
     }
     if (rtt)
-        rtt_summarize(rtt, done, s);
-    s->count = done;
+        rtt_summarize(rtt, s);
     free(rtt);
     free(in);
     free(out);
@@ -138,13 +95,7 @@ static void round_trips(const options_t *o, rtt_summary_t *s)
 
 /* ---- --spawn-server: run test_server as a child (one command for a test) ------------------ */
 
-#ifdef _WIN32
-typedef HANDLE server_proc_t;
-#else
-typedef pid_t server_proc_t;
-#endif
-static server_proc_t g_spawned;
-static bool g_has_spawned;
+static xs_proc_t g_spawned;
 
 /* Start `path` with the run's options; its output goes to server_report.txt
  * only (printed here when it ends). */
@@ -157,7 +108,6 @@ static bool spawn_server(const char *path, const options_t *o)
     snprintf(ring, sizeof(ring), "%u", o->ring_size);
     const char *args[16];
     int n = 0;
-    args[n++] = path;
     args[n++] = "--name";
     args[n++] = o->name;
     args[n++] = "--count";
@@ -175,48 +125,7 @@ static bool spawn_server(const char *path, const options_t *o)
     if (o->quick)
         args[n++] = "--quick";
     args[n] = NULL;
-    fflush(stdout);
-#ifdef _WIN32
-    char cmd[2048];
-    size_t len = 0;
-    for (int i = 0; i < n; i++) {
-        int w = snprintf(cmd + len, sizeof(cmd) - len, i ? " %s" : "\"%s\"", args[i]);
-        if (w < 0 || (size_t)w >= sizeof(cmd) - len)
-            return false;
-        len += (size_t)w;
-    }
-    SECURITY_ATTRIBUTES sa = {sizeof(sa), NULL, TRUE};
-    HANDLE nul = CreateFileA("NUL", GENERIC_WRITE, FILE_SHARE_WRITE, &sa, OPEN_EXISTING, 0, NULL);
-    STARTUPINFOA si;
-    PROCESS_INFORMATION pi;
-    memset(&si, 0, sizeof(si));
-    si.cb = sizeof(si);
-    si.dwFlags = STARTF_USESTDHANDLES;
-    si.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
-    si.hStdOutput = nul;
-    si.hStdError = GetStdHandle(STD_ERROR_HANDLE);
-    BOOL ok = CreateProcessA(path, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi);
-    if (nul != INVALID_HANDLE_VALUE)
-        CloseHandle(nul);
-    if (!ok)
-        return false;
-    CloseHandle(pi.hThread);
-    g_spawned = pi.hProcess;
-#else
-    pid_t pid = fork();
-    if (pid < 0)
-        return false;
-    if (pid == 0) {
-        int nul = open("/dev/null", O_WRONLY);
-        if (nul >= 0)
-            dup2(nul, 1);
-        execv(path, (char *const *)args);
-        _exit(127);
-    }
-    g_spawned = pid;
-#endif
-    g_has_spawned = true;
-    return true;
+    return xs_spawn(&g_spawned, path, args, XS_SPAWN_QUIET) == 0;
 }
 
 /* Wait for the spawned server (it leaves after the client, or after 30 s
@@ -224,38 +133,14 @@ static bool spawn_server(const char *path, const options_t *o)
 static int reap_server(void)
 {
     int status = -1;
-#ifdef _WIN32
-    DWORD code;
-    if (WaitForSingleObject(g_spawned, (STRESS_PATIENCE_MS + 5000u)) == WAIT_OBJECT_0 &&
-        GetExitCodeProcess(g_spawned, &code))
-        status = (int)code;
-    else
-        TerminateProcess(g_spawned, 1);
-    CloseHandle(g_spawned);
-#else
-    uint64_t t0 = now_ns();
-    for (;;) {
-        int st;
-        pid_t r = waitpid(g_spawned, &st, WNOHANG);
-        if (r == g_spawned) {
-            status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-            break;
-        }
-        if (r < 0 || now_ns() - t0 > (uint64_t)(STRESS_PATIENCE_MS + 5000u) * 1000000u) {
-            kill(g_spawned, SIGKILL);
-            waitpid(g_spawned, &st, 0);
-            break;
-        }
-        sleep_ms(20);
-    }
-#endif
-    g_has_spawned = false;
+    if (xs_proc_wait_or_kill(&g_spawned, STRESS_PATIENCE_MS + 5000u, &status) != 0)
+        status = -1;
     return status;
 }
 
 static int finish(int failures)
 {
-    if (g_has_spawned) {
+    if (g_spawned.pid != 0) {
         int st = reap_server();
         FILE *f = fopen("server_report.txt", "r");
         say("client: the server exited with status %d%s\n", st,
@@ -329,11 +214,7 @@ int main(int argc, char **argv)
 
     if (server_path) {
         if (!o.name_given) {
-#ifdef _WIN32
-            snprintf(unique, sizeof(unique), "xshm_stress_%lu", (unsigned long)GetCurrentProcessId());
-#else
-            snprintf(unique, sizeof(unique), "xshm_stress_%ld", (long)getpid());
-#endif
+            snprintf(unique, sizeof(unique), "xshm_stress_%lu", (unsigned long)xs_pid());
             o.name = unique;
         }
         if (!spawn_server(server_path, &o)) {
@@ -345,13 +226,13 @@ int main(int argc, char **argv)
 
     /* shm_client_connect retries for about 500 ms; a server started at the
      * same moment gets 10 s. */
-    uint64_t t0 = now_ns();
+    uint64_t t0 = xs_now_ns();
     for (;;) {
         g_client = shm_client_connect(o.name);
         if (g_client || shm_last_error() != SHM_ERROR_NOT_FOUND ||
-            now_ns() - t0 >= CONNECT_PATIENCE_NS)
+            xs_now_ns() - t0 >= CONNECT_PATIENCE_NS)
             break;
-        sleep_ms(10);
+        xs_sleep_ms(10);
     }
     if (!g_client) {
         say("client: cannot connect to '%s': %s\n", o.name, shm_strerror(shm_last_error()));

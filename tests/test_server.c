@@ -18,34 +18,16 @@
  * follows them. --count, --min-size, --max-size and --paced apply to what
  * each side sends. Timing is printed, never asserted.
  */
-#include "stress_common.h" /* must come first: it sets _POSIX_C_SOURCE */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
 
-/* ---- the server endpoint ---------------------------------------------------------------- */
+#include "stress_common.h"
+#include "xsupport.h"
+
+/* ---- the server's side ------------------------------------------------------------------ */
 
 #define SALT_SERVER_STREAM 0x5E5E5E5E00000002ull
-
-static shm_server_t *g_server;
-
-static shm_error_t ep_send(const void *data, uint32_t size)
-{
-    return shm_server_send(g_server, data, size);
-}
-static shm_error_t ep_receive(void *data, uint32_t *size)
-{
-    return shm_server_receive(g_server, data, size);
-}
-static void ep_stats(shm_stats_t *st)
-{
-    if (shm_server_get_stats(g_server, st) != SHM_SUCCESS)
-        memset(st, 0, sizeof(*st));
-}
-static bool ep_peer_present(void)
-{
-    shm_stats_t st;
-    ep_stats(&st);
-    return st.connected > 0;
-}
-static shm_ring_t *ep_tx_ring(void) { return shm_server_tx_ring(g_server); }
 
 /* Phase (a): send back every ECHO message until the client says START.
  * Returns SHM_SUCCESS at START. */
@@ -241,7 +223,7 @@ int main(int argc, char **argv)
             say("server: no goodbye from the client: %s\n", step_error(e));
     }
     for (int i = 0; i < 100 && ep_peer_present(); i++)
-        sleep_ms(50);
+        xs_sleep_ms(50);
     say("server: client left\n");
     shm_server_destroy(g_server);
     return finish(failures);

@@ -14,10 +14,11 @@
  *         ... run the tests ...
  *     }
  *
- * POSIX: posix_spawn of /proc/self/exe, run by the emulator that
- * XSHM_TEST_EMULATOR names when it is set (qemu-user, for a build for
- * another processor). Windows: CreateProcessA of the module's own path, with
- * a command line quoted for the C runtime's parser.
+ * The processes, the clock and the sleep are the support library's
+ * (support/xs_proc.h, xs_time.h): POSIX posix_spawn of /proc/self/exe, run
+ * by the emulator that XSHM_TEST_EMULATOR names when it is set (qemu-user,
+ * for a build for another processor); Windows CreateProcessA of the
+ * module's own path, with a command line quoted for the C runtime's parser.
  */
 #ifndef XSHM_TESTPROC_H
 #define XSHM_TESTPROC_H
@@ -25,6 +26,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "xs_proc.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -37,16 +40,10 @@ typedef struct tp_helper {
     int (*fn)(int argc, char **argv);
 } tp_helper_t;
 
-/* A child process. Zero-initialise it; tp_kill on a zeroed, reaped or
+/* A child process (the support library's, support/xs_proc.h): pid,
+ * running, exit_code. Zero-initialise it; tp_kill on a zeroed, reaped or
  * killed child does nothing. */
-typedef struct tp_child {
-    uint32_t pid;     /* process id, for plat_proc_id_t and messages */
-    int running;      /* started and not yet reaped */
-    int exit_code;    /* valid once reaped */
-#ifdef _WIN32
-    void *process;    /* HANDLE */
-#endif
-} tp_child_t;
+typedef xs_proc_t tp_child_t;
 
 /*
  * If argv[1] is "--helper", run the helper named by argv[2] from the table

@@ -1,130 +1,22 @@
 /*
- * stress_common.h - what test_server.c and test_client.c share: platform
- * helpers, options, the message format with its checks, the two phases and
- * the report. Included by each of the two programs (one translation unit
- * each), which define the endpoint functions declared here (ep_*).
+ * stress_common.c - what test_server.c and test_client.c share: options,
+ * the message format with its checks, the two phases and the report (see
+ * stress_common.h). The OS part (clock, threads) is the support library's.
  */
-#ifndef XSHM_STRESS_COMMON_H
-#define XSHM_STRESS_COMMON_H
-
-#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
-#define _POSIX_C_SOURCE 200809L /* clock_gettime, nanosleep */
-#endif
 #include <inttypes.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "shm_ipc.h"
-
-#ifdef _WIN32
-#define WIN32_LEAN_AND_MEAN
-#include <process.h>
-#include <windows.h>
-#else
-#include <pthread.h>
-#include <sched.h>
-#include <time.h>
-#endif
-
-/* ---- platform helpers --------------------------------------------------------- */
-
-#ifdef _WIN32
-static uint64_t now_ns(void)
-{
-    static LARGE_INTEGER freq;
-    LARGE_INTEGER c;
-    if (freq.QuadPart == 0)
-        QueryPerformanceFrequency(&freq);
-    QueryPerformanceCounter(&c);
-    return (uint64_t)((double)c.QuadPart * 1e9 / (double)freq.QuadPart);
-}
-static void sleep_ms(unsigned ms) { Sleep(ms); }
-static void yield_cpu(void) { SwitchToThread(); }
-#define cpu_relax() YieldProcessor()
-#else
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-static void yield_cpu(void) { sched_yield(); }
-#if defined(__i386__) || defined(__x86_64__)
-#define cpu_relax() __builtin_ia32_pause()
-#else
-#define cpu_relax() ((void)0)
-#endif
-#endif
-
-typedef struct thread {
-    void (*fn)(void *);
-    void *arg;
-#ifdef _WIN32
-    HANDLE handle;
-#else
-    pthread_t handle;
-#endif
-} thread_t;
-
-#ifdef _WIN32
-static unsigned __stdcall thread_main(void *p)
-{
-    thread_t *t = (thread_t *)p;
-    t->fn(t->arg);
-    return 0;
-}
-static bool thread_start(thread_t *t, void (*fn)(void *), void *arg)
-{
-    t->fn = fn;
-    t->arg = arg;
-    t->handle = (HANDLE)_beginthreadex(NULL, 0, thread_main, t, 0, NULL);
-    return t->handle != NULL;
-}
-static void thread_join(thread_t *t)
-{
-    WaitForSingleObject(t->handle, INFINITE);
-    CloseHandle(t->handle);
-}
-#else
-static void *thread_main(void *p)
-{
-    thread_t *t = (thread_t *)p;
-    t->fn(t->arg);
-    return NULL;
-}
-static bool thread_start(thread_t *t, void (*fn)(void *), void *arg)
-{
-    t->fn = fn;
-    t->arg = arg;
-    return pthread_create(&t->handle, NULL, thread_main, t) == 0;
-}
-static void thread_join(thread_t *t) { pthread_join(t->handle, NULL); }
-#endif
-
-/* A flag one thread raises and another polls. */
-#ifdef _WIN32
-typedef volatile LONG flag_t;
-static void flag_raise(flag_t *f) { InterlockedExchange(f, 1); }
-static bool flag_is_up(flag_t *f) { return InterlockedCompareExchange(f, 0, 0) != 0; }
-#else
-typedef int flag_t;
-static void flag_raise(flag_t *f) { __atomic_store_n(f, 1, __ATOMIC_RELEASE); }
-static bool flag_is_up(flag_t *f) { return __atomic_load_n(f, __ATOMIC_ACQUIRE) != 0; }
-#endif
+#include "stress_common.h"
+#include "xsupport.h"
 
 /* ---- output: stdout and the report file ----------------------------------------- */
 
-static FILE *g_report;
+FILE *g_report;
 
-static void say(const char *fmt, ...)
+void say(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -142,23 +34,7 @@ static void say(const char *fmt, ...)
 
 /* ---- options (the same for both programs) ----------------------------------------- */
 
-#define STRESS_PATIENCE_MS 30000u /* no progress for this long: give up */
-#define STRESS_COUNT 100000u
-#define STRESS_QUICK_COUNT 10000u
-
-typedef struct options {
-    const char *name;
-    bool name_given;
-    uint32_t count;     /* messages this side sends in each phase */
-    uint32_t min_size;  /* bytes */
-    uint32_t max_size;
-    uint32_t ring_size; /* bytes per ring (the server's value is used) */
-    bool busy;          /* non-blocking receive, polled */
-    bool paced;         /* keep less than half a ring in flight: no loss */
-    bool quick;
-} options_t;
-
-static void usage(const char *prog)
+void usage(const char *prog)
 {
     printf("usage: %s [options]\n"
            "  --name NAME        channel name (default xshm_stress)\n"
@@ -196,7 +72,7 @@ static bool parse_u32(const char *s, uint32_t *out)
 }
 
 /* 0: run; 1: help printed; 2: bad usage (message printed). */
-static int parse_options(int argc, char **argv, options_t *o)
+int parse_options(int argc, char **argv, options_t *o)
 {
     bool count_given = false;
     o->name = "xshm_stress";
@@ -286,7 +162,7 @@ static int parse_options(int argc, char **argv, options_t *o)
 
 /* A ring of `ring` bytes can carry messages of `max` bytes; paced, it must
  * also hold two of the largest records in half a ring (see pace_window). */
-static const char *ring_fits(uint32_t ring, uint32_t max, bool paced)
+const char *ring_fits(uint32_t ring, uint32_t max, bool paced)
 {
     if (max > ring - 16u)
         return "--max-size is larger than the ring holds (ring size - 16)";
@@ -295,21 +171,7 @@ static const char *ring_fits(uint32_t ring, uint32_t max, bool paced)
     return NULL;
 }
 
-/* ---- messages ------------------------------------------------------------------------
- *
- * Every message starts with a header that makes it self-checking:
- *   bytes 0..3   u32 seq: the data sequence number of its stream (0 for control)
- *   bytes 4..7   u32 info: size (bits 0..16), kind (bits 17..19), check (bits 20..31)
- *   bytes 8..15  u64 sum (messages of 16 bytes or more)
- * `sum` covers the bytes after the header and is seeded with seq, size and
- * kind; `check` is 12 bits of it (for 8..15-byte messages, the sum covers
- * bytes 8..size-1). Control messages carry u64 words after the 16-byte header.
- */
-enum { K_DATA = 0, K_ECHO = 1, K_HELLO = 2, K_START = 3, K_END = 4, K_RESULT = 5, K_BYE = 6 };
-
-#define CTRL_WORDS 24u
-#define CTRL_SIZE (16u + CTRL_WORDS * 8u)
-#define STRESS_MAGIC 0x5853484D53545201ull /* hello: protocol version 1 */
+/* ---- messages (the format: stress_common.h) ------------------------------------------ */
 
 static uint64_t mix64(uint64_t x)
 {
@@ -347,7 +209,7 @@ static uint32_t check12(uint64_t sum) { return (uint32_t)((sum * 0x9E3779B97F4A7
 static uint32_t hdr_len(uint32_t size) { return size >= 16 ? 16u : 8u; }
 
 /* Pseudo-random payload after the header. */
-static void msg_fill(unsigned char *p, uint32_t size, uint64_t seed)
+void msg_fill(unsigned char *p, uint32_t size, uint64_t seed)
 {
     uint64_t x = mix64(seed) | 1u;
     uint32_t i = hdr_len(size);
@@ -366,7 +228,7 @@ static void msg_fill(unsigned char *p, uint32_t size, uint64_t seed)
 }
 
 /* Write the header for the payload in place. */
-static void msg_seal(unsigned char *p, uint32_t kind, uint32_t seq, uint32_t size)
+void msg_seal(unsigned char *p, uint32_t kind, uint32_t seq, uint32_t size)
 {
     uint32_t h = hdr_len(size);
     uint64_t sum = msg_sum(seq, size, kind, p + h, size - h);
@@ -378,7 +240,7 @@ static void msg_seal(unsigned char *p, uint32_t kind, uint32_t seq, uint32_t siz
 }
 
 /* True when p[0..n) is an intact message; then *kind and *seq are set. */
-static bool msg_open(const unsigned char *p, uint32_t n, uint32_t *kind, uint32_t *seq)
+bool msg_open(const unsigned char *p, uint32_t n, uint32_t *kind, uint32_t *seq)
 {
     uint32_t info;
     if (n < 8)
@@ -422,7 +284,7 @@ static uint32_t log2_floor(uint32_t v)
     return r;
 }
 
-static uint32_t size_for(uint32_t seq, uint64_t salt, uint32_t min, uint32_t max)
+uint32_t size_for(uint32_t seq, uint64_t salt, uint32_t min, uint32_t max)
 {
     if (min >= max)
         return min;
@@ -438,17 +300,47 @@ static uint32_t size_for(uint32_t seq, uint64_t salt, uint32_t min, uint32_t max
     return (uint32_t)(from + (r >> 16) % (to - from + 1));
 }
 
-/* ---- the endpoint (defined by each program) ------------------------------------------ */
+/* ---- the endpoint ------------------------------------------------------------------------ */
 
-static shm_error_t ep_send(const void *data, uint32_t size);
-static shm_error_t ep_receive(void *data, uint32_t *size);
-static bool ep_peer_present(void);
-static void ep_stats(shm_stats_t *st);
-static shm_ring_t *ep_tx_ring(void);
+shm_server_t *g_server;
+shm_client_t *g_client;
 
-static const char *g_self;       /* "server" or "client" */
-static bool g_busy;              /* the channel's receive mode */
-static uint32_t g_ring_size;     /* the channel's ring size */
+shm_error_t ep_send(const void *data, uint32_t size)
+{
+    return g_server ? shm_server_send(g_server, data, size) : shm_client_send(g_client, data, size);
+}
+
+shm_error_t ep_receive(void *data, uint32_t *size)
+{
+    return g_server ? shm_server_receive(g_server, data, size)
+                    : shm_client_receive(g_client, data, size);
+}
+
+void ep_stats(shm_stats_t *st)
+{
+    shm_error_t e = g_server ? shm_server_get_stats(g_server, st)
+                             : shm_client_get_stats(g_client, st);
+    if (e != SHM_SUCCESS)
+        memset(st, 0, sizeof(*st));
+}
+
+bool ep_peer_present(void)
+{
+    shm_stats_t st;
+    ep_stats(&st);
+    return st.connected != 0;
+}
+
+shm_ring_t *ep_tx_ring(void)
+{
+    return g_server ? shm_server_tx_ring(g_server) : shm_client_tx_ring(g_client);
+}
+
+/* ---- receiving and control messages ------------------------------------------------------ */
+
+const char *g_self;
+bool g_busy;
+uint32_t g_ring_size;
 
 /*
  * Receive one message within `patience_ms`: poll (busy mode) or block. While
@@ -457,13 +349,10 @@ static uint32_t g_ring_size;     /* the channel's ring size */
  * that the peer is still there when `check_peer`. Returns the library's
  * error, or SHM_ERROR_TIMEOUT / SHM_ERROR_NOT_CONNECTED.
  */
-#define SPINS_LATENCY 16384u /* round trips: pure polling unless the peer stalls */
-#define SPINS_STREAM 64u     /* receiver threads, which share the CPUs with senders */
-
-static shm_error_t recv_wait(void *buf, uint32_t *size, uint32_t patience_ms, uint32_t spins,
-                             bool check_peer)
+shm_error_t recv_wait(void *buf, uint32_t *size, uint32_t patience_ms, uint32_t spins,
+                      bool check_peer)
 {
-    uint64_t start = now_ns(), last_check = start;
+    uint64_t start = xs_now_ns(), last_check = start;
     uint32_t cap = *size, empty = 0;
     for (;;) {
         uint32_t n = cap;
@@ -476,7 +365,7 @@ static shm_error_t recv_wait(void *buf, uint32_t *size, uint32_t patience_ms, ui
             return e;
         empty++;
         if (e == SHM_ERROR_TIMEOUT || (empty & 1023u) == 0) {
-            uint64_t t = now_ns();
+            uint64_t t = xs_now_ns();
             if (t - start >= (uint64_t)patience_ms * 1000000u)
                 return SHM_ERROR_TIMEOUT;
             if (check_peer && t - last_check >= 100000000u) {
@@ -487,16 +376,16 @@ static shm_error_t recv_wait(void *buf, uint32_t *size, uint32_t patience_ms, ui
         }
         if (e == SHM_ERROR_EMPTY) {
             if (empty > spins)
-                yield_cpu();
+                xs_yield();
             else
-                cpu_relax();
+                xs_cpu_relax();
         }
     }
 }
 
 /* Send a control message (never lost: nothing is written after it until
  * the peer answers). */
-static shm_error_t send_ctrl(uint32_t kind, const uint64_t *words, uint32_t nwords)
+shm_error_t send_ctrl(uint32_t kind, const uint64_t *words, uint32_t nwords)
 {
     unsigned char msg[CTRL_SIZE];
     memset(msg, 0, sizeof(msg));
@@ -508,7 +397,7 @@ static shm_error_t send_ctrl(uint32_t kind, const uint64_t *words, uint32_t nwor
 
 /* The greeting: protocol version, what this side sends, the channel as it
  * sees it (busy, ring size) and its pointer width. */
-static void hello_words(const options_t *o, bool busy, uint32_t ring_size, uint64_t *w)
+void hello_words(const options_t *o, bool busy, uint32_t ring_size, uint64_t *w)
 {
     w[0] = STRESS_MAGIC;
     w[1] = o->count;
@@ -522,8 +411,8 @@ static void hello_words(const options_t *o, bool busy, uint32_t ring_size, uint6
 
 /* Wait for a control message of `kind`; anything else is a protocol error.
  * A BYE from the peer is returned as SHM_ERROR_CLOSED. */
-static shm_error_t recv_ctrl(uint32_t kind, uint64_t *words, uint32_t patience_ms,
-                             bool check_peer)
+shm_error_t recv_ctrl(uint32_t kind, uint64_t *words, uint32_t patience_ms,
+                      bool check_peer)
 {
     static unsigned char msg[SHM_MAX_MESSAGE_SIZE];
     uint32_t n = sizeof(msg), k, seq;
@@ -547,12 +436,7 @@ static shm_error_t recv_ctrl(uint32_t kind, uint64_t *words, uint32_t patience_m
 
 /* ---- phase (a): round-trip percentiles ----------------------------------------------- */
 
-typedef struct rtt_summary {
-    uint64_t count, failures;
-    uint64_t p50, p90, p99, p999, max, mean; /* ns */
-} rtt_summary_t;
-
-static void rtt_print(const rtt_summary_t *s)
+void rtt_print(const rtt_summary_t *s)
 {
     say("phase (a): round trip client -> server -> client, one message in flight\n");
     say("  echoes            %" PRIu64 " (failed: %" PRIu64 ")\n", s->count, s->failures);
@@ -565,19 +449,7 @@ static void rtt_print(const rtt_summary_t *s)
 
 /* ---- phase (b): both directions at full speed ------------------------------------------- */
 
-/* What one receiver saw of one direction. */
-typedef struct rx_stats {
-    uint64_t received, lost, corrupted, out_of_order, bytes;
-    uint64_t peer_sent, peer_bytes, peer_tx_ns; /* from the sender's END */
-    uint64_t rx_ns;                             /* phase start to END */
-    uint64_t lib_lost;                          /* the library's messages_lost */
-    uint64_t error;                             /* shm_error_t, negated; 0 = none */
-    uint64_t unexpected;                        /* control messages out of place */
-    uint64_t ended;                             /* END seen */
-    flag_t started;                             /* a first message came */
-} rx_stats_t;
-
-static void rx_to_words(const rx_stats_t *r, uint64_t *w)
+void rx_to_words(const rx_stats_t *r, uint64_t *w)
 {
     w[0] = r->received;
     w[1] = r->lost;
@@ -594,7 +466,7 @@ static void rx_to_words(const rx_stats_t *r, uint64_t *w)
     w[12] = r->ended;
 }
 
-static void rx_from_words(rx_stats_t *r, const uint64_t *w)
+void rx_from_words(rx_stats_t *r, const uint64_t *w)
 {
     r->received = w[0];
     r->lost = w[1];
@@ -616,7 +488,7 @@ static void rx_thread(void *arg)
 {
     rx_stats_t *r = (rx_stats_t *)arg;
     unsigned char *buf = (unsigned char *)malloc(SHM_MAX_MESSAGE_SIZE);
-    uint64_t t0 = now_ns();
+    uint64_t t0 = xs_now_ns();
     uint32_t expected = 0;
     if (!buf) {
         r->error = (uint64_t)-(int64_t)SHM_ERROR_MEMORY;
@@ -630,7 +502,7 @@ static void rx_thread(void *arg)
             break;
         }
         if (r->received == 0 && r->corrupted == 0)
-            flag_raise(&r->started);
+            xs_flag_raise(&r->started);
         if (!msg_open(buf, n, &kind, &seq)) {
             r->corrupted++;
             continue;
@@ -656,7 +528,7 @@ static void rx_thread(void *arg)
             r->unexpected++;
         }
     }
-    r->rx_ns = now_ns() - t0;
+    r->rx_ns = xs_now_ns() - t0;
     free(buf);
 }
 
@@ -676,10 +548,10 @@ static shm_error_t pace_window(uint32_t size)
         if (in_flight + 2 * record <= limit)
             return SHM_SUCCESS;
         if (spins < 64) {
-            cpu_relax();
+            xs_cpu_relax();
             continue;
         }
-        uint64_t t = now_ns();
+        uint64_t t = xs_now_ns();
         if (start == 0)
             start = t;
         if (t - start > (uint64_t)STRESS_PATIENCE_MS * 1000000u)
@@ -687,23 +559,17 @@ static shm_error_t pace_window(uint32_t size)
         if ((spins & 1023u) == 0 && !ep_peer_present())
             return SHM_ERROR_NOT_CONNECTED;
         if (t - start > 2000000u)
-            sleep_ms(1); /* the receiver is asleep or descheduled */
+            xs_sleep_ms(1); /* the receiver is asleep or descheduled */
         else
-            yield_cpu();
+            xs_yield();
     }
 }
-
-/* What one sender did. */
-typedef struct tx_stats {
-    uint64_t sent, bytes, tx_ns;
-    shm_error_t error;
-} tx_stats_t;
 
 /* Send `count` data messages as fast as possible (or paced), then END. */
 static void send_stream(const options_t *o, uint64_t salt, tx_stats_t *t)
 {
     unsigned char *buf = (unsigned char *)malloc(SHM_MAX_MESSAGE_SIZE);
-    uint64_t t0 = now_ns();
+    uint64_t t0 = xs_now_ns();
     memset(t, 0, sizeof(*t));
     if (!buf) {
         t->error = SHM_ERROR_MEMORY;
@@ -724,7 +590,7 @@ static void send_stream(const options_t *o, uint64_t salt, tx_stats_t *t)
         t->sent++;
         t->bytes += n;
     }
-    t->tx_ns = now_ns() - t0;
+    t->tx_ns = xs_now_ns() - t0;
     free(buf);
     if (t->error == SHM_SUCCESS) {
         uint64_t w[3];
@@ -742,31 +608,31 @@ static void send_stream(const options_t *o, uint64_t salt, tx_stats_t *t)
  * K_START (which the server reads before starting its own receiver and
  * stream), and sends only once the server's stream has begun.
  */
-static void run_both_ways(const options_t *o, uint64_t salt, bool lead, tx_stats_t *tx,
-                          rx_stats_t *rx)
+void run_both_ways(const options_t *o, uint64_t salt, bool lead, tx_stats_t *tx,
+                   rx_stats_t *rx)
 {
     shm_stats_t before, after;
-    thread_t th;
+    xs_thread_t th;
     memset(rx, 0, sizeof(*rx));
     memset(tx, 0, sizeof(*tx));
     ep_stats(&before);
-    if (!thread_start(&th, rx_thread, rx)) {
+    if (!xs_thread_start(&th, rx_thread, rx)) {
         rx->error = (uint64_t)-(int64_t)SHM_ERROR_SYSTEM;
         tx->error = SHM_ERROR_SYSTEM;
         return;
     }
     if (lead) {
-        uint64_t t0 = now_ns();
+        uint64_t t0 = xs_now_ns();
         tx->error = send_ctrl(K_START, NULL, 0);
-        while (tx->error == SHM_SUCCESS && !flag_is_up(&rx->started)) {
-            if (now_ns() - t0 > (uint64_t)STRESS_PATIENCE_MS * 1000000u)
+        while (tx->error == SHM_SUCCESS && !xs_flag_is_up(&rx->started)) {
+            if (xs_now_ns() - t0 > (uint64_t)STRESS_PATIENCE_MS * 1000000u)
                 tx->error = SHM_ERROR_TIMEOUT;
-            yield_cpu();
+            xs_yield();
         }
     }
     if (tx->error == SHM_SUCCESS)
         send_stream(o, salt, tx);
-    thread_join(&th);
+    xs_thread_join(&th);
     ep_stats(&after);
     rx->lib_lost = after.messages_lost - before.messages_lost;
 }
@@ -776,7 +642,7 @@ static double mps(uint64_t msgs, uint64_t ns) { return ns ? (double)msgs * 1e9 /
 
 /* Print one direction as its receiver saw it; returns the number of
  * failed checks. */
-static int direction_report(const char *label, const rx_stats_t *r, bool sender_paced)
+int direction_report(const char *label, const rx_stats_t *r, bool sender_paced)
 {
     int bad = 0;
     say("  %s\n", label);
@@ -834,8 +700,8 @@ static int direction_report(const char *label, const rx_stats_t *r, bool sender_
     return bad;
 }
 
-static void params_print(const options_t *o, uint64_t peer_count, uint64_t peer_min,
-                         uint64_t peer_max, bool peer_paced, const char *peer)
+void params_print(const options_t *o, uint64_t peer_count, uint64_t peer_min,
+                  uint64_t peer_max, bool peer_paced, const char *peer)
 {
     say("parameters\n");
     say("  channel           %s\n", o->name);
@@ -853,5 +719,3 @@ static void params_print(const options_t *o, uint64_t peer_count, uint64_t peer_
     say("  pointer width     %u-bit\n", (unsigned)(sizeof(void *) * 8));
 }
 
-
-#endif /* XSHM_STRESS_COMMON_H */
