@@ -24,6 +24,7 @@
 #include "platform.h"
 #include "shm_inspect.h"
 #include "shm_ipc.h"
+#include "xs_time.h"
 
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 

@@ -118,7 +118,7 @@ static int cmd_tail(const opts_t *o)
 
     static unsigned char buf[SHM_MAX_MESSAGE_SIZE];
     uint64_t got = 0, bytes = 0, lost = 0;
-    uint64_t last_ns = xshm_plat_now_ns();
+    uint64_t last_ns = xs_now_ns();
     const char *end = NULL;
     rc = EXIT_OK;
     for (;;) {
@@ -148,7 +148,7 @@ static int cmd_tail(const opts_t *o)
                 printf("message %" PRIu64 ": %u bytes\n", got, (unsigned)size);
                 hexdump(buf, size);
                 fflush(stdout);
-                last_ns = xshm_plat_now_ns();
+                last_ns = xs_now_ns();
                 continue;
             }
             if (e == SHM_ERROR_NOT_CONNECTED || e == SHM_ERROR_CLOSED ||
@@ -171,7 +171,7 @@ static int cmd_tail(const opts_t *o)
         /* Nothing to read: wait for the callback, an interrupt or --timeout. */
         uint32_t wait_ms = WAIT_FOREVER_MS;
         if (o->timeout_ms) {
-            wait_ms = cli_ms_until(xshm_plat_now_ns(), last_ns + (uint64_t)o->timeout_ms * 1000000u);
+            wait_ms = cli_ms_until(xs_now_ns(), last_ns + (uint64_t)o->timeout_ms * 1000000u);
             if (wait_ms == 0) {
                 end = "timed out";
                 break;

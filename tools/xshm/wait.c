@@ -193,9 +193,9 @@ uint32_t cli_ms_until(uint64_t now_ns, uint64_t end_ns)
 
 void cli_nap_ms(uint32_t ms)
 {
-    uint64_t end = xshm_plat_now_ns() + (uint64_t)ms * 1000000u;
+    uint64_t end = xs_now_ns() + (uint64_t)ms * 1000000u;
     for (;;) {
-        uint32_t left = cli_ms_until(xshm_plat_now_ns(), end);
+        uint32_t left = cli_ms_until(xs_now_ns(), end);
         if (left == 0 || cli_interrupted())
             break;
         cli_wait_woken(left);

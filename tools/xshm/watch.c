@@ -102,7 +102,7 @@ static int cmd_watch(const opts_t *o)
         if (cli_interrupted())
             break;
         e = sample(&name, cur, &owner, why, sizeof(why));
-        double elapsed = (double)(xshm_plat_now_ns() - t0) / 1e9;
+        double elapsed = (double)(xs_now_ns() - t0) / 1e9;
         if (json) {
             jw_t w;
             jw_init(&w, stdout, false);
