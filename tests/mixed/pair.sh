@@ -2,6 +2,7 @@
 # pair.sh - one mixed_conformance server and one client on a channel, as a test.
 #
 #   pair.sh [--peer PRESET] SERVER CLIENT [EMULATOR...]
+#   pair.sh --example [--peer PRESET] SERVER CLIENT [EMULATOR...]
 #
 # Runs SERVER (a mixed_conformance program) as the server and CLIENT as the
 # client, both under EMULATOR when given (wine), in two sessions with a fresh
@@ -15,6 +16,10 @@
 # 1000) set the messages of each stream; every process runs under
 # `timeout 120`.
 #
+# --example: SERVER and CLIENT are examples/example_mixed_arch, started as
+# its comment says (`SERVER server CHANNEL`, `CLIENT CHANNEL 200`); both must
+# exit 0.
+#
 # --peer PRESET names the build tree the other program comes from. The test
 # is skipped (exit 77, with the reason) when that program is not built,
 # when XSHM_TEST_BUILT (the presets scripts/test.sh built in this run,
@@ -22,7 +27,8 @@
 # cannot run because wine32 is not installed.
 set -uo pipefail
 
-peer=
+peer= example=0
+if [ "${1:-}" = --example ]; then example=1; shift; fi
 if [ "${1:-}" = --peer ]; then peer=$2; shift 2; fi
 server=$1 client=$2
 shift 2
@@ -58,6 +64,15 @@ width() {
 }
 sbits=$(width "$server") || { rc=$?; echo "$sbits"; exit $rc; }
 cbits=$(width "$client") || { rc=$?; echo "$cbits"; exit $rc; }
+
+if [ "$example" = 1 ]; then
+    chan="mixed-example-$$-$RANDOM" rc=0
+    timeout 120 "${emu[@]}" "$server" server "$chan" &
+    spid=$!
+    timeout 120 "${emu[@]}" "$client" "$chan" 200 || rc=$?
+    wait "$spid" || rc=$?
+    exit "$rc"
+fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/xshm-mixed.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
