@@ -194,7 +194,16 @@ run_tests() {
             line = $0; sub(/^[0-9]+: /, "", line)
             out[n] = out[n] sprintf("   %-16s %s\n", name[n] ":", line)
         }
-        /^[0-9]+: \[==========\] [0-9]+ test\(s\) run\./ { n = $0; sub(/:.*/, "", n); summary[n] = 1 }
+        /^[0-9]+: (memcheck|fuzz): / {
+            # the memcheck and fuzzing runs: their own summary line
+            n = $0; sub(/:.*/, "", n)
+            line = $0; sub(/^[0-9]+: /, "", line)
+            out[n] = out[n] sprintf("   %-16s %s\n", name[n] ":", line)
+        }
+        /^[0-9]+: \[==========\] [0-9]+ test\(s\) run\./ {
+            n = $0; sub(/:.*/, "", n)
+            if (name[n] !~ /^memcheck_/) summary[n] = 1
+        }
         /^[0-9]+: \[  (PASSED|FAILED|SKIPPED) +\]/ {
             n = $0; sub(/:.*/, "", n)
             if (!summary[n]) next
