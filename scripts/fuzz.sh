@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # fuzz.sh - build the segment fuzzer and run it for a while.
 #
-#   scripts/fuzz.sh [--seconds N] [--out DIR] [-- libFuzzer options...]
+#   scripts/fuzz.sh [--build BUILD] [--seconds N] [--out DIR] [-- libFuzzer options...]
 #
 # Builds fuzz/fuzz_segment.c with clang -fsanitize=fuzzer,address,undefined
-# straight from the library's sources (no CMake), and fuzz/make_corpus.c,
-# which writes the seed inputs. Runs the fuzzer for N seconds (default 20)
-# on a working corpus in DIR/corpus (default DIR: build/fuzz), which starts
+# straight from the library's sources (those BUILD/xshm-sources.txt lists,
+# written when CMake configures BUILD, default build/linux-x64), and
+# fuzz/make_corpus.c, which writes the seed inputs. Runs the fuzzer for N
+# seconds (default 20) on a working corpus in DIR/corpus (default DIR:
+# BUILD/fuzz), which starts
 # as a copy of fuzz/corpus plus fresh seeds and keeps what earlier runs
 # found (minimised with libFuzzer's -merge past 4000 inputs). Prints the
 # executions, executions per second and the result; exits non-zero on a
@@ -18,23 +20,27 @@
 # there; `-- -fork=1 -ignore_crashes=1` goes on past failures and lists at
 # the end the inputs it kept. Every later run replays the kept inputs first and
 # fails while one still fails; delete it once fixed.
-# The last line is "fuzz: ok: ..." or "fuzz: FAILED ...".
+# The last line is "fuzz: ok: ...", "fuzz: FAILED ..." or, without clang
+# (exit status 77), "SKIPPED: ...".
 #
-#   scripts/fuzz.sh                  # the short run of scripts/test.sh
+#   ctest --preset linux-x64 -L fuzz # the short run (CTest test fuzz_short)
 #   scripts/fuzz.sh --seconds 3600   # a long run
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 seconds=20
-out=$root/build/fuzz
+build=$root/build/linux-x64
+out=
 extra=()
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
     case $1 in
         --seconds) seconds=${2:-}; shift 2 ;;
         --seconds=*) seconds=${1#*=}; shift ;;
+        --build) build=${2:-}; shift 2 ;;
+        --build=*) build=${1#*=}; shift ;;
         --out) out=${2:-}; shift 2 ;;
         --out=*) out=${1#*=}; shift ;;
         --) shift; extra=("$@"); break ;;
@@ -43,16 +49,18 @@ while [ $# -gt 0 ]; do
     esac
 done
 case $seconds in ''|*[!0-9]*|0) echo "fuzz.sh: --seconds needs a positive number" >&2; exit 2 ;; esac
-[ -n "$out" ] || { echo "fuzz.sh: --out needs a folder" >&2; exit 2; }
+[ -n "$out" ] || out=$build/fuzz
 
 cc=
 for c in clang clang-14; do
     if command -v "$c" >/dev/null 2>&1; then cc=$c; break; fi
 done
-[ -n "$cc" ] || { echo "fuzz: FAILED: clang not found (scripts/bootstrap.sh installs it)"; exit 1; }
+[ -n "$cc" ] || { echo "SKIPPED: clang is not installed (scripts/bootstrap.sh installs it)"; exit 77; }
+[ -s "$build/xshm-sources.txt" ] ||
+    { echo "fuzz: FAILED: no $build/xshm-sources.txt: configure it first (cmake --preset linux-x64)"; exit 1; }
 
 mkdir -p "$out/corpus" "$out/crashes"
-lib=("$root/src/shm_ringbuffer.c" "$root/src/shm_inspect.c" "$root/src/shm_error.c" "$root/src/shm_names.c" "$root/src/platform/posix.c")
+mapfile -t lib <"$build/xshm-sources.txt"
 inc=(-I"$root/include" -I"$root/src" -I"$root/src/platform")
 warn=(-Wall -Wextra -Wshadow -Wstrict-prototypes)
 san=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)

@@ -14,21 +14,21 @@
 #   win-x86         MinGW-w64 i686, tests under wine32 when it is installed,
 #                   otherwise each test is reported as SKIPPED with the reason
 #
-# Runs scripts/bootstrap.sh first. Prints per target the CMocka summary of
-# each test program and CTest's summary; the full output is kept in
-# build/<target>/ctest.log (shown in full when a test fails). CTest also runs
-# soak_short (label soak: tests/soak.c, a two-process soak of a million
-# messages) and README.md's programs (label readme). Then, when their
-# targets were built: the mixed x86/x64 runs (scripts/test-mixed.sh:
-# linux-x64 with linux-x86, win-x64 with win-x86) and the installed trees
-# (scripts/test-install.sh: linux-x64, win-x64), each of their cases counted
-# as one test; with linux-x64 among the targets, a 20-second fuzzing run
-# (scripts/fuzz.sh --seconds 20) and the native test programs under
-# valgrind's memcheck (scripts/valgrind.sh), one test each. The last line is
-# "N passed, N failed, N skipped": the CTest tests of every target (a target
-# that does not build: each of its tests failed; win-x86 without wine32:
-# each skipped), plus those runs. The exit status is non-zero if anything
-# failed.
+# Runs scripts/bootstrap.sh first, then configures and builds every target
+# (all of them before any test runs: the mixed tests of a 64-bit tree use
+# the 32-bit tree beside it), then runs each target's CTest preset. CTest
+# runs every check, each with its label: the CMocka programs, soak_short and
+# the stress pair (soak, stress), README.md's programs (readme), a 32-bit
+# against a 64-bit process (mixed: linux-x64 with linux-x86, win-x64 with
+# win-x86), the installed tree (install: linux-x64, win-x64), and in
+# linux-x64 20 seconds of fuzzing (fuzz) and the test programs under
+# valgrind (memcheck). Prints per target the CMocka summary of each test
+# program, the interleaving explorer's lines, the reason of each skipped
+# test and CTest's summary; the full output is kept in build/<target>/
+# ctest.log (shown in full when a test fails). The last line is "N passed,
+# N failed, N skipped" over the CTest tests of every target (a target that
+# does not build: each of its tests failed; win-x86 without wine32: each
+# skipped). The exit status is non-zero if anything failed.
 set -uo pipefail
 
 all_targets=(linux-x64 linux-x64-asan linux-x64-tsan linux-x86 linux-arm64 win-x64 win-x86)
@@ -194,7 +194,16 @@ run_tests() {
             line = $0; sub(/^[0-9]+: /, "", line)
             out[n] = out[n] sprintf("   %-16s %s\n", name[n] ":", line)
         }
-        /^[0-9]+: \[==========\] [0-9]+ test\(s\) run\./ { n = $0; sub(/:.*/, "", n); summary[n] = 1 }
+        /^[0-9]+: (memcheck|fuzz): / {
+            # the memcheck and fuzzing runs: their own summary line
+            n = $0; sub(/:.*/, "", n)
+            line = $0; sub(/^[0-9]+: /, "", line)
+            out[n] = out[n] sprintf("   %-16s %s\n", name[n] ":", line)
+        }
+        /^[0-9]+: \[==========\] [0-9]+ test\(s\) run\./ {
+            n = $0; sub(/:.*/, "", n)
+            if (name[n] !~ /^memcheck_/) summary[n] = 1
+        }
         /^[0-9]+: \[  (PASSED|FAILED|SKIPPED) +\]/ {
             n = $0; sub(/:.*/, "", n)
             if (!summary[n]) next
@@ -202,17 +211,24 @@ run_tests() {
             out[n] = out[n] sprintf("   %-16s %s\n", name[n] ":", line)
         }
         END { for (i = 1; i <= count; i++) printf "%s", out[order[i]] }' "$log"
+    # A skipped test (SKIP_RETURN_CODE) printed its reason: "SKIPPED: why".
+    awk '/^ *Start +[0-9]+: / { sub(/^ *Start +/, ""); split($0, a, ": "); name[a[1]] = a[2] }
+         /^[0-9]+: SKIPPED: / { n = $0; sub(/:.*/, "", n); line = $0; sub(/^[0-9]+: /, "", line)
+                                printf "   %-16s %s\n", name[n] ":", line }' "$log"
+    local k=0
     if grep -q 'tests passed, .* tests failed out of' "$log"; then
         grep -E '^ *[0-9]+/[0-9]+ Test +#|^[0-9]+% tests passed' "$log" | sed -E 's/^ */   /'
         n=$(sed -nE 's/.* tests failed out of ([0-9]+).*/\1/p' "$log" | tail -n 1)
         f=$(sed -nE 's/.*tests passed, ([0-9]+) tests failed.*/\1/p' "$log" | tail -n 1)
+        k=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#.*\*\*\*Skipped' "$log")
     else
         n=0 f=0
         [ "$rc" -ne 0 ] || rc=1
         echo "   CTest ran no tests"
     fi
-    passed=$((passed + n - f))
+    passed=$((passed + n - f - k))
     failed=$((failed + f))
+    skipped=$((skipped + k))
     if [ "$rc" -ne 0 ]; then
         [ "$f" -gt 0 ] || failed=$((failed + 1))
         echo "   FAILED: full output of build/$t/ctest.log follows"
@@ -220,6 +236,10 @@ run_tests() {
         echo "   (end of build/$t/ctest.log)"
     fi
 }
+
+# The mixed tests run against the 32-bit trees built in this run only.
+XSHM_TEST_BUILT=$(for t in "${targets[@]}"; do [ "${built[$t]}" = 1 ] && echo "$t"; done | paste -sd, -)
+export XSHM_TEST_BUILT
 
 for t in "${targets[@]}"; do
     [ "${built[$t]}" = 1 ] || continue
@@ -250,60 +270,7 @@ for t in "${targets[@]}"; do
     run_tests "$t"
 done
 
-# run_script TITLE LOG COMMAND...: run a test script, show its output
-# indented (all of it is kept in LOG) and add its results to the totals: the
-# counts of its last line when it is "N passed, N failed, N skipped",
-# otherwise one test passed or failed by its exit status.
-run_script() {
-    local title=$1 log=$2 rc=0 sum p f k
-    shift 2
-    echo "== $title"
-    "$@" >"$log" 2>&1 || rc=$?
-    sed 's/^/   /' "$log"
-    sum=$(tail -n 1 "$log" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped$/\1 \2 \3/p')
-    if [ -n "$sum" ]; then
-        read -r p f k <<<"$sum"
-    elif [ "$rc" -eq 0 ]; then
-        p=1 f=0 k=0
-    else
-        p=0 f=1 k=0
-    fi
-    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-    passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + k))
-}
-
-# ---- mixed x86/x64: a 32-bit and a 64-bit process on one channel ---------------
-mixed_parts=()
-if [ "${built[linux-x64]:-0}" = 1 ] && [ "${built[linux-x86]:-0}" = 1 ]; then mixed_parts+=(--native); fi
-if [ "${built[win-x64]:-0}" = 1 ] && [ "${built[win-x86]:-0}" = 1 ]; then mixed_parts+=(--windows); fi
-if [ ${#mixed_parts[@]} -gt 0 ]; then
-    run_script "test mixed x86/x64 (scripts/test-mixed.sh ${mixed_parts[*]})" build/test-mixed.log \
-        "$root/scripts/test-mixed.sh" "${mixed_parts[@]}"
-fi
-
-# ---- install: cmake --install, and programs built against the installed tree ----
-inst_targets=()
-for t in linux-x64 win-x64; do
-    if [ "${built[$t]:-0}" = 1 ]; then inst_targets+=("$t"); fi
-done
-if [ ${#inst_targets[@]} -gt 0 ]; then
-    inst_list=$(IFS=,; echo "${inst_targets[*]}")
-    run_script "test install (scripts/test-install.sh --targets $inst_list)" build/test-install.log \
-        "$root/scripts/test-install.sh" --targets "$inst_list" -j "$jobs"
-fi
 stop_wine
-
-# ---- fuzzing and memcheck (native, with linux-x64 among the targets) -----------
-case " ${targets[*]} " in
-    *" linux-x64 "*)
-        mkdir -p build/fuzz
-        run_script "fuzz (scripts/fuzz.sh --seconds 20)" build/fuzz/test.log \
-            "$root/scripts/fuzz.sh" --seconds 20
-        if [ "${built[linux-x64]:-0}" = 1 ]; then
-            run_script "valgrind (scripts/valgrind.sh)" build/linux-x64/valgrind.log \
-                "$root/scripts/valgrind.sh"
-        fi ;;
-esac
 
 echo "== done in $((SECONDS - start)) s"
 echo "$passed passed, $failed failed, $skipped skipped"
