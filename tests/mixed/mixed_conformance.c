@@ -60,15 +60,7 @@
 #include <string.h>
 
 #include "shm_ipc.h"
-
-#ifdef _WIN32
-#define WIN32_LEAN_AND_MEAN
-#include <windows.h>
-#else
-#include <sched.h>
-#include <time.h>
-#include <unistd.h>
-#endif
+#include "xsupport.h"
 
 /* ====================================================================== */
 /* Shared message structs (the rules: examples/example_mixed_arch.c)      */
@@ -209,36 +201,7 @@ MX_ASSERT_OFFSET(mx_ctrl_t, status, 20);
 MX_ASSERT_OFFSET(mx_ctrl_t, count, 24);
 MX_ASSERT_OFFSET(mx_ctrl_t, first_seq, 32);
 
-/* ====================================================================== */
-/* Small portability helpers                                               */
-/* ====================================================================== */
-
-#ifdef _WIN32
-static uint64_t now_ms(void)
-{
-    LARGE_INTEGER f, c;
-    QueryPerformanceFrequency(&f);
-    QueryPerformanceCounter(&c);
-    return (uint64_t)(c.QuadPart / (f.QuadPart / 1000));
-}
-static void sleep_ms(unsigned ms) { Sleep(ms); }
-static void yield_cpu(void) { SwitchToThread(); }
-static uint32_t my_pid(void) { return (uint32_t)GetCurrentProcessId(); }
-#else
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-static void yield_cpu(void) { sched_yield(); }
-static uint32_t my_pid(void) { return (uint32_t)getpid(); }
-#endif
+/* Clock, sleep, yield and process id: the programs' support library (support/). */
 
 /* Flags set by the event callback (listener thread), read by main. */
 #if defined(_MSC_VER) && !defined(__clang__)
@@ -483,19 +446,19 @@ static int peer_gone(endpoint_t *ep) { return FLAG_GET(&ep->ev.disconnects) != 0
 static int wait_available(endpoint_t *ep, uint32_t need, uint32_t wait_limit_ms)
 {
     shm_ring_t *ring = ep_tx_ring(ep);
-    uint64_t deadline = now_ms() + wait_limit_ms;
+    uint64_t deadline = xs_now_ms() + wait_limit_ms;
     for (uint32_t spins = 0;; spins++) {
         if (shm_ring_available(ring) >= need)
             return 0;
         if (peer_gone(ep))
             return fail(ep, "%s left while we waited for room", ep->peer_role);
-        if (now_ms() > deadline)
+        if (xs_now_ms() > deadline)
             return fail(ep, "%s did not read for %u ms (ring available %u of %u)", ep->peer_role,
                         wait_limit_ms, shm_ring_available(ring), ep->ring_size);
         if (spins < 2000)
-            yield_cpu();
+            xs_yield();
         else
-            sleep_ms(1);
+            xs_sleep_ms(1);
     }
 }
 
@@ -621,7 +584,7 @@ static int blob_check(endpoint_t *ep, const uint8_t *msg, uint32_t size)
 static int receive_checked(endpoint_t *ep, int strict, uint32_t limit_ms, uint32_t *size_out,
                            mx_head_t *head_out)
 {
-    uint64_t deadline = now_ms() + limit_ms;
+    uint64_t deadline = xs_now_ms() + limit_ms;
     uint32_t size;
     for (;;) {
         size = (uint32_t)sizeof(rxbuf.b);
@@ -634,7 +597,7 @@ static int receive_checked(endpoint_t *ep, int strict, uint32_t limit_ms, uint32
         if (peer_gone(ep))
             return fail(ep, "%s left (expecting message %llu)", ep->peer_role,
                         (unsigned long long)ep->rx_next);
-        if (now_ms() > deadline)
+        if (xs_now_ms() > deadline)
             return fail(ep, "nothing from the %s for %u ms (expecting message %llu)", ep->peer_role,
                         limit_ms, (unsigned long long)ep->rx_next);
     }
@@ -940,11 +903,11 @@ typedef struct options {
 
 static int wait_connect_event(endpoint_t *ep, uint32_t limit_ms)
 {
-    uint64_t deadline = now_ms() + limit_ms;
+    uint64_t deadline = xs_now_ms() + limit_ms;
     while (FLAG_GET(&ep->ev.connects) == 0) {
-        if (now_ms() > deadline)
+        if (xs_now_ms() > deadline)
             return fail(ep, "no CONNECT event within %u ms", limit_ms);
-        sleep_ms(5);
+        xs_sleep_ms(5);
     }
     return 0;
 }
@@ -955,7 +918,7 @@ static int send_hello(endpoint_t *ep, const options_t *o)
     memset(&h, 0, sizeof(h));
     head_set(&h.head, MX_HELLO, ep->tx_seq);
     h.ptr_bits = ptr_bits();
-    h.pid = my_pid();
+    h.pid = xs_pid();
     h.lib_version = shm_version();
     h.record_size = (uint32_t)sizeof(mx_record_t);
     h.layout_sig = layout_sig();
@@ -991,7 +954,7 @@ static int session(endpoint_t *ep, const options_t *o)
 {
     mx_hello_t peer;
     results_t rx;
-    uint64_t t0 = now_ms();
+    uint64_t t0 = xs_now_ms();
     memset(&rx, 0, sizeof(rx));
 
     /* ---- hello: widths, pids and layouts ---- */
@@ -1015,7 +978,7 @@ static int session(endpoint_t *ep, const options_t *o)
     shm_peer_info_t ci = ep->ev.connect_info;
     printf("%s: this process is %u-bit (pid %u); the %s is %u-bit (pid %u), "
            "from the CONNECT event\n",
-           ep->role, ptr_bits(), my_pid(), ep->peer_role, ci.ptr_bits, ci.pid);
+           ep->role, ptr_bits(), xs_pid(), ep->peer_role, ci.ptr_bits, ci.pid);
     printf("%s: ring %u bytes, largest message %u bytes, record struct %u bytes, "
            "layouts match (0x%08x)\n",
            ep->role, ep->ring_size, ep->max_message, (unsigned)sizeof(mx_record_t), layout_sig());
@@ -1085,7 +1048,7 @@ static int session(endpoint_t *ep, const options_t *o)
         return fail(ep, "%ld ERROR events", (long)FLAG_GET(&ep->ev.errors));
     printf("%s: stats agree: sent %llu, received %llu, lost %llu messages; %llu ms\n", ep->role,
            (unsigned long long)st.messages_sent, (unsigned long long)st.messages_received,
-           (unsigned long long)st.messages_lost, (unsigned long long)(now_ms() - t0));
+           (unsigned long long)st.messages_lost, (unsigned long long)(xs_now_ms() - t0));
     printf("%s: summary self=%u peer=%u ring=%u max=%u largest=%u paced_rx=%llu burst_rx=%llu "
            "burst_lost=%llu\n",
            ep->role, ptr_bits(), ep->peer_bits, ep->ring_size, ep->max_message, rx.paced_largest,
@@ -1243,9 +1206,9 @@ int main(int argc, char **argv)
         if (rc == 0) {
             /* The client disconnects after our DONE: DISCONNECT must follow,
              * for the same process. */
-            uint64_t deadline = now_ms() + 10000;
-            while (!peer_gone(&ep) && now_ms() < deadline)
-                sleep_ms(5);
+            uint64_t deadline = xs_now_ms() + 10000;
+            while (!peer_gone(&ep) && xs_now_ms() < deadline)
+                xs_sleep_ms(5);
             if (!peer_gone(&ep)) {
                 fail(&ep, "no DISCONNECT event within 10 s of the end");
                 rc = 1;
