@@ -12,7 +12,7 @@
 #   find: total += n;               exact text, found exactly once in the file
 #   replace: total = n > total ? n : total;
 #   target: linux-x64               optional: the preset whose tests run it
-#   killer: test_ipc:test_stats_two_clients   the test(s) expected to catch it
+#   killer: test_ipc_stats:test_stats_two_clients  the test(s) expected to catch it
 #   survives: <reason>              optional: why a survivor is expected
 #                                   (an equivalent mutant, or a race no test
 #                                   can place)
@@ -214,10 +214,12 @@ start=$SECONDS
 killed=0 survived=0 stillborn=0 unexplained=0 expected=0
 
 # run_suite TARGET SRC LOG [PROGRAM...]: run the target's CTest suite (without
-# "loaded"), or only the named test programs; print the failing test
+# the labels loaded, mutate and the whole-tree checks memcheck, fuzz and install:
+# valgrind, fuzzing and installing once per mutant would take hours), or only
+# the named test programs; print the failing test
 # programs and, in parentheses, the first CMocka tests that failed in them.
 run_suite() {
-    local t=$1 src=$2 log=$3 par=() sel=(-LE 'loaded|mutate')
+    local t=$1 src=$2 log=$3 par=() sel=(-LE 'loaded|mutate|memcheck|fuzz|install')
     shift 3
     if [ $# -gt 0 ]; then sel=(-R "^($(IFS='|'; echo "$*"))\$"); fi
     case $t in win-*) ;; *) par=(-j "$jobs") ;; esac
@@ -241,7 +243,7 @@ run_suite() {
 }
 
 # killer_programs KILLER KNOWN: the test programs named in a killer field
-# ("test_ipc:test_names, test_platform") that CTest knows (KNOWN: " a b c ").
+# ("test_ipc_connect:test_names, test_platform") that CTest knows (KNOWN: " a b c ").
 killer_programs() {
     local w p out=""
     for w in $(printf '%s' "$1" | tr ',' ' '); do
