@@ -4,7 +4,7 @@
 // Exit status 1 when a test failed.
 //
 //   mono XshmTests.exe [--example-server PATH] [--example-client PATH]
-//                      [--mono PATH] [--snippet PROGRAM.exe=PEER]... [NAME-FILTER]
+//                      [--header shm_ipc.h] [--mono PATH] [--snippet PROGRAM.exe=PEER]... [NAME-FILTER]
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
@@ -164,7 +164,7 @@ namespace Xshm.Tests
 
     internal static class Runner
     {
-        public static string ExampleServer, ExampleClient, Mono;
+        public static string ExampleServer, ExampleClient, Mono, Header;
 
         private static int Main(string[] args)
         {
@@ -176,6 +176,8 @@ namespace Xshm.Tests
                     ExampleServer = args[++i];
                 else if (a == "--example-client" && i + 1 < args.Length)
                     ExampleClient = args[++i];
+                else if (a == "--header" && i + 1 < args.Length)
+                    Header = args[++i];
                 else if (a == "--mono" && i + 1 < args.Length)
                     Mono = args[++i];
                 else if (a == "--snippet" && i + 1 < args.Length)

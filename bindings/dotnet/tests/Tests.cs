@@ -5,6 +5,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Linq;
 using System.Runtime.CompilerServices;
+using System.Text.RegularExpressions;
 using System.Threading;
 
 namespace Xshm.Tests
@@ -45,6 +46,41 @@ namespace Xshm.Tests
             }
             Assert.Equal("timed out", Library.ErrorText(ErrorCode.Timeout), "Timeout");
             Assert.Equal("unknown error", Library.ErrorText((ErrorCode)(-99)), "a foreign value");
+        }
+
+        // The bindings' copy of the header's constants: ErrorCode has every
+        // code of SHM_ERROR_MAP, under its name, with its value and text.
+        [Test]
+        public static void ErrorCode_and_Library_match_the_header()
+        {
+            if (Runner.Header == null)
+                throw new SkipException("no header given (--header include/shm_ipc.h)");
+            string h = System.IO.File.ReadAllText(Runner.Header);
+            var entries = Regex.Matches(h, @"XX\((SHM_[A-Z_]+),\s*(-?\d+),[\s\\]*""([^""]*)""\)");
+            Assert.True(entries.Count >= 14, "SHM_ERROR_MAP found in " + Runner.Header);
+            foreach (Match m in entries) {
+                string name = string.Concat(m.Groups[1].Value.Replace("SHM_ERROR_", "").Replace("SHM_", "")
+                                             .Split('_').Select(w => w[0] + w.Substring(1).ToLowerInvariant()));
+                int value = int.Parse(m.Groups[2].Value);
+                Assert.Equal(name, Enum.GetName(typeof(ErrorCode), value), m.Groups[1].Value + " (" + value + ")");
+                Assert.Equal(m.Groups[3].Value, Library.ErrorText((ErrorCode)value), m.Groups[1].Value + " text");
+            }
+            Assert.Equal(entries.Count, Enum.GetValues(typeof(ErrorCode)).Length, "no other ErrorCode");
+            foreach (var c in new[] {
+                         Tuple.Create("SHM_MAX_MESSAGE_SIZE", Library.MaxMessageSize),
+                         Tuple.Create("SHM_MIN_RING_SIZE", Library.MinRingSize),
+                         Tuple.Create("SHM_MESSAGE_OVERHEAD", Library.MessageOverhead),
+                         Tuple.Create("SHM_MAX_READERS", Library.MaxClients),
+                         Tuple.Create("SHM_MAX_NAME_LENGTH", Library.MaxNameLength) }) {
+                Match m = Regex.Match(h, "#define " + c.Item1 + @" (\d+)u");
+                Assert.True(m.Success, c.Item1 + " in the header");
+                Assert.Equal(int.Parse(m.Groups[1].Value), c.Item2, c.Item1);
+            }
+            Match v = Regex.Match(h, @"#define SHM_VERSION_MAJOR (\d+)\s+.*#define SHM_VERSION_MINOR (\d+)\s+.*#define SHM_VERSION_PATCH (\d+)",
+                                  RegexOptions.Singleline);
+            Assert.True(v.Success, "SHM_VERSION_* in the header");
+            Assert.Equal(int.Parse(v.Groups[1].Value) * 10000 + int.Parse(v.Groups[2].Value) * 100 + int.Parse(v.Groups[3].Value),
+                         Library.HeaderVersion, "Library.HeaderVersion");
         }
 
         // ---- errors -----------------------------------------------------------------

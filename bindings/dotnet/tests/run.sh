@@ -90,7 +90,7 @@ export LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 cd "$work" || exit 1
 # A hung runtime cannot report itself: bound the whole run.
 timeout -k 10 400 "$mono" --debug XshmTests.exe --example-server "$server" --example-client "$client" \
-    --mono "$mono" "${snippets[@]}"
+    --header "$here/../../../include/shm_ipc.h" --mono "$mono" "${snippets[@]}"
 rc=$?
 [ $rc -ne 124 ] || echo "FAIL: the tests did not finish within 400 s"
 exit $rc
