@@ -5,6 +5,8 @@ using System.Runtime.InteropServices;
 namespace Xshm
 {
     /// <summary>Counters of an endpoint (shm_stats_t).</summary>
+// The private fields are filled in by the library.
+#pragma warning disable 0169, 0649
     [StructLayout(LayoutKind.Sequential)]
     public struct Stats
     {
@@ -53,6 +55,8 @@ namespace Xshm
         /// <summary>The client's slot, 0..maxClients-1 (0 for the server).</summary>
         public int Slot { get { return (int)slot; } }
     }
+
+#pragma warning restore 0169, 0649
 
     /// <summary>Arguments of <see cref="Endpoint.Connected"/> and <see cref="Endpoint.Disconnected"/>.</summary>
     public sealed class PeerEventArgs : EventArgs
