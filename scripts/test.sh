@@ -200,6 +200,13 @@ run_tests() {
             line = $0; sub(/^[0-9]+: /, "", line)
             out[n] = out[n] sprintf("   %-16s %s\n", name[n] ":", line)
         }
+        /^[0-9]+: (=+ )?[0-9]+ (passed|failed)/ {
+            # a language binding'"'"'s test runner (pytest, the C# runner): its summary
+            n = $0; sub(/:.*/, "", n)
+            if (name[n] !~ /_bindings$/) next
+            line = $0; sub(/^[0-9]+: /, "", line)
+            out[n] = out[n] sprintf("   %-16s %s\n", name[n] ":", line)
+        }
         /^[0-9]+: \[==========\] [0-9]+ test\(s\) run\./ {
             n = $0; sub(/:.*/, "", n)
             if (name[n] !~ /^memcheck_/) summary[n] = 1
