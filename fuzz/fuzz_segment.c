@@ -191,7 +191,7 @@ static bool msg_ok(const uint8_t *buf, uint32_t k, uint64_t seq, uint32_t len)
 /* ---- model ----------------------------------------------------------------------------- */
 
 typedef struct fz_reader {
-    shm_ring_reader_t rd;
+    xshm_ring_reader_t rd;
     bool active;
     uint64_t epoch;   /* ring epoch at attach: strong while unchanged */
     bool strong;      /* delivery, order and accounting are checked */
@@ -583,7 +583,7 @@ static void monitor(fz_ring_t *m, uint32_t sel)
         if (!x->active)
             continue;
         (void)xshm_ring_reader_pending(&x->rd);
-        shm_reader_counts_t c;
+        xshm_reader_counts_t c;
         xshm_ring_reader_counts(&x->rd, &c);
         FZ_CHECK(xshm_ring_reader_lost(&x->rd) == x->rd.lost);
         if (strong(m, x))
@@ -608,7 +608,7 @@ static void monitor(fz_ring_t *m, uint32_t sel)
 /* ---- geometry ------------------------------------------------------------------------------- */
 
 /* Everything attach bound lies inside [mem, mem + size). */
-static void check_geometry(const shm_segment_t *seg, const uint8_t *mem, size_t size)
+static void check_geometry(const xshm_segment_t *seg, const uint8_t *mem, size_t size)
 {
     FZ_CHECK(seg->ring_count >= 1 && seg->ring_count <= SHM_SEG_MAX_RINGS);
     FZ_CHECK((const uint8_t *)seg->hdr == mem);
@@ -620,9 +620,9 @@ static void check_geometry(const shm_segment_t *seg, const uint8_t *mem, size_t 
         FZ_CHECK(r->max_readers >= 1 && r->max_readers <= SHM_MAX_READERS);
         FZ_CHECK(r->max_payload >= 1 && r->max_payload <= SHM_MAX_MESSAGE_SIZE &&
                  r->max_payload + SHM_RECORD_HEADER_SIZE <= r->capacity);
-        FZ_CHECK(h >= mem + sizeof(shm_seg_header_t));
-        FZ_CHECK(s == h + sizeof(shm_ring_header_t));
-        FZ_CHECK(r->data == s + (size_t)r->max_readers * sizeof(shm_reader_slot_t));
+        FZ_CHECK(h >= mem + sizeof(xshm_seg_header_t));
+        FZ_CHECK(s == h + sizeof(xshm_ring_header_t));
+        FZ_CHECK(r->data == s + (size_t)r->max_readers * sizeof(xshm_reader_slot_t));
         FZ_CHECK((size_t)(r->data - mem) + r->capacity <= size);
         FZ_CHECK(((uintptr_t)h & 7) == 0 && ((uintptr_t)r->data & 7) == 0);
         if (i > 0)
@@ -659,7 +659,7 @@ static void run_raw(const uint8_t *data, size_t size)
     FZ_CHECK(mem);
     memcpy(mem, data + 1, segsize);
 
-    shm_segment_t *seg = (shm_segment_t *)calloc(1, sizeof(*seg));
+    xshm_segment_t *seg = (xshm_segment_t *)calloc(1, sizeof(*seg));
     FZ_CHECK(seg);
     shm_error_t e = xshm_segment_attach(seg, mem, segsize);
     FZ_CHECK(e == SHM_SUCCESS || e == SHM_ERROR_INVALID_SEGMENT || e == SHM_ERROR_NOT_FOUND);
@@ -794,7 +794,7 @@ static void run_ops(const uint8_t *data, size_t size)
     in.p = data + 1;
     in.n = size - 1;
 
-    shm_seg_params_t p;
+    xshm_seg_params_t p;
     memset(&p, 0, sizeof(p));
     p.ring_count = 1 + take8(&in) % 3;
     p.capacity = SHM_MIN_RING_SIZE << (take8(&in) % 3);
@@ -805,9 +805,9 @@ static void run_ops(const uint8_t *data, size_t size)
     size_t segsize = need + ((b & 0x80) ? (b & 0x7F) * 8u : 0u); /* a larger mapping */
     uint8_t *mem = (uint8_t *)alloc_exact(segsize);
     FZ_CHECK(mem);
-    shm_segment_t *ws = (shm_segment_t *)calloc(1, sizeof(*ws)); /* the writer's view */
-    shm_segment_t *rs = (shm_segment_t *)calloc(1, sizeof(*rs)); /* the readers' view */
-    shm_segment_t *vs = (shm_segment_t *)calloc(1, sizeof(*vs)); /* a visitor's */
+    xshm_segment_t *ws = (xshm_segment_t *)calloc(1, sizeof(*ws)); /* the writer's view */
+    xshm_segment_t *rs = (xshm_segment_t *)calloc(1, sizeof(*rs)); /* the readers' view */
+    xshm_segment_t *vs = (xshm_segment_t *)calloc(1, sizeof(*vs)); /* a visitor's */
     FZ_CHECK(ws && rs && vs);
     FZ_CHECK(xshm_segment_format(ws, mem, segsize, &p) == SHM_SUCCESS);
     FZ_CHECK(xshm_segment_attach(rs, mem, segsize) == SHM_SUCCESS);
@@ -851,18 +851,18 @@ static void run_ops(const uint8_t *data, size_t size)
             drain(m, j, pick_cap(m, take16(&in)));
             break;
         case OP_PATCH_RING: {
-            uint32_t word = take8(&in) % (sizeof(shm_ring_header_t) / 8);
+            uint32_t word = take8(&in) % (sizeof(xshm_ring_header_t) / 8);
             /* mostly the words the protocol lives on: tail, head, next_seq,
              * pub_ver, bytes_written, intent, waiters, writer_flags */
             static const uint32_t hot[] = {
-                offsetof(shm_ring_header_t, tail) / 8, offsetof(shm_ring_header_t, head) / 8,
-                offsetof(shm_ring_header_t, next_seq) / 8, offsetof(shm_ring_header_t, pub_ver) / 8,
-                offsetof(shm_ring_header_t, bytes_written) / 8, offsetof(shm_ring_header_t, intent) / 8,
-                offsetof(shm_ring_header_t, waiters) / 8, offsetof(shm_ring_header_t, writer_flags) / 8};
+                offsetof(xshm_ring_header_t, tail) / 8, offsetof(xshm_ring_header_t, head) / 8,
+                offsetof(xshm_ring_header_t, next_seq) / 8, offsetof(xshm_ring_header_t, pub_ver) / 8,
+                offsetof(xshm_ring_header_t, bytes_written) / 8, offsetof(xshm_ring_header_t, intent) / 8,
+                offsetof(xshm_ring_header_t, waiters) / 8, offsetof(xshm_ring_header_t, writer_flags) / 8};
             if (word & 1)
                 word = hot[(word >> 1) % 8];
             patch_word(&in, (uint8_t *)r->hdr + word * 8, 8, m);
-            if (word == offsetof(shm_ring_header_t, pub_ver) / 8 && (r->hdr->pub_ver & 1)) {
+            if (word == offsetof(xshm_ring_header_t, pub_ver) / 8 && (r->hdr->pub_ver & 1)) {
                 /* Odd: slow (see run_raw). Rarely kept, then few more ops. */
                 if ((code & 0xF0) != 0xF0) {
                     r->hdr->pub_ver &= ~1ull;
@@ -878,15 +878,15 @@ static void run_ops(const uint8_t *data, size_t size)
         case OP_PATCH_SLOT: {
             /* 4-byte units; mostly cursor, expected_seq, claim, waiting */
             uint32_t s = take8(&in) % r->max_readers;
-            uint32_t word = take8(&in) % (sizeof(shm_reader_slot_t) / 4);
+            uint32_t word = take8(&in) % (sizeof(xshm_reader_slot_t) / 4);
             static const uint32_t hot[] = {
-                offsetof(shm_reader_slot_t, cursor) / 4, offsetof(shm_reader_slot_t, expected_seq) / 4,
-                offsetof(shm_reader_slot_t, claim) / 4, offsetof(shm_reader_slot_t, waiting) / 4};
+                offsetof(xshm_reader_slot_t, cursor) / 4, offsetof(xshm_reader_slot_t, expected_seq) / 4,
+                offsetof(xshm_reader_slot_t, claim) / 4, offsetof(xshm_reader_slot_t, waiting) / 4};
             if (word & 1)
                 word = hot[(word >> 1) % 4];
             unsigned bytes = ((word < 16 && word % 2 == 0) ||
-                              word == offsetof(shm_reader_slot_t, claim) / 4 ||
-                              word == offsetof(shm_reader_slot_t, start_time) / 4) ? 8 : 4;
+                              word == offsetof(xshm_reader_slot_t, claim) / 4 ||
+                              word == offsetof(xshm_reader_slot_t, start_time) / 4) ? 8 : 4;
             patch_word(&in, (uint8_t *)&r->slots[s] + word * 4, bytes, m);
             ring_patched(m);
             break;
@@ -952,7 +952,7 @@ static void run_ops(const uint8_t *data, size_t size)
                 vs->rings[0].capacity != rs->rings[0].capacity)
                 break; /* another geometry: its slots would be our data */
             shm_ring_t *vr = &vs->rings[m->k];
-            shm_ring_reader_t vrd;
+            xshm_ring_reader_t vrd;
             if (xshm_ring_reader_attach(vr, &vrd) == SHM_SUCCESS) {
                 uint32_t cap = pick_cap(m, take16(&in));
                 uint8_t *buf = cap ? (uint8_t *)malloc(cap) : NULL;

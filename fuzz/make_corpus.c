@@ -40,8 +40,8 @@ static void emit(const char *name, const uint8_t *data, size_t size)
 typedef struct seed_seg {
     uint8_t *buf; /* mode byte + segment */
     size_t size;
-    shm_segment_t seg;
-    shm_seg_params_t p;
+    xshm_segment_t seg;
+    xshm_seg_params_t p;
 } seed_seg_t;
 
 static void seg_new(seed_seg_t *s, uint32_t rings_n, uint32_t readers)
@@ -75,7 +75,7 @@ static void seg_write(seed_seg_t *s, uint32_t k, uint32_t len, uint32_t count)
 /* Zero what depends on the process and the clock, then write the file. */
 static void seg_emit(seed_seg_t *s, const char *name, uint8_t mode)
 {
-    shm_seg_header_t *h = s->seg.hdr;
+    xshm_seg_header_t *h = s->seg.hdr;
     h->creator_pid = 0;
     h->creator_start = 0;
     h->generation = 0x0123456789ABCDEFull;
@@ -98,7 +98,7 @@ static void seg_emit(seed_seg_t *s, const char *name, uint8_t mode)
 static void raw_seeds(void)
 {
     seed_seg_t s;
-    shm_ring_reader_t rd;
+    xshm_ring_reader_t rd;
 
     seg_new(&s, 1, 1);
     seg_emit(&s, "raw-empty", 0);
@@ -155,7 +155,7 @@ static void raw_seeds(void)
         shm_ring_t *r = &s.seg.rings[0];
         r->hdr->pub_ver |= 1;
         r->hdr->intent = r->hdr->tail + 64;
-        shm_record_header_t rh = {0, r->w_seq, 40, SHM_REC_MESSAGE};
+        xshm_record_header_t rh = {0, r->w_seq, 40, SHM_REC_MESSAGE};
         memcpy(r->data + (r->w_tail & r->mask), &rh, sizeof(rh));
     }
     seg_emit(&s, "raw-dead-writer", 0);

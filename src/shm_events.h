@@ -30,21 +30,21 @@ extern "C" {
  * wake-up object, and the reader slots that must be marked waiting so that
  * the writers of those rings signal it.
  */
-typedef struct shm_wake_target {
+typedef struct xshm_wake_target {
     uint32_t *word;
     plat_wake_t os;
-    shm_ring_reader_t **readers;
+    xshm_ring_reader_t **readers;
     uint32_t reader_count;
     plat_mutex_t lock;   /* guards sleepers and the waiting marks */
     uint32_t sleepers;   /* threads between sleep begin and end */
     uint32_t in_os_wait; /* threads inside xshm_plat_wake_wait (atomic) */
     uint32_t fence_short;/* atomic: a remote fence failed; the next sleep
                             is short (see sleep_begin) */
-} shm_wake_target_t;
+} xshm_wake_target_t;
 
-void xshm_wake_target_init(shm_wake_target_t *t, uint32_t *word, shm_ring_reader_t **readers,
+void xshm_wake_target_init(xshm_wake_target_t *t, uint32_t *word, xshm_ring_reader_t **readers,
                           uint32_t reader_count);
-void xshm_wake_target_fini(shm_wake_target_t *t);
+void xshm_wake_target_fini(xshm_wake_target_t *t);
 
 /* Spin this long (ns) before sleeping. */
 #define SHM_EV_SPIN_NS 20000u
@@ -54,11 +54,11 @@ void xshm_wake_target_fini(shm_wake_target_t *t);
  * first, then sleeps on the target. Returns SHM_SUCCESS (ready) or
  * SHM_ERROR_TIMEOUT. ready() must be cheap; it is called often.
  */
-shm_error_t xshm_ev_wait(shm_wake_target_t *t, bool (*ready)(void *ctx), void *ctx,
+shm_error_t xshm_ev_wait(xshm_wake_target_t *t, bool (*ready)(void *ctx), void *ctx,
                         uint32_t timeout_ms, uint32_t spin_ns);
 
 /* Wake every thread of this process sleeping on t (used when closing). */
-void xshm_ev_wake_local(shm_wake_target_t *t);
+void xshm_ev_wake_local(xshm_wake_target_t *t);
 
 /* After writing to `ring`: wake the readers that sleep. wake(ctx, slot)
  * bumps that slot's word and signals its object. */
@@ -75,27 +75,27 @@ void xshm_ev_signal(uint32_t *word, plat_wake_t *os);
 /* ---- listener ------------------------------------------------------------------- */
 
 /* What the listener needs from its endpoint. */
-typedef struct shm_listener_ops {
+typedef struct xshm_listener_ops {
     void (*poll)(void *ep);            /* detect peers; queues CONNECT/DISCONNECT */
     bool (*pending)(void *ep);         /* unread messages? */
     uint64_t (*data_mark)(void *ep);   /* changes whenever a message is published */
     void (*finish)(void *ep);          /* free ep: destroy was called from the callback */
     bool (*changed)(void *ep);         /* peers may have come or gone: poll now */
-} shm_listener_ops_t;
+} xshm_listener_ops_t;
 
 #define SHM_LISTENER_QUEUE 64u
 #define SHM_LISTENER_TICK_MS 100u
 
-typedef struct shm_queued_event {
+typedef struct xshm_queued_event {
     shm_event_type_t type;
     shm_peer_info_t peer;
     shm_error_t error;
-} shm_queued_event_t;
+} xshm_queued_event_t;
 
-typedef struct shm_listener {
-    const shm_listener_ops_t *ops;
+typedef struct xshm_listener {
+    const xshm_listener_ops_t *ops;
     void *ep;
-    shm_wake_target_t *target;
+    xshm_wake_target_t *target;
     plat_thread_t thread;
     bool started;
     uint32_t stop;          /* atomic: set to end the thread */
@@ -103,28 +103,28 @@ typedef struct shm_listener {
     plat_mutex_t lock;      /* guards cb, ud and the queue */
     shm_event_callback_t cb;
     void *ud;
-    shm_queued_event_t queue[SHM_LISTENER_QUEUE];
+    xshm_queued_event_t queue[SHM_LISTENER_QUEUE];
     uint32_t q_head, q_count;
     uint32_t q_pending;     /* atomic mirror of q_count, for the wait predicate */
     uint64_t dropped;       /* events lost to a full queue */
     uint64_t announced;     /* data_mark at the last DATA_AVAILABLE */
-} shm_listener_t;
+} xshm_listener_t;
 
-void xshm_listener_init(shm_listener_t *l, const shm_listener_ops_t *ops, void *ep,
-                       shm_wake_target_t *target);
+void xshm_listener_init(xshm_listener_t *l, const xshm_listener_ops_t *ops, void *ep,
+                       xshm_wake_target_t *target);
 
 /* Set the callback and start the thread if needed. */
-shm_error_t xshm_listener_start(shm_listener_t *l, shm_event_callback_t cb, void *ud);
+shm_error_t xshm_listener_start(xshm_listener_t *l, shm_event_callback_t cb, void *ud);
 
 /* The registered callback (NULL if none) into *cb / *ud; false when called
  * from the listener thread itself. */
-bool xshm_listener_callback(shm_listener_t *l, shm_event_callback_t *cb, void **ud);
+bool xshm_listener_callback(xshm_listener_t *l, shm_event_callback_t *cb, void **ud);
 
 /* True when a callback is registered (events are worth queueing). */
-bool xshm_listener_active(shm_listener_t *l);
+bool xshm_listener_active(xshm_listener_t *l);
 
 /* Queue an event for the callback (dropped when no callback is set). */
-void xshm_listener_push(shm_listener_t *l, shm_event_type_t type, const shm_peer_info_t *peer,
+void xshm_listener_push(xshm_listener_t *l, shm_event_type_t type, const shm_peer_info_t *peer,
                        shm_error_t error);
 
 /*
@@ -133,9 +133,9 @@ void xshm_listener_push(shm_listener_t *l, shm_event_type_t type, const shm_peer
  * ops->finish after the callback returns and return false; the caller must
  * then leave the endpoint to that.
  */
-bool xshm_listener_stop(shm_listener_t *l);
+bool xshm_listener_stop(xshm_listener_t *l);
 
-void xshm_listener_fini(shm_listener_t *l);
+void xshm_listener_fini(xshm_listener_t *l);
 
 #ifdef __cplusplus
 }

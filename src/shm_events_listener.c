@@ -10,8 +10,8 @@
 
 #include "atomics.h"
 
-void xshm_listener_init(shm_listener_t *l, const shm_listener_ops_t *ops, void *ep,
-                       shm_wake_target_t *target)
+void xshm_listener_init(xshm_listener_t *l, const xshm_listener_ops_t *ops, void *ep,
+                       xshm_wake_target_t *target)
 {
     memset(l, 0, sizeof(*l));
     l->ops = ops;
@@ -20,9 +20,9 @@ void xshm_listener_init(shm_listener_t *l, const shm_listener_ops_t *ops, void *
     xshm_plat_mutex_init(&l->lock);
 }
 
-void xshm_listener_fini(shm_listener_t *l) { xshm_plat_mutex_destroy(&l->lock); }
+void xshm_listener_fini(xshm_listener_t *l) { xshm_plat_mutex_destroy(&l->lock); }
 
-bool xshm_listener_callback(shm_listener_t *l, shm_event_callback_t *cb, void **ud)
+bool xshm_listener_callback(xshm_listener_t *l, shm_event_callback_t *cb, void **ud)
 {
     xshm_plat_mutex_lock(&l->lock);
     *cb = l->cb;
@@ -32,7 +32,7 @@ bool xshm_listener_callback(shm_listener_t *l, shm_event_callback_t *cb, void **
     return !own;
 }
 
-bool xshm_listener_active(shm_listener_t *l)
+bool xshm_listener_active(xshm_listener_t *l)
 {
     xshm_plat_mutex_lock(&l->lock);
     bool on = l->cb != NULL;
@@ -40,7 +40,7 @@ bool xshm_listener_active(shm_listener_t *l)
     return on;
 }
 
-void xshm_listener_push(shm_listener_t *l, shm_event_type_t type, const shm_peer_info_t *peer,
+void xshm_listener_push(xshm_listener_t *l, shm_event_type_t type, const shm_peer_info_t *peer,
                        shm_error_t error)
 {
     xshm_plat_mutex_lock(&l->lock);
@@ -50,7 +50,7 @@ void xshm_listener_push(shm_listener_t *l, shm_event_type_t type, const shm_peer
             l->q_count--;
             l->dropped++;
         }
-        shm_queued_event_t *e = &l->queue[(l->q_head + l->q_count) % SHM_LISTENER_QUEUE];
+        xshm_queued_event_t *e = &l->queue[(l->q_head + l->q_count) % SHM_LISTENER_QUEUE];
         memset(e, 0, sizeof(*e));
         e->type = type;
         if (peer)
@@ -65,10 +65,10 @@ void xshm_listener_push(shm_listener_t *l, shm_event_type_t type, const shm_peer
         xshm_ev_wake_local(l->target);
 }
 
-static bool finishing(shm_listener_t *l) { return xa_load32_acq(&l->finish_on_exit) != 0; }
+static bool finishing(xshm_listener_t *l) { return xa_load32_acq(&l->finish_on_exit) != 0; }
 
 /* Call the callback for each queued event, without holding the lock. */
-static void dispatch_queue(shm_listener_t *l)
+static void dispatch_queue(xshm_listener_t *l)
 {
     while (!finishing(l)) {
         xshm_plat_mutex_lock(&l->lock);
@@ -76,7 +76,7 @@ static void dispatch_queue(shm_listener_t *l)
             xshm_plat_mutex_unlock(&l->lock);
             return;
         }
-        shm_queued_event_t e = l->queue[l->q_head];
+        xshm_queued_event_t e = l->queue[l->q_head];
         l->q_head = (l->q_head + 1) % SHM_LISTENER_QUEUE;
         l->q_count--;
         xa_store32_rel(&l->q_pending, l->q_count);
@@ -94,7 +94,7 @@ static void dispatch_queue(shm_listener_t *l)
 
 static bool listener_ready(void *arg)
 {
-    shm_listener_t *l = (shm_listener_t *)arg;
+    xshm_listener_t *l = (xshm_listener_t *)arg;
     if (xa_load32_acq(&l->stop) || xa_load32_acq(&l->q_pending) || l->ops->changed(l->ep))
         return true;
     return l->ops->pending(l->ep) && l->ops->data_mark(l->ep) != l->announced;
@@ -102,7 +102,7 @@ static bool listener_ready(void *arg)
 
 static void listener_main(void *arg)
 {
-    shm_listener_t *l = (shm_listener_t *)arg;
+    xshm_listener_t *l = (xshm_listener_t *)arg;
     uint64_t next_poll = 0;
     const uint64_t tick_ns = (uint64_t)SHM_LISTENER_TICK_MS * 1000000u;
     while (!xa_load32_acq(&l->stop)) {
@@ -139,7 +139,7 @@ static void listener_main(void *arg)
     }
 }
 
-shm_error_t xshm_listener_start(shm_listener_t *l, shm_event_callback_t cb, void *ud)
+shm_error_t xshm_listener_start(xshm_listener_t *l, shm_event_callback_t cb, void *ud)
 {
     if (!cb)
         return SHM_ERROR_INVALID_PARAM;
@@ -163,7 +163,7 @@ shm_error_t xshm_listener_start(shm_listener_t *l, shm_event_callback_t cb, void
     return err;
 }
 
-bool xshm_listener_stop(shm_listener_t *l)
+bool xshm_listener_stop(xshm_listener_t *l)
 {
     xshm_plat_mutex_lock(&l->lock);
     bool started = l->started;

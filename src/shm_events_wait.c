@@ -6,7 +6,7 @@
 
 #include "atomics.h"
 
-void xshm_wake_target_init(shm_wake_target_t *t, uint32_t *word, shm_ring_reader_t **readers,
+void xshm_wake_target_init(xshm_wake_target_t *t, uint32_t *word, xshm_ring_reader_t **readers,
                           uint32_t reader_count)
 {
     t->word = word;
@@ -18,7 +18,7 @@ void xshm_wake_target_init(shm_wake_target_t *t, uint32_t *word, shm_ring_reader
     xshm_plat_mutex_init(&t->lock);
 }
 
-void xshm_wake_target_fini(shm_wake_target_t *t) { xshm_plat_mutex_destroy(&t->lock); }
+void xshm_wake_target_fini(xshm_wake_target_t *t) { xshm_plat_mutex_destroy(&t->lock); }
 
 /*
  * Several threads of one process may sleep on one target (receivers and the
@@ -32,7 +32,7 @@ void xshm_wake_target_fini(shm_wake_target_t *t) { xshm_plat_mutex_destroy(&t->l
  * store buffer: the caller's next sleep, whenever it comes, is short (a
  * store buffer drains in nanoseconds), and then re-checks.
  */
-static bool sleep_begin(shm_wake_target_t *t)
+static bool sleep_begin(xshm_wake_target_t *t)
 {
     uint64_t remote = 0; /* readers whose writer relies on our remote fence */
     xshm_plat_mutex_lock(&t->lock);
@@ -54,7 +54,7 @@ static bool sleep_begin(shm_wake_target_t *t)
     return true;
 }
 
-static void sleep_end(shm_wake_target_t *t)
+static void sleep_end(xshm_wake_target_t *t)
 {
     xshm_plat_mutex_lock(&t->lock);
     if (--t->sleepers == 0)
@@ -70,9 +70,9 @@ void xshm_ev_signal(uint32_t *word, plat_wake_t *os)
     xshm_plat_wake_signal(os, word);
 }
 
-void xshm_ev_wake_local(shm_wake_target_t *t) { xshm_ev_signal(t->word, &t->os); }
+void xshm_ev_wake_local(xshm_wake_target_t *t) { xshm_ev_signal(t->word, &t->os); }
 
-shm_error_t xshm_ev_wait(shm_wake_target_t *t, bool (*ready)(void *ctx), void *ctx,
+shm_error_t xshm_ev_wait(xshm_wake_target_t *t, bool (*ready)(void *ctx), void *ctx,
                         uint32_t timeout_ms, uint32_t spin_ns)
 {
     if (ready(ctx))

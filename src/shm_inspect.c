@@ -17,7 +17,7 @@
 #include "shm_ringbuffer.h"
 
 struct xshm_inspect {
-    shm_segment_t seg; /* seg.shm is zero for a segment of the caller's */
+    xshm_segment_t seg; /* seg.shm is zero for a segment of the caller's */
 };
 
 #if XSHM_INSPECT_MAX_RINGS != SHM_SEG_MAX_RINGS
@@ -37,10 +37,10 @@ static void say(char *why, size_t n, const char *text)
 /* Why xshm_segment_attach refused the segment at base (size bytes mapped). */
 static void explain_invalid(const void *base, size_t size, char *why, size_t n)
 {
-    const shm_seg_header_t *h = (const shm_seg_header_t *)base;
+    const xshm_seg_header_t *h = (const xshm_seg_header_t *)base;
     if (!why || !n)
         return;
-    if (size < sizeof(shm_seg_header_t)) {
+    if (size < sizeof(xshm_seg_header_t)) {
         snprintf(why, n, "it is %lu bytes, smaller than a segment header", (unsigned long)size);
         return;
     }
@@ -56,7 +56,7 @@ static void explain_invalid(const void *base, size_t size, char *why, size_t n)
                  "its layout version is %u, this xshm reads layout version %u: made by "
                  "another version of xshm",
                  (unsigned)version, (unsigned)SHM_LAYOUT_VERSION);
-    } else if (xa_load32_relaxed(&h->header_size) != sizeof(shm_seg_header_t) ||
+    } else if (xa_load32_relaxed(&h->header_size) != sizeof(xshm_seg_header_t) ||
                xa_load32_relaxed(&h->max_message) != SHM_MAX_MESSAGE_SIZE) {
         snprintf(why, n,
                  "its header (size %u, largest message %u) is not the one of this xshm: made "
@@ -78,7 +78,7 @@ static void explain_invalid(const void *base, size_t size, char *why, size_t n)
 static shm_error_t bind(xshm_inspect_t *v, void *mem, size_t size, bool channel, char *why,
                         size_t n)
 {
-    shm_segment_t *seg = &v->seg;
+    xshm_segment_t *seg = &v->seg;
     shm_error_t e = xshm_segment_attach(seg, mem, size);
     if (e == SHM_SUCCESS && channel && seg->ring_count != 1u + seg->rings[0].max_readers) {
         if (why && n)
@@ -207,7 +207,7 @@ static uint32_t seg_state(uint32_t state)
 static void slot_snapshot(const shm_ring_t *r, uint32_t k, const xshm_inspect_ring_t *rs,
                           xshm_inspect_slot_t *ss)
 {
-    const shm_reader_slot_t *sl = &r->slots[k];
+    const xshm_reader_slot_t *sl = &r->slots[k];
     uint64_t claim = xshm_ring_slot_claim(r, k);
     ss->state = slot_state(claim);
     ss->pid = SHM_CLAIM_PID(claim);
@@ -228,7 +228,7 @@ static void slot_snapshot(const shm_ring_t *r, uint32_t k, const xshm_inspect_ri
 
 static void ring_snapshot(const shm_ring_t *r, xshm_inspect_ring_t *rs)
 {
-    const shm_ring_header_t *h = r->hdr;
+    const xshm_ring_header_t *h = r->hdr;
     memset(rs, 0, sizeof(*rs));
     rs->capacity = r->capacity;
     rs->nslots = r->max_readers <= SHM_MAX_READERS ? r->max_readers : SHM_MAX_READERS;
@@ -283,8 +283,8 @@ void xshm_inspect_snapshot(const xshm_inspect_t *v, xshm_inspect_snap_t *s)
     memset(s, 0, sizeof(*s));
     if (!v || !v->seg.hdr)
         return;
-    const shm_segment_t *seg = &v->seg;
-    const shm_seg_header_t *h = seg->hdr;
+    const xshm_segment_t *seg = &v->seg;
+    const xshm_seg_header_t *h = seg->hdr;
     s->t_ns = xshm_plat_now_ns();
     s->mapped = seg->mapped_size;
     s->state = seg_state(xa_load32_acq(&h->state));

@@ -17,7 +17,7 @@
  */
 static shm_error_t judge_stale(const plat_shm_t *shm)
 {
-    const shm_seg_header_t *h = (const shm_seg_header_t *)shm->base;
+    const xshm_seg_header_t *h = (const xshm_seg_header_t *)shm->base;
     if (shm->size < sizeof(*h) || xa_load32_acq(&h->magic) != SHM_SEG_MAGIC ||
         xa_load32_relaxed(&h->layout_version) == SHM_LAYOUT_VERSION)
         return SHM_SUCCESS;
@@ -36,7 +36,7 @@ static shm_error_t judge_stale(const plat_shm_t *shm)
  */
 static bool old_clients_live(const plat_shm_t *shm)
 {
-    shm_segment_t *seg = (shm_segment_t *)calloc(1, sizeof(*seg));
+    xshm_segment_t *seg = (xshm_segment_t *)calloc(1, sizeof(*seg));
     if (!seg)
         return true; /* cannot tell: do not reuse */
     bool live = false;
@@ -67,8 +67,8 @@ static bool old_clients_live(const plat_shm_t *shm)
  * on Linux not mode 0600) is never used: SHM_ERROR_ACCESS. Reused in place
  * only when its name cannot be removed and no client is attached to it.
  */
-shm_error_t xshm_channel_create(shm_segment_t *seg, const char *seg_name,
-                                const shm_seg_params_t *p)
+shm_error_t xshm_channel_create(xshm_segment_t *seg, const char *seg_name,
+                                const xshm_seg_params_t *p)
 {
     for (int attempt = 0; attempt < CREATE_TRIES; attempt++) {
         shm_error_t e = xshm_segment_create(seg, seg_name, p);

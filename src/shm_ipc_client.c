@@ -13,20 +13,20 @@
 #define CONNECT_RETRY_MS 500u
 
 struct shm_client {
-    shm_segment_t seg;
+    xshm_segment_t seg;
     char base[PLAT_NAME_MAX];
     uint64_t generation;
     uint32_t slot;
     bool blocking;
     uint32_t timeout_ms;
-    shm_ring_reader_t rx;
-    shm_ring_reader_t *rx_ptr;
+    xshm_ring_reader_t rx;
+    xshm_ring_reader_t *rx_ptr;
     bool rx_attached;
     shm_ring_t *tx;
     uint64_t tx_msgs0, tx_bytes0; /* ring counters when we connected */
     plat_wake_t server_wake;
-    shm_wake_target_t target;     /* word: our slot's wake_word */
-    shm_listener_t listener;
+    xshm_wake_target_t target;     /* word: our slot's wake_word */
+    xshm_listener_t listener;
     ep_sync_t sync;
     shm_peer_info_t server_info;
     plat_proc_id_t server_id;
@@ -44,7 +44,7 @@ static bool client_server_gone(shm_client_t *c, bool check_process)
 {
     if (xa_load32_acq(&c->server_gone))
         return true;
-    shm_seg_header_t *h = c->seg.hdr;
+    xshm_seg_header_t *h = c->seg.hdr;
     bool gone = xa_load32_acq(&h->state) != SHM_SEG_READY ||
                 xa_load64_relaxed(&h->generation) != c->generation ||
                 (check_process && !xshm_plat_proc_alive(&c->server_id));
@@ -118,7 +118,7 @@ static bool client_changed(void *arg)
            (xa_load32_acq(&c->seg.hdr->state) != SHM_SEG_READY || !client_same_channel(c));
 }
 
-static const shm_listener_ops_t client_ops = {client_poll, client_pending, client_data_mark,
+static const xshm_listener_ops_t client_ops = {client_poll, client_pending, client_data_mark,
                                               client_finish, client_changed};
 
 /* One attempt: open, check the channel and its server, claim a slot. */
@@ -131,7 +131,7 @@ static shm_error_t client_attach(shm_client_t *c)
      * handle), so that a new server creates a new segment rather than lay
      * its channel out in the memory we still map. */
     xshm_plat_shm_drop_name(&c->seg.shm);
-    shm_seg_header_t *h = c->seg.hdr;
+    xshm_seg_header_t *h = c->seg.hdr;
     uint32_t readers = xa_load32_relaxed(&h->max_readers);
     if (c->seg.ring_count != 1 + readers) {
         xshm_segment_close(&c->seg);
@@ -369,7 +369,7 @@ shm_error_t shm_client_get_stats(shm_client_t *c, shm_stats_t *st)
     memset(st, 0, sizeof(*st));
     st->messages_sent = xshm_ring_messages_written(c->tx) - c->tx_msgs0;
     st->bytes_sent = xa_load64_relaxed(&c->tx->hdr->bytes_written) - c->tx_bytes0;
-    shm_reader_counts_t n;
+    xshm_reader_counts_t n;
     xshm_ring_reader_counts(&c->rx, &n);
     st->messages_received = n.received;
     st->bytes_received = n.bytes;

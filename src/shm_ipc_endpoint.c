@@ -9,7 +9,7 @@
 /* A blocked receive re-checks its peer this often. */
 #define WAIT_SLICE_MS 50u
 
-void xshm_ep_close(ep_sync_t *e, shm_wake_target_t *t)
+void xshm_ep_close(ep_sync_t *e, xshm_wake_target_t *t)
 {
     xa_xchg32(&e->closing, 1);
     xshm_block_drain(&e->send_lock);
@@ -36,7 +36,7 @@ static shm_error_t try_locked(const recv_ops_t *ops, void *ep, ep_sync_t *sync, 
 }
 
 static shm_error_t wait_loop(const recv_ops_t *ops, void *ep, ep_sync_t *sync,
-                             shm_wake_target_t *t, uint32_t timeout_ms, void *data,
+                             xshm_wake_target_t *t, uint32_t timeout_ms, void *data,
                              uint32_t *size)
 {
     uint64_t start = xshm_plat_now_ns();
@@ -71,7 +71,7 @@ static shm_error_t wait_loop(const recv_ops_t *ops, void *ep, ep_sync_t *sync,
 
 /* The receive shared by server and client. */
 shm_error_t xshm_ep_receive(const recv_ops_t *ops, void *ep, ep_sync_t *sync,
-                            shm_wake_target_t *t, bool blocking, uint32_t timeout_ms,
+                            xshm_wake_target_t *t, bool blocking, uint32_t timeout_ms,
                             void *data, uint32_t *size)
 {
     shm_error_t e = try_locked(ops, ep, sync, data, size, blocking);

@@ -50,8 +50,8 @@ static inline shm_error_t ret(shm_error_t e)
 typedef struct ep_sync {
     uint32_t closing; /* atomic */
     uint32_t waiting; /* atomic: receives between their tries */
-    shm_block_t send_lock;
-    shm_block_t recv_lock;
+    xshm_block_t send_lock;
+    xshm_block_t recv_lock;
 } ep_sync_t;
 
 static inline bool ep_closing(ep_sync_t *e) { return xa_load32_acq(&e->closing) != 0; }
@@ -67,7 +67,7 @@ static inline bool due_by_count(uint32_t *counter)
 
 /* Destroy's part of the above: closing, draining, waiting for the receives
  * (woken through t). */
-void xshm_ep_close(ep_sync_t *e, shm_wake_target_t *t);
+void xshm_ep_close(ep_sync_t *e, xshm_wake_target_t *t);
 
 /* ---- receive engine ----------------------------------------------------------------- */
 
@@ -84,7 +84,7 @@ typedef struct recv_ops {
  * then, when `blocking`, the wait for a message, the peer leaving, closing
  * or timeout_ms (0: no limit). */
 shm_error_t xshm_ep_receive(const recv_ops_t *ops, void *ep, ep_sync_t *sync,
-                            shm_wake_target_t *t, bool blocking, uint32_t timeout_ms,
+                            xshm_wake_target_t *t, bool blocking, uint32_t timeout_ms,
                             void *data, uint32_t *size);
 
 /* ---- the channel's segment ---------------------------------------------------------- */
@@ -95,7 +95,7 @@ shm_error_t xshm_ep_receive(const recv_ops_t *ops, void *ep, ep_sync_t *sync,
  * replaced (shm_ipc_channel.c). Errors: SHM_ERROR_EXISTS, SHM_ERROR_ACCESS,
  * and those of xshm_segment_create.
  */
-shm_error_t xshm_channel_create(shm_segment_t *seg, const char *seg_name,
-                                const shm_seg_params_t *p);
+shm_error_t xshm_channel_create(xshm_segment_t *seg, const char *seg_name,
+                                const xshm_seg_params_t *p);
 
 #endif

@@ -24,7 +24,7 @@ static shm_error_t check_config(const shm_ring_config_t *c)
 static void peer_from_slot(const shm_ring_t *r, uint32_t slot, uint64_t claim,
                            shm_peer_info_t *p, plat_proc_id_t *id)
 {
-    const shm_reader_slot_t *s = &r->slots[slot];
+    const xshm_reader_slot_t *s = &r->slots[slot];
     memset(p, 0, sizeof(*p));
     p->pid = SHM_CLAIM_PID(claim);
     p->ptr_bits = xa_load32_relaxed(&s->ptr_bits);
@@ -41,7 +41,7 @@ typedef struct known_peer {
 } known_peer_t;
 
 struct shm_server {
-    shm_segment_t seg;
+    xshm_segment_t seg;
     plat_lock_t lock;     /* ownership of the channel's name, while we live */
     char seg_name[PLAT_NAME_MAX];
     char base[PLAT_NAME_MAX];
@@ -49,11 +49,11 @@ struct shm_server {
     uint32_t timeout_ms;
     uint32_t max_readers;
     shm_ring_t *tx;
-    shm_ring_reader_t rx[SHM_MAX_READERS];
-    shm_ring_reader_t *rx_ptr[SHM_MAX_READERS];
+    xshm_ring_reader_t rx[SHM_MAX_READERS];
+    xshm_ring_reader_t *rx_ptr[SHM_MAX_READERS];
     plat_wake_t client_wake[SHM_MAX_READERS];
-    shm_wake_target_t target; /* word: segment server_wake */
-    shm_listener_t listener;
+    xshm_wake_target_t target; /* word: segment server_wake */
+    xshm_listener_t listener;
     ep_sync_t sync;
     plat_mutex_t peer_lock;
     known_peer_t known[SHM_MAX_READERS];
@@ -194,7 +194,7 @@ void xshm_server_test_wake_only(shm_server_t *s, bool on)
         xa_store32_rel(&s->test_wake_only, on ? 1u : 0u);
 }
 
-static const shm_listener_ops_t server_ops = {server_listener_poll, server_pending,
+static const xshm_listener_ops_t server_ops = {server_listener_poll, server_pending,
                                               server_data_mark, server_finish, server_changed};
 
 static void server_free(shm_server_t *s)
@@ -227,7 +227,7 @@ static shm_server_t *server_create(const char *name, const shm_ring_config_t *co
     s->timeout_ms = cfg.timeout_ms;
     s->max_readers = cfg.max_readers;
 
-    shm_seg_params_t p = {1 + cfg.max_readers, cfg.size, cfg.max_readers, cfg.blocking,
+    xshm_seg_params_t p = {1 + cfg.max_readers, cfg.size, cfg.max_readers, cfg.blocking,
                           cfg.timeout_ms};
     /* The name lock first: a live server holds it (EXISTS); once we have it,
      * nobody else creates, replaces or removes this channel until we let go. */
@@ -299,7 +299,7 @@ void shm_server_destroy(shm_server_t *s)
     if (!s)
         return;
     bool own_thread = !xshm_listener_stop(&s->listener);
-    shm_seg_header_t *h = s->seg.hdr;
+    xshm_seg_header_t *h = s->seg.hdr;
     if (h) {
         /* Tell clients, and wake those asleep in receive. */
         xa_store32_rel(&h->state, SHM_SEG_CLOSED);
@@ -352,7 +352,7 @@ static shm_error_t server_try_receive(shm_server_t *s, void *data, uint32_t *siz
     uint32_t n = s->max_readers;
     uint32_t start = s->rr++; /* under recv_lock */
     for (uint32_t k = 0; k < n; k++) {
-        shm_ring_reader_t *rd = &s->rx[(start + k) % n];
+        xshm_ring_reader_t *rd = &s->rx[(start + k) % n];
         uint32_t sz = *size; /* an empty ring answers EMPTY as cheaply as a check */
         shm_error_t e = xshm_ring_read(rd, data, &sz);
         if (e == SHM_ERROR_EMPTY)
@@ -421,7 +421,7 @@ shm_error_t shm_server_get_stats(shm_server_t *s, shm_stats_t *st)
     st->messages_sent = xshm_ring_messages_written(s->tx);
     st->bytes_sent = xa_load64_relaxed(&s->tx->hdr->bytes_written);
     for (uint32_t i = 0; i < s->max_readers; i++) {
-        shm_reader_counts_t n;
+        xshm_reader_counts_t n;
         xshm_ring_reader_counts(&s->rx[i], &n);
         st->messages_received += n.received;
         st->bytes_received += n.bytes;

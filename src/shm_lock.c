@@ -16,7 +16,7 @@ void xshm_spin_lock(uint32_t *lock)
 }
 
 /* Called with l->spin held: end the owner's fast path. */
-static void revoke(shm_block_t *l)
+static void revoke(xshm_block_t *l)
 {
     if (xa_load32_relaxed(&l->revoked))
         return;
@@ -28,7 +28,7 @@ static void revoke(shm_block_t *l)
             xshm_plat_sleep_ms(0);
 }
 
-bool xshm_block_lock_slow(shm_block_t *l)
+bool xshm_block_lock_slow(xshm_block_t *l)
 {
     uint64_t self = xshm_plat_thread_self();
     xshm_spin_lock(&l->spin);
@@ -45,7 +45,7 @@ bool xshm_block_lock_slow(shm_block_t *l)
     return false;
 }
 
-void xshm_block_drain(shm_block_t *l)
+void xshm_block_drain(xshm_block_t *l)
 {
     xshm_spin_lock(&l->spin);
     revoke(l);

@@ -32,18 +32,18 @@ static inline void xshm_spin_unlock(uint32_t *lock) { xa_store32_rel(lock, 0); }
  * to clear; from then on everyone uses the spin lock. Without a usable
  * xshm_plat_local_fence() the bias is never granted.
  */
-typedef struct shm_block {
+typedef struct xshm_block {
     uint32_t spin;    /* the lock proper */
     uint32_t revoked; /* 1: no fast path any more */
     uint32_t busy;    /* the owner is inside on the fast path */
     uint32_t pad_;
     XA_ALIGN8 uint64_t owner; /* xshm_plat_thread_self() of the biased thread, 0: none */
-} shm_block_t;
+} xshm_block_t;
 
 /* Take the lock; returns the token to pass to xshm_block_unlock. */
-bool xshm_block_lock_slow(shm_block_t *l);
+bool xshm_block_lock_slow(xshm_block_t *l);
 
-static inline bool xshm_block_lock(shm_block_t *l)
+static inline bool xshm_block_lock(xshm_block_t *l)
 {
     uint64_t owner = xa_load64_relaxed(&l->owner); /* 0 when never biased */
     if (owner != 0 && owner == xshm_plat_thread_self()) {
@@ -56,7 +56,7 @@ static inline bool xshm_block_lock(shm_block_t *l)
     return xshm_block_lock_slow(l);
 }
 
-static inline void xshm_block_unlock(shm_block_t *l, bool fast)
+static inline void xshm_block_unlock(xshm_block_t *l, bool fast)
 {
     if (fast)
         xa_store32_rel(&l->busy, 0);
@@ -66,6 +66,6 @@ static inline void xshm_block_unlock(shm_block_t *l, bool fast)
 
 /* Revoke the bias for good and wait until nobody holds the lock (used before
  * an endpoint is torn down). */
-void xshm_block_drain(shm_block_t *l);
+void xshm_block_drain(xshm_block_t *l);
 
 #endif

@@ -19,73 +19,73 @@
 #define SHM_ASSERT_OFFSET(type, field, off) \
     SHM_STATIC_ASSERT(offsetof(type, field) == (off), #type "." #field " offset")
 
-SHM_STATIC_ASSERT(sizeof(shm_seg_header_t) == 128, "segment header size");
-SHM_ASSERT_OFFSET(shm_seg_header_t, magic, 0);
-SHM_ASSERT_OFFSET(shm_seg_header_t, layout_version, 4);
-SHM_ASSERT_OFFSET(shm_seg_header_t, header_size, 8);
-SHM_ASSERT_OFFSET(shm_seg_header_t, ring_count, 12);
-SHM_ASSERT_OFFSET(shm_seg_header_t, total_size, 16);
-SHM_ASSERT_OFFSET(shm_seg_header_t, ring_capacity, 24);
-SHM_ASSERT_OFFSET(shm_seg_header_t, max_readers, 28);
-SHM_ASSERT_OFFSET(shm_seg_header_t, max_message, 32);
-SHM_ASSERT_OFFSET(shm_seg_header_t, creator_ptr_bits, 36);
-SHM_ASSERT_OFFSET(shm_seg_header_t, creator_pid, 40);
-SHM_ASSERT_OFFSET(shm_seg_header_t, state, 44);
-SHM_ASSERT_OFFSET(shm_seg_header_t, creator_start, 48);
-SHM_ASSERT_OFFSET(shm_seg_header_t, generation, 56);
-SHM_ASSERT_OFFSET(shm_seg_header_t, cfg_blocking, 64);
-SHM_ASSERT_OFFSET(shm_seg_header_t, cfg_timeout_ms, 68);
-SHM_ASSERT_OFFSET(shm_seg_header_t, server_wake, 72);
-SHM_ASSERT_OFFSET(shm_seg_header_t, member_changes, 76);
-SHM_ASSERT_OFFSET(shm_seg_header_t, reserved, 80);
+SHM_STATIC_ASSERT(sizeof(xshm_seg_header_t) == 128, "segment header size");
+SHM_ASSERT_OFFSET(xshm_seg_header_t, magic, 0);
+SHM_ASSERT_OFFSET(xshm_seg_header_t, layout_version, 4);
+SHM_ASSERT_OFFSET(xshm_seg_header_t, header_size, 8);
+SHM_ASSERT_OFFSET(xshm_seg_header_t, ring_count, 12);
+SHM_ASSERT_OFFSET(xshm_seg_header_t, total_size, 16);
+SHM_ASSERT_OFFSET(xshm_seg_header_t, ring_capacity, 24);
+SHM_ASSERT_OFFSET(xshm_seg_header_t, max_readers, 28);
+SHM_ASSERT_OFFSET(xshm_seg_header_t, max_message, 32);
+SHM_ASSERT_OFFSET(xshm_seg_header_t, creator_ptr_bits, 36);
+SHM_ASSERT_OFFSET(xshm_seg_header_t, creator_pid, 40);
+SHM_ASSERT_OFFSET(xshm_seg_header_t, state, 44);
+SHM_ASSERT_OFFSET(xshm_seg_header_t, creator_start, 48);
+SHM_ASSERT_OFFSET(xshm_seg_header_t, generation, 56);
+SHM_ASSERT_OFFSET(xshm_seg_header_t, cfg_blocking, 64);
+SHM_ASSERT_OFFSET(xshm_seg_header_t, cfg_timeout_ms, 68);
+SHM_ASSERT_OFFSET(xshm_seg_header_t, server_wake, 72);
+SHM_ASSERT_OFFSET(xshm_seg_header_t, member_changes, 76);
+SHM_ASSERT_OFFSET(xshm_seg_header_t, reserved, 80);
 
-SHM_STATIC_ASSERT(sizeof(shm_ring_header_t) == 256, "ring header size");
-SHM_ASSERT_OFFSET(shm_ring_header_t, capacity, 0);
-SHM_ASSERT_OFFSET(shm_ring_header_t, max_readers, 4);
-SHM_ASSERT_OFFSET(shm_ring_header_t, ring_index, 8);
-SHM_ASSERT_OFFSET(shm_ring_header_t, writer_pid, 12);
-SHM_ASSERT_OFFSET(shm_ring_header_t, writer_start, 16);
-SHM_ASSERT_OFFSET(shm_ring_header_t, writer_ptr_bits, 24);
-SHM_ASSERT_OFFSET(shm_ring_header_t, writer_flags, 28);
-SHM_ASSERT_OFFSET(shm_ring_header_t, limit, 32);
-SHM_ASSERT_OFFSET(shm_ring_header_t, fence_failed, 40);
-SHM_ASSERT_OFFSET(shm_ring_header_t, reserved0, 44);
-SHM_ASSERT_OFFSET(shm_ring_header_t, tail, 64);
-SHM_ASSERT_OFFSET(shm_ring_header_t, reserved1, 72);
-SHM_ASSERT_OFFSET(shm_ring_header_t, head, 128);
-SHM_ASSERT_OFFSET(shm_ring_header_t, next_seq, 136);
-SHM_ASSERT_OFFSET(shm_ring_header_t, pub_ver, 144);
-SHM_ASSERT_OFFSET(shm_ring_header_t, bytes_written, 152);
-SHM_ASSERT_OFFSET(shm_ring_header_t, intent, 160);
-SHM_ASSERT_OFFSET(shm_ring_header_t, reserved2, 168);
-SHM_ASSERT_OFFSET(shm_ring_header_t, waiters, 192);
-SHM_ASSERT_OFFSET(shm_ring_header_t, reserved3, 196);
+SHM_STATIC_ASSERT(sizeof(xshm_ring_header_t) == 256, "ring header size");
+SHM_ASSERT_OFFSET(xshm_ring_header_t, capacity, 0);
+SHM_ASSERT_OFFSET(xshm_ring_header_t, max_readers, 4);
+SHM_ASSERT_OFFSET(xshm_ring_header_t, ring_index, 8);
+SHM_ASSERT_OFFSET(xshm_ring_header_t, writer_pid, 12);
+SHM_ASSERT_OFFSET(xshm_ring_header_t, writer_start, 16);
+SHM_ASSERT_OFFSET(xshm_ring_header_t, writer_ptr_bits, 24);
+SHM_ASSERT_OFFSET(xshm_ring_header_t, writer_flags, 28);
+SHM_ASSERT_OFFSET(xshm_ring_header_t, limit, 32);
+SHM_ASSERT_OFFSET(xshm_ring_header_t, fence_failed, 40);
+SHM_ASSERT_OFFSET(xshm_ring_header_t, reserved0, 44);
+SHM_ASSERT_OFFSET(xshm_ring_header_t, tail, 64);
+SHM_ASSERT_OFFSET(xshm_ring_header_t, reserved1, 72);
+SHM_ASSERT_OFFSET(xshm_ring_header_t, head, 128);
+SHM_ASSERT_OFFSET(xshm_ring_header_t, next_seq, 136);
+SHM_ASSERT_OFFSET(xshm_ring_header_t, pub_ver, 144);
+SHM_ASSERT_OFFSET(xshm_ring_header_t, bytes_written, 152);
+SHM_ASSERT_OFFSET(xshm_ring_header_t, intent, 160);
+SHM_ASSERT_OFFSET(xshm_ring_header_t, reserved2, 168);
+SHM_ASSERT_OFFSET(xshm_ring_header_t, waiters, 192);
+SHM_ASSERT_OFFSET(xshm_ring_header_t, reserved3, 196);
 
-SHM_STATIC_ASSERT(sizeof(shm_reader_slot_t) == 128, "reader slot size");
-SHM_ASSERT_OFFSET(shm_reader_slot_t, cursor, 0);
-SHM_ASSERT_OFFSET(shm_reader_slot_t, expected_seq, 8);
-SHM_ASSERT_OFFSET(shm_reader_slot_t, received, 16);
-SHM_ASSERT_OFFSET(shm_reader_slot_t, lost, 24);
-SHM_ASSERT_OFFSET(shm_reader_slot_t, bytes, 32);
-SHM_ASSERT_OFFSET(shm_reader_slot_t, reserved0, 40);
-SHM_ASSERT_OFFSET(shm_reader_slot_t, claim, 64);
-SHM_ASSERT_OFFSET(shm_reader_slot_t, start_time, 72);
-SHM_ASSERT_OFFSET(shm_reader_slot_t, ptr_bits, 80);
-SHM_ASSERT_OFFSET(shm_reader_slot_t, waiting, 84);
-SHM_ASSERT_OFFSET(shm_reader_slot_t, wake_word, 88);
-SHM_ASSERT_OFFSET(shm_reader_slot_t, reserved1, 92);
+SHM_STATIC_ASSERT(sizeof(xshm_reader_slot_t) == 128, "reader slot size");
+SHM_ASSERT_OFFSET(xshm_reader_slot_t, cursor, 0);
+SHM_ASSERT_OFFSET(xshm_reader_slot_t, expected_seq, 8);
+SHM_ASSERT_OFFSET(xshm_reader_slot_t, received, 16);
+SHM_ASSERT_OFFSET(xshm_reader_slot_t, lost, 24);
+SHM_ASSERT_OFFSET(xshm_reader_slot_t, bytes, 32);
+SHM_ASSERT_OFFSET(xshm_reader_slot_t, reserved0, 40);
+SHM_ASSERT_OFFSET(xshm_reader_slot_t, claim, 64);
+SHM_ASSERT_OFFSET(xshm_reader_slot_t, start_time, 72);
+SHM_ASSERT_OFFSET(xshm_reader_slot_t, ptr_bits, 80);
+SHM_ASSERT_OFFSET(xshm_reader_slot_t, waiting, 84);
+SHM_ASSERT_OFFSET(xshm_reader_slot_t, wake_word, 88);
+SHM_ASSERT_OFFSET(xshm_reader_slot_t, reserved1, 92);
 
-SHM_STATIC_ASSERT(sizeof(shm_record_header_t) == 24, "record header size");
+SHM_STATIC_ASSERT(sizeof(xshm_record_header_t) == 24, "record header size");
 SHM_STATIC_ASSERT(SHM_RECORD_HEADER_SIZE == 24, "record header size");
-SHM_ASSERT_OFFSET(shm_record_header_t, pos, 0);
-SHM_ASSERT_OFFSET(shm_record_header_t, seq, 8);
-SHM_ASSERT_OFFSET(shm_record_header_t, length, 16);
-SHM_ASSERT_OFFSET(shm_record_header_t, type, 20);
+SHM_ASSERT_OFFSET(xshm_record_header_t, pos, 0);
+SHM_ASSERT_OFFSET(xshm_record_header_t, seq, 8);
+SHM_ASSERT_OFFSET(xshm_record_header_t, length, 16);
+SHM_ASSERT_OFFSET(xshm_record_header_t, type, 20);
 
 /* Process-local 64-bit words read atomically by other threads: 8-byte
  * aligned on every target (a misaligned one may be read torn on i386). */
-SHM_STATIC_ASSERT(offsetof(shm_ring_reader_t, cursor) % 8 == 0, "reader cursor alignment");
-SHM_STATIC_ASSERT(_Alignof(shm_ring_reader_t) >= 8, "reader alignment");
+SHM_STATIC_ASSERT(offsetof(xshm_ring_reader_t, cursor) % 8 == 0, "reader cursor alignment");
+SHM_STATIC_ASSERT(_Alignof(xshm_ring_reader_t) >= 8, "reader alignment");
 
 /* ---- geometry ------------------------------------------------------------------ */
 
@@ -96,7 +96,7 @@ static uint32_t ring_slot_count(uint32_t ring_index, uint32_t max_readers)
 
 static size_t ring_span(uint32_t slots, uint32_t capacity)
 {
-    return sizeof(shm_ring_header_t) + (size_t)slots * sizeof(shm_reader_slot_t) + capacity;
+    return sizeof(xshm_ring_header_t) + (size_t)slots * sizeof(xshm_reader_slot_t) + capacity;
 }
 
 static bool is_pow2(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
@@ -108,7 +108,7 @@ static uint32_t record_size(uint32_t payload)
 
 static uint32_t ptr_bits(void) { return (uint32_t)(sizeof(void *) * 8); }
 
-shm_error_t xshm_seg_params_check(const shm_seg_params_t *p)
+shm_error_t xshm_seg_params_check(const xshm_seg_params_t *p)
 {
     if (!p || p->ring_count < 1 || p->ring_count > SHM_SEG_MAX_RINGS)
         return SHM_ERROR_INVALID_PARAM;
@@ -122,7 +122,7 @@ shm_error_t xshm_seg_params_check(const shm_seg_params_t *p)
 /* Size of a layout; 0 when it would not fit a size_t (32-bit processes). */
 static size_t layout_size(uint32_t ring_count, uint32_t capacity, uint32_t max_readers)
 {
-    uint64_t total = sizeof(shm_seg_header_t);
+    uint64_t total = sizeof(xshm_seg_header_t);
     for (uint32_t i = 0; i < ring_count; i++)
         total += ring_span(ring_slot_count(i, max_readers), capacity);
     if (total > (uint64_t)(SIZE_MAX / 2))
@@ -130,7 +130,7 @@ static size_t layout_size(uint32_t ring_count, uint32_t capacity, uint32_t max_r
     return (size_t)total;
 }
 
-size_t xshm_segment_size(const shm_seg_params_t *p)
+size_t xshm_segment_size(const xshm_seg_params_t *p)
 {
     if (xshm_seg_params_check(p) != SHM_SUCCESS)
         return 0;
@@ -138,18 +138,18 @@ size_t xshm_segment_size(const shm_seg_params_t *p)
 }
 
 /* Bind the process-local ring handles to validated geometry. */
-static void bind_rings(shm_segment_t *seg, uint8_t *base, uint32_t ring_count,
+static void bind_rings(xshm_segment_t *seg, uint8_t *base, uint32_t ring_count,
                        uint32_t capacity, uint32_t max_readers)
 {
-    size_t off = sizeof(shm_seg_header_t);
+    size_t off = sizeof(xshm_seg_header_t);
     seg->ring_count = ring_count;
     for (uint32_t i = 0; i < ring_count; i++) {
         shm_ring_t *r = &seg->rings[i];
         uint32_t slots = ring_slot_count(i, max_readers);
         memset(r, 0, sizeof(*r));
-        r->hdr = (shm_ring_header_t *)(void *)(base + off);
-        r->slots = (shm_reader_slot_t *)(void *)(base + off + sizeof(shm_ring_header_t));
-        r->data = base + off + sizeof(shm_ring_header_t) + (size_t)slots * sizeof(shm_reader_slot_t);
+        r->hdr = (xshm_ring_header_t *)(void *)(base + off);
+        r->slots = (xshm_reader_slot_t *)(void *)(base + off + sizeof(xshm_ring_header_t));
+        r->data = base + off + sizeof(xshm_ring_header_t) + (size_t)slots * sizeof(xshm_reader_slot_t);
         r->capacity = capacity;
         r->mask = capacity - 1;
         r->max_readers = slots;
@@ -160,8 +160,8 @@ static void bind_rings(shm_segment_t *seg, uint8_t *base, uint32_t ring_count,
     }
 }
 
-shm_error_t xshm_segment_format(shm_segment_t *seg, void *mem, size_t size,
-                               const shm_seg_params_t *p)
+shm_error_t xshm_segment_format(xshm_segment_t *seg, void *mem, size_t size,
+                               const xshm_seg_params_t *p)
 {
     if (!seg || !mem || ((uintptr_t)mem & (SHM_CACHE_LINE - 1)) != 0)
         return SHM_ERROR_INVALID_PARAM;
@@ -172,11 +172,11 @@ shm_error_t xshm_segment_format(shm_segment_t *seg, void *mem, size_t size,
     plat_proc_id_t self;
     xshm_plat_proc_self(&self);
     uint8_t *base = (uint8_t *)mem;
-    shm_seg_header_t *h = (shm_seg_header_t *)mem;
+    xshm_seg_header_t *h = (xshm_seg_header_t *)mem;
     xa_store32_rel(&h->magic, 0); /* unpublished while we write */
     memset(base + sizeof(h->magic), 0, need - sizeof(h->magic));
     h->layout_version = SHM_LAYOUT_VERSION;
-    h->header_size = (uint32_t)sizeof(shm_seg_header_t);
+    h->header_size = (uint32_t)sizeof(xshm_seg_header_t);
     h->ring_count = p->ring_count;
     h->total_size = need;
     h->ring_capacity = p->capacity;
@@ -193,7 +193,7 @@ shm_error_t xshm_segment_format(shm_segment_t *seg, void *mem, size_t size,
     memset(seg, 0, sizeof(*seg));
     bind_rings(seg, base, p->ring_count, p->capacity, p->max_readers);
     for (uint32_t i = 0; i < p->ring_count; i++) {
-        shm_ring_header_t *rh = seg->rings[i].hdr;
+        xshm_ring_header_t *rh = seg->rings[i].hdr;
         rh->capacity = p->capacity;
         rh->max_readers = seg->rings[i].max_readers;
         rh->ring_index = i;
@@ -206,13 +206,13 @@ shm_error_t xshm_segment_format(shm_segment_t *seg, void *mem, size_t size,
     return SHM_SUCCESS;
 }
 
-shm_error_t xshm_segment_attach(shm_segment_t *seg, void *mem, size_t size)
+shm_error_t xshm_segment_attach(xshm_segment_t *seg, void *mem, size_t size)
 {
     if (!seg || !mem || ((uintptr_t)mem & 7u) != 0)
         return SHM_ERROR_INVALID_PARAM;
-    if (size < sizeof(shm_seg_header_t))
+    if (size < sizeof(xshm_seg_header_t))
         return SHM_ERROR_INVALID_SEGMENT;
-    shm_seg_header_t *h = (shm_seg_header_t *)mem;
+    xshm_seg_header_t *h = (xshm_seg_header_t *)mem;
     uint32_t magic = xa_load32_acq(&h->magic);
     if (magic == 0)
         return SHM_ERROR_NOT_FOUND; /* creator has not published it yet */
@@ -226,10 +226,10 @@ shm_error_t xshm_segment_attach(shm_segment_t *seg, void *mem, size_t size)
     uint32_t cap = xa_load32_relaxed(&h->ring_capacity);
     uint32_t readers = xa_load32_relaxed(&h->max_readers);
     uint32_t maxmsg = xa_load32_relaxed(&h->max_message);
-    if (version != SHM_LAYOUT_VERSION || hsize != sizeof(shm_seg_header_t) ||
+    if (version != SHM_LAYOUT_VERSION || hsize != sizeof(xshm_seg_header_t) ||
         maxmsg != SHM_MAX_MESSAGE_SIZE)
         return SHM_ERROR_INVALID_SEGMENT;
-    shm_seg_params_t p = {rings, cap, readers, false, 0};
+    xshm_seg_params_t p = {rings, cap, readers, false, 0};
     if (xshm_seg_params_check(&p) != SHM_SUCCESS)
         return SHM_ERROR_INVALID_SEGMENT;
     size_t need = layout_size(rings, cap, readers);
@@ -253,8 +253,8 @@ shm_error_t xshm_segment_attach(shm_segment_t *seg, void *mem, size_t size)
     return SHM_SUCCESS;
 }
 
-shm_error_t xshm_segment_create(shm_segment_t *seg, const char *os_name,
-                               const shm_seg_params_t *p)
+shm_error_t xshm_segment_create(xshm_segment_t *seg, const char *os_name,
+                               const xshm_seg_params_t *p)
 {
     if (!seg || !os_name)
         return SHM_ERROR_INVALID_PARAM;
@@ -276,7 +276,7 @@ shm_error_t xshm_segment_create(shm_segment_t *seg, const char *os_name,
     return SHM_SUCCESS;
 }
 
-shm_error_t xshm_segment_open(shm_segment_t *seg, const char *os_name)
+shm_error_t xshm_segment_open(xshm_segment_t *seg, const char *os_name)
 {
     if (!seg || !os_name)
         return SHM_ERROR_INVALID_PARAM;
@@ -294,12 +294,12 @@ shm_error_t xshm_segment_open(shm_segment_t *seg, const char *os_name)
     return SHM_SUCCESS;
 }
 
-void xshm_segment_publish(shm_segment_t *seg)
+void xshm_segment_publish(xshm_segment_t *seg)
 {
     xa_store32_rel(&seg->hdr->state, SHM_SEG_READY);
 }
 
-void xshm_segment_close(shm_segment_t *seg)
+void xshm_segment_close(xshm_segment_t *seg)
 {
     if (!seg)
         return;
@@ -321,7 +321,7 @@ static uint32_t limit_step(const shm_ring_t *r) { return r->capacity / 8u; }
  * if the header is not well-formed. Every field is bounded; the position
  * field is not checked here (only once the copy is known intact).
  */
-static uint32_t record_span(const shm_ring_t *r, const shm_record_header_t *hdr, uint32_t off)
+static uint32_t record_span(const shm_ring_t *r, const xshm_record_header_t *hdr, uint32_t off)
 {
     uint32_t rest = r->capacity - off;
     if (hdr->type == SHM_REC_PADDING)
@@ -335,7 +335,7 @@ static uint32_t record_span(const shm_ring_t *r, const shm_record_header_t *hdr,
 /* Copy the header of the record at pos and return its size (0: malformed).
  * Fewer than a header's bytes before the end of the data area are an
  * implicit padding record, read from no byte. */
-static uint32_t record_at(const shm_ring_t *r, uint64_t pos, shm_record_header_t *hdr)
+static uint32_t record_at(const shm_ring_t *r, uint64_t pos, xshm_record_header_t *hdr)
 {
     uint32_t off = (uint32_t)(pos & r->mask);
     uint32_t rest = r->capacity - off;
@@ -379,7 +379,7 @@ static uint64_t advance_head(const shm_ring_t *r, uint64_t head, uint64_t tail, 
     while (head < target) {
         if (head >= tail)
             return start; /* only the padding we are about to write is left */
-        shm_record_header_t hdr;
+        xshm_record_header_t hdr;
         uint32_t span = record_at(r, head, &hdr);
         if (span == 0 || head + span > tail)
             return start; /* damaged: count everything before us overwritten */
@@ -392,7 +392,7 @@ shm_error_t xshm_ring_writer_init(shm_ring_t *r)
 {
     if (!r || !r->hdr)
         return SHM_ERROR_INVALID_PARAM;
-    shm_ring_header_t *h = r->hdr;
+    xshm_ring_header_t *h = r->hdr;
     /* Continue where the previous writer (if any) stopped; bound what it
      * left. */
     uint64_t tail = xa_load64_acq(&h->tail);
@@ -412,7 +412,7 @@ shm_error_t xshm_ring_writer_init(shm_ring_t *r)
      * (it died between its next_seq and tail stores; bytes_written is then
      * taken as it is, a statistic). */
     for (int k = 0; k < 2; k++) {
-        shm_record_header_t hdr;
+        xshm_record_header_t hdr;
         uint32_t span = record_at(r, tail, &hdr);
         uint32_t off = (uint32_t)(tail & r->mask);
         bool counted = hdr.type == SHM_REC_MESSAGE && hdr.seq + 1 == seq;
@@ -509,7 +509,7 @@ shm_error_t xshm_ring_write(shm_ring_t *r, const void *data, uint32_t size)
         return SHM_ERROR_INVALID_PARAM;
     if (!r->writer_ready)
         return SHM_ERROR_INVALID_PARAM;
-    shm_ring_header_t *h = r->hdr;
+    xshm_ring_header_t *h = r->hdr;
     uint32_t span = record_size(size);
 
     uint64_t tail = r->w_tail;
@@ -536,12 +536,12 @@ shm_error_t xshm_ring_write(shm_ring_t *r, const void *data, uint32_t size)
      * overwrite its header. Without one, a reader at the padding finds head
      * (= start) past it and resumes there. */
     if (pad >= SHM_RECORD_HEADER_SIZE && span <= off) {
-        shm_record_header_t ph = {0, 0, pad, SHM_REC_PADDING};
+        xshm_record_header_t ph = {0, 0, pad, SHM_REC_PADDING};
         xa_copy_to_shared(r->data + off + 8, (const uint8_t *)&ph + 8, sizeof(ph) - 8);
         xa_store64_rel(mark_at(r, tail), mark_of(tail));
     }
     uint32_t roff = (uint32_t)(start & r->mask);
-    shm_record_header_t rh = {0, r->w_seq, size, SHM_REC_MESSAGE};
+    xshm_record_header_t rh = {0, r->w_seq, size, SHM_REC_MESSAGE};
     xa_copy_to_shared(r->data + roff + 8, (const uint8_t *)&rh + 8, sizeof(rh) - 8);
     xa_copy_to_shared(r->data + roff + SHM_RECORD_HEADER_SIZE, data, size);
     if (clear)
@@ -584,7 +584,7 @@ bool xshm_ring_wake_needed(shm_ring_t *r)
 void xshm_ring_wake_sleepers(shm_ring_t *r, void (*wake)(void *ctx, uint32_t slot), void *ctx)
 {
     for (uint32_t i = 0; i < r->max_readers; i++) {
-        shm_reader_slot_t *s = &r->slots[i];
+        xshm_reader_slot_t *s = &r->slots[i];
         if (xa_load32_relaxed(&s->waiting) && xa_xchg32(&s->waiting, 0) == 1) {
             xa_fetch_add32(&r->hdr->waiters, (uint32_t)-1);
             wake(ctx, i);
@@ -597,7 +597,7 @@ void xshm_ring_wake_sleepers(shm_ring_t *r, void (*wake)(void *ctx, uint32_t slo
 /* A consistent (tail, next_seq[, bytes_written]) set: see shm_ringbuffer.h. */
 void xshm_ring_counters(const shm_ring_t *r, uint64_t *tail, uint64_t *seq, uint64_t *bytes)
 {
-    shm_ring_header_t *h = r->hdr;
+    xshm_ring_header_t *h = r->hdr;
     for (unsigned spins = 0;; spins++) {
         uint64_t v1 = xa_load64_acq(&h->pub_ver);
         uint64_t t = xa_load64_acq(&h->tail);
@@ -618,9 +618,9 @@ void xshm_ring_counters(const shm_ring_t *r, uint64_t *tail, uint64_t *seq, uint
     }
 }
 
-static void publish_fields(shm_ring_reader_t *rd)
+static void publish_fields(xshm_ring_reader_t *rd)
 {
-    shm_reader_slot_t *s = rd->slot;
+    xshm_reader_slot_t *s = rd->slot;
     xa_store64_relaxed(&s->cursor, rd->cursor);
     xa_store64_relaxed(&s->expected_seq, rd->expected_seq);
     xa_store64_relaxed(&s->received, rd->received);
@@ -632,13 +632,13 @@ static void publish_fields(shm_ring_reader_t *rd)
  * claim is taken from a process only once it is gone (xshm_ring_slot_reclaim),
  * so the check guards against a reader wrongly taken for gone, not a race
  * of two live owners. */
-static void reader_publish(shm_ring_reader_t *rd)
+static void reader_publish(xshm_ring_reader_t *rd)
 {
     if (xa_load64_relaxed(&rd->slot->claim) == rd->claim)
         publish_fields(rd);
 }
 
-void xshm_ring_reader_counts(const shm_ring_reader_t *rd, shm_reader_counts_t *out)
+void xshm_ring_reader_counts(const xshm_ring_reader_t *rd, xshm_reader_counts_t *out)
 {
     memset(out, 0, sizeof(*out));
     if (!rd || !rd->slot)
@@ -648,14 +648,14 @@ void xshm_ring_reader_counts(const shm_ring_reader_t *rd, shm_reader_counts_t *o
     out->lost = xa_load64_relaxed(&rd->slot->lost);
 }
 
-shm_error_t xshm_ring_reader_attach(shm_ring_t *r, shm_ring_reader_t *rd)
+shm_error_t xshm_ring_reader_attach(shm_ring_t *r, xshm_ring_reader_t *rd)
 {
     if (!r || !r->hdr || !rd)
         return SHM_ERROR_INVALID_PARAM;
     plat_proc_id_t self;
     xshm_plat_proc_self(&self);
     for (uint32_t i = 0; i < r->max_readers; i++) {
-        shm_reader_slot_t *s = &r->slots[i];
+        xshm_reader_slot_t *s = &r->slots[i];
         uint64_t word = xa_load64_acq(&s->claim);
         if (SHM_CLAIM_STATE(word) != SHM_SLOT_FREE)
             continue;
@@ -693,7 +693,7 @@ shm_error_t xshm_ring_reader_attach(shm_ring_t *r, shm_ring_reader_t *rd)
 }
 
 /* Clear slot s's waiting mark (and its count in the ring header). */
-static void clear_waiting(shm_ring_t *r, shm_reader_slot_t *s)
+static void clear_waiting(shm_ring_t *r, xshm_reader_slot_t *s)
 {
     if (xa_xchg32(&s->waiting, 0) == 1)
         xa_fetch_add32(&r->hdr->waiters, (uint32_t)-1);
@@ -704,7 +704,7 @@ static uint64_t freed(uint64_t claim)
     return SHM_CLAIM(SHM_CLAIM_PID(claim), SHM_CLAIM_EPOCH(claim), SHM_SLOT_FREE);
 }
 
-void xshm_ring_reader_detach(shm_ring_reader_t *rd)
+void xshm_ring_reader_detach(xshm_ring_reader_t *rd)
 {
     if (!rd || !rd->slot)
         return;
@@ -716,7 +716,7 @@ void xshm_ring_reader_detach(shm_ring_reader_t *rd)
     rd->ring = NULL;
 }
 
-uint64_t xshm_ring_reader_claim(const shm_ring_reader_t *rd) { return rd->claim; }
+uint64_t xshm_ring_reader_claim(const xshm_ring_reader_t *rd) { return rd->claim; }
 
 uint64_t xshm_ring_slot_claim(const shm_ring_t *r, uint32_t i)
 {
@@ -729,7 +729,7 @@ bool xshm_ring_slot_reclaim(shm_ring_t *r, uint32_t i, uint64_t observed)
 {
     if (!r || i >= r->max_readers || SHM_CLAIM_STATE(observed) == SHM_SLOT_FREE)
         return false;
-    shm_reader_slot_t *s = &r->slots[i];
+    xshm_reader_slot_t *s = &r->slots[i];
     if (xa_load64_acq(&s->claim) != observed)
         return false;
     /* The owner is gone: nobody sets its waiting mark again. Clear it before
@@ -738,7 +738,7 @@ bool xshm_ring_slot_reclaim(shm_ring_t *r, uint32_t i, uint64_t observed)
     return xa_cas64(&s->claim, observed, freed(observed));
 }
 
-bool xshm_ring_reader_pending(const shm_ring_reader_t *rd)
+bool xshm_ring_reader_pending(const xshm_ring_reader_t *rd)
 {
     /* Called without the reader's lock (a hint for waiting): the cursor is
      * only ever stored atomically. */
@@ -764,7 +764,7 @@ static bool overwritten(const shm_ring_t *r, uint64_t pos)
 
 /* Lost our place (lapped, or shared state out of bounds): resume at the
  * oldest intact record if head is believable, else at the tail. */
-static shm_error_t resync(shm_ring_reader_t *rd, bool corrupt)
+static shm_error_t resync(xshm_ring_reader_t *rd, bool corrupt)
 {
     const shm_ring_t *r = rd->ring;
     /* The writer stores head before publishing the tail of the same write
@@ -806,7 +806,7 @@ static shm_error_t resync(shm_ring_reader_t *rd, bool corrupt)
  * A record that is too big for the caller's buffer, malformed, or padding is
  * acted upon only after the same check.
  */
-shm_error_t xshm_ring_read(shm_ring_reader_t *rd, void *buf, uint32_t *size)
+shm_error_t xshm_ring_read(xshm_ring_reader_t *rd, void *buf, uint32_t *size)
 {
     if (!rd || !rd->ring || !size || (!buf && *size != 0))
         return SHM_ERROR_INVALID_PARAM;
@@ -851,7 +851,7 @@ shm_error_t xshm_ring_read(shm_ring_reader_t *rd, void *buf, uint32_t *size)
             }
         }
         bool lapped = tail - c > r->capacity;
-        shm_record_header_t hdr = {0, 0, 0, 0};
+        xshm_record_header_t hdr = {0, 0, 0, 0};
         uint32_t span = 0;
         if (!lapped) {
             /* 2. */
@@ -918,26 +918,26 @@ shm_error_t xshm_ring_read(shm_ring_reader_t *rd, void *buf, uint32_t *size)
     return result;
 }
 
-uint64_t xshm_ring_reader_lost(const shm_ring_reader_t *rd) { return rd ? rd->lost : 0; }
+uint64_t xshm_ring_reader_lost(const xshm_ring_reader_t *rd) { return rd ? rd->lost : 0; }
 
-bool xshm_ring_reader_sleep_begin(shm_ring_reader_t *rd)
+bool xshm_ring_reader_sleep_begin(xshm_ring_reader_t *rd)
 {
     if (xa_xchg32(&rd->slot->waiting, 1) == 0)
         xa_fetch_add32(&rd->ring->hdr->waiters, 1);
     /* Both RMWs above are full fences: the caller's next tail load is
      * ordered after them. A writer that skips its own fence needs ours to
      * reach its CPU too, unless a sleeper already found that impossible. */
-    const shm_ring_header_t *h = rd->ring->hdr;
+    const xshm_ring_header_t *h = rd->ring->hdr;
     return (xa_load32_acq(&h->writer_flags) & SHM_WRITER_REMOTE_FENCE) != 0 &&
            xa_load32_relaxed(&h->fence_failed) == 0;
 }
 
-void xshm_ring_reader_fence_failed(shm_ring_reader_t *rd)
+void xshm_ring_reader_fence_failed(xshm_ring_reader_t *rd)
 {
     xa_xchg32(&rd->ring->hdr->fence_failed, 1);
 }
 
-void xshm_ring_reader_sleep_end(shm_ring_reader_t *rd)
+void xshm_ring_reader_sleep_end(xshm_ring_reader_t *rd)
 {
     clear_waiting(rd->ring, rd->slot);
 }

@@ -101,10 +101,10 @@ enum { SHM_SLOT_FREE = 0, SHM_SLOT_CLAIMING = 1, SHM_SLOT_ACTIVE = 2 };
 #define SHM_CLAIM_EPOCH(c) ((uint32_t)(((c) >> 2) & 0x3FFFFFFFu))
 #define SHM_CLAIM_PID(c) ((uint32_t)((c) >> 32))
 
-typedef struct shm_seg_header {
+typedef struct xshm_seg_header {
     uint32_t magic;           /* 0: SHM_SEG_MAGIC, stored last at creation */
     uint32_t layout_version;  /* 4 */
-    uint32_t header_size;     /* 8: sizeof(shm_seg_header_t) */
+    uint32_t header_size;     /* 8: sizeof(xshm_seg_header_t) */
     uint32_t ring_count;      /* 12: 1..SHM_SEG_MAX_RINGS */
     uint64_t total_size;      /* 16: bytes of the layout */
     uint32_t ring_capacity;   /* 24: data bytes per ring, power of two */
@@ -120,13 +120,13 @@ typedef struct shm_seg_header {
     uint32_t server_wake;     /* 72: wake word of a reader of several rings */
     uint32_t member_changes;  /* 76: bumped by clients joining or leaving */
     uint32_t reserved[12];    /* 80..127 */
-} shm_seg_header_t;
+} xshm_seg_header_t;
 
 /* writer_flags */
 #define SHM_WRITER_REMOTE_FENCE 1u /* the writer skips its fence: sleepers call
                                       xshm_plat_remote_fence() before sleeping */
 
-typedef struct shm_ring_header {
+typedef struct xshm_ring_header {
     /* line 0: fixed at creation, the writer's identity, and words written
      * rarely but read often (limit: by every reader after every copy) */
     uint32_t capacity;        /* 0 */
@@ -154,9 +154,9 @@ typedef struct shm_ring_header {
     /* line 3: written by readers going to sleep, read by the writer */
     uint32_t waiters;         /* 192: slots whose `waiting` is set */
     uint32_t reserved3[15];   /* 196..255 */
-} shm_ring_header_t;
+} xshm_ring_header_t;
 
-typedef struct shm_reader_slot {
+typedef struct xshm_reader_slot {
     /* line 0: owned by the reader, updated per message */
     uint64_t cursor;          /* 0: next position to read */
     uint64_t expected_seq;    /* 8: sequence number expected next */
@@ -171,21 +171,21 @@ typedef struct shm_reader_slot {
     uint32_t waiting;         /* 84: 1 while the reader sleeps or is about to */
     uint32_t wake_word;       /* 88: futex word, bumped to wake the reader */
     uint32_t reserved1[9];    /* 92..127 */
-} shm_reader_slot_t;
+} xshm_reader_slot_t;
 
-typedef struct shm_record_header {
+typedef struct xshm_record_header {
     uint64_t pos;             /* the record's mark: its position | 1, stored
                                  last (release); 0 until then */
     uint64_t seq;             /* message sequence number; 0 for padding */
     uint32_t length;          /* payload bytes (message) or record bytes (padding) */
     uint32_t type;            /* SHM_REC_* */
-} shm_record_header_t;
+} xshm_record_header_t;
 
 /* ---- process-local handles ------------------------------------------------- */
 
 typedef struct shm_ring {
-    shm_ring_header_t *hdr;
-    shm_reader_slot_t *slots;
+    xshm_ring_header_t *hdr;
+    xshm_reader_slot_t *slots;
     uint8_t *data;
     uint32_t capacity;
     uint32_t mask;
@@ -198,28 +198,28 @@ typedef struct shm_ring {
 } shm_ring_t;
 
 /* Parameters of a new segment. */
-typedef struct shm_seg_params {
+typedef struct xshm_seg_params {
     uint32_t ring_count;      /* 1..SHM_SEG_MAX_RINGS */
     uint32_t capacity;        /* power of two, SHM_MIN_RING_SIZE..SHM_MAX_RING_SIZE */
     uint32_t max_readers;     /* 1..SHM_MAX_READERS */
     bool blocking;            /* recorded for clients */
     uint32_t timeout_ms;      /* recorded for clients */
-} shm_seg_params_t;
+} xshm_seg_params_t;
 
 #define SHM_SEG_MAX_RINGS (1u + SHM_MAX_READERS)
 
-typedef struct shm_segment {
+typedef struct xshm_segment {
     plat_shm_t shm;           /* the OS object (zero for a memory-only segment) */
-    shm_seg_header_t *hdr;
+    xshm_seg_header_t *hdr;
     size_t mapped_size;
     uint32_t ring_count;
     shm_ring_t rings[SHM_SEG_MAX_RINGS];
     uint64_t generation;      /* as validated at attach */
-} shm_segment_t;
+} xshm_segment_t;
 
 /* A reader of one ring, with its claimed slot. Not shared between processes;
  * the threads of one process serialise their calls on it. */
-typedef struct shm_ring_reader {
+typedef struct xshm_ring_reader {
     XA_ALIGN8 uint64_t cursor; /* atomic: xshm_ring_reader_pending() reads it
                                   without the caller's lock */
     uint64_t tail_seen;       /* the tail as last loaded: reload only at it */
@@ -232,25 +232,25 @@ typedef struct shm_ring_reader {
     bool peek;                /* the mark word at the cursor was cleared for
                                  us: a mark there means a complete record */
     shm_ring_t *ring;
-    shm_reader_slot_t *slot;
+    xshm_reader_slot_t *slot;
     uint32_t slot_index;
-} shm_ring_reader_t;
+} xshm_ring_reader_t;
 
 /* ---- segment ---------------------------------------------------------------- */
 
 /* Bytes a segment with these parameters needs; 0 if they are invalid. */
-size_t xshm_segment_size(const shm_seg_params_t *p);
+size_t xshm_segment_size(const xshm_seg_params_t *p);
 
 /* Check parameters: SHM_SUCCESS or SHM_ERROR_INVALID_PARAM. */
-shm_error_t xshm_seg_params_check(const shm_seg_params_t *p);
+shm_error_t xshm_seg_params_check(const xshm_seg_params_t *p);
 
 /*
  * Lay out a new segment in `mem` (size bytes, zeroed or not, 64-byte aligned)
  * and mark it ready; the creator identity is the calling process. Then attach
  * `seg` to it as xshm_segment_attach does. Errors: SHM_ERROR_INVALID_PARAM.
  */
-shm_error_t xshm_segment_format(shm_segment_t *seg, void *mem, size_t size,
-                               const shm_seg_params_t *p);
+shm_error_t xshm_segment_format(xshm_segment_t *seg, void *mem, size_t size,
+                               const xshm_seg_params_t *p);
 
 /*
  * Validate the segment at `mem` (`size` bytes mapped) and bind `seg` to it.
@@ -259,22 +259,22 @@ shm_error_t xshm_segment_format(shm_segment_t *seg, void *mem, size_t size,
  * reader count, or a layout larger than the mapping), SHM_ERROR_NOT_FOUND
  * (header not yet published by its creator), SHM_ERROR_INVALID_PARAM.
  */
-shm_error_t xshm_segment_attach(shm_segment_t *seg, void *mem, size_t size);
+shm_error_t xshm_segment_attach(xshm_segment_t *seg, void *mem, size_t size);
 
 /* Create a named segment (xshm_plat_shm_create + format). Errors: those two. */
-shm_error_t xshm_segment_create(shm_segment_t *seg, const char *os_name,
-                               const shm_seg_params_t *p);
+shm_error_t xshm_segment_create(xshm_segment_t *seg, const char *os_name,
+                               const xshm_seg_params_t *p);
 
 /* Open a named segment (xshm_plat_shm_open + attach). */
-shm_error_t xshm_segment_open(shm_segment_t *seg, const char *os_name);
+shm_error_t xshm_segment_open(xshm_segment_t *seg, const char *os_name);
 
 /* Mark the segment READY (release): its creator has set up everything a
  * peer may rely on (readers attached, wake-up objects created). format
  * leaves it INITIALIZING. */
-void xshm_segment_publish(shm_segment_t *seg);
+void xshm_segment_publish(xshm_segment_t *seg);
 
 /* Release process-local state and unmap (does not unlink the name). */
-void xshm_segment_close(shm_segment_t *seg);
+void xshm_segment_close(xshm_segment_t *seg);
 
 /* ---- writer ------------------------------------------------------------------ */
 
@@ -303,13 +303,13 @@ bool xshm_ring_wake_needed(shm_ring_t *ring);
  * reader starts at the current tail (it receives messages written from now
  * on). Errors: SHM_ERROR_BUSY when every slot is taken.
  */
-shm_error_t xshm_ring_reader_attach(shm_ring_t *ring, shm_ring_reader_t *r);
+shm_error_t xshm_ring_reader_attach(shm_ring_t *ring, xshm_ring_reader_t *r);
 
 /* Give the slot back (only if our claim still stands). */
-void xshm_ring_reader_detach(shm_ring_reader_t *r);
+void xshm_ring_reader_detach(xshm_ring_reader_t *r);
 
 /* The slot's claim word as this reader holds it (ACTIVE). */
-uint64_t xshm_ring_reader_claim(const shm_ring_reader_t *r);
+uint64_t xshm_ring_reader_claim(const xshm_ring_reader_t *r);
 
 /* The claim word of slot i (acquire: the owner's identity, written before
  * it became ACTIVE, may be read after it). */
@@ -341,10 +341,10 @@ bool xshm_ring_slot_reclaim(shm_ring_t *ring, uint32_t i, uint64_t observed);
  * loss is counted, the next call goes on from the oldest intact record.
  * Callers serialise their calls on one reader.
  */
-shm_error_t xshm_ring_read(shm_ring_reader_t *r, void *buf, uint32_t *size);
+shm_error_t xshm_ring_read(xshm_ring_reader_t *r, void *buf, uint32_t *size);
 
 /* True when the reader has unread records (a cheap check, no copy). */
-bool xshm_ring_reader_pending(const shm_ring_reader_t *r);
+bool xshm_ring_reader_pending(const xshm_ring_reader_t *r);
 
 /*
  * Sleeping (the event-count pattern, driven by shm_events_wait.c):
@@ -355,24 +355,24 @@ bool xshm_ring_reader_pending(const shm_ring_reader_t *r);
  * which bumps that reader's wake word and signals its wake-up object.
  */
 /* Returns true when the caller must xshm_plat_remote_fence() before sleeping. */
-bool xshm_ring_reader_sleep_begin(shm_ring_reader_t *r);
+bool xshm_ring_reader_sleep_begin(xshm_ring_reader_t *r);
 /* The caller's xshm_plat_remote_fence() failed: tell the writer to fence itself
  * from now on (full fence). A write in flight may still have skipped its
  * fence: the caller bounds its sleep (SHM_FENCE_FAILED_SLEEP_MS). */
-void xshm_ring_reader_fence_failed(shm_ring_reader_t *r);
+void xshm_ring_reader_fence_failed(xshm_ring_reader_t *r);
 #define SHM_FENCE_FAILED_SLEEP_MS 1u
-void xshm_ring_reader_sleep_end(shm_ring_reader_t *r);
+void xshm_ring_reader_sleep_end(xshm_ring_reader_t *r);
 void xshm_ring_wake_sleepers(shm_ring_t *ring, void (*wake)(void *ctx, uint32_t slot),
                             void *ctx);
 
 /* Messages lost by this reader so far (exact). */
-uint64_t xshm_ring_reader_lost(const shm_ring_reader_t *r);
+uint64_t xshm_ring_reader_lost(const xshm_ring_reader_t *r);
 
 /* The counters a reader publishes in its slot (any thread may read them). */
-typedef struct shm_reader_counts {
+typedef struct xshm_reader_counts {
     uint64_t received, bytes, lost;
-} shm_reader_counts_t;
-void xshm_ring_reader_counts(const shm_ring_reader_t *r, shm_reader_counts_t *out);
+} xshm_reader_counts_t;
+void xshm_ring_reader_counts(const xshm_ring_reader_t *r, xshm_reader_counts_t *out);
 
 /* ---- monitoring ------------------------------------------------------------------ */
 

@@ -27,11 +27,11 @@
 /* One ring in private memory, one reader, and the reader's wake target. */
 typedef struct fixture {
     void *mem;
-    shm_segment_t seg;
+    xshm_segment_t seg;
     shm_ring_t *ring;
-    shm_ring_reader_t rd;
-    shm_ring_reader_t *rd_ptr;
-    shm_wake_target_t target;
+    xshm_ring_reader_t rd;
+    xshm_ring_reader_t *rd_ptr;
+    xshm_wake_target_t target;
     uint32_t stop; /* atomic: threads of the test, end now */
     /* What a test started, for the teardown to end should the test fail
      * (a CMocka failure leaves the test function at once). */
@@ -45,7 +45,7 @@ static void end_leftovers(fixture_t *f);
 static int setup(void **state)
 {
     fixture_t *f = (fixture_t *)calloc(1, sizeof(*f));
-    shm_seg_params_t p = {1, 1u << 16, 2, true, 0};
+    xshm_seg_params_t p = {1, 1u << 16, 2, true, 0};
     size_t size = xshm_segment_size(&p);
     f->mem = tm_alloc64(size);
     if (!f->mem || xshm_segment_format(&f->seg, f->mem, size, &p) != SHM_SUCCESS)
@@ -294,7 +294,7 @@ static void test_wake_local(void **state)
 
 typedef struct lctx {
     fixture_t *f;
-    shm_listener_t l;
+    xshm_listener_t l;
     uint32_t polls;      /* atomic */
     uint32_t finished;   /* atomic */
     uint32_t change;     /* atomic: membership changed, poll now */
@@ -322,7 +322,7 @@ static bool l_pending(void *ep) { return xshm_ring_reader_pending(&((lctx_t *)ep
 static uint64_t l_mark(void *ep) { return xa_load64_acq(&((lctx_t *)ep)->f->ring->hdr->tail); }
 static void l_finish(void *ep) { xa_store32_rel(&((lctx_t *)ep)->finished, 1); }
 static bool l_changed(void *ep) { return xa_load32_acq(&((lctx_t *)ep)->change) != 0; }
-static const shm_listener_ops_t l_ops = {l_poll, l_pending, l_mark, l_finish, l_changed};
+static const xshm_listener_ops_t l_ops = {l_poll, l_pending, l_mark, l_finish, l_changed};
 
 /* Runs on the listener thread: it only records (a CMocka assert here would
  * end the program instead of failing the test); the test asserts on what it

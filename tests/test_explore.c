@@ -74,12 +74,12 @@ typedef struct ring_sc {
                                       and writes the rest */
     /* the state of a schedule */
     void *mem;
-    shm_segment_t seg;
+    xshm_segment_t seg;
     shm_ring_t *ring;
-    shm_ring_reader_t rd[MAX_READERS];
+    xshm_ring_reader_t rd[MAX_READERS];
     uint32_t written;
     bool writer_done;
-    shm_segment_t seg2;                    /* the second writer's view */
+    xshm_segment_t seg2;                    /* the second writer's view */
     bool first_done;
     uint8_t msg[BUF_SIZE];                 /* the writer's message */
     uint8_t msg2[BUF_SIZE];                /* the second writer's */
@@ -113,7 +113,7 @@ static void ring_setup(void *ctx)
     ring_sc_t *r = (ring_sc_t *)ctx;
     sim_reset();
     xe_alloc_reset();
-    shm_seg_params_t p = {1, r->capacity, (uint32_t)r->readers, false, 0};
+    xshm_seg_params_t p = {1, r->capacity, (uint32_t)r->readers, false, 0};
     size_t size = xshm_segment_size(&p);
     r->mem = xe_aligned_alloc(size);
     xe_shared(r->mem, size);
@@ -167,7 +167,7 @@ static void ring_second_writer(ring_sc_t *r)
 
 static void ring_reader(ring_sc_t *r, int id)
 {
-    shm_ring_reader_t *rd = &r->rd[id];
+    xshm_ring_reader_t *rd = &r->rd[id];
     uint8_t *buf = r->buf[id];
     uint32_t cap = r->first_buf ? r->first_buf : BUF_SIZE;
     for (;;) {
@@ -225,7 +225,7 @@ static const char *ring_final(void *ctx)
     ring_sc_t *r = (ring_sc_t *)ctx;
     static char why[160];
     for (int i = 0; i < r->readers; i++) {
-        const shm_ring_reader_t *rd = &r->rd[i];
+        const xshm_ring_reader_t *rd = &r->rd[i];
         if (rd->received + rd->lost != ring_sent(r)) {
             snprintf(why, sizeof(why), "reader %d: received %llu + lost %llu != sent %llu", i,
                      (unsigned long long)rd->received, (unsigned long long)rd->lost,
@@ -451,9 +451,9 @@ static void test_ring_two_readers(void **state)
  */
 typedef struct slot_sc {
     void *mem;
-    shm_segment_t seg;
+    xshm_segment_t seg;
     shm_ring_t *ring;
-    shm_ring_reader_t rd[2];
+    xshm_ring_reader_t rd[2];
     bool owns[2];
 } slot_sc_t;
 
@@ -462,7 +462,7 @@ static void slot_setup(void *ctx)
     slot_sc_t *s = (slot_sc_t *)ctx;
     sim_reset();
     xe_alloc_reset();
-    shm_seg_params_t p = {1, 4096, 1, false, 0};
+    xshm_seg_params_t p = {1, 4096, 1, false, 0};
     size_t size = xshm_segment_size(&p);
     s->mem = xe_aligned_alloc(size);
     xe_shared(s->mem, size);
@@ -871,11 +871,11 @@ static void test_channel_reclaimed_under_client(void **state)
  */
 typedef struct wake_sc {
     void *mem;
-    shm_segment_t seg;
+    xshm_segment_t seg;
     shm_ring_t *ring;
-    shm_ring_reader_t rd;
-    shm_ring_reader_t *rd_ptr;
-    shm_wake_target_t target;
+    xshm_ring_reader_t rd;
+    xshm_ring_reader_t *rd_ptr;
+    xshm_wake_target_t target;
     uint32_t got;
 } wake_sc_t;
 
@@ -884,7 +884,7 @@ static void wake_setup(void *ctx)
     wake_sc_t *w = (wake_sc_t *)ctx;
     sim_reset();
     xe_alloc_reset();
-    shm_seg_params_t p = {1, 4096, 1, true, 0};
+    xshm_seg_params_t p = {1, 4096, 1, true, 0};
     size_t size = xshm_segment_size(&p);
     w->mem = xe_aligned_alloc(size);
     xe_shared(w->mem, size);

@@ -487,18 +487,18 @@ static shm_error_t attach_mem(void *mem, size_t size, bool channel, char *why, s
 static void test_corrupt_segments(void **state)
 {
     (void)state;
-    shm_seg_params_t p = {3, 4096, 2, false, 0};
+    xshm_seg_params_t p = {3, 4096, 2, false, 0};
     size_t size = xshm_segment_size(&p);
     assert_true(size > 0);
     void *raw;
     uint8_t *mem = aligned(size, &raw);
-    shm_segment_t seg;
+    xshm_segment_t seg;
     assert_int_equal(xshm_segment_format(&seg, mem, size, &p), SHM_SUCCESS);
     char why[256];
     assert_int_equal(attach_mem(mem, size, true, why, sizeof(why)), SHM_SUCCESS);
     assert_string_equal(why, "");
 
-    shm_seg_header_t *h = (shm_seg_header_t *)(void *)mem;
+    xshm_seg_header_t *h = (xshm_seg_header_t *)(void *)mem;
     h->layout_version = 99;
     assert_int_equal(attach_mem(mem, size, true, why, sizeof(why)), SHM_ERROR_INVALID_SEGMENT);
     assert_non_null(strstr(why, "layout version is 99"));
@@ -518,7 +518,7 @@ static void test_corrupt_segments(void **state)
     free(raw);
 
     /* valid, but one ring for two client slots: not a channel */
-    shm_seg_params_t q = {1, 4096, 2, false, 0};
+    xshm_seg_params_t q = {1, 4096, 2, false, 0};
     size = xshm_segment_size(&q);
     mem = aligned(size, &raw);
     assert_int_equal(xshm_segment_format(&seg, mem, size, &q), SHM_SUCCESS);
@@ -541,15 +541,15 @@ static void test_corrupt_segments(void **state)
 static void test_hostile_words_bounded(void **state)
 {
     (void)state;
-    shm_seg_params_t p = {2, 4096, 1, false, 0};
+    xshm_seg_params_t p = {2, 4096, 1, false, 0};
     size_t size = xshm_segment_size(&p);
     void *raw;
     uint8_t *mem = aligned(size, &raw);
-    shm_segment_t seg;
+    xshm_segment_t seg;
     assert_int_equal(xshm_segment_format(&seg, mem, size, &p), SHM_SUCCESS);
     shm_ring_t *r = &seg.rings[0];
     assert_int_equal(xshm_ring_writer_init(r), SHM_SUCCESS);
-    shm_ring_reader_t rd;
+    xshm_ring_reader_t rd;
     assert_int_equal(xshm_ring_reader_attach(r, &rd), SHM_SUCCESS);
     assert_int_equal(xshm_ring_write(r, "abcdef", 6), SHM_SUCCESS);
     assert_int_equal(xshm_ring_write(r, "ghij", 4), SHM_SUCCESS);

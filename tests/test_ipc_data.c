@@ -893,7 +893,7 @@ static void test_receive_fairness(void **state)
  * first message) with a value no writer stores there. */
 static void corrupt_first_record(const shm_ring_t *ring)
 {
-    shm_record_header_t *h = (shm_record_header_t *)(void *)ring->data;
+    xshm_record_header_t *h = (xshm_record_header_t *)(void *)ring->data;
     xa_store64_relaxed(&h->pos, 0x5151515151515150ull);
 }
 

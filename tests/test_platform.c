@@ -1182,7 +1182,7 @@ static void test_channel_os_name(void **state)
 #define BLOCK_ROUNDS 200000u
 
 typedef struct block_ctx {
-    shm_block_t lock;
+    xshm_block_t lock;
     uint32_t go;      /* atomic: both threads start together */
     uint64_t count;   /* guarded by lock; plain accesses */
     uint32_t inside;  /* atomic: threads inside the lock now */

@@ -277,7 +277,7 @@ static void test_crashed_client(void **state)
     tb_init(&b, s, NULL);
     plat_thread_t *t;
     assert_int_equal(tb_start(&t, &b), SHM_SUCCESS);
-    shm_segment_t *peek = pk_open(name);
+    xshm_segment_t *peek = pk_open(name);
     assert_non_null(peek);
     bool asleep = TP_WAIT_UNTIL(pk_slot_waiting(&peek->rings[1], 0), WAIT_MS);
     pk_close(peek);
@@ -406,7 +406,7 @@ static void test_crashed_server(void **state)
     tb_init(&b, NULL, cl);
     plat_thread_t *t;
     assert_int_equal(tb_start(&t, &b), SHM_SUCCESS);
-    shm_segment_t *peek = pk_open(name);
+    xshm_segment_t *peek = pk_open(name);
     assert_non_null(peek);
     bool asleep = TP_WAIT_UNTIL(pk_any_slot_waiting(&peek->rings[0]), WAIT_MS);
     pk_close(peek);
@@ -533,7 +533,7 @@ static void test_reused_pid_client(void **state)
     assert_true(TP_WAIT_UNTIL(ev_count(&log, SHM_EVENT_CONNECT) == 1, WAIT_MS));
 
     /* The client's slot records this (live) process. */
-    shm_reader_slot_t *slot = &shm_server_tx_ring(s)->slots[0];
+    xshm_reader_slot_t *slot = &shm_server_tx_ring(s)->slots[0];
     plat_proc_id_t id = {SHM_CLAIM_PID(xa_load64_acq(&slot->claim)),
                          xa_load64_relaxed(&slot->start_time)};
     assert_int_equal(id.pid, tc_self_pid());
@@ -584,7 +584,7 @@ static void test_reused_pid_server_seen_by_client(void **state)
     char name[80];
     tp_unique_name(name, sizeof(name), "rel-pidc");
     shm_server_t *s = tc_server(name);
-    shm_segment_t *peek = pk_open(name);
+    xshm_segment_t *peek = pk_open(name);
     assert_non_null(peek);
     assert_int_equal(xa_load32_relaxed(&peek->hdr->creator_pid), tc_self_pid());
     uint64_t start = xa_load64_relaxed(&peek->hdr->creator_start);
@@ -629,7 +629,7 @@ static void test_reused_pid_server_reclaimed(void **state)
     assert_true(up);
 
     shm_ring_config_t c = tc_config(4096, 1, false, 0);
-    shm_segment_t *peek = pk_open(name);
+    xshm_segment_t *peek = pk_open(name);
     if (!peek)
         tp_kill(&srv);
     assert_non_null(peek);
@@ -881,9 +881,9 @@ static void test_corrupted_header(void **state)
     tp_unique_name(name, sizeof(name), "rel-bad");
     shm_ring_config_t c = tc_config(4096, 2, false, 0);
     shm_server_t *s = tc_server_config(name, &c);
-    shm_segment_t *peek = pk_open(name);
+    xshm_segment_t *peek = pk_open(name);
     assert_non_null(peek);
-    shm_seg_header_t saved;
+    xshm_seg_header_t saved;
     uint32_t refused = 0;
     double slowest = 0;
 
@@ -953,7 +953,7 @@ static void test_corrupt_ring_raises_error(void **state)
     assert_true(TP_WAIT_UNTIL(ev_count(&clog, SHM_EVENT_CONNECT) == 1 &&
                                   ev_count(&slog, SHM_EVENT_CONNECT) == 1,
                               WAIT_MS));
-    shm_segment_t *peek = pk_open(name);
+    xshm_segment_t *peek = pk_open(name);
     assert_non_null(peek);
     char buf[64];
     uint32_t sz;
@@ -963,7 +963,7 @@ static void test_corrupt_ring_raises_error(void **state)
     assert_int_equal(shm_server_send(s, "one", 4), SHM_SUCCESS);
     uint64_t at = xa_load64_acq(&tx->hdr->tail);
     assert_int_equal(shm_server_send(s, "two", 4), SHM_SUCCESS);
-    shm_record_header_t *rh = (shm_record_header_t *)(void *)(tx->data + (at & tx->mask));
+    xshm_record_header_t *rh = (xshm_record_header_t *)(void *)(tx->data + (at & tx->mask));
     assert_int_equal(rh->length, 4);
     rh->length = 0xFFFFFF00u;
     sz = sizeof(buf);
@@ -985,7 +985,7 @@ static void test_corrupt_ring_raises_error(void **state)
     shm_ring_t *rx = &peek->rings[1];
     at = xa_load64_acq(&rx->hdr->tail);
     assert_int_equal(shm_client_send(cl, "a", 2), SHM_SUCCESS);
-    rh = (shm_record_header_t *)(void *)(rx->data + (at & rx->mask));
+    rh = (xshm_record_header_t *)(void *)(rx->data + (at & rx->mask));
     assert_int_equal(rh->type, SHM_REC_MESSAGE);
     rh->type = 0x12345678u;
     sz = sizeof(buf);
@@ -1051,7 +1051,7 @@ static bool leave_object(const char *os, leftover_t k)
     plat_shm_t shm;
     memset(&shm, 0, sizeof(shm));
     assert_int_equal(xshm_plat_shm_create(&shm, os, 64 * 1024), SHM_SUCCESS);
-    shm_seg_header_t *h = (shm_seg_header_t *)shm.base;
+    xshm_seg_header_t *h = (xshm_seg_header_t *)shm.base;
     plat_proc_id_t self;
     xshm_plat_proc_self(&self);
     if (k == LEFT_IDENTITY_SELF || k == LEFT_IDENTITY_OTHER) {
@@ -1114,9 +1114,9 @@ static void test_join_waits_for_publication(void **state)
     char name[80], os[PLAT_NAME_MAX];
     tp_unique_name(name, sizeof(name), "rel-pub");
     pk_os_name(os, sizeof(os), name);
-    shm_segment_t *seg = (shm_segment_t *)calloc(1, sizeof(*seg));
+    xshm_segment_t *seg = (xshm_segment_t *)calloc(1, sizeof(*seg));
     assert_non_null(seg);
-    shm_seg_params_t p = {1 + 2, 4096, 2, false, 0};
+    xshm_seg_params_t p = {1 + 2, 4096, 2, false, 0};
     assert_int_equal(xshm_segment_create(seg, os, &p), SHM_SUCCESS);
     assert_int_equal(seg->hdr->state, SHM_SEG_INITIALIZING);
     assert_null(shm_client_connect(name));
@@ -1134,7 +1134,7 @@ static void test_join_waits_for_publication(void **state)
 
     /* And a real server is joinable as soon as create returns. */
     shm_server_t *s = tc_server(name);
-    shm_segment_t *peek = pk_open(name);
+    xshm_segment_t *peek = pk_open(name);
     assert_non_null(peek);
     assert_int_equal(peek->hdr->state, SHM_SEG_READY);
     pk_close(peek);
@@ -1156,9 +1156,9 @@ static void test_not_a_channel(void **state)
     /* A valid segment of this library, but with a ring too many. */
     tp_unique_name(name, sizeof(name), "rel-seg");
     pk_os_name(os, sizeof(os), name);
-    shm_segment_t *seg = (shm_segment_t *)calloc(1, sizeof(*seg));
+    xshm_segment_t *seg = (xshm_segment_t *)calloc(1, sizeof(*seg));
     assert_non_null(seg);
-    shm_seg_params_t p = {3, 4096, 1, false, 0};
+    xshm_seg_params_t p = {3, 4096, 1, false, 0};
     assert_int_equal(xshm_segment_create(seg, os, &p), SHM_SUCCESS);
     assert_null(shm_client_connect(name));
     assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_SEGMENT);
@@ -1199,7 +1199,7 @@ static void test_not_a_channel(void **state)
     for (int gone = 0; gone <= 1; gone++) {
         tp_unique_name(name, sizeof(name), gone ? "rel-v1-gone" : "rel-v1");
         pk_os_name(os, sizeof(os), name);
-        shm_seg_params_t p1 = {2, 4096, 1, false, 0};
+        xshm_seg_params_t p1 = {2, 4096, 1, false, 0};
         assert_int_equal(xshm_segment_create(seg, os, &p1), SHM_SUCCESS);
         xa_store32_relaxed(&seg->hdr->layout_version, 1);
         if (gone)

@@ -34,14 +34,14 @@
 typedef struct mem_seg {
     void *mem;
     size_t size;
-    shm_segment_t seg;
+    xshm_segment_t seg;
 } mem_seg_t;
 
 
 
-static shm_seg_params_t params(uint32_t capacity, uint32_t readers)
+static xshm_seg_params_t params(uint32_t capacity, uint32_t readers)
 {
-    shm_seg_params_t p;
+    xshm_seg_params_t p;
     memset(&p, 0, sizeof(p));
     p.ring_count = 1;
     p.capacity = capacity;
@@ -53,7 +53,7 @@ static shm_seg_params_t params(uint32_t capacity, uint32_t readers)
 
 static mem_seg_t *mem_seg_new(uint32_t capacity, uint32_t readers)
 {
-    shm_seg_params_t p = params(capacity, readers);
+    xshm_seg_params_t p = params(capacity, readers);
     mem_seg_t *m = (mem_seg_t *)calloc(1, sizeof(*m));
     assert_non_null(m);
     m->size = xshm_segment_size(&p);
@@ -97,7 +97,7 @@ static uint8_t *buffer(size_t n)
 
 /* Read everything pending; check each message against the writer's sequence
  * numbers; return the count delivered. */
-static uint64_t drain_checked(shm_ring_reader_t *rd, uint8_t *buf, uint32_t cap, uint32_t max)
+static uint64_t drain_checked(xshm_ring_reader_t *rd, uint8_t *buf, uint32_t cap, uint32_t max)
 {
     uint64_t n = 0;
     for (;;) {
@@ -118,7 +118,7 @@ static uint64_t drain_checked(shm_ring_reader_t *rd, uint8_t *buf, uint32_t cap,
 static void test_params(void **state)
 {
     (void)state;
-    shm_seg_params_t p = params(4096, 4);
+    xshm_seg_params_t p = params(4096, 4);
     assert_int_equal(xshm_seg_params_check(&p), SHM_SUCCESS);
     assert_int_equal(xshm_seg_params_check(NULL), SHM_ERROR_INVALID_PARAM);
     uint32_t bad_caps[] = {0, 1, 2048, 4095, 4097, 6144, 3u << 20, SHM_MAX_RING_SIZE * 2u, 0x80000001u};
@@ -160,7 +160,7 @@ static void test_invalid_calls(void **state)
     assert_int_equal(xshm_ring_write(r, buf, 4096 - SHM_RECORD_HEADER_SIZE), SHM_SUCCESS);
     assert_int_equal(xshm_ring_messages_written(r), 1);
 
-    shm_ring_reader_t rd;
+    xshm_ring_reader_t rd;
     assert_int_equal(xshm_ring_reader_attach(NULL, &rd), SHM_ERROR_INVALID_PARAM);
     assert_int_equal(xshm_ring_reader_attach(r, &rd), SHM_SUCCESS);
     uint32_t size = 10;
@@ -171,8 +171,8 @@ static void test_invalid_calls(void **state)
     xshm_ring_reader_detach(&rd);
 
     /* Formatting needs room and alignment. */
-    shm_seg_params_t p = params(4096, 2);
-    shm_segment_t seg;
+    xshm_seg_params_t p = params(4096, 2);
+    xshm_segment_t seg;
     assert_int_equal(xshm_segment_format(&seg, m->mem, m->size - 1, &p), SHM_ERROR_INVALID_PARAM);
     assert_int_equal(xshm_segment_format(&seg, (uint8_t *)m->mem + 8, m->size - 64, &p),
                      SHM_ERROR_INVALID_PARAM);
@@ -198,7 +198,7 @@ static void test_roundtrip_and_too_small(void **state)
     (void)state;
     mem_seg_t *m = mem_seg_new(4096, 1);
     shm_ring_t *r = &m->seg.rings[0];
-    shm_ring_reader_t rd;
+    xshm_ring_reader_t rd;
     assert_int_equal(xshm_ring_reader_attach(r, &rd), SHM_SUCCESS);
     assert_int_equal(xshm_ring_active_readers(r), 1);
     assert_int_equal(shm_ring_available(r), 4096);
@@ -242,7 +242,7 @@ static void test_attach_starts_at_tail(void **state)
         tm_make(msg, s, 64);
         assert_int_equal(xshm_ring_write(r, msg, 64), SHM_SUCCESS);
     }
-    shm_ring_reader_t rd;
+    xshm_ring_reader_t rd;
     assert_int_equal(xshm_ring_reader_attach(r, &rd), SHM_SUCCESS);
     assert_int_equal(rd.expected_seq, 5);
     uint32_t size = sizeof(msg);
@@ -263,7 +263,7 @@ static void test_several_readers(void **state)
     (void)state;
     mem_seg_t *m = mem_seg_new(8192, 3);
     shm_ring_t *r = &m->seg.rings[0];
-    shm_ring_reader_t rd[4];
+    xshm_ring_reader_t rd[4];
     for (int i = 0; i < 3; i++)
         assert_int_equal(xshm_ring_reader_attach(r, &rd[i]), SHM_SUCCESS);
     assert_int_equal(xshm_ring_reader_attach(r, &rd[3]), SHM_ERROR_BUSY);
@@ -320,7 +320,7 @@ static void test_wrap_every_offset(void **state)
         for (uint32_t len = 1; len <= 120; len += 1) {
             mem_seg_t *m = mem_seg_new(cap, 1);
             shm_ring_t *r = &m->seg.rings[0];
-            shm_ring_reader_t rd;
+            xshm_ring_reader_t rd;
             assert_int_equal(xshm_ring_reader_attach(r, &rd), SHM_SUCCESS);
             /* Fill up to `lead` bytes with records the reader consumes. */
             uint64_t seq = 0;
@@ -368,7 +368,7 @@ static void test_largest_messages_wrap(void **state)
     const uint32_t cap = 4096;
     mem_seg_t *m = mem_seg_new(cap, 1);
     shm_ring_t *r = &m->seg.rings[0];
-    shm_ring_reader_t rd;
+    xshm_ring_reader_t rd;
     assert_int_equal(xshm_ring_reader_attach(r, &rd), SHM_SUCCESS);
     uint8_t msg[4096], out[4096];
     for (uint64_t s = 0; s < 200; s++) {
@@ -393,7 +393,7 @@ static void test_random_sizes_stream(void **state)
     const uint32_t cap = 1u << 17;
     mem_seg_t *m = mem_seg_new(cap, 1);
     shm_ring_t *r = &m->seg.rings[0];
-    shm_ring_reader_t rd;
+    xshm_ring_reader_t rd;
     assert_int_equal(xshm_ring_reader_attach(r, &rd), SHM_SUCCESS);
     uint8_t *msg = buffer(SHM_MAX_MESSAGE_SIZE);
     uint8_t *out = buffer(SHM_MAX_MESSAGE_SIZE);
@@ -439,7 +439,7 @@ static void test_overwrite_loss_exact(void **state)
     for (size_t t = 0; t < sizeof(maxes) / sizeof(maxes[0]); t++) {
         mem_seg_t *m = mem_seg_new(cap, 2);
         shm_ring_t *r = &m->seg.rings[0];
-        shm_ring_reader_t slow, fast;
+        xshm_ring_reader_t slow, fast;
         assert_int_equal(xshm_ring_reader_attach(r, &slow), SHM_SUCCESS);
         assert_int_equal(xshm_ring_reader_attach(r, &fast), SHM_SUCCESS);
         uint64_t sent = 0, got_slow = 0, got_fast = 0;
@@ -517,7 +517,7 @@ static void test_overwrite_loss_exact(void **state)
 }
 
 /* Read one message; it must be message `seq` of `len` bytes, intact. */
-static void expect_message(shm_ring_reader_t *rd, uint64_t seq, uint32_t len)
+static void expect_message(xshm_ring_reader_t *rd, uint64_t seq, uint32_t len)
 {
     uint8_t out[4096];
     uint32_t size = sizeof(out);
@@ -549,7 +549,7 @@ static void test_lapped_reader_resumes_at_oldest_intact(void **state)
     (void)state;
     mem_seg_t *m = mem_seg_new(4096, 1);
     shm_ring_t *r = &m->seg.rings[0];
-    shm_ring_reader_t rd;
+    xshm_ring_reader_t rd;
     assert_int_equal(xshm_ring_reader_attach(r, &rd), SHM_SUCCESS);
     for (uint64_t s = 0; s < 40; s++)
         write_message(r, s, 104);
@@ -568,7 +568,7 @@ static void test_lapped_reader_resumes_at_oldest_intact(void **state)
     uint8_t out[128];
     uint32_t size = sizeof(out);
     assert_int_equal(xshm_ring_read(&rd, out, &size), SHM_ERROR_EMPTY);
-    shm_reader_counts_t counts;
+    xshm_reader_counts_t counts;
     xshm_ring_reader_counts(&rd, &counts);
     assert_int_equal(counts.received, 31);
     assert_int_equal(counts.lost, 9);
@@ -612,7 +612,7 @@ static void test_lapped_reader_resumes_at_padding(void **state)
     (void)state;
     mem_seg_t *m = mem_seg_new(4096, 1);
     shm_ring_t *r = &m->seg.rings[0];
-    shm_ring_reader_t rd;
+    xshm_ring_reader_t rd;
     assert_int_equal(xshm_ring_reader_attach(r, &rd), SHM_SUCCESS);
     for (uint64_t s = 0; s < 30; s++)
         write_message(r, s, 104);
@@ -646,7 +646,7 @@ static void test_lapped_reader_resumes_at_padding(void **state)
 typedef struct hostile {
     mem_seg_t *m;
     shm_ring_t *r;
-    shm_ring_reader_t rd;
+    xshm_ring_reader_t rd;
     uint64_t next; /* sequence number of the next message written */
 } hostile_t;
 
@@ -669,9 +669,9 @@ static void hostile_fini(hostile_t *h)
 }
 
 /* The header of the record at position pos, in the ring itself. */
-static shm_record_header_t *record_hdr(hostile_t *h, uint64_t pos)
+static xshm_record_header_t *record_hdr(hostile_t *h, uint64_t pos)
 {
-    return (shm_record_header_t *)(void *)(h->r->data + (pos & h->r->mask));
+    return (xshm_record_header_t *)(void *)(h->r->data + (pos & h->r->mask));
 }
 
 /* One read that must fail with `want` as described above. */
@@ -823,7 +823,7 @@ static void test_hostile_records(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         hostile_t h;
         hostile_init(&h, 3);
-        shm_record_header_t *rh = record_hdr(&h, 128);
+        xshm_record_header_t *rh = record_hdr(&h, 128);
         switch (cases[i].field) {
         case 0: rh->pos = cases[i].value; break;
         case 1: rh->seq = cases[i].value; break;
@@ -858,7 +858,7 @@ static void test_hostile_padding(void **state)
         expect_message(&h.rd, s, HOSTILE_LEN);
     expect_message(&h.rd, 30, 200);
     write_message(h.r, h.next++, HOSTILE_LEN);
-    shm_record_header_t *pad = record_hdr(&h, 4064);
+    xshm_record_header_t *pad = record_hdr(&h, 4064);
     assert_int_equal(pad->type, SHM_REC_PADDING);
     assert_int_equal(pad->length, 32);
     pad->length = 64;
@@ -886,7 +886,7 @@ static void test_hostile_record_past_end(void **state)
         write_message(h.r, h.next++, HOSTILE_LEN);
     assert_int_equal(h.r->hdr->tail, 8064);
     assert_int_equal(h.r->hdr->head, 4032);
-    shm_record_header_t *rh = record_hdr(&h, 4032);
+    xshm_record_header_t *rh = record_hdr(&h, 4032);
     assert_int_equal(rh->pos, 4032 + 1);
     rh->length = 100;
     expect_refused(&h, SHM_ERROR_INVALID_SEGMENT, "record past the end of the ring");
@@ -933,7 +933,7 @@ static void test_hostile_slot_words(void **state)
     (void)state;
     hostile_t h;
     hostile_init(&h, 3); /* our reader: 384 bytes behind */
-    shm_ring_reader_t other;
+    xshm_ring_reader_t other;
     assert_int_equal(xshm_ring_reader_attach(h.r, &other), SHM_SUCCESS);
     assert_int_equal(xshm_ring_active_readers(h.r), 2);
     assert_int_equal(shm_ring_available(h.r), 4096 - 384);
@@ -971,7 +971,7 @@ static void test_slot_claims(void **state)
     (void)state;
     mem_seg_t *m = mem_seg_new(4096, 2);
     shm_ring_t *r = &m->seg.rings[0];
-    shm_ring_reader_t a, b;
+    xshm_ring_reader_t a, b;
     assert_int_equal(xshm_ring_reader_attach(r, &a), SHM_SUCCESS);
     uint32_t slot = a.slot_index;
     uint64_t first = xshm_ring_reader_claim(&a);
@@ -1065,7 +1065,7 @@ static void run_race(uint32_t cap, uint32_t max_len, uint32_t millis)
     memset(&rc, 0, sizeof(rc));
     rc.ring = &m->seg.rings[0];
     rc.max_len = max_len;
-    shm_ring_reader_t rd;
+    xshm_ring_reader_t rd;
     assert_int_equal(xshm_ring_reader_attach(rc.ring, &rd), SHM_SUCCESS);
     rc.deadline_ns = xshm_plat_now_ns() + (uint64_t)millis * 1000000u;
     plat_thread_t th;
@@ -1137,7 +1137,7 @@ static int helper_writer(int argc, char **argv)
     const char *name = argv[1];
     uint64_t count = strtoull(argv[2], NULL, 10);
     uint32_t max_len = (uint32_t)strtoul(argv[3], NULL, 10);
-    shm_segment_t *seg = (shm_segment_t *)calloc(1, sizeof(*seg));
+    xshm_segment_t *seg = (xshm_segment_t *)calloc(1, sizeof(*seg));
     shm_error_t err = seg ? xshm_segment_open(seg, name) : SHM_ERROR_MEMORY;
     if (err != SHM_SUCCESS) {
         fprintf(stderr, "writer: cannot open %s: %s\n", name, shm_strerror(err));
@@ -1172,11 +1172,11 @@ static void test_two_processes(void **state)
     char chan[80], name[PLAT_NAME_MAX];
     tp_unique_name(chan, sizeof(chan), "ring2p");
     snprintf(name, sizeof(name), "xshm.%s.seg", chan);
-    shm_segment_t *seg = (shm_segment_t *)calloc(1, sizeof(*seg));
+    xshm_segment_t *seg = (xshm_segment_t *)calloc(1, sizeof(*seg));
     assert_non_null(seg);
-    shm_seg_params_t p = params(1u << 16, 1);
+    xshm_seg_params_t p = params(1u << 16, 1);
     assert_int_equal(xshm_segment_create(seg, name, &p), SHM_SUCCESS);
-    shm_ring_reader_t rd;
+    xshm_ring_reader_t rd;
     assert_int_equal(xshm_ring_reader_attach(&seg->rings[0], &rd), SHM_SUCCESS);
 
     const uint64_t count = 200000 / SCALE;
@@ -1233,8 +1233,8 @@ static void test_attach_validation(void **state)
 {
     (void)state;
     mem_seg_t *m = mem_seg_new(4096, 2);
-    shm_seg_header_t *h = (shm_seg_header_t *)m->mem;
-    shm_segment_t seg;
+    xshm_seg_header_t *h = (xshm_seg_header_t *)m->mem;
+    xshm_segment_t seg;
     assert_int_equal(xshm_segment_attach(&seg, m->mem, m->size), SHM_SUCCESS);
     assert_int_equal(seg.ring_count, 1);
     assert_int_equal(seg.rings[0].capacity, 4096);
@@ -1248,7 +1248,7 @@ static void test_attach_validation(void **state)
 
 #define EXPECT_REFUSED(field, value, err)                                   \
     do {                                                                    \
-        shm_seg_header_t saved = *h;                                        \
+        xshm_seg_header_t saved = *h;                                        \
         h->field = (value);                                                 \
         assert_int_equal(xshm_segment_attach(&seg, m->mem, m->size), (err)); \
         *h = saved;                                                         \
@@ -1273,7 +1273,7 @@ static void test_attach_validation(void **state)
 #undef EXPECT_REFUSED
 
     /* A ring header that disagrees with the segment header. */
-    shm_ring_header_t *rh = m->seg.rings[0].hdr;
+    xshm_ring_header_t *rh = m->seg.rings[0].hdr;
     rh->capacity = 2048;
     assert_int_equal(xshm_segment_attach(&seg, m->mem, m->size), SHM_ERROR_INVALID_SEGMENT);
     rh->capacity = 4096;
@@ -1316,7 +1316,7 @@ static void test_corrupted_ring(void **state)
     for (int trial = 0; trial < (int)(3000 / SCALE); trial++) {
         mem_seg_t *m = mem_seg_new(cap, 1);
         shm_ring_t *r = &m->seg.rings[0];
-        shm_ring_reader_t rd;
+        xshm_ring_reader_t rd;
         assert_int_equal(xshm_ring_reader_attach(r, &rd), SHM_SUCCESS);
         int writes = (int)(rng_next(&rs) % 60);
         for (int k = 0; k < writes; k++) {
@@ -1422,8 +1422,8 @@ static void test_resume_ahead_of_unpublished_tail(void **state)
     (void)state;
     mem_seg_t *m = mem_seg_new(4096, 1);
     shm_ring_t *r = &m->seg.rings[0];
-    shm_ring_header_t *h = r->hdr;
-    shm_ring_reader_t rd;
+    xshm_ring_header_t *h = r->hdr;
+    xshm_ring_reader_t rd;
     assert_int_equal(xshm_ring_reader_attach(r, &rd), SHM_SUCCESS);
     uint8_t *msg = buffer(SHM_MAX_MESSAGE_SIZE);
     uint8_t *out = buffer(SHM_MAX_MESSAGE_SIZE);
@@ -1474,8 +1474,8 @@ static void test_resume_ahead_of_unpublished_tail(void **state)
 static void test_local_atomics_aligned(void **state)
 {
     (void)state;
-    shm_ring_reader_t readers[3];
-    shm_block_t locks[3];
+    xshm_ring_reader_t readers[3];
+    xshm_block_t locks[3];
     for (int i = 0; i < 3; i++) {
         uintptr_t c = (uintptr_t)&readers[i].cursor;
         uintptr_t o = (uintptr_t)&locks[i].owner;

@@ -817,7 +817,7 @@ static void *copy_segment(const char *name, size_t *size)
     snprintf(os, sizeof(os), "Local\\xshm.%s", name);
     HANDLE h = OpenFileMappingA(FILE_MAP_READ, FALSE, os);
     assert_non_null(h);
-    const shm_seg_header_t *hdr = (const shm_seg_header_t *)MapViewOfFile(h, FILE_MAP_READ, 0, 0, 0);
+    const xshm_seg_header_t *hdr = (const xshm_seg_header_t *)MapViewOfFile(h, FILE_MAP_READ, 0, 0, 0);
     assert_non_null(hdr);
     *size = (size_t)hdr->total_size;
     void *copy = malloc(*size);
@@ -883,7 +883,7 @@ static void test_win_squatted_section_server(void **state)
     shm_ring_config_t cfg = small_config();
     size_t size;
     void *bytes = copy_new_segment(name, &cfg, &size);
-    shm_seg_header_t *h = (shm_seg_header_t *)bytes;
+    xshm_seg_header_t *h = (xshm_seg_header_t *)bytes;
     h->creator_pid = 0xFFFFFFF0u; /* no such process */
     h->state = SHM_SEG_CLOSED;
     void *view;
@@ -932,7 +932,7 @@ static void test_win_squatted_section_client(void **state)
     shm_ring_config_t cfg = small_config();
     size_t size;
     void *bytes = copy_new_segment(name, &cfg, &size);
-    const shm_seg_header_t *h = (const shm_seg_header_t *)bytes;
+    const xshm_seg_header_t *h = (const xshm_seg_header_t *)bytes;
     assert_int_equal(h->state, SHM_SEG_READY);
     void *view;
     HANDLE sq = squat_section(name, bytes, size, &view);

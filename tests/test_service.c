@@ -81,7 +81,7 @@ static void channel_os_names(const char *name, os_names_t *n)
 {
     assert_int_equal(xshm_channel_os_name(name, n->seg, sizeof n->seg, NULL), SHM_SUCCESS);
     snprintf(n->lock, sizeof n->lock, "%s@lock", n->seg);
-    shm_segment_t seg;
+    xshm_segment_t seg;
     memset(&seg, 0, sizeof seg);
     assert_int_equal(xshm_segment_open(&seg, n->seg), SHM_SUCCESS);
     uint64_t gen = seg.generation;

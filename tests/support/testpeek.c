@@ -20,12 +20,12 @@ void pk_os_name(char *out, size_t n, const char *name)
         fail_msg("the OS name of channel \"%s\": %s", name, shm_strerror(e));
 }
 
-shm_segment_t *pk_open(const char *name)
+xshm_segment_t *pk_open(const char *name)
 {
     char os[PLAT_NAME_MAX];
     if (xshm_channel_os_name(name, os, sizeof(os), NULL) != SHM_SUCCESS)
         return NULL;
-    shm_segment_t *seg = (shm_segment_t *)calloc(1, sizeof(*seg));
+    xshm_segment_t *seg = (xshm_segment_t *)calloc(1, sizeof(*seg));
     if (!seg)
         return NULL;
     if (xshm_segment_open(seg, os) != SHM_SUCCESS) {
@@ -35,7 +35,7 @@ shm_segment_t *pk_open(const char *name)
     return seg;
 }
 
-void pk_close(shm_segment_t *seg)
+void pk_close(xshm_segment_t *seg)
 {
     if (seg) {
         xshm_segment_close(seg);
@@ -45,7 +45,7 @@ void pk_close(shm_segment_t *seg)
 
 bool pk_ready_by(const char *name, uint32_t pid)
 {
-    shm_segment_t *seg = pk_open(name);
+    xshm_segment_t *seg = pk_open(name);
     if (!seg)
         return false;
     bool ok = xa_load32_acq(&seg->hdr->state) == SHM_SEG_READY &&

@@ -27,8 +27,8 @@ void pk_os_name(char *out, size_t n, const char *name);
 
 /* A second, independent mapping of channel `name`; NULL if it cannot be
  * opened (absent, or not valid yet). Close it with pk_close. */
-shm_segment_t *pk_open(const char *name);
-void pk_close(shm_segment_t *seg); /* NULL is ignored */
+xshm_segment_t *pk_open(const char *name);
+void pk_close(xshm_segment_t *seg); /* NULL is ignored */
 
 /* True once channel `name` is published (SHM_SEG_READY) by process `pid`. */
 bool pk_ready_by(const char *name, uint32_t pid);

@@ -1,13 +1,16 @@
-# check-static-symbols.cmake - the static library defines, as global
+# check-symbols.cmake - the static library defines, as global
 # symbols, the public API (every function SHM_API declares in shm_ipc.h) and
 # internal names starting with xshm_, nothing else: a program linking
 # libxshm_static statically may define its own plat_*, shm_segment_* or
-# anything else outside those two name spaces.
+# anything else outside those two name spaces. The shared library (SHARED:
+# libxshm.so, read with nm -D, or xshm.dll, read with OBJDUMP -p) exports
+# the API and nothing else.
 #
-#   cmake -DNM=<nm> -DLIB=<libxshm_static.a> -DHEADER=<shm_ipc.h> -P check-static-symbols.cmake
+#   cmake -DNM=<nm> -DLIB=<libxshm_static.a> -DHEADER=<shm_ipc.h>
+#         [-DSHARED=<libxshm.so|xshm.dll> [-DOBJDUMP=<objdump>]] -P check-symbols.cmake
 
 if(NOT NM OR NOT LIB OR NOT HEADER)
-    message(FATAL_ERROR "usage: cmake -DNM=... -DLIB=... -DHEADER=... -P check-static-symbols.cmake")
+    message(FATAL_ERROR "usage: cmake -DNM=... -DLIB=... -DHEADER=... -P check-symbols.cmake")
 endif()
 
 # The API: "SHM_API <type> *?shm_name(" in the header.
@@ -66,3 +69,54 @@ foreach(_n IN LISTS _api)
     endif()
 endforeach()
 message(STATUS "${_count} global symbols: ${_napi} API functions, the rest xshm_")
+
+if(NOT SHARED)
+    return()
+endif()
+if(SHARED MATCHES "\\.dll$")
+    if(NOT OBJDUMP)
+        message(FATAL_ERROR "a DLL needs -DOBJDUMP=...")
+    endif()
+    execute_process(COMMAND "${OBJDUMP}" -p "${SHARED}"
+        RESULT_VARIABLE _rc OUTPUT_VARIABLE _out ERROR_VARIABLE _err)
+    # the export table: "[Ordinal/Name Pointer] Table", then "\t[   0] name"
+    string(REPLACE "\n" ";" _lines "${_out}")
+    set(_names "")
+    set(_in OFF)
+    foreach(_l IN LISTS _lines)
+        if(_l MATCHES "Ordinal/Name Pointer")
+            set(_in ON)
+        elseif(_in AND _l MATCHES "^[ \t]*\\[ *[0-9]+\\] ([A-Za-z_][A-Za-z0-9_@]*)")
+            list(APPEND _names "${CMAKE_MATCH_1}")
+        elseif(_in)
+            set(_in OFF)
+        endif()
+    endforeach()
+else()
+    execute_process(COMMAND "${NM}" -D --defined-only "${SHARED}"
+        RESULT_VARIABLE _rc OUTPUT_VARIABLE _out ERROR_VARIABLE _err)
+    string(REGEX MATCHALL "[0-9a-fA-F]+ [TDBRVW] [A-Za-z_][A-Za-z0-9_]*" _names "${_out}")
+    list(TRANSFORM _names REPLACE "^[0-9a-fA-F]+ [A-Z] " "")
+endif()
+if(NOT _rc EQUAL 0)
+    message(FATAL_ERROR "reading the exports of ${SHARED} failed: ${_err}")
+endif()
+set(_bad "")
+foreach(_n IN LISTS _names)
+    list(FIND _api "${_n}" _i)
+    if(_i EQUAL -1)
+        list(APPEND _bad "${_n}")
+    endif()
+endforeach()
+if(_bad)
+    list(JOIN _bad "\n  " _badtext)
+    message(FATAL_ERROR "${SHARED} exports names outside the API:\n  ${_badtext}")
+endif()
+foreach(_n IN LISTS _api)
+    list(FIND _names "${_n}" _i)
+    if(_i EQUAL -1)
+        message(FATAL_ERROR "${_n} is declared SHM_API in ${HEADER} but ${SHARED} does not export it")
+    endif()
+endforeach()
+list(LENGTH _names _nexp)
+message(STATUS "${SHARED}: exports the ${_nexp} API functions, nothing else")
