@@ -5,6 +5,7 @@ or from build/linux-x64/ of the source tree.
     XSHM_LIBRARY          the C library (libxshm.so.1 / xshm.dll)
     XSHM_EXAMPLE_SERVER   examples/example_server.c, built
     XSHM_EXAMPLE_CLIENT   examples/example_client.c, built
+    XSHM_ECHO_PEER        bindings/python/bench/echo_peer.c, built
 """
 
 import itertools
@@ -25,10 +26,11 @@ sys.path.insert(0, PACKAGE_DIR)  # this tree's xshm, not an installed one
 
 
 def _default(var, *names):
-    """os.environ[var], else the first of build/linux-x64/<names> that exists."""
+    """os.environ[var] (empty: not available), else the first of
+    build/linux-x64/<names> that exists."""
     value = os.environ.get(var)
-    if value:
-        return value
+    if value is not None:
+        return value or None
     for name in names:
         path = os.path.join(DEFAULT_BUILD, name)
         if os.path.exists(path):
@@ -41,6 +43,7 @@ if LIBRARY:
     os.environ["XSHM_LIBRARY"] = LIBRARY  # for xshm here and for child processes
 EXAMPLE_SERVER = _default("XSHM_EXAMPLE_SERVER", "example_server", "example_server.exe")
 EXAMPLE_CLIENT = _default("XSHM_EXAMPLE_CLIENT", "example_client", "example_client.exe")
+ECHO_PEER = _default("XSHM_ECHO_PEER", "xshm_echo_peer", "xshm_echo_peer.exe")
 
 # Longest wait for anything a test waits on (an event, a process): generous,
 # the machine may be busy; waits end as soon as the condition holds.
@@ -58,7 +61,8 @@ def channel():
 def program(path, what):
     if not path or not os.path.exists(path):
         pytest.skip("%s not built (set %s or build the linux-x64 preset)" % (what, {
-            "example_server": "XSHM_EXAMPLE_SERVER", "example_client": "XSHM_EXAMPLE_CLIENT"}[what]))
+            "example_server": "XSHM_EXAMPLE_SERVER", "example_client": "XSHM_EXAMPLE_CLIENT",
+            "xshm_echo_peer": "XSHM_ECHO_PEER"}[what]))
     return path
 
 
@@ -70,6 +74,11 @@ def example_server():
 @pytest.fixture
 def example_client():
     return program(EXAMPLE_CLIENT, "example_client")
+
+
+@pytest.fixture
+def echo_peer():
+    return program(ECHO_PEER, "xshm_echo_peer")
 
 
 class Recorder:
