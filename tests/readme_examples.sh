@@ -90,7 +90,7 @@ extract() {
             return res s
         }
         function write_block(    name, kind, i, f, proj, has_main, at_file_scope, src, s) {
-            kind = ""; why = ""
+            kind = ""; why = ""; needs_marker = 0
             if (lang == "c") {
                 name = ""
                 for (i = 1; i <= n; i++) if (text[i] ~ /[^ \t]/) break
@@ -108,19 +108,19 @@ extract() {
                         proj = substr(text[i], RSTART, RLENGTH); sub(/^.*\([ \t]*/, "", proj); break
                     }
                 if (proj != "") { name = "project-" proj; kind = "project" }
-                else { name = "cmake-L" start; kind = "error"
+                else { name = "cmake-L" start; kind = "error"; needs_marker = 1
                        why = "a CMake block without project(): mark it <!-- readme-test fragment: REASON -->" }
             } else if (lang ~ /^(sh|bash|console|shell|bat|cmd|powershell|ps1|text|txt)$/) {
                 name = lang "-L" start; kind = "commands"
             } else {
-                name = (lang == "" ? "block" : lang) "-L" start; kind = "error"
+                name = (lang == "" ? "block" : lang) "-L" start; kind = "error"; needs_marker = 1
                 why = "a block in language \"" lang "\" that tests/readme_examples.sh cannot build: mark it <!-- readme-test fragment: REASON -->"
             }
             for (i = 1; i <= nspec; i++) {
                 if (spec[i] ~ /^fragment:/) {
                     s = spec[i]; sub(/^fragment:[ \t]*/, "", s)
                     if (s == "") { kind = "error"; why = "\"fragment:\" without a reason" }
-                    else if (kind != "error") { kind = "skip"; why = s }
+                    else if (kind != "error" || needs_marker) { kind = "skip"; why = s }
                 } else if (kind != "program") {
                     kind = "error"; why = "\"" spec[i] "\": only a program can be run"
                 }
