@@ -54,8 +54,16 @@ _counter = itertools.count()
 
 @pytest.fixture
 def channel():
-    """A channel name no other test (nor another run) uses."""
-    return "pytest-%d-%d" % (os.getpid(), next(_counter))
+    """A channel name no other test (nor another run) uses. At the end, a
+    channel a killed process left behind is reclaimed and removed."""
+    name = "pytest-%d-%d" % (os.getpid(), next(_counter))
+    yield name
+    import xshm
+    try:
+        with xshm.Server(name, size=xshm.MIN_RING_SIZE, max_clients=1):
+            pass
+    except xshm.Error:
+        pass  # still in use (a test failed with it open): nothing to do
 
 
 def program(path, what):
@@ -156,8 +164,9 @@ def start(args, **kwargs):
 
 
 @pytest.fixture
-def processes():
-    """start(args) for a test; whatever is still running at its end is killed."""
+def processes(channel):
+    """start(args) for a test; whatever is still running at its end is killed
+    (before the channel is reclaimed)."""
     started = []
 
     def _start(args, **kwargs):
