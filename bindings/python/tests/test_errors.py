@@ -86,14 +86,17 @@ def test_busy(channel):
     dict(timeout_ms=-1),
 ])
 def test_invalid_configuration(channel, kwargs):
-    with pytest.raises(xshm.InvalidParamError):
+    with pytest.raises(xshm.InvalidParamError) as info:
         xshm.Server(channel, **kwargs)
+    assert info.value.text == xshm.strerror(-1)  # checked here or by the library: one text
 
 
-@pytest.mark.parametrize("name", ["", "has space", "a/b", "x" * (xshm.MAX_NAME_LENGTH + 1)])
+@pytest.mark.parametrize("name", ["", "has space", "a/b", "x" * (xshm.MAX_NAME_LENGTH + 1),
+                                  "nul\0inside", "caf\u00e9"])
 def test_invalid_names(name):
-    with pytest.raises(xshm.InvalidParamError):
+    with pytest.raises(xshm.InvalidParamError) as info:
         xshm.Server(name)
+    assert info.value.text == xshm.strerror(-1)
     with pytest.raises(xshm.InvalidParamError):
         xshm.Client(name)
 

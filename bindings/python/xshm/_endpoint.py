@@ -54,19 +54,21 @@ class Stats(NamedTuple):
     connected: int  #: server: clients connected; client: 1 or 0
 
 
-def _encode_name(name):
+def _encode_name(name, what="a channel name"):
     if isinstance(name, str):
-        return name.encode("utf-8")
-    if isinstance(name, bytes):
-        return name
-    raise TypeError("a channel name is a str, not %s" % type(name).__name__)
+        name = name.encode("utf-8")
+    elif not isinstance(name, bytes):
+        raise TypeError("%s is a str, not %s" % (what, type(name).__name__))
+    if b"\0" in name:  # C would see only what comes before it
+        raise error_for(InvalidParamError.code, "%s %r contains a NUL character" % (what, name))
+    return name
 
 
 def _u32(value, what):
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError("%s must be an int, not %s" % (what, type(value).__name__))
     if not 0 <= value <= UINT32_MAX:
-        raise InvalidParamError("%s %d is out of range" % (what, value), what)
+        raise error_for(InvalidParamError.code, "%s %d is out of range" % (what, value))
     return value
 
 
@@ -192,7 +194,10 @@ class _Endpoint:
         gone), InvalidParamError (empty or too large), ClosedError."""
         handle = self._h("send")
         if type(data) is bytes:  # noqa: E721 - the common case, no buffer request
-            err = self._fn_send(handle, data, len(data))
+            size = len(data)
+            if size > UINT32_MAX:
+                raise error_for(InvalidParamError.code, "send")
+            err = self._fn_send(handle, data, size)
         else:
             if isinstance(data, str):
                 raise TypeError("send() takes bytes-like data, not str (encode it first)")
@@ -372,7 +377,7 @@ class Server(_Endpoint):
             handle = lib.shm_server_create(_encode_name(name), config)
         else:
             handle = lib.shm_server_create_with_security(_encode_name(name), config,
-                                                         _encode_name(sddl))
+                                                         _encode_name(sddl, "sddl"))
         if not handle:
             raise error_for(lib.shm_last_error(), "Server(%r)" % (name,))
         self.size, self.max_clients = size, max_clients
