@@ -4,6 +4,7 @@ back, beside the same round trip pinged from C, in one run.
 
     python3 bindings/python/bench_roundtrip.py [--peer PATH] [--size BYTES]
         [--warmup N] [--count N] [--rounds N] [--quick] [--wait-idle SECONDS]
+        [--busy]
 
 The echo peer is xshm_echo_peer (bindings/python/bench/echo_peer.c, built
 with the linux-x64 preset: build/linux-x64/xshm_echo_peer; --peer or
@@ -14,6 +15,10 @@ in turns, round by round:
   C        xshm_echo_peer ping: a C client, send + blocking receive
   Python   xshm.Client: send(bytes) + receive() -> bytes
   Python   xshm.Client: send(bytes) + receive_into(bytearray)
+
+With --busy the server's receive is non-blocking (blocking = False) and
+every side polls: the C client while receive answers SHM_ERROR_EMPTY, the
+Python one while it raises xshm.EmptyError.
 
 Each message carries its sequence number and each echo must bring it back.
 Every round trip is timed on its own (monotonic clock) after a warm-up; the
@@ -45,7 +50,7 @@ if not os.environ.get("XSHM_LIBRARY") and \
 import xshm  # noqa: E402
 
 
-def python_round_trips(name, size, warmup, count, into):
+def python_round_trips(name, size, warmup, count, into, busy):
     """Round trips from a Python client; returns the timed samples in ns."""
     pad = b"\x5a" * (size - 8)
     buf = bytearray(xshm.MAX_MESSAGE_SIZE)
@@ -53,6 +58,22 @@ def python_round_trips(name, size, warmup, count, into):
     now = time.perf_counter_ns
     with xshm.Client(name) as client:
         send, receive, receive_into = client.send, client.receive, client.receive_into
+        if busy:
+            Empty = xshm.EmptyError
+
+            def receive():
+                while True:
+                    try:
+                        return client.receive()
+                    except Empty:
+                        pass
+
+            def receive_into(b):
+                while True:
+                    try:
+                        return client.receive_into(b)
+                    except Empty:
+                        pass
         for seq in range(1, warmup + count + 1):
             out = seq.to_bytes(8, "little") + pad
             if into:
@@ -118,6 +139,8 @@ def main():
     ap.add_argument("--count", type=int, default=50000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="a tenth of the round trips")
+    ap.add_argument("--busy", action="store_true",
+                    help="non-blocking receive, polled by every side")
     ap.add_argument("--wait-idle", type=int, default=0, metavar="SECONDS",
                     help="first wait up to SECONDS for 5 quiet seconds (Linux)")
     args = ap.parse_args()
@@ -136,14 +159,15 @@ def main():
             ("py", "Python: send(bytes) + receive()"),
             ("py_into", "Python: send(bytes) + receive_into(bytearray)")]
     name = "bench-roundtrip-%d" % os.getpid()
-    server = subprocess.Popen([args.peer, "serve", name, str(len(rows) * args.rounds)],
-                              stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen([args.peer, "serve", name, str(len(rows) * args.rounds)] +
+                              (["busy"] if args.busy else []), stdout=subprocess.PIPE, text=True)
     if server.stdout.readline().strip() != "ready":
         server.kill()
         sys.exit("bench_roundtrip: the echo peer did not start")
-    print("xshm %d B round trip through a C echo server (default configuration, blocking "
-          "receive); %d timed round trips after %d warm-up, %d rounds" %
-          (args.size, args.count, args.warmup, args.rounds))
+    print("xshm %d B round trip through a C echo server (default configuration, %s); "
+          "%d timed round trips after %d warm-up, %d rounds" %
+          (args.size, "non-blocking receive, busy-polled" if args.busy else "blocking receive",
+           args.count, args.warmup, args.rounds))
     print("library %s %s; Python %s; load average %.2f" % (
         xshm.library_path(), ".".join(map(str, xshm.library_version())),
         sys.version.split()[0], os.getloadavg()[0]))
@@ -161,7 +185,7 @@ def main():
                     p99s[key].append(p99)
                 else:
                     s = sorted(python_round_trips(name, args.size, args.warmup, args.count,
-                                                  key == "py_into"))
+                                                  key == "py_into", args.busy))
                     samples[key].extend(s)
                     medians[key].append(percentile(s, 0.5))
                     p99s[key].append(percentile(s, 0.99))

@@ -1,16 +1,18 @@
 /*
  * echo_peer.c - the C side of bindings/python/bench_roundtrip.py.
  *
- *   xshm_echo_peer serve NAME CLIENTS
+ *   xshm_echo_peer serve NAME CLIENTS [busy]
  *       Creates the channel NAME (the default configuration: blocking
- *       receive; timeout_ms 200 to look for the end regularly), prints
- *       "ready" and sends every message it receives back. Exits 0 once
- *       CLIENTS clients have connected and left again; 1 on an error, 2 if
- *       no client came for 60 s.
+ *       receive; timeout_ms 200 to look for the end regularly; with "busy",
+ *       non-blocking receive, polled), prints "ready" and sends every
+ *       message it receives back. Exits 0 once CLIENTS clients have
+ *       connected and left again; 1 on an error, 2 if no client came for
+ *       60 s.
  *   xshm_echo_peer ping NAME SIZE WARMUP COUNT
  *       Connects to NAME, sends WARMUP then COUNT messages of SIZE bytes one
  *       at a time, each carrying its sequence number, and waits for each
- *       echo (blocking receive). Prints "median_ns P50 p99_ns P99 count N"
+ *       echo (receive as the server says: blocking, or polled while it
+ *       answers SHM_ERROR_EMPTY). Prints "median_ns P50 p99_ns P99 count N"
  *       for the COUNT timed round trips (monotonic clock). Exits 0 when every
  *       echo was its own message.
  *
@@ -60,10 +62,11 @@ static void on_event(void *ud, shm_event_type_t type, const void *data, uint32_t
         clients_left++;
 }
 
-static int serve(const char *name, int clients)
+static int serve(const char *name, int clients, int busy)
 {
     shm_ring_config_t config = SHM_DEFAULT_CONFIG();
     config.timeout_ms = 200;
+    config.blocking = !busy;
     shm_server_t *server = shm_server_create(name, &config);
     if (!server) {
         fprintf(stderr, "echo_peer: cannot create '%s': %s\n", name,
@@ -78,11 +81,13 @@ static int serve(const char *name, int clients)
     fflush(stdout);
     static unsigned char buf[SHM_MAX_MESSAGE_SIZE];
     int rc = 0, idle_ms = 0;
+    uint64_t idle_since = now_ns();
     for (;;) {
         uint32_t size = sizeof(buf);
         shm_error_t err = shm_server_receive(server, buf, &size);
         if (err == SHM_SUCCESS) {
             idle_ms = 0;
+            idle_since = 0;
             err = shm_server_send(server, buf, size);
             if (err != SHM_SUCCESS && err != SHM_ERROR_NOT_CONNECTED) {
                 fprintf(stderr, "echo_peer: send: %s\n", shm_strerror(err));
@@ -91,7 +96,14 @@ static int serve(const char *name, int clients)
             }
             continue;
         }
-        if (err != SHM_ERROR_TIMEOUT) {
+        if (err == SHM_ERROR_EMPTY) { /* busy: poll, and every 200 ms look for the end */
+            uint64_t t = now_ns();
+            if (idle_since == 0)
+                idle_since = t;
+            if (t - idle_since < 200000000u)
+                continue;
+            idle_since = t;
+        } else if (err != SHM_ERROR_TIMEOUT) {
             fprintf(stderr, "echo_peer: receive: %s\n", shm_strerror(err));
             rc = 1;
             break;
@@ -137,7 +149,8 @@ static int ping(const char *name, uint32_t size, uint32_t warmup, uint32_t count
         shm_error_t err = shm_client_send(client, out, size);
         uint32_t got = sizeof(in);
         if (err == SHM_SUCCESS)
-            err = shm_client_receive(client, in, &got);
+            while ((err = shm_client_receive(client, in, &got)) == SHM_ERROR_EMPTY)
+                got = sizeof(in);
         uint64_t t1 = now_ns();
         if (err != SHM_SUCCESS || got != size || memcmp(in, &seq, sizeof(seq)) != 0) {
             fprintf(stderr, "echo_peer: round trip %llu failed: %s\n", (unsigned long long)seq,
@@ -159,12 +172,13 @@ static int ping(const char *name, uint32_t size, uint32_t warmup, uint32_t count
 
 int main(int argc, char **argv)
 {
-    if (argc == 4 && strcmp(argv[1], "serve") == 0)
-        return serve(argv[2], atoi(argv[3]));
+    if ((argc == 4 || (argc == 5 && strcmp(argv[4], "busy") == 0)) &&
+        strcmp(argv[1], "serve") == 0)
+        return serve(argv[2], atoi(argv[3]), argc == 5);
     if (argc == 6 && strcmp(argv[1], "ping") == 0)
         return ping(argv[2], (uint32_t)strtoul(argv[3], NULL, 10),
                     (uint32_t)strtoul(argv[4], NULL, 10), (uint32_t)strtoul(argv[5], NULL, 10));
-    fprintf(stderr, "usage: xshm_echo_peer serve NAME CLIENTS\n"
+    fprintf(stderr, "usage: xshm_echo_peer serve NAME CLIENTS [busy]\n"
                     "       xshm_echo_peer ping NAME SIZE WARMUP COUNT\n");
     return 2;
 }

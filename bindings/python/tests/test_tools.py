@@ -38,11 +38,13 @@ def test_pip_installs_the_package(tmp_path):
     assert r.stdout.splitlines() == [str(target / "xshm" / "__init__.py"), "(1, 0, 0)"]
 
 
-def test_benchmark_runs(echo_peer):
+@pytest.mark.parametrize("mode", [[], ["--busy"]], ids=["blocking", "busy"])
+def test_benchmark_runs(echo_peer, mode):
     if not LIBRARY:
         pytest.skip("no library")
     r = subprocess.run([sys.executable, os.path.join(PACKAGE_DIR, "bench_roundtrip.py"),
-                        "--peer", echo_peer, "--warmup", "10", "--count", "200", "--rounds", "2"],
+                        "--peer", echo_peer, "--warmup", "10", "--count", "200", "--rounds", "2"]
+                       + mode,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     rows = [line for line in r.stdout.splitlines() if re.search(r"\d+\.\d+x", line)]
