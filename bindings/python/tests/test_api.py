@@ -232,3 +232,18 @@ def test_several_clients_and_broadcast(channel):
         finally:
             for c in clients:
                 c.close()
+
+
+def test_buffers_without_the_c_api(channel, monkeypatch):
+    """The fallback for interpreters without ctypes.pythonapi: ctypes' own
+    buffer access (read-only buffers are copied for send)."""
+    from xshm import _native
+    monkeypatch.setattr(_native, "HAVE_BUFFER_API", False)
+    with xshm.Server(channel, timeout_ms=2000) as server, xshm.Client(channel) as client:
+        client.send(memoryview(b"read-only")[1:5])
+        client.send(bytearray(b"writable"))
+        buf = bytearray(16)
+        assert server.receive_into(memoryview(buf)[2:]) == 4 and buf[2:6] == b"ead-"
+        assert server.receive_into(buf) == 8 and buf[:8] == b"writable"
+        with pytest.raises(TypeError):
+            server.receive_into(b"read-only")

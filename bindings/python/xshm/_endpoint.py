@@ -239,18 +239,31 @@ class _Endpoint:
         next call) and the errors of receive(); TypeError for a buffer that
         is read-only or not contiguous."""
         handle = self._h("receive_into")
+        tls = self._tls
         try:
-            view = BufferView(buffer, True)
-            address, capacity = view.__enter__()
+            view, size = tls.view, tls.into_size
+        except AttributeError:
+            view = tls.view = _native.PyBuffer() if _native.HAVE_BUFFER_API else None
+            size = tls.into_size = ctypes.c_uint32()
+        try:
+            if view is not None:  # the buffer's memory, held until released below
+                _native.get_buffer(buffer, view, _native.PyBUF_WRITABLE)
+                held, address, capacity = view, view.buf, view.len
+            else:
+                held = BufferView(buffer, True)
+                address, capacity = held.__enter__()
         except BufferError as exc:
             raise TypeError("receive_into() needs a writable, contiguous buffer "
                             "(bytearray, memoryview, array, numpy array), not %s: %s"
                             % (type(buffer).__name__, exc)) from None
         try:
-            size = ctypes.c_uint32(min(capacity, UINT32_MAX))
+            size.value = min(capacity, UINT32_MAX)
             err = self._fn_receive(handle, address, size)
         finally:
-            view.__exit__(None, None, None)
+            if view is not None:
+                _native.release_buffer(view)
+            else:
+                held.__exit__(None, None, None)
         if err != _SUCCESS:
             exc = error_for(err, "receive_into")
             if err == _BUFFER_TOO_SMALL:

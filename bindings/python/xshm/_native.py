@@ -221,6 +221,8 @@ class _PyBuffer(ctypes.Structure):
     ]
 
 
+PyBuffer = _PyBuffer
+
 try:
     _get_buffer = ctypes.pythonapi.PyObject_GetBuffer
     _get_buffer.restype = c_int
@@ -229,6 +231,9 @@ try:
     _release_buffer.restype = None
     _release_buffer.argtypes = [POINTER(_PyBuffer)]
     HAVE_BUFFER_API = True
+    # get_buffer(obj, view, flags): PyObject_GetBuffer, raising on failure;
+    # release_buffer(view): PyBuffer_Release. Each successful get is released.
+    get_buffer, release_buffer = _get_buffer, _release_buffer
 except (AttributeError, OSError):  # an interpreter without the C API (PyPy)
     HAVE_BUFFER_API = False
 
