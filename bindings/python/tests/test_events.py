@@ -202,3 +202,34 @@ def test_error_event_carries_an_xshm_error():
     e = _decode_event(3, ctypes.addressof(code), ctypes.sizeof(code))
     assert e.type == xshm.EventType.ERROR and isinstance(e.error, xshm.InvalidSegmentError)
     assert e.error.text == xshm.strerror(-10)
+
+
+def test_default_unraisablehook_prints_the_lost_exception(channel, tmp_path):
+    """Outside pytest (whose hook takes anything), with Python's own hook."""
+    import subprocess
+    import textwrap
+    from conftest import PACKAGE_DIR
+    script = tmp_path / "lost.py"
+    script.write_text(textwrap.dedent('''
+        import sys, threading, xshm
+        ran = threading.Event()
+        def callback(event):
+            if event.type == xshm.EventType.CONNECT:
+                ran.set()
+                raise RuntimeError("lost in the callback")
+        server = xshm.Server(%r)
+        server.on_event(callback)
+        with xshm.Client(%r):
+            ran.wait(30)
+        try:
+            with server:
+                raise KeyError("own")
+        except KeyError:
+            print("block error kept")
+        ''' % (channel, channel)))
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, PYTHONPATH=PACKAGE_DIR))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "block error kept"
+    assert "Exception ignored in xshm event callback" in r.stderr
+    assert "RuntimeError: lost in the callback" in r.stderr

@@ -5,6 +5,8 @@ import ctypes
 import enum
 import sys
 import threading
+import traceback
+import types
 import weakref
 from typing import NamedTuple, Optional
 
@@ -89,14 +91,25 @@ def _decode_event(etype, data, size):
 def _report_unraisable(exc, obj):
     """Hand an exception nobody can catch to sys.unraisablehook."""
     hook = getattr(sys, "unraisablehook", None)
-    if hook is None:  # pragma: no cover - Python < 3.8
-        sys.excepthook(type(exc), exc, exc.__traceback__)
-        return
-    args = type("UnraisableHookArgs", (), {})()
-    args.exc_type, args.exc_value, args.exc_traceback = type(exc), exc, exc.__traceback__
-    args.err_msg = "Exception ignored in xshm event callback"
-    args.object = obj
-    hook(args)
+    if hook is not None and hook is not getattr(sys, "__unraisablehook__", None):
+        args = types.SimpleNamespace(exc_type=type(exc), exc_value=exc,
+                                     exc_traceback=exc.__traceback__,
+                                     err_msg="Exception ignored in xshm event callback",
+                                     object=obj)
+        try:
+            hook(args)
+            return
+        except Exception:  # a hook that wants the interpreter's own argument type
+            pass
+    # What the default hook prints (it accepts only the interpreter's own
+    # argument type, which Python code cannot make).
+    try:
+        stderr = sys.stderr
+        print("Exception ignored in xshm event callback of %r:" % (obj,), file=stderr)
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=stderr)
+        stderr.flush()
+    except Exception:  # no stderr (interpreter exit): nothing more can be done
+        pass
 
 
 # Callback objects of endpoints closed from their own listener thread: the
