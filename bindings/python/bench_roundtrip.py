@@ -159,8 +159,8 @@ def main():
             ("py", "Python: send(bytes) + receive()"),
             ("py_into", "Python: send(bytes) + receive_into(bytearray)")]
     name = "bench-roundtrip-%d" % os.getpid()
-    server = subprocess.Popen([args.peer, "serve", name, str(len(rows) * args.rounds)] +
-                              (["busy"] if args.busy else []), stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen([args.peer, "serve", name] + (["busy"] if args.busy else []),
+                              stdout=subprocess.PIPE, text=True)
     if server.stdout.readline().strip() != "ready":
         server.kill()
         sys.exit("bench_roundtrip: the echo peer did not start")
@@ -190,6 +190,11 @@ def main():
                     medians[key].append(percentile(s, 0.5))
                     p99s[key].append(percentile(s, 0.99))
     finally:
+        try:
+            with xshm.Client(name) as client:
+                client.send(b"\0")  # a 1-byte message ends the echo server
+        except xshm.Error as exc:
+            print("bench_roundtrip: cannot stop the echo peer: %s" % exc)
         try:
             rc = server.wait(30)
         except subprocess.TimeoutExpired:

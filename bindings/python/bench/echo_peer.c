@@ -1,13 +1,12 @@
 /*
  * echo_peer.c - the C side of bindings/python/bench_roundtrip.py.
  *
- *   xshm_echo_peer serve NAME CLIENTS [busy]
+ *   xshm_echo_peer serve NAME [busy]
  *       Creates the channel NAME (the default configuration: blocking
- *       receive; timeout_ms 200 to look for the end regularly; with "busy",
- *       non-blocking receive, polled), prints "ready" and sends every
- *       message it receives back. Exits 0 once CLIENTS clients have
- *       connected and left again; 1 on an error, 2 if no client came for
- *       60 s.
+ *       receive, with timeout_ms 200; with "busy", non-blocking receive,
+ *       polled), prints "ready" and sends every message it receives back,
+ *       until a message of 1 byte: then it exits 0. Exits 1 on an error, 2
+ *       after 60 s without a message.
  *   xshm_echo_peer ping NAME SIZE WARMUP COUNT
  *       Connects to NAME, sends WARMUP then COUNT messages of SIZE bytes one
  *       at a time, each carrying its sequence number, and waits for each
@@ -49,20 +48,9 @@ static uint64_t now_ns(void)
 }
 #endif
 
-static volatile int clients_seen, clients_left;
+#define IDLE_LIMIT_NS 60000000000ull
 
-static void on_event(void *ud, shm_event_type_t type, const void *data, uint32_t sz)
-{
-    (void)ud;
-    (void)data;
-    (void)sz;
-    if (type == SHM_EVENT_CONNECT)
-        clients_seen++;
-    else if (type == SHM_EVENT_DISCONNECT)
-        clients_left++;
-}
-
-static int serve(const char *name, int clients, int busy)
+static int serve(const char *name, int busy)
 {
     shm_ring_config_t config = SHM_DEFAULT_CONFIG();
     config.timeout_ms = 200;
@@ -73,21 +61,18 @@ static int serve(const char *name, int clients, int busy)
                 shm_strerror(shm_last_error()));
         return 1;
     }
-    if (shm_server_register_callback(server, on_event, NULL) != SHM_SUCCESS) {
-        shm_server_destroy(server);
-        return 1;
-    }
     printf("ready\n");
     fflush(stdout);
     static unsigned char buf[SHM_MAX_MESSAGE_SIZE];
-    int rc = 0, idle_ms = 0;
-    uint64_t idle_since = now_ns();
+    int rc = 0;
+    uint64_t last = now_ns();
     for (;;) {
         uint32_t size = sizeof(buf);
         shm_error_t err = shm_server_receive(server, buf, &size);
         if (err == SHM_SUCCESS) {
-            idle_ms = 0;
-            idle_since = 0;
+            if (size == 1)
+                break; /* the end */
+            last = 0;
             err = shm_server_send(server, buf, size);
             if (err != SHM_SUCCESS && err != SHM_ERROR_NOT_CONNECTED) {
                 fprintf(stderr, "echo_peer: send: %s\n", shm_strerror(err));
@@ -96,23 +81,16 @@ static int serve(const char *name, int clients, int busy)
             }
             continue;
         }
-        if (err == SHM_ERROR_EMPTY) { /* busy: poll, and every 200 ms look for the end */
-            uint64_t t = now_ns();
-            if (idle_since == 0)
-                idle_since = t;
-            if (t - idle_since < 200000000u)
-                continue;
-            idle_since = t;
-        } else if (err != SHM_ERROR_TIMEOUT) {
+        if (err != SHM_ERROR_EMPTY && err != SHM_ERROR_TIMEOUT) {
             fprintf(stderr, "echo_peer: receive: %s\n", shm_strerror(err));
             rc = 1;
             break;
         }
-        if (clients_left >= clients)
-            break;
-        idle_ms += (int)config.timeout_ms;
-        if (clients_seen == clients_left && idle_ms >= 60000) {
-            fprintf(stderr, "echo_peer: no client for 60 s\n");
+        uint64_t t = now_ns();
+        if (last == 0)
+            last = t; /* idle since now */
+        if (t - last >= IDLE_LIMIT_NS) {
+            fprintf(stderr, "echo_peer: no message for 60 s\n");
             rc = 2;
             break;
         }
@@ -172,13 +150,13 @@ static int ping(const char *name, uint32_t size, uint32_t warmup, uint32_t count
 
 int main(int argc, char **argv)
 {
-    if ((argc == 4 || (argc == 5 && strcmp(argv[4], "busy") == 0)) &&
+    if ((argc == 3 || (argc == 4 && strcmp(argv[3], "busy") == 0)) &&
         strcmp(argv[1], "serve") == 0)
-        return serve(argv[2], atoi(argv[3]), argc == 5);
+        return serve(argv[2], argc == 4);
     if (argc == 6 && strcmp(argv[1], "ping") == 0)
         return ping(argv[2], (uint32_t)strtoul(argv[3], NULL, 10),
                     (uint32_t)strtoul(argv[4], NULL, 10), (uint32_t)strtoul(argv[5], NULL, 10));
-    fprintf(stderr, "usage: xshm_echo_peer serve NAME CLIENTS [busy]\n"
+    fprintf(stderr, "usage: xshm_echo_peer serve NAME [busy]\n"
                     "       xshm_echo_peer ping NAME SIZE WARMUP COUNT\n");
     return 2;
 }
