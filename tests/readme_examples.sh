@@ -108,7 +108,7 @@ extract() {
                         proj = substr(text[i], RSTART, RLENGTH); sub(/^.*\([ \t]*/, "", proj); break
                     }
                 if (proj != "") { name = "project-" proj; kind = "project" }
-                else { name = "cmake-L" start; kind = "error"
+                else { name = "cmake-L" start; kind = "error"; needs_marker = 1
                        why = "a CMake block without project(): mark it <!-- readme-test fragment: REASON -->" }
             } else if (lang ~ /^(sh|bash|console|shell|bat|cmd|powershell|ps1|text|txt)$/) {
                 name = lang "-L" start; kind = "commands"
