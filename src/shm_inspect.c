@@ -97,20 +97,32 @@ static shm_error_t bind(xshm_inspect_t *v, void *mem, size_t size, bool channel,
     return e;
 }
 
-shm_error_t xshm_inspect_attach(xshm_inspect_t **out, void *mem, size_t size, bool channel,
-                                char *why, size_t n)
+/* The start of attach and open: why cleared, *out NULL, the argument `what`
+ * given, a zeroed view; NULL with *err set (INVALID_PARAM or MEMORY). */
+static xshm_inspect_t *view_new(xshm_inspect_t **out, const void *what, char *why, size_t n,
+                                shm_error_t *err)
 {
     if (why && n)
         why[0] = '\0';
+    *err = SHM_ERROR_INVALID_PARAM;
     if (!out)
-        return SHM_ERROR_INVALID_PARAM;
+        return NULL;
     *out = NULL;
-    if (!mem)
-        return SHM_ERROR_INVALID_PARAM;
+    if (!what)
+        return NULL;
     xshm_inspect_t *v = (xshm_inspect_t *)calloc(1, sizeof(*v));
+    *err = v ? SHM_SUCCESS : SHM_ERROR_MEMORY;
+    return v;
+}
+
+shm_error_t xshm_inspect_attach(xshm_inspect_t **out, void *mem, size_t size, bool channel,
+                                char *why, size_t n)
+{
+    shm_error_t e;
+    xshm_inspect_t *v = view_new(out, mem, why, n, &e);
     if (!v)
-        return SHM_ERROR_MEMORY;
-    shm_error_t e = bind(v, mem, size, channel, why, n);
+        return e;
+    e = bind(v, mem, size, channel, why, n);
     if (e != SHM_SUCCESS) {
         free(v);
         return e;
@@ -122,19 +134,13 @@ shm_error_t xshm_inspect_attach(xshm_inspect_t **out, void *mem, size_t size, bo
 shm_error_t xshm_inspect_open(xshm_inspect_t **out, const char *os_name,
                               xshm_inspect_mapped_fn mapped, char *why, size_t n)
 {
-    if (why && n)
-        why[0] = '\0';
-    if (!out)
-        return SHM_ERROR_INVALID_PARAM;
-    *out = NULL;
-    if (!os_name)
-        return SHM_ERROR_INVALID_PARAM;
-    xshm_inspect_t *v = (xshm_inspect_t *)calloc(1, sizeof(*v));
+    shm_error_t e;
+    xshm_inspect_t *v = view_new(out, os_name, why, n, &e);
     if (!v)
-        return SHM_ERROR_MEMORY;
+        return e;
     plat_shm_t shm;
     memset(&shm, 0, sizeof(shm));
-    shm_error_t e = xshm_plat_shm_open(&shm, os_name);
+    e = xshm_plat_shm_open(&shm, os_name);
     if (e != SHM_SUCCESS) {
         if (e == SHM_ERROR_INVALID_SEGMENT)
             say(why, n,

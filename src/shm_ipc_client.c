@@ -221,15 +221,9 @@ shm_client_t *shm_client_connect(const char *name)
 {
     char base[PLAT_NAME_MAX];
     shm_error_t err = xshm_channel_os_name(name, base, sizeof(base), NULL);
-    if (err != SHM_SUCCESS) {
-        xshm_set_error(err);
+    shm_client_t *c = (shm_client_t *)xshm_ep_alloc(sizeof(*c), err);
+    if (!c)
         return NULL;
-    }
-    shm_client_t *c = (shm_client_t *)calloc(1, sizeof(*c));
-    if (!c) {
-        xshm_set_error(SHM_ERROR_MEMORY);
-        return NULL;
-    }
     snprintf(c->base, sizeof(c->base), "%s", base);
     xshm_listener_init(&c->listener, &client_ops, c, &c->target);
     err = client_open(c);

@@ -1,10 +1,21 @@
 /*
- * shm_ipc_endpoint.c - what server and client share: closing an endpoint
- * while other threads may be inside its calls, and the receive engine (one
+ * shm_ipc_endpoint.c - what server and client share: making an endpoint,
+ * closing it while other threads may be inside its calls, and the receive engine (one
  * try under the receive lock, then spin, sleep and re-check the peer until a
  * message, the peer's departure, closing or the timeout).
  */
 #include "shm_ipc_internal.h"
+#include <stdlib.h>
+
+void *xshm_ep_alloc(size_t size, shm_error_t err)
+{
+    void *ep = err == SHM_SUCCESS ? calloc(1, size) : NULL;
+    if (err == SHM_SUCCESS && ep == NULL)
+        err = SHM_ERROR_MEMORY;
+    if (ep == NULL)
+        xshm_set_error(err);
+    return ep;
+}
 
 /* A blocked receive re-checks its peer this often. */
 #define WAIT_SLICE_MS 50u

@@ -65,6 +65,11 @@ static inline bool due_by_count(uint32_t *counter)
     return (n & 255u) == 0;
 }
 
+/* A new endpoint struct of `size` bytes, zeroed, once the checks before it
+ * passed (err == SHM_SUCCESS); otherwise, or without memory, NULL with the
+ * thread's last error set. */
+void *xshm_ep_alloc(size_t size, shm_error_t err);
+
 /* Destroy's part of the above: closing, draining, waiting for the receives
  * (woken through t). */
 void xshm_ep_close(ep_sync_t *e, xshm_wake_target_t *t);

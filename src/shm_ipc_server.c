@@ -212,15 +212,9 @@ static shm_server_t *server_create(const char *name, const shm_ring_config_t *co
     shm_error_t err = xshm_channel_os_name(name, base, sizeof(base), NULL);
     if (err == SHM_SUCCESS)
         err = check_config(&cfg);
-    if (err != SHM_SUCCESS) {
-        xshm_set_error(err);
+    shm_server_t *s = (shm_server_t *)xshm_ep_alloc(sizeof(*s), err);
+    if (!s)
         return NULL;
-    }
-    shm_server_t *s = (shm_server_t *)calloc(1, sizeof(*s));
-    if (!s) {
-        xshm_set_error(SHM_ERROR_MEMORY);
-        return NULL;
-    }
     snprintf(s->base, sizeof(s->base), "%s", base);
     snprintf(s->seg_name, sizeof(s->seg_name), "%s", base);
     s->blocking = cfg.blocking;

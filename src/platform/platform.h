@@ -306,6 +306,11 @@ const char *xshm_plat_last_os_error(int *code);
  * _INVALID_PARAM; anything else -> SHM_ERROR_SYSTEM. */
 shm_error_t xshm_plat_map_os_error(int code);
 
+/* Record that OS call fn failed with code (errno or a GetLastError() value)
+ * as this thread's last failing call; returns xshm_plat_map_os_error(code).
+ * Common to the ports (os_error.c). */
+shm_error_t xshm_plat_os_fail(const char *fn, int code);
+
 #ifdef __cplusplus
 }
 #endif

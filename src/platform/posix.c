@@ -35,10 +35,7 @@ _Static_assert(_Alignof(pthread_mutex_t) <= _Alignof(plat_mutex_t),
                "plat_mutex_t is not aligned enough for pthread_mutex_t");
 _Static_assert(sizeof(pthread_t) <= sizeof(intptr_t), "pthread_t does not fit in intptr_t");
 
-/* ---- OS error bookkeeping ------------------------------------------------ */
-
-static _Thread_local const char *g_err_fn = "";
-static _Thread_local int g_err_code = 0;
+/* ---- OS errors (the bookkeeping: os_error.c) ------------------------------ */
 
 /* The one errno -> shm_error_t table of this port. */
 shm_error_t xshm_plat_map_os_error(int e)
@@ -67,19 +64,7 @@ shm_error_t xshm_plat_map_os_error(int e)
 }
 
 /* Record that OS call `fn` failed with errno `e`; return the mapped code. */
-static shm_error_t os_fail(const char *fn, int e)
-{
-    g_err_fn = fn;
-    g_err_code = e;
-    return xshm_plat_map_os_error(e);
-}
-
-const char *xshm_plat_last_os_error(int *code)
-{
-    if (code)
-        *code = g_err_code;
-    return g_err_fn;
-}
+static shm_error_t os_fail(const char *fn, int e) { return xshm_plat_os_fail(fn, e); }
 
 /* ---- shared memory --------------------------------------------------------- */
 
@@ -714,56 +699,53 @@ void xshm_plat_sleep_ms(uint32_t ms)
 
 static int membarrier_call(int cmd) { return (int)syscall(__NR_membarrier, cmd, 0, 0); }
 
-bool xshm_plat_remote_fence_register(void)
+/* Register once for the membarrier command `run` (of the commands `query`
+ * says are available, through `reg`); *state caches the answer: 0 unknown,
+ * 1 registered, 2 unavailable. */
+static bool fence_register(uint32_t *state, int query_bits, int reg)
 {
-    static uint32_t state; /* 0 unknown, 1 registered, 2 unavailable */
-    uint32_t st = xa_load32_acq(&state);
+    uint32_t st = xa_load32_acq(state);
     if (st == 0) {
         int q = membarrier_call(MEMBARRIER_CMD_QUERY);
-        bool ok = q > 0 && (q & MEMBARRIER_CMD_GLOBAL_EXPEDITED) &&
-                  (q & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) &&
-                  membarrier_call(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) == 0;
+        bool ok = q > 0 && (q & query_bits) == query_bits && membarrier_call(reg) == 0;
         if (!ok)
             os_fail("membarrier", errno);
         st = ok ? 1u : 2u;
-        xa_store32_rel(&state, st);
+        xa_store32_rel(state, st);
     }
     return st == 1;
 }
 
-bool xshm_plat_remote_fence(void)
+/* Run the membarrier command `cmd`; when it fails, a local full fence, and
+ * false (the caller then takes the slow path). */
+static bool fence_run(int cmd)
 {
-    if (membarrier_call(MEMBARRIER_CMD_GLOBAL_EXPEDITED) == 0)
+    if (membarrier_call(cmd) == 0)
         return true;
     os_fail("membarrier", errno);
     xa_fence_seq_cst();
     return false;
 }
+
+bool xshm_plat_remote_fence_register(void)
+{
+    static uint32_t state;
+    return fence_register(&state,
+                          MEMBARRIER_CMD_GLOBAL_EXPEDITED |
+                              MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED,
+                          MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED);
+}
+
+bool xshm_plat_remote_fence(void) { return fence_run(MEMBARRIER_CMD_GLOBAL_EXPEDITED); }
 
 bool xshm_plat_local_fence_register(void)
 {
-    static uint32_t state; /* 0 unknown, 1 registered, 2 unavailable */
-    uint32_t st = xa_load32_acq(&state);
-    if (st == 0) {
-        int q = membarrier_call(MEMBARRIER_CMD_QUERY);
-        bool ok = q > 0 && (q & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
-                  membarrier_call(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
-        if (!ok)
-            os_fail("membarrier", errno);
-        st = ok ? 1u : 2u;
-        xa_store32_rel(&state, st);
-    }
-    return st == 1;
+    static uint32_t state;
+    return fence_register(&state, MEMBARRIER_CMD_PRIVATE_EXPEDITED,
+                          MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED);
 }
 
-bool xshm_plat_local_fence(void)
-{
-    if (membarrier_call(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0)
-        return true;
-    os_fail("membarrier", errno);
-    xa_fence_seq_cst();
-    return false;
-}
+bool xshm_plat_local_fence(void) { return fence_run(MEMBARRIER_CMD_PRIVATE_EXPEDITED); }
 
 uint64_t xshm_plat_thread_self(void) { return (uint64_t)(uintptr_t)pthread_self(); }
 

@@ -43,10 +43,7 @@ _Static_assert(_Alignof(CRITICAL_SECTION) <= _Alignof(plat_mutex_t),
                "plat_mutex_t is not aligned enough for CRITICAL_SECTION");
 _Static_assert(sizeof(HANDLE) <= sizeof(intptr_t), "HANDLE does not fit in intptr_t");
 
-/* ---- OS error bookkeeping ------------------------------------------------ */
-
-static PLAT_TLS const char *g_err_fn = "";
-static PLAT_TLS int g_err_code = 0;
+/* ---- OS errors (the bookkeeping: os_error.c) ------------------------------ */
 
 /* The one Win32 error -> shm_error_t table of this port. */
 static shm_error_t map_win32_error(DWORD e)
@@ -76,22 +73,11 @@ static shm_error_t map_win32_error(DWORD e)
 shm_error_t xshm_plat_map_os_error(int code) { return map_win32_error((DWORD)code); }
 
 /* Record that OS call `fn` failed with code `e`; return the mapped code. */
-static shm_error_t os_fail(const char *fn, DWORD e)
-{
-    g_err_fn = fn;
-    g_err_code = (int)e;
-    return map_win32_error(e);
-}
+static shm_error_t os_fail(const char *fn, DWORD e) { return xshm_plat_os_fail(fn, (int)e); }
 
 /* Same, with GetLastError() of the call that just failed. */
 static shm_error_t os_fail_last(const char *fn) { return os_fail(fn, GetLastError()); }
 
-const char *xshm_plat_last_os_error(int *code)
-{
-    if (code)
-        *code = g_err_code;
-    return g_err_fn;
-}
 
 /* ---- names and security ------------------------------------------------------ */
 
@@ -379,15 +365,21 @@ static void shm_fill(plat_shm_t *shm, void *base, size_t size, HANDLE h, const c
     memcpy(shm->name, name, strlen(name) + 1); /* length checked by check_name */
 }
 
+/* The start of create and open: a valid handle to fill, reset, and a valid name. */
+static shm_error_t shm_prepare(plat_shm_t *shm, const char *name)
+{
+    if (shm == NULL)
+        return SHM_ERROR_INVALID_PARAM;
+    shm_reset(shm);
+    return check_name(name);
+}
+
 shm_error_t xshm_plat_shm_create(plat_shm_t *shm, const char *name, size_t size)
 {
     object_security_t sec;
     shm_error_t err;
 
-    if (shm == NULL)
-        return SHM_ERROR_INVALID_PARAM;
-    shm_reset(shm);
-    if ((err = check_name(name)) != SHM_SUCCESS)
+    if ((err = shm_prepare(shm, name)) != SHM_SUCCESS)
         return err;
     if (size == 0)
         return SHM_ERROR_INVALID_PARAM;
@@ -449,10 +441,7 @@ shm_error_t xshm_plat_shm_open(plat_shm_t *shm, const char *name)
 {
     shm_error_t err;
 
-    if (shm == NULL)
-        return SHM_ERROR_INVALID_PARAM;
-    shm_reset(shm);
-    if ((err = check_name(name)) != SHM_SUCCESS)
+    if ((err = shm_prepare(shm, name)) != SHM_SUCCESS)
         return err;
 
     /* The rights to map it read-write, and READ_CONTROL to see its owner. */
@@ -688,71 +677,54 @@ shm_error_t xshm_plat_thread_start(plat_thread_t *t, plat_thread_fn fn, void *ar
     s->fn = fn;
     s->arg = arg;
     s->pin = NULL;
+    s->done = NULL;
+    s->running = NULL;
+    const char *failed = NULL; /* the OS call that failed */
+    HANDLE h = NULL;
     HANDLE done = CreateEventA(NULL, TRUE, FALSE, NULL);
     if (done == NULL) {
-        (void)os_fail_last("CreateEventA");
-        free(s);
-        return SHM_ERROR_SYSTEM;
+        failed = "CreateEventA";
+        goto fail;
     }
     if (!DuplicateHandle(GetCurrentProcess(), done, GetCurrentProcess(), &s->done, 0, FALSE,
                          DUPLICATE_SAME_ACCESS)) {
-        (void)os_fail_last("DuplicateHandle");
-        CloseHandle(done);
-        free(s);
-        return SHM_ERROR_SYSTEM;
+        s->done = NULL;
+        failed = "DuplicateHandle";
+        goto fail;
     }
     /* A reference to our module (FROM_ADDRESS: xshm.dll, or whatever the
      * static library is linked into), dropped by the thread as it exits. */
     if (!GetModuleHandleExA(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS,
                             (LPCSTR)(uintptr_t)thread_trampoline, &s->pin)) {
-        (void)os_fail_last("GetModuleHandleExA");
-        CloseHandle(s->done);
-        CloseHandle(done);
-        free(s);
-        return SHM_ERROR_SYSTEM;
+        s->pin = NULL;
+        failed = "GetModuleHandleExA";
+        goto fail;
     }
-    HMODULE pin = s->pin;
-    HANDLE own_done = s->done;
     HANDLE running = CreateEventA(NULL, TRUE, FALSE, NULL);
     if (running == NULL) {
-        (void)os_fail_last("CreateEventA");
-        FreeLibrary(pin);
-        CloseHandle(own_done);
-        CloseHandle(done);
-        free(s);
-        return SHM_ERROR_SYSTEM;
+        failed = "CreateEventA";
+        goto fail;
     }
     s->running = running;
 
     /* Started suspended so that *t is filled in before fn can run (fn may
      * call xshm_plat_thread_is_current(t) at once). */
     DWORD tid = 0;
-    HANDLE h = CreateThread(NULL, 0, thread_trampoline, s, CREATE_SUSPENDED, &tid);
+    h = CreateThread(NULL, 0, thread_trampoline, s, CREATE_SUSPENDED, &tid);
     if (h == NULL) {
-        (void)os_fail_last("CreateThread");
-        CloseHandle(running);
-        FreeLibrary(pin);
-        CloseHandle(own_done);
-        CloseHandle(done);
-        free(s);
-        return SHM_ERROR_SYSTEM;
+        failed = "CreateThread";
+        goto fail;
     }
     t->handle = (intptr_t)h;
     t->id = tid;
     t->done = (intptr_t)done;
     if (ResumeThread(h) == (DWORD)-1) {
         /* Cannot happen for a thread we just created; do not leak it. */
-        (void)os_fail_last("ResumeThread");
+        (void)os_fail_last("ResumeThread"); /* before TerminateThread's own error */
         TerminateThread(h, 1);
-        CloseHandle(h);
-        CloseHandle(running);
-        FreeLibrary(pin);
-        CloseHandle(own_done);
-        CloseHandle(done);
-        free(s);
-        thread_reset(t);
-        return SHM_ERROR_SYSTEM;
+        goto fail;
     }
+
     /* A new thread takes the loader lock once (DLL_THREAD_ATTACH) before it
      * runs fn: wait until it has, so that a later join from DllMain (loader
      * lock held) does not wait for a thread that cannot start. A start from
@@ -766,6 +738,23 @@ shm_error_t xshm_plat_thread_start(plat_thread_t *t, plat_thread_fn fn, void *ar
         (void)os_fail_last("WaitForMultipleObjects");
     CloseHandle(running);
     return SHM_SUCCESS;
+
+fail: /* undo what was made, in reverse order; the thread never ran fn */
+    if (failed != NULL)
+        (void)os_fail_last(failed);
+    if (h != NULL)
+        CloseHandle(h);
+    if (s->running != NULL)
+        CloseHandle(s->running);
+    if (s->pin != NULL)
+        FreeLibrary(s->pin);
+    if (s->done != NULL)
+        CloseHandle(s->done);
+    if (done != NULL)
+        CloseHandle(done);
+    free(s);
+    thread_reset(t);
+    return SHM_ERROR_SYSTEM;
 }
 
 void xshm_plat_thread_join(plat_thread_t *t)
