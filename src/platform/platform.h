@@ -2,9 +2,10 @@
  * platform.h - the only door to the operating system.
  *
  * Every function a port must provide, each with its contract. The ports are
- * win32.c (Windows, MSVC and MinGW) and posix.c (Linux); CMake compiles one.
- * Functions that can fail return an shm_error_t (0 on success) and record the
- * failing OS call and its code for xshm_plat_last_os_error().
+ * win32.c with win32_security.c (Windows, MSVC and MinGW) and posix.c
+ * (Linux); CMake compiles one, and os_error.c for both. Functions that can
+ * fail return an shm_error_t (0 on success) and record the failing OS call
+ * and its code for xshm_plat_last_os_error().
  */
 #ifndef XSHM_PLATFORM_H
 #define XSHM_PLATFORM_H

@@ -11,6 +11,7 @@
  * to our module while it runs. Locks:
  * CRITICAL_SECTION. Process identity: pid + creation time.
  * Clock: QueryPerformanceCounter. Object names are ASCII: the A functions.
+ * The names and the security of the objects: win32_security.c.
  */
 #ifndef WIN32_LEAN_AND_MEAN
 #define WIN32_LEAN_AND_MEAN
@@ -19,23 +20,13 @@
 #define _WIN32_WINNT 0x0601
 #endif
 
-#include "platform.h"
+#include "win32_port.h"
 #include "atomics.h"
 
-#include <windows.h>
-#include <aclapi.h>
-#include <sddl.h>
 #include <process.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#if defined(_MSC_VER)
-#pragma comment(lib, "advapi32.lib")
-#define PLAT_TLS __declspec(thread)
-#else
-#define PLAT_TLS _Thread_local
-#endif
 
 _Static_assert(sizeof(CRITICAL_SECTION) <= sizeof(((plat_mutex_t *)0)->u.bytes),
                "CRITICAL_SECTION does not fit in plat_mutex_t");
@@ -72,280 +63,7 @@ static shm_error_t map_win32_error(DWORD e)
 
 shm_error_t xshm_plat_map_os_error(int code) { return map_win32_error((DWORD)code); }
 
-/* Record that OS call `fn` failed with code `e`; return the mapped code. */
-static shm_error_t os_fail(const char *fn, DWORD e) { return xshm_plat_os_fail(fn, (int)e); }
 
-/* Same, with GetLastError() of the call that just failed. */
-static shm_error_t os_fail_last(const char *fn) { return os_fail(fn, GetLastError()); }
-
-
-/* ---- names and security ------------------------------------------------------ */
-
-/*
- * An object name: 1..PLAT_NAME_MAX-1 characters, an optional "Local\" or
- * "Global\" namespace, then no further '\' (that would name another
- * namespace or directory) and no '/'.
- */
-static shm_error_t check_name(const char *name)
-{
-    if (name == NULL)
-        return SHM_ERROR_INVALID_PARAM;
-    size_t len = strlen(name);
-    if (len == 0 || len >= PLAT_NAME_MAX)
-        return SHM_ERROR_INVALID_PARAM;
-    const char *rest = name;
-    if (strncmp(rest, "Local\\", 6) == 0)
-        rest += 6;
-    else if (strncmp(rest, "Global\\", 7) == 0)
-        rest += 7;
-    if (*rest == '\0' || strchr(rest, '\\') || strchr(rest, '/'))
-        return SHM_ERROR_INVALID_PARAM;
-    return SHM_SUCCESS;
-}
-
-/*
- * The user the objects are made for and checked against: the thread's
- * token while the thread impersonates (a service acting for a client gets
- * objects of the client, and its process token may not even be open to the
- * client's identity), else the process's.
- */
-static shm_error_t token_user(BYTE sid[SECURITY_MAX_SID_SIZE])
-{
-    HANDLE token = NULL;
-    TOKEN_USER *tu = NULL;
-    DWORD len = 0;
-    shm_error_t err;
-
-    /* OpenAsSelf: the token is opened as the process, which may open its
-     * threads' tokens whoever they impersonate. */
-    if (!OpenThreadToken(GetCurrentThread(), TOKEN_QUERY, TRUE, &token)) {
-        if (GetLastError() != ERROR_NO_TOKEN)
-            return os_fail_last("OpenThreadToken");
-        if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token))
-            return os_fail_last("OpenProcessToken");
-    }
-    if (!GetTokenInformation(token, TokenUser, NULL, 0, &len) &&
-        GetLastError() != ERROR_INSUFFICIENT_BUFFER) {
-        err = os_fail_last("GetTokenInformation");
-        CloseHandle(token);
-        return err;
-    }
-    tu = (TOKEN_USER *)malloc(len);
-    if (tu == NULL) {
-        CloseHandle(token);
-        return os_fail("malloc", ERROR_NOT_ENOUGH_MEMORY);
-    }
-    if (!GetTokenInformation(token, TokenUser, tu, len, &len)) {
-        err = os_fail_last("GetTokenInformation");
-        free(tu);
-        CloseHandle(token);
-        return err;
-    }
-    CloseHandle(token);
-    err = SHM_SUCCESS;
-    if (!CopySid(SECURITY_MAX_SID_SIZE, sid, tu->User.Sid))
-        err = os_fail_last("CopySid");
-    free(tu);
-    return err;
-}
-
-/*
- * Who owns the object h (opened with READ_CONTROL): SHM_SUCCESS when it is
- * `user`; with `or_admin`, SYSTEM and Administrators count too (they can
- * reach into any process anyway, and the DACLs of this port admit them).
- * SHM_ERROR_ACCESS for anyone else and for an object without an owner
- * (another user's object, or one made with no security at all: someone
- * took the name first).
- */
-static shm_error_t check_owner(HANDLE h, const BYTE *user, bool or_admin)
-{
-    PSID owner = NULL;
-    PSECURITY_DESCRIPTOR sd = NULL;
-    DWORD e = GetSecurityInfo(h, SE_KERNEL_OBJECT, OWNER_SECURITY_INFORMATION, &owner, NULL,
-                              NULL, NULL, &sd);
-    if (e != ERROR_SUCCESS)
-        return os_fail("GetSecurityInfo", e);
-    bool ok = owner != NULL && IsValidSid(owner) &&
-              (EqualSid(owner, (PSID)user) ||
-               (or_admin && (IsWellKnownSid(owner, WinLocalSystemSid) ||
-                             IsWellKnownSid(owner, WinBuiltinAdministratorsSid))));
-    LocalFree(sd);
-    return ok ? SHM_SUCCESS : os_fail("GetSecurityInfo (owner)", ERROR_ACCESS_DENIED);
-}
-
-/* Check the owner of h against the user of the calling thread. */
-static shm_error_t check_owner_self(HANDLE h, bool or_admin)
-{
-    BYTE user[SECURITY_MAX_SID_SIZE];
-    shm_error_t err = token_user(user);
-    return err != SHM_SUCCESS ? err : check_owner(h, user, or_admin);
-}
-
-/*
- * An object we tried to create exists already (h: the handle the create
- * call returned to it, closed here). Ours: SHM_ERROR_EXISTS; anyone else's
- * (squatted by another user, or made without security): SHM_ERROR_ACCESS.
- */
-static shm_error_t existing_object(HANDLE h, const char *fn)
-{
-    shm_error_t err = check_owner_self(h, false);
-    CloseHandle(h);
-    if (err == SHM_SUCCESS)
-        err = os_fail(fn, ERROR_ALREADY_EXISTS);
-    return err;
-}
-
-/*
- * Security attributes for every object this port creates: a protected DACL
- * (no inherited entries) granting GENERIC_ALL to the user (token_user), to
- * LocalSystem and to BUILTIN\Administrators, and to no one else, and the
- * user as owner (by default an elevated administrator's objects would be
- * owned by Administrators). Never a NULL DACL (which would let everyone
- * in). After xshm_plat_create_security(sddl): that DACL (and SACL) instead, the
- * user still the owner.
- */
-typedef struct object_security {
-    SECURITY_ATTRIBUTES sa;
-    SECURITY_DESCRIPTOR sd;
-    PACL acl;
-    BYTE user[SECURITY_MAX_SID_SIZE];
-    BYTE system[SECURITY_MAX_SID_SIZE];
-    BYTE admins[SECURITY_MAX_SID_SIZE];
-} object_security_t;
-
-static void security_free(object_security_t *s)
-{
-    free(s->acl);
-    s->acl = NULL;
-}
-
-/* The descriptor xshm_plat_create_security parsed for this thread's objects
- * (LocalAlloc'ed), NULL for the default DACL. */
-static PLAT_TLS PSECURITY_DESCRIPTOR g_create_sd;
-
-shm_error_t xshm_plat_create_security(const char *sddl)
-{
-    PSECURITY_DESCRIPTOR sd = NULL;
-    if (sddl != NULL) {
-        if (!ConvertStringSecurityDescriptorToSecurityDescriptorA(sddl, SDDL_REVISION_1, &sd,
-                                                                  NULL)) {
-            DWORD e = GetLastError();
-            (void)os_fail("ConvertStringSecurityDescriptorToSecurityDescriptorA", e);
-            return e == ERROR_NOT_ENOUGH_MEMORY ? SHM_ERROR_MEMORY : SHM_ERROR_INVALID_PARAM;
-        }
-        /* Never a missing or NULL DACL: that would let everyone in. */
-        BOOL present = FALSE, defaulted = FALSE;
-        PACL dacl = NULL;
-        bool has_dacl =
-            GetSecurityDescriptorDacl(sd, &present, &dacl, &defaulted) && present && dacl != NULL;
-        if (!has_dacl) {
-            (void)os_fail("GetSecurityDescriptorDacl (no DACL)", ERROR_INVALID_SECURITY_DESCR);
-            LocalFree(sd);
-            return SHM_ERROR_INVALID_PARAM;
-        }
-    }
-    if (g_create_sd != NULL)
-        LocalFree(g_create_sd);
-    g_create_sd = sd;
-    return SHM_SUCCESS;
-}
-
-/* s->sd from g_create_sd: its DACL, SACL and their protection, with the
- * user (already in s->user) as owner. The ACLs stay g_create_sd's. */
-static shm_error_t security_from_sddl(object_security_t *s)
-{
-    PSECURITY_DESCRIPTOR src = g_create_sd;
-    BOOL present = FALSE, defaulted = FALSE;
-    PACL dacl = NULL, sacl = NULL;
-    SECURITY_DESCRIPTOR_CONTROL ctl = 0;
-    DWORD rev = 0;
-
-    if (!InitializeSecurityDescriptor(&s->sd, SECURITY_DESCRIPTOR_REVISION))
-        return os_fail_last("InitializeSecurityDescriptor");
-    if (!SetSecurityDescriptorOwner(&s->sd, (PSID)s->user, FALSE))
-        return os_fail_last("SetSecurityDescriptorOwner");
-    if (!GetSecurityDescriptorControl(src, &ctl, &rev))
-        return os_fail_last("GetSecurityDescriptorControl");
-    if (!GetSecurityDescriptorDacl(src, &present, &dacl, &defaulted))
-        return os_fail_last("GetSecurityDescriptorDacl");
-    if (!SetSecurityDescriptorDacl(&s->sd, present, dacl, FALSE))
-        return os_fail_last("SetSecurityDescriptorDacl");
-    if (!GetSecurityDescriptorSacl(src, &present, &sacl, &defaulted))
-        return os_fail_last("GetSecurityDescriptorSacl");
-    if (present && !SetSecurityDescriptorSacl(&s->sd, TRUE, sacl, FALSE))
-        return os_fail_last("SetSecurityDescriptorSacl");
-    SECURITY_DESCRIPTOR_CONTROL prot = ctl & (SE_DACL_PROTECTED | SE_SACL_PROTECTED);
-    if (prot != 0 && !SetSecurityDescriptorControl(&s->sd, prot, prot))
-        return os_fail_last("SetSecurityDescriptorControl");
-    s->sa.nLength = sizeof s->sa;
-    s->sa.lpSecurityDescriptor = &s->sd;
-    s->sa.bInheritHandle = FALSE;
-    return SHM_SUCCESS;
-}
-
-static shm_error_t security_init(object_security_t *s)
-{
-    shm_error_t err;
-
-    memset(s, 0, sizeof *s);
-    if ((err = token_user(s->user)) != SHM_SUCCESS)
-        return err;
-    if (g_create_sd != NULL) /* xshm_plat_create_security's, instead of ours */
-        return security_from_sddl(s);
-
-    DWORD n = sizeof s->system;
-    if (!CreateWellKnownSid(WinLocalSystemSid, NULL, s->system, &n))
-        return os_fail_last("CreateWellKnownSid");
-    n = sizeof s->admins;
-    if (!CreateWellKnownSid(WinBuiltinAdministratorsSid, NULL, s->admins, &n))
-        return os_fail_last("CreateWellKnownSid");
-
-    PSID sids[3];
-    sids[0] = (PSID)s->user;
-    sids[1] = (PSID)s->system;
-    sids[2] = (PSID)s->admins;
-    DWORD acl_size = sizeof(ACL);
-    for (int i = 0; i < 3; i++)
-        acl_size += (DWORD)(sizeof(ACCESS_ALLOWED_ACE) - sizeof(DWORD)) + GetLengthSid(sids[i]);
-    acl_size = (acl_size + 3u) & ~3u; /* DWORD-aligned */
-    s->acl = (PACL)malloc(acl_size);
-    if (s->acl == NULL)
-        return os_fail("malloc", ERROR_NOT_ENOUGH_MEMORY);
-    if (!InitializeAcl(s->acl, acl_size, ACL_REVISION)) {
-        err = os_fail_last("InitializeAcl");
-        goto fail;
-    }
-    for (int i = 0; i < 3; i++) {
-        if (!AddAccessAllowedAce(s->acl, ACL_REVISION, GENERIC_ALL, sids[i])) {
-            err = os_fail_last("AddAccessAllowedAce");
-            goto fail;
-        }
-    }
-    if (!InitializeSecurityDescriptor(&s->sd, SECURITY_DESCRIPTOR_REVISION)) {
-        err = os_fail_last("InitializeSecurityDescriptor");
-        goto fail;
-    }
-    if (!SetSecurityDescriptorOwner(&s->sd, (PSID)s->user, FALSE)) {
-        err = os_fail_last("SetSecurityDescriptorOwner");
-        goto fail;
-    }
-    if (!SetSecurityDescriptorDacl(&s->sd, TRUE, s->acl, FALSE)) {
-        err = os_fail_last("SetSecurityDescriptorDacl");
-        goto fail;
-    }
-    if (!SetSecurityDescriptorControl(&s->sd, SE_DACL_PROTECTED, SE_DACL_PROTECTED)) {
-        err = os_fail_last("SetSecurityDescriptorControl");
-        goto fail;
-    }
-    s->sa.nLength = sizeof s->sa;
-    s->sa.lpSecurityDescriptor = &s->sd;
-    s->sa.bInheritHandle = FALSE;
-    return SHM_SUCCESS;
-
-fail:
-    security_free(s);
-    return err;
-}
 
 /* ---- shared memory --------------------------------------------------------- */
 
@@ -362,7 +80,7 @@ static void shm_fill(plat_shm_t *shm, void *base, size_t size, HANDLE h, const c
     shm->base = base;
     shm->size = size;
     shm->fd = (intptr_t)h;
-    memcpy(shm->name, name, strlen(name) + 1); /* length checked by check_name */
+    memcpy(shm->name, name, strlen(name) + 1); /* length checked by xshm_win_check_name */
 }
 
 /* The start of create and open: a valid handle to fill, reset, and a valid name. */
@@ -371,7 +89,7 @@ static shm_error_t shm_prepare(plat_shm_t *shm, const char *name)
     if (shm == NULL)
         return SHM_ERROR_INVALID_PARAM;
     shm_reset(shm);
-    return check_name(name);
+    return xshm_win_check_name(name);
 }
 
 shm_error_t xshm_plat_shm_create(plat_shm_t *shm, const char *name, size_t size)
@@ -383,18 +101,18 @@ shm_error_t xshm_plat_shm_create(plat_shm_t *shm, const char *name, size_t size)
         return err;
     if (size == 0)
         return SHM_ERROR_INVALID_PARAM;
-    if ((err = security_init(&sec)) != SHM_SUCCESS)
+    if ((err = xshm_win_security_init(&sec)) != SHM_SUCCESS)
         return err;
 
     uint64_t size64 = (uint64_t)size;
     HANDLE h = CreateFileMappingA(INVALID_HANDLE_VALUE, &sec.sa, PAGE_READWRITE,
                                   (DWORD)(size64 >> 32), (DWORD)(size64 & 0xFFFFFFFFu), name);
     DWORD e = GetLastError(); /* read before anything else can change it */
-    security_free(&sec);
+    xshm_win_security_free(&sec);
     if (h == NULL)
         return os_fail("CreateFileMappingA", e);
     if (e == ERROR_ALREADY_EXISTS) /* handed the existing object, our DACL ignored */
-        return existing_object(h, "CreateFileMappingA");
+        return xshm_win_existing_object(h, "CreateFileMappingA");
     void *base = MapViewOfFile(h, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, size);
     if (base == NULL) {
         /* Our own section, just made at this size: a view of it that cannot
@@ -448,7 +166,7 @@ shm_error_t xshm_plat_shm_open(plat_shm_t *shm, const char *name)
     HANDLE h = OpenFileMappingA(FILE_MAP_READ | FILE_MAP_WRITE | READ_CONTROL, FALSE, name);
     if (h == NULL)
         return os_fail_last("OpenFileMappingA");
-    if ((err = check_owner_self(h, true)) != SHM_SUCCESS) {
+    if ((err = xshm_win_check_owner_self(h, true)) != SHM_SUCCESS) {
         CloseHandle(h);
         return err;
     }
@@ -491,7 +209,7 @@ void xshm_plat_shm_close(plat_shm_t *shm)
 shm_error_t xshm_plat_shm_unlink(const char *name)
 {
     /* A mapping's name lives as long as its last handle. */
-    return check_name(name);
+    return xshm_win_check_name(name);
 }
 
 /* ---- name locks: an event named "<name>@lock" ------------------------------- */
@@ -509,19 +227,19 @@ shm_error_t xshm_plat_lock_take(plat_lock_t *l, const char *name)
     int n = name ? snprintf(lname, sizeof lname, "%s@lock", name) : -1;
     if (n <= 0 || (size_t)n >= sizeof lname)
         return SHM_ERROR_INVALID_PARAM;
-    if ((err = check_name(lname)) != SHM_SUCCESS)
+    if ((err = xshm_win_check_name(lname)) != SHM_SUCCESS)
         return err;
-    if ((err = security_init(&sec)) != SHM_SUCCESS)
+    if ((err = xshm_win_security_init(&sec)) != SHM_SUCCESS)
         return err;
     /* The object lives exactly as long as a handle to it: only its holder
      * opens it, and the OS closes the handle when the holder ends. */
     HANDLE h = CreateEventA(&sec.sa, TRUE, FALSE, lname);
     DWORD e = GetLastError();
-    security_free(&sec);
+    xshm_win_security_free(&sec);
     if (h == NULL)
         return os_fail("CreateEventA", e);
     if (e == ERROR_ALREADY_EXISTS) /* a live server of ours, or a squatter */
-        return existing_object(h, "CreateEventA");
+        return xshm_win_existing_object(h, "CreateEventA");
     l->handle = (intptr_t)h;
     memcpy(l->name, lname, (size_t)n + 1);
     return SHM_SUCCESS;
@@ -546,15 +264,15 @@ shm_error_t xshm_plat_wake_open(plat_wake_t *w, const char *name, bool create)
     if (w == NULL)
         return SHM_ERROR_INVALID_PARAM;
     w->handle = 0;
-    if ((err = check_name(name)) != SHM_SUCCESS)
+    if ((err = xshm_win_check_name(name)) != SHM_SUCCESS)
         return err;
     if (create) {
         object_security_t sec;
-        if ((err = security_init(&sec)) != SHM_SUCCESS)
+        if ((err = xshm_win_security_init(&sec)) != SHM_SUCCESS)
             return err;
         h = CreateEventA(&sec.sa, FALSE, FALSE, name);
         DWORD e = GetLastError();
-        security_free(&sec);
+        xshm_win_security_free(&sec);
         if (h == NULL)
             return os_fail("CreateEventA", e);
         /* The name carries the channel's new generation, so nothing of ours
@@ -562,12 +280,12 @@ shm_error_t xshm_plat_wake_open(plat_wake_t *w, const char *name, bool create)
          * left signalled would make sleepers spin, one that its maker
          * waits on would steal their wake-ups. */
         if (e == ERROR_ALREADY_EXISTS) /* made first by someone else */
-            return existing_object(h, "CreateEventA");
+            return xshm_win_existing_object(h, "CreateEventA");
     } else {
         h = OpenEventA(EVENT_MODIFY_STATE | SYNCHRONIZE | READ_CONTROL, FALSE, name);
         if (h == NULL)
             return os_fail_last("OpenEventA");
-        if ((err = check_owner_self(h, true)) != SHM_SUCCESS) {
+        if ((err = xshm_win_check_owner_self(h, true)) != SHM_SUCCESS) {
             CloseHandle(h);
             return err;
         }
