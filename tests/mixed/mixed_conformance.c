@@ -49,9 +49,6 @@
  * Exits 0 when every check passed, 1 on a failed check or error, 2 on bad
  * arguments. The last line is "<role>: PASS ..." or "<role>: FAIL: ...".
  */
-#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
-#define _POSIX_C_SOURCE 200809L /* clock_gettime, nanosleep */
-#endif
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

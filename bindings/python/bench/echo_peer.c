@@ -18,35 +18,14 @@
  * The Python client of the benchmark and the C pinger take turns against one
  * echo server, so the two figures differ only by the side that pings.
  */
-#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
-#define _POSIX_C_SOURCE 200809L
-#endif
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "shm_ipc.h"
 
-#ifdef _WIN32
-#define WIN32_LEAN_AND_MEAN
-#include <windows.h>
-static uint64_t now_ns(void)
-{
-    LARGE_INTEGER f, c;
-    QueryPerformanceFrequency(&f);
-    QueryPerformanceCounter(&c);
-    return (uint64_t)((double)c.QuadPart * 1e9 / (double)f.QuadPart);
-}
-#else
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-#endif
+#include "xs_time.h" /* the programs' support library: the clock */
 
 #define IDLE_LIMIT_NS 60000000000ull
 
@@ -65,7 +44,7 @@ static int serve(const char *name, int busy)
     fflush(stdout);
     static unsigned char buf[SHM_MAX_MESSAGE_SIZE];
     int rc = 0;
-    uint64_t last = now_ns();
+    uint64_t last = xs_now_ns();
     for (;;) {
         uint32_t size = sizeof(buf);
         shm_error_t err = shm_server_receive(server, buf, &size);
@@ -86,7 +65,7 @@ static int serve(const char *name, int busy)
             rc = 1;
             break;
         }
-        uint64_t t = now_ns();
+        uint64_t t = xs_now_ns();
         if (last == 0)
             last = t; /* idle since now */
         if (t - last >= IDLE_LIMIT_NS) {
@@ -123,13 +102,13 @@ static int ping(const char *name, uint32_t size, uint32_t warmup, uint32_t count
     memset(out, 0x5A, sizeof(out));
     for (uint64_t seq = 1; rc == 0 && seq <= (uint64_t)warmup + count; seq++) {
         memcpy(out, &seq, sizeof(seq));
-        uint64_t t0 = now_ns();
+        uint64_t t0 = xs_now_ns();
         shm_error_t err = shm_client_send(client, out, size);
         uint32_t got = sizeof(in);
         if (err == SHM_SUCCESS)
             while ((err = shm_client_receive(client, in, &got)) == SHM_ERROR_EMPTY)
                 got = sizeof(in);
-        uint64_t t1 = now_ns();
+        uint64_t t1 = xs_now_ns();
         if (err != SHM_SUCCESS || got != size || memcmp(in, &seq, sizeof(seq)) != 0) {
             fprintf(stderr, "echo_peer: round trip %llu failed: %s\n", (unsigned long long)seq,
                     err != SHM_SUCCESS ? shm_strerror(err) : "not its own echo");
