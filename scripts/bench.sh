@@ -19,6 +19,10 @@
 #   <target>-plot/   64 B round-trip samples, rtt_64B.gp and rtt_64B.png
 #                    (the PNG needs gnuplot; for the Wine run it is drawn here)
 # --quick passes --quick to the benchmark (about a quarter of the time).
+# Then, when build/linux-x64 has the Python benchmark's C peer
+# (xshm_echo_peer): a 64 B round trip from Python against a round
+# trip from C, with the ratio (bindings/python/bench_roundtrip.py), kept in
+# python.txt.
 # --wait-idle S waits (up to S seconds) before each run for 5 quiet seconds
 # (less than 10% of one CPU busy), as other work disturbs the figures.
 #
@@ -392,6 +396,35 @@ else
     fi
     export WINEDEBUG=${WINEDEBUG:--all}
     run win-x64 wine "$win"
+fi
+
+# The Python binding: a 64 B round trip from Python through a C echo peer,
+# beside the same round trip pinged from C, with the ratio
+# (bindings/python/bench_roundtrip.py), kept in python.txt.
+peer=$(dirname "$linux")/xshm_echo_peer
+lib=$(dirname "$linux")/libxshm.so
+if ! command -v python3 >/dev/null 2>&1; then
+    echo "== python: skipped (no python3)"
+    summary+=("python: skipped (no python3)")
+elif [ ! -x "$peer" ] || [ ! -e "$lib" ]; then
+    echo "== python: skipped (no $peer or $lib: build linux-x64 with its tests)"
+    summary+=("python: skipped (not built)")
+else
+    echo "== python (bindings/python/bench_roundtrip.py)"
+    py_args=(--peer "$peer")
+    py_args+=("${quick[@]}")
+    [ "$wait_idle" -gt 0 ] && py_args+=(--wait-idle "$wait_idle")
+    # blocking receives (the default configuration), then every side polling
+    if { XSHM_LIBRARY=$lib python3 "$root/bindings/python/bench_roundtrip.py" "${py_args[@]}" &&
+         echo &&
+         XSHM_LIBRARY=$lib python3 "$root/bindings/python/bench_roundtrip.py" "${py_args[@]}" --busy
+       } 2>&1 | tee "$out/python.txt"; then
+        summary+=("python: $out/python.txt")
+        ran=$((ran + 1))
+    else
+        summary+=("python: FAILED ($out/python.txt)")
+        failed=$((failed + 1))
+    fi
 fi
 
 echo
