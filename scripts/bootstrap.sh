@@ -3,8 +3,9 @@
 #
 # Installs the compilers (with the aarch64 cross compiler), Wine, qemu-user,
 # CMocka, python3 (tests/test_cli.sh checks the tool's JSON with it),
-# python3-pytest (the Python binding's tests), mono-devel (the C# bindings'
-# test builds and runs them with Mono),
+# python3-pytest, -pip, -setuptools and -wheel (the Python binding's tests,
+# pip install among them), mono-devel (the C# bindings' test builds and
+# runs them with Mono),
 # cross-compiles CMocka from Debian's source package for win-x64,
 # win-x86, linux-x86 and linux-arm64, tries to install wine32 and
 # initialises a Wine prefix. Idempotent: when everything is present it only
@@ -99,7 +100,7 @@ pkgs=(build-essential cmake gcc g++ "gcc-$gcc_major-multilib" "g++-$gcc_major-mu
       g++-mingw-w64-x86-64 g++-mingw-w64-i686
       gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
       wine wine64 libcmocka-dev dpkg-dev xz-utils clang valgrind file pkg-config python3
-      python3-pytest mono-devel)
+      python3-pytest python3-pip python3-setuptools python3-wheel mono-devel)
 have=$(installed "${pkgs[@]}")
 missing=()
 for p in "${pkgs[@]}"; do
