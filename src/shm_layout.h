@@ -35,6 +35,8 @@
 
 /* ---- the tables ---------------------------------------------------------------- */
 
+/* clang-format off */
+
 /* The segment header, at offset 0 of the segment. */
 #define XSHM_SEG_HEADER_LAYOUT(T, F, A)                                                    \
     F(T, magic,            u32,      0) /* SHM_SEG_MAGIC, stored last at creation */      \
@@ -122,6 +124,7 @@
     S(xshm_ring_header_t,   XSHM_RING_HEADER_LAYOUT,   XSHM_RING_HEADER_SIZE)             \
     S(xshm_reader_slot_t,   XSHM_READER_SLOT_LAYOUT,   XSHM_READER_SLOT_SIZE)             \
     S(xshm_record_header_t, XSHM_RECORD_HEADER_LAYOUT, XSHM_RECORD_HEADER_SIZE)
+/* clang-format on */
 
 /* ---- the structs ------------------------------------------------------------- */
 
@@ -152,9 +155,9 @@ typedef struct xshm_record_header {
 #define XSHM_LAYOUT_STATIC_ASSERT(c, m) _Static_assert(c, m)
 #endif
 
-#define XSHM_LAYOUT_CHECK(T, field, type, off)                                             \
-    XSHM_LAYOUT_STATIC_ASSERT(offsetof(T, field) == (off), #T "." #field ": offset");      \
-    XSHM_LAYOUT_STATIC_ASSERT(sizeof(XSHM_LAYOUT_TYPE(type)) < 8 || (off) % 8 == 0,        \
+#define XSHM_LAYOUT_CHECK(T, field, type, off)                                                     \
+    XSHM_LAYOUT_STATIC_ASSERT(offsetof(T, field) == (off), #T "." #field ": offset");              \
+    XSHM_LAYOUT_STATIC_ASSERT(sizeof(XSHM_LAYOUT_TYPE(type)) < 8 || (off) % 8 == 0,                \
                               #T "." #field ": a 64-bit field at an offset not 8-aligned");
 #define XSHM_LAYOUT_CHECK_ARRAY(T, field, type, n, off) XSHM_LAYOUT_CHECK(T, field, type, off)
 #define XSHM_LAYOUT_ADD(T, field, type, off) +sizeof(XSHM_LAYOUT_TYPE(type))
@@ -162,10 +165,10 @@ typedef struct xshm_record_header {
 
 /* The fields, at their offsets in order, add up to the size: no padding
  * between them or after the last. */
-#define XSHM_LAYOUT_CHECK_STRUCT(T, LAYOUT, size)                                          \
-    XSHM_LAYOUT_STATIC_ASSERT(sizeof(T) == (size), #T ": size");                           \
-    XSHM_LAYOUT_STATIC_ASSERT((0 LAYOUT(T, XSHM_LAYOUT_ADD, XSHM_LAYOUT_ADD_ARRAY)) == (size), \
-                              #T ": implicit padding");                                    \
+#define XSHM_LAYOUT_CHECK_STRUCT(T, LAYOUT, size)                                                  \
+    XSHM_LAYOUT_STATIC_ASSERT(sizeof(T) == (size), #T ": size");                                   \
+    XSHM_LAYOUT_STATIC_ASSERT((0 LAYOUT(T, XSHM_LAYOUT_ADD, XSHM_LAYOUT_ADD_ARRAY)) == (size),     \
+                              #T ": implicit padding");                                            \
     LAYOUT(T, XSHM_LAYOUT_CHECK, XSHM_LAYOUT_CHECK_ARRAY)
 
 XSHM_LAYOUT_STRUCTS(XSHM_LAYOUT_CHECK_STRUCT)

@@ -23,26 +23,27 @@
 
 typedef struct {
     const char *name;
-    size_t offset;   /* as compiled */
-    size_t size;     /* as compiled: the whole field (array) */
-    size_t stated;   /* the table's offset */
-    size_t width;    /* bytes of one element */
+    size_t offset; /* as compiled */
+    size_t size;   /* as compiled: the whole field (array) */
+    size_t stated; /* the table's offset */
+    size_t width;  /* bytes of one element */
 } row_t;
 
 typedef struct {
     const char *name;
-    size_t size;     /* as compiled */
-    size_t stated;   /* the table's size */
+    size_t size;   /* as compiled */
+    size_t stated; /* the table's size */
     const row_t *rows;
     size_t count;
 } layout_t;
 
-#define ROW(T, field, type, off) \
+#define ROW(T, field, type, off)                                                                   \
     {#field, offsetof(T, field), sizeof(((T *)0)->field), (off), sizeof(XSHM_LAYOUT_TYPE(type))},
 #define ROW_ARRAY(T, field, type, n, off) ROW(T, field, type, off)
 #define ROWS(T, TABLE, size) static const row_t rows_##T[] = {TABLE(T, ROW, ROW_ARRAY)};
 XSHM_LAYOUT_STRUCTS(ROWS)
-#define STRUCT(T, TABLE, size) {#T, sizeof(T), (size), rows_##T, sizeof rows_##T / sizeof rows_##T[0]},
+#define STRUCT(T, TABLE, size)                                                                     \
+    {#T, sizeof(T), (size), rows_##T, sizeof rows_##T / sizeof rows_##T[0]},
 static const layout_t layouts[] = {XSHM_LAYOUT_STRUCTS(STRUCT)};
 #define LAYOUT_COUNT (sizeof layouts / sizeof layouts[0])
 
