@@ -8,84 +8,14 @@
 
 #include "atomics.h"
 
-/* ---- layout checks: the same on every compiler and target ------------------- */
+/* ---- checks beyond the shared layout's own (shm_layout.h) -------------------- */
 
-#if defined(__cplusplus)
-#define SHM_STATIC_ASSERT(c, m) static_assert(c, m)
-#else
-#define SHM_STATIC_ASSERT(c, m) _Static_assert(c, m)
-#endif
-
-#define SHM_ASSERT_OFFSET(type, field, off) \
-    SHM_STATIC_ASSERT(offsetof(type, field) == (off), #type "." #field " offset")
-
-SHM_STATIC_ASSERT(sizeof(xshm_seg_header_t) == 128, "segment header size");
-SHM_ASSERT_OFFSET(xshm_seg_header_t, magic, 0);
-SHM_ASSERT_OFFSET(xshm_seg_header_t, layout_version, 4);
-SHM_ASSERT_OFFSET(xshm_seg_header_t, header_size, 8);
-SHM_ASSERT_OFFSET(xshm_seg_header_t, ring_count, 12);
-SHM_ASSERT_OFFSET(xshm_seg_header_t, total_size, 16);
-SHM_ASSERT_OFFSET(xshm_seg_header_t, ring_capacity, 24);
-SHM_ASSERT_OFFSET(xshm_seg_header_t, max_readers, 28);
-SHM_ASSERT_OFFSET(xshm_seg_header_t, max_message, 32);
-SHM_ASSERT_OFFSET(xshm_seg_header_t, creator_ptr_bits, 36);
-SHM_ASSERT_OFFSET(xshm_seg_header_t, creator_pid, 40);
-SHM_ASSERT_OFFSET(xshm_seg_header_t, state, 44);
-SHM_ASSERT_OFFSET(xshm_seg_header_t, creator_start, 48);
-SHM_ASSERT_OFFSET(xshm_seg_header_t, generation, 56);
-SHM_ASSERT_OFFSET(xshm_seg_header_t, cfg_blocking, 64);
-SHM_ASSERT_OFFSET(xshm_seg_header_t, cfg_timeout_ms, 68);
-SHM_ASSERT_OFFSET(xshm_seg_header_t, server_wake, 72);
-SHM_ASSERT_OFFSET(xshm_seg_header_t, member_changes, 76);
-SHM_ASSERT_OFFSET(xshm_seg_header_t, reserved, 80);
-
-SHM_STATIC_ASSERT(sizeof(xshm_ring_header_t) == 256, "ring header size");
-SHM_ASSERT_OFFSET(xshm_ring_header_t, capacity, 0);
-SHM_ASSERT_OFFSET(xshm_ring_header_t, max_readers, 4);
-SHM_ASSERT_OFFSET(xshm_ring_header_t, ring_index, 8);
-SHM_ASSERT_OFFSET(xshm_ring_header_t, writer_pid, 12);
-SHM_ASSERT_OFFSET(xshm_ring_header_t, writer_start, 16);
-SHM_ASSERT_OFFSET(xshm_ring_header_t, writer_ptr_bits, 24);
-SHM_ASSERT_OFFSET(xshm_ring_header_t, writer_flags, 28);
-SHM_ASSERT_OFFSET(xshm_ring_header_t, limit, 32);
-SHM_ASSERT_OFFSET(xshm_ring_header_t, fence_failed, 40);
-SHM_ASSERT_OFFSET(xshm_ring_header_t, reserved0, 44);
-SHM_ASSERT_OFFSET(xshm_ring_header_t, tail, 64);
-SHM_ASSERT_OFFSET(xshm_ring_header_t, reserved1, 72);
-SHM_ASSERT_OFFSET(xshm_ring_header_t, head, 128);
-SHM_ASSERT_OFFSET(xshm_ring_header_t, next_seq, 136);
-SHM_ASSERT_OFFSET(xshm_ring_header_t, pub_ver, 144);
-SHM_ASSERT_OFFSET(xshm_ring_header_t, bytes_written, 152);
-SHM_ASSERT_OFFSET(xshm_ring_header_t, intent, 160);
-SHM_ASSERT_OFFSET(xshm_ring_header_t, reserved2, 168);
-SHM_ASSERT_OFFSET(xshm_ring_header_t, waiters, 192);
-SHM_ASSERT_OFFSET(xshm_ring_header_t, reserved3, 196);
-
-SHM_STATIC_ASSERT(sizeof(xshm_reader_slot_t) == 128, "reader slot size");
-SHM_ASSERT_OFFSET(xshm_reader_slot_t, cursor, 0);
-SHM_ASSERT_OFFSET(xshm_reader_slot_t, expected_seq, 8);
-SHM_ASSERT_OFFSET(xshm_reader_slot_t, received, 16);
-SHM_ASSERT_OFFSET(xshm_reader_slot_t, lost, 24);
-SHM_ASSERT_OFFSET(xshm_reader_slot_t, bytes, 32);
-SHM_ASSERT_OFFSET(xshm_reader_slot_t, reserved0, 40);
-SHM_ASSERT_OFFSET(xshm_reader_slot_t, claim, 64);
-SHM_ASSERT_OFFSET(xshm_reader_slot_t, start_time, 72);
-SHM_ASSERT_OFFSET(xshm_reader_slot_t, ptr_bits, 80);
-SHM_ASSERT_OFFSET(xshm_reader_slot_t, waiting, 84);
-SHM_ASSERT_OFFSET(xshm_reader_slot_t, wake_word, 88);
-SHM_ASSERT_OFFSET(xshm_reader_slot_t, reserved1, 92);
-
-SHM_STATIC_ASSERT(sizeof(xshm_record_header_t) == 24, "record header size");
-SHM_STATIC_ASSERT(SHM_RECORD_HEADER_SIZE == 24, "record header size");
-SHM_ASSERT_OFFSET(xshm_record_header_t, pos, 0);
-SHM_ASSERT_OFFSET(xshm_record_header_t, seq, 8);
-SHM_ASSERT_OFFSET(xshm_record_header_t, length, 16);
-SHM_ASSERT_OFFSET(xshm_record_header_t, type, 20);
+_Static_assert(SHM_RECORD_HEADER_SIZE == sizeof(xshm_record_header_t), "record header size");
 
 /* Process-local 64-bit words read atomically by other threads: 8-byte
  * aligned on every target (a misaligned one may be read torn on i386). */
-SHM_STATIC_ASSERT(offsetof(xshm_ring_reader_t, cursor) % 8 == 0, "reader cursor alignment");
-SHM_STATIC_ASSERT(_Alignof(xshm_ring_reader_t) >= 8, "reader alignment");
+_Static_assert(offsetof(xshm_ring_reader_t, cursor) % 8 == 0, "reader cursor alignment");
+_Static_assert(_Alignof(xshm_ring_reader_t) >= 8, "reader alignment");
 
 /* ---- geometry ------------------------------------------------------------------ */
 

@@ -59,6 +59,7 @@
 #include "atomics.h"
 #include "platform.h"
 #include "shm_ipc.h"
+#include "shm_layout.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -66,12 +67,13 @@ extern "C" {
 
 /* ---- shared layout ---------------------------------------------------------
  * Fixed-width fields only, explicit padding, every uint64_t at an 8-byte
- * offset, hot words on their own 64-byte lines. Identical for x86 and x64;
- * the static asserts in shm_ringbuffer.c check every offset on every target.
+ * offset, hot words on their own 64-byte lines. Identical for x86 and x64.
+ * The structs (xshm_seg_header_t, xshm_ring_header_t, xshm_reader_slot_t,
+ * xshm_record_header_t), SHM_SEG_MAGIC and SHM_LAYOUT_VERSION are stated
+ * once, as tables, in shm_layout.h, whose static asserts check every offset
+ * on every target.
  */
 
-#define SHM_SEG_MAGIC 0x4D485358u /* "XSHM" in little-endian memory */
-#define SHM_LAYOUT_VERSION 2u
 #define SHM_CACHE_LINE 64u
 #define SHM_RECORD_HEADER_SIZE SHM_MESSAGE_OVERHEAD
 #define SHM_RECORD_ALIGN 8u
@@ -101,85 +103,9 @@ enum { SHM_SLOT_FREE = 0, SHM_SLOT_CLAIMING = 1, SHM_SLOT_ACTIVE = 2 };
 #define SHM_CLAIM_EPOCH(c) ((uint32_t)(((c) >> 2) & 0x3FFFFFFFu))
 #define SHM_CLAIM_PID(c) ((uint32_t)((c) >> 32))
 
-typedef struct xshm_seg_header {
-    uint32_t magic;           /* 0: SHM_SEG_MAGIC, stored last at creation */
-    uint32_t layout_version;  /* 4 */
-    uint32_t header_size;     /* 8: sizeof(xshm_seg_header_t) */
-    uint32_t ring_count;      /* 12: 1..SHM_SEG_MAX_RINGS */
-    uint64_t total_size;      /* 16: bytes of the layout */
-    uint32_t ring_capacity;   /* 24: data bytes per ring, power of two */
-    uint32_t max_readers;     /* 28: reader slots of ring 0 (others: 1) */
-    uint32_t max_message;     /* 32: SHM_MAX_MESSAGE_SIZE */
-    uint32_t creator_ptr_bits;/* 36: 32 or 64 */
-    uint32_t creator_pid;     /* 40 */
-    uint32_t state;           /* 44: SHM_SEG_* */
-    uint64_t creator_start;   /* 48: process start time, see plat_proc_id_t */
-    uint64_t generation;      /* 56: new value each time a channel is created */
-    uint32_t cfg_blocking;    /* 64: the server's receive mode, for clients */
-    uint32_t cfg_timeout_ms;  /* 68 */
-    uint32_t server_wake;     /* 72: wake word of a reader of several rings */
-    uint32_t member_changes;  /* 76: bumped by clients joining or leaving */
-    uint32_t reserved[12];    /* 80..127 */
-} xshm_seg_header_t;
-
 /* writer_flags */
 #define SHM_WRITER_REMOTE_FENCE 1u /* the writer skips its fence: sleepers call
                                       xshm_plat_remote_fence() before sleeping */
-
-typedef struct xshm_ring_header {
-    /* line 0: fixed at creation, the writer's identity, and words written
-     * rarely but read often (limit: by every reader after every copy) */
-    uint32_t capacity;        /* 0 */
-    uint32_t max_readers;     /* 4 */
-    uint32_t ring_index;      /* 8 */
-    uint32_t writer_pid;      /* 12: process that writes this ring */
-    uint64_t writer_start;    /* 16 */
-    uint32_t writer_ptr_bits; /* 24 */
-    uint32_t writer_flags;    /* 28: SHM_WRITER_* */
-    uint64_t limit;           /* 32: no byte at a position >= limit is written */
-    uint32_t fence_failed;    /* 40: a sleeper's remote fence failed: the
-                                 writer must fence itself (sticky) */
-    uint32_t reserved0[5];    /* 44..63 */
-    /* line 1: what readers poll, written by the writer for every message */
-    uint64_t tail;            /* 64: end of the last published record */
-    uint64_t reserved1[7];    /* 72..127 */
-    /* line 2: the writer's bookkeeping, read by readers only when lagging,
-     * lapped or attaching */
-    uint64_t head;            /* 128: oldest intact record */
-    uint64_t next_seq;        /* 136: sequence number of the next message */
-    uint64_t pub_ver;         /* 144: odd while tail/next_seq are changing */
-    uint64_t bytes_written;   /* 152: payload bytes, for statistics */
-    uint64_t intent;          /* 160: end of the record being written */
-    uint64_t reserved2[3];    /* 168..191 */
-    /* line 3: written by readers going to sleep, read by the writer */
-    uint32_t waiters;         /* 192: slots whose `waiting` is set */
-    uint32_t reserved3[15];   /* 196..255 */
-} xshm_ring_header_t;
-
-typedef struct xshm_reader_slot {
-    /* line 0: owned by the reader, updated per message */
-    uint64_t cursor;          /* 0: next position to read */
-    uint64_t expected_seq;    /* 8: sequence number expected next */
-    uint64_t received;        /* 16: messages delivered */
-    uint64_t lost;            /* 24: messages overwritten before delivery */
-    uint64_t bytes;           /* 32: payload bytes delivered */
-    uint64_t reserved0[3];    /* 40..63 */
-    /* line 1: claim, identity and sleeping */
-    uint64_t claim;           /* 64: SHM_CLAIM(pid, epoch, SHM_SLOT_*) */
-    uint64_t start_time;      /* 72: owner's process start time */
-    uint32_t ptr_bits;        /* 80: owner's pointer width */
-    uint32_t waiting;         /* 84: 1 while the reader sleeps or is about to */
-    uint32_t wake_word;       /* 88: futex word, bumped to wake the reader */
-    uint32_t reserved1[9];    /* 92..127 */
-} xshm_reader_slot_t;
-
-typedef struct xshm_record_header {
-    uint64_t pos;             /* the record's mark: its position | 1, stored
-                                 last (release); 0 until then */
-    uint64_t seq;             /* message sequence number; 0 for padding */
-    uint32_t length;          /* payload bytes (message) or record bytes (padding) */
-    uint32_t type;            /* SHM_REC_* */
-} xshm_record_header_t;
 
 /* ---- process-local handles ------------------------------------------------- */
 

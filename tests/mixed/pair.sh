@@ -3,6 +3,7 @@
 #
 #   pair.sh [--peer PRESET] SERVER CLIENT [EMULATOR...]
 #   pair.sh --example [--peer PRESET] SERVER CLIENT [EMULATOR...]
+#   pair.sh --layout [--peer PRESET] DUMP DUMP [EMULATOR...]
 #
 # Runs SERVER (a mixed_conformance program) as the server and CLIENT as the
 # client, both under EMULATOR when given (wine), in two sessions with a fresh
@@ -20,6 +21,10 @@
 # its comment says (`SERVER server CHANNEL`, `CLIENT CHANNEL 200`); both must
 # exit 0.
 #
+# --layout: the two programs are tests/mixed/layout_dump of a 64-bit and a
+# 32-bit build; their dumps of the shared layout must be the same, line for
+# line.
+#
 # --peer PRESET names the build tree the other program comes from. The test
 # is skipped (exit 77, with the reason) when that program is not built,
 # when XSHM_TEST_BUILT (the presets scripts/test.sh built in this run,
@@ -27,8 +32,9 @@
 # cannot run because wine32 is not installed.
 set -uo pipefail
 
-peer= example=0
+peer= example=0 layout=0
 if [ "${1:-}" = --example ]; then example=1; shift; fi
+if [ "${1:-}" = --layout ]; then layout=1; shift; fi
 if [ "${1:-}" = --peer ]; then peer=$2; shift 2; fi
 server=$1 client=$2
 shift 2
@@ -65,6 +71,21 @@ width() {
 sbits=$(width "$server") || { rc=$?; echo "$sbits"; exit $rc; }
 cbits=$(width "$client") || { rc=$?; echo "$cbits"; exit $rc; }
 
+if [ "$layout" = 1 ]; then
+    [ "$sbits" != "$cbits" ] || { echo "FAILED: both programs are $sbits-bit"; exit 1; }
+    a=$(timeout 120 "${emu[@]}" "$server") || { echo "FAILED: $server exit $?"; exit 1; }
+    b=$(timeout 120 "${emu[@]}" "$client") || { echo "FAILED: $client exit $?"; exit 1; }
+    a=${a//$'\r'/} b=${b//$'\r'/}
+    if [ "$a" = "$b" ]; then
+        echo "$sbits-bit $server"
+        echo "$cbits-bit $client"
+        echo "the same layout: $(wc -l <<<"$a") lines (structs and fields)"
+        exit 0
+    fi
+    echo "FAILED: the $sbits-bit and the $cbits-bit build lay out shared memory differently:"
+    diff <(echo "$a") <(echo "$b") | sed 's/^/  /'
+    exit 1
+fi
 if [ "$example" = 1 ]; then
     chan="mixed-example-$$-$RANDOM" rc=0
     timeout 120 "${emu[@]}" "$server" server "$chan" &
