@@ -131,21 +131,16 @@
 #define XSHM_LAYOUT_DECLARE(T, field, type, off) XSHM_LAYOUT_TYPE(type) field;
 #define XSHM_LAYOUT_DECLARE_ARRAY(T, field, type, n, off) XSHM_LAYOUT_TYPE(type) field[n];
 
-typedef struct xshm_seg_header {
-    XSHM_SEG_HEADER_LAYOUT(xshm_seg_header_t, XSHM_LAYOUT_DECLARE, XSHM_LAYOUT_DECLARE_ARRAY)
-} xshm_seg_header_t;
+/* typedef struct tag { the table's fields } T; */
+#define XSHM_LAYOUT_STRUCT(tag, T, LAYOUT)                                                        \
+    typedef struct tag {                                                                           \
+        LAYOUT(T, XSHM_LAYOUT_DECLARE, XSHM_LAYOUT_DECLARE_ARRAY)                                  \
+    } T;
 
-typedef struct xshm_ring_header {
-    XSHM_RING_HEADER_LAYOUT(xshm_ring_header_t, XSHM_LAYOUT_DECLARE, XSHM_LAYOUT_DECLARE_ARRAY)
-} xshm_ring_header_t;
-
-typedef struct xshm_reader_slot {
-    XSHM_READER_SLOT_LAYOUT(xshm_reader_slot_t, XSHM_LAYOUT_DECLARE, XSHM_LAYOUT_DECLARE_ARRAY)
-} xshm_reader_slot_t;
-
-typedef struct xshm_record_header {
-    XSHM_RECORD_HEADER_LAYOUT(xshm_record_header_t, XSHM_LAYOUT_DECLARE, XSHM_LAYOUT_DECLARE_ARRAY)
-} xshm_record_header_t;
+XSHM_LAYOUT_STRUCT(xshm_seg_header, xshm_seg_header_t, XSHM_SEG_HEADER_LAYOUT)
+XSHM_LAYOUT_STRUCT(xshm_ring_header, xshm_ring_header_t, XSHM_RING_HEADER_LAYOUT)
+XSHM_LAYOUT_STRUCT(xshm_reader_slot, xshm_reader_slot_t, XSHM_READER_SLOT_LAYOUT)
+XSHM_LAYOUT_STRUCT(xshm_record_header, xshm_record_header_t, XSHM_RECORD_HEADER_LAYOUT)
 
 /* ---- the checks, on every compiler and target ---------------------------------- */
 

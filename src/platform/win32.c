@@ -13,14 +13,7 @@
  * Clock: QueryPerformanceCounter. Object names are ASCII: the A functions.
  * The names and the security of the objects: win32_security.c.
  */
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
-#ifndef _WIN32_WINNT
-#define _WIN32_WINNT 0x0601
-#endif
-
-#include "win32_port.h"
+#include "win32_port.h" /* first: it sets the Windows version the port needs */
 #include "atomics.h"
 
 #include <process.h>
