@@ -226,7 +226,10 @@ run_suite() {
     (cd "$src" && timeout 1800 ctest --preset "$t" "${sel[@]}" --output-on-failure "${par[@]}") >"$log" 2>&1
     local rc=$?
     awk '
-        /^[ \t]*[0-9]+ - [^ ]+ \(/ { sub(/^[ \t]*[0-9]+ - /, ""); sub(/ \(.*/, ""); prog[$0] = 1; order[++n] = $0 }
+        /^[ \t]*[0-9]+ - [^ ]+ \(/ && !/\(Skipped\)/ {
+            # a failed test (a skipped one is listed too, and is no failure)
+            sub(/^[ \t]*[0-9]+ - /, ""); sub(/ \(.*/, ""); prog[$0] = 1; order[++n] = $0
+        }
         /\[  FAILED  \] [A-Za-z_0-9]+$/ && !/tests?, listed/ { t = $NF; if (!(t in seen)) { seen[t] = 1; tests[++m] = t } }
         END {
             out = ""
