@@ -58,7 +58,7 @@ row_t *bench_floor_cacheline(void)
 static void floor_echo_thread(void *arg)
 {
     bool *pinned = (bool *)arg;
-    *pinned = g_cpu_child >= 0 && xs_pin_thread_to(g_cpu_child);
+    *pinned = g_cpu_child >= 0 && xs_pin_to(g_cpu_child);
     for (uint32_t i = 1;;) {
         floor_pair_t *p = &C->floor[i % FLOOR_PAIRS];
         uint32_t v = xs_load32(&p->ping.v);

@@ -282,6 +282,18 @@ static uint32_t record_at(const shm_ring_t *r, uint64_t pos, xshm_record_header_
 
 /* ---- writer --------------------------------------------------------------------------- */
 
+/* Write a record header's fields after its mark word, at rec. Each field is
+ * stored from a register: a header built on the stack and copied as a
+ * whole would be loaded back before its own stores reached the cache,
+ * which on x86 waits for every store before them, the record's earlier
+ * stores to lines a reader holds included. */
+static void put_header(uint8_t *rec, uint64_t seq, uint32_t length, uint32_t type)
+{
+    xa_copy_to_shared(rec + offsetof(xshm_record_header_t, seq), &seq, sizeof(seq));
+    xa_copy_to_shared(rec + offsetof(xshm_record_header_t, length), &length, sizeof(length));
+    xa_copy_to_shared(rec + offsetof(xshm_record_header_t, type), &type, sizeof(type));
+}
+
 static uint64_t mark_of(uint64_t pos) { return pos | 1u; }
 
 static uint64_t *mark_at(const shm_ring_t *r, uint64_t pos)
@@ -466,13 +478,11 @@ shm_error_t xshm_ring_write(shm_ring_t *r, const void *data, uint32_t size)
      * overwrite its header. Without one, a reader at the padding finds head
      * (= start) past it and resumes there. */
     if (pad >= SHM_RECORD_HEADER_SIZE && span <= off) {
-        xshm_record_header_t ph = {0, 0, pad, SHM_REC_PADDING};
-        xa_copy_to_shared(r->data + off + 8, (const uint8_t *)&ph + 8, sizeof(ph) - 8);
+        put_header(r->data + off, 0, pad, SHM_REC_PADDING);
         xa_store64_rel(mark_at(r, tail), mark_of(tail));
     }
     uint32_t roff = (uint32_t)(start & r->mask);
-    xshm_record_header_t rh = {0, r->w_seq, size, SHM_REC_MESSAGE};
-    xa_copy_to_shared(r->data + roff + 8, (const uint8_t *)&rh + 8, sizeof(rh) - 8);
+    put_header(r->data + roff, r->w_seq, size, SHM_REC_MESSAGE);
     xa_copy_to_shared(r->data + roff + SHM_RECORD_HEADER_SIZE, data, size);
     if (clear)
         xa_store64_relaxed(mark_at(r, end), 0);
