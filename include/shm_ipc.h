@@ -14,7 +14,9 @@
  *
  * Thread safety: every function may be called from any thread, and several
  * threads may send and receive on one endpoint at once. Each received message
- * is delivered to exactly one receiving thread.
+ * is delivered to exactly one receiving thread. While a zero-copy reservation
+ * or view of an endpoint is open, its sends or receives return SHM_ERROR_BUSY
+ * (see the zero-copy calls).
  */
 #ifndef SHM_IPC_H
 #define SHM_IPC_H
