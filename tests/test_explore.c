@@ -523,15 +523,16 @@ static void test_ring_two_readers(void **state)
  * for byte the one committed, never an aborted one's bytes, and received +
  * lost == sent.
  */
+static const ring_plan_t zc_writer_plan = {.name = "zero-copy: reserve, commit shorter, abort",
+                                           .readers = 1, .nmsg = 5,
+                                           .sizes = {1000, 1500, 500, 700, 3000},
+                                           .zc_writer = true, .zc_extra = 200,
+                                           .abort_size = {0, 0, 2000, 0, 100}};
+
 static void test_zc_reserve_commit_abort(void **state)
 {
     (void)state;
-    static const ring_plan_t p = {.name = "zero-copy: reserve, commit shorter, abort",
-                                  .readers = 1, .nmsg = 5,
-                                  .sizes = {1000, 1500, 500, 700, 3000},
-                                  .zc_writer = true, .zc_extra = 200,
-                                  .abort_size = {0, 0, 2000, 0, 100}};
-    run_ring(&p);
+    run_ring(&zc_writer_plan);
 }
 
 /* The same, with the writer's stores reordered (PSO): the in-place fill
@@ -539,11 +540,9 @@ static void test_zc_reserve_commit_abort(void **state)
 static void test_zc_reserve_pso(void **state)
 {
     (void)state;
-    static const ring_plan_t p = {.name = "zero-copy: reserve, commit, abort (PSO)",
-                                  .readers = 1, .nmsg = 5,
-                                  .sizes = {1000, 1500, 500, 700, 3000},
-                                  .zc_writer = true, .zc_extra = 200,
-                                  .abort_size = {0, 0, 2000, 0, 100}, .pso = true};
+    ring_plan_t p = zc_writer_plan;
+    p.name = "zero-copy: reserve, commit, abort (PSO)";
+    p.pso = true;
     run_ring(&p);
 }
 
