@@ -362,7 +362,9 @@ shm_error_t shm_client_receive(shm_client_t *c, void *data, uint32_t *size)
 static shm_error_t client_can_send(void *ep)
 {
     shm_client_t *c = (shm_client_t *)ep;
-    return client_gone_now(c) ? SHM_ERROR_NOT_CONNECTED : SHM_SUCCESS;
+    bool check = (++c->send_count & 1023u) == 0; /* as shm_client_send */
+    return (check ? client_gone_now(c) : client_server_gone(c, false)) ? SHM_ERROR_NOT_CONNECTED
+                                                                       : SHM_SUCCESS;
 }
 
 shm_error_t shm_client_reserve(shm_client_t *c, uint32_t size, void **ptr)

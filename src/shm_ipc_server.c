@@ -415,7 +415,8 @@ shm_error_t shm_server_receive(shm_server_t *s, void *data, uint32_t *size)
 static shm_error_t server_can_send(void *ep)
 {
     shm_server_t *s = (shm_server_t *)ep;
-    server_poll_if_due(s);
+    if ((++s->send_count & 1023u) == 0) /* as shm_server_send */
+        server_poll_if_due(s);
     return xshm_ring_active_readers(s->tx) > 0 ? SHM_SUCCESS : SHM_ERROR_NOT_CONNECTED;
 }
 
