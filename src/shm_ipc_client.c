@@ -281,6 +281,16 @@ shm_error_t shm_client_reconnect(shm_client_t *c)
     return ret(err);
 }
 
+/* Under send_lock: the server is there (SHM_ERROR_NOT_CONNECTED: gone).
+ * Checks its process every 1024th call. */
+static shm_error_t client_can_send(void *ep)
+{
+    shm_client_t *c = (shm_client_t *)ep;
+    bool check = (++c->send_count & 1023u) == 0;
+    return (check ? client_gone_now(c) : client_server_gone(c, false)) ? SHM_ERROR_NOT_CONNECTED
+                                                                       : SHM_SUCCESS;
+}
+
 shm_error_t shm_client_send(shm_client_t *c, const void *data, uint32_t size)
 {
     if (c && xa_load32_acq(&c->detached))
@@ -290,11 +300,9 @@ shm_error_t shm_client_send(shm_client_t *c, const void *data, uint32_t size)
     bool fast = xshm_block_lock(&c->sync.send_lock);
     shm_error_t err = SHM_ERROR_CLOSED;
     if (!ep_closing(&c->sync)) { /* the ring only then: see shm_server_send */
-        bool check = (++c->send_count & 1023u) == 0;
-        err = SHM_ERROR_NOT_CONNECTED;
         if (size > c->tx->max_payload)
             err = SHM_ERROR_INVALID_PARAM;
-        else if (!(check ? client_gone_now(c) : client_server_gone(c, false))) {
+        else if ((err = client_can_send(c)) == SHM_SUCCESS) {
             err = xshm_ring_write(c->tx, data, size);
             if (err == SHM_SUCCESS)
                 xshm_ev_notify(c->tx, client_wake_server, c);
@@ -358,14 +366,6 @@ shm_error_t shm_client_receive(shm_client_t *c, void *data, uint32_t *size)
 }
 
 /* ---- zero-copy ------------------------------------------------------------------------ */
-
-static shm_error_t client_can_send(void *ep)
-{
-    shm_client_t *c = (shm_client_t *)ep;
-    bool check = (++c->send_count & 1023u) == 0; /* as shm_client_send */
-    return (check ? client_gone_now(c) : client_server_gone(c, false)) ? SHM_ERROR_NOT_CONNECTED
-                                                                       : SHM_SUCCESS;
-}
 
 shm_error_t shm_client_reserve(shm_client_t *c, uint32_t size, void **ptr)
 {

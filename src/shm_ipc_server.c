@@ -317,6 +317,16 @@ void shm_server_destroy(shm_server_t *s)
     /* else: the listener frees s when the callback returns */
 }
 
+/* Under send_lock: a client to send to (SHM_ERROR_NOT_CONNECTED: none).
+ * Looks for clients that came or went every 1024th call. */
+static shm_error_t server_can_send(void *ep)
+{
+    shm_server_t *s = (shm_server_t *)ep;
+    if ((++s->send_count & 1023u) == 0)
+        server_poll_if_due(s);
+    return xshm_ring_active_readers(s->tx) > 0 ? SHM_SUCCESS : SHM_ERROR_NOT_CONNECTED;
+}
+
 shm_error_t shm_server_send(shm_server_t *s, const void *data, uint32_t size)
 {
     if (!s || !data || size == 0)
@@ -326,12 +336,9 @@ shm_error_t shm_server_send(shm_server_t *s, const void *data, uint32_t size)
     /* The ring only under the lock and not closing: destroy drains the lock
      * before it lets go of the segment. */
     if (!ep_closing(&s->sync)) {
-        if ((++s->send_count & 1023u) == 0)
-            server_poll_if_due(s);
-        err = SHM_ERROR_NOT_CONNECTED;
         if (size > s->tx->max_payload)
             err = SHM_ERROR_INVALID_PARAM;
-        else if (xshm_ring_active_readers(s->tx) > 0) {
+        else if ((err = server_can_send(s)) == SHM_SUCCESS) {
             err = xshm_ring_write(s->tx, data, size);
             if (err == SHM_SUCCESS)
                 xshm_ev_notify(s->tx, server_wake_client, s);
@@ -411,14 +418,6 @@ shm_error_t shm_server_receive(shm_server_t *s, void *data, uint32_t *size)
 }
 
 /* ---- zero-copy ------------------------------------------------------------------------ */
-
-static shm_error_t server_can_send(void *ep)
-{
-    shm_server_t *s = (shm_server_t *)ep;
-    if ((++s->send_count & 1023u) == 0) /* as shm_server_send */
-        server_poll_if_due(s);
-    return xshm_ring_active_readers(s->tx) > 0 ? SHM_SUCCESS : SHM_ERROR_NOT_CONNECTED;
-}
 
 shm_error_t shm_server_reserve(shm_server_t *s, uint32_t size, void **ptr)
 {
