@@ -391,7 +391,10 @@ shm_error_t shm_client_commit(shm_client_t *c, void *ptr, uint32_t size)
     return client_end_reserve(c, ptr, size, true);
 }
 
-shm_error_t shm_client_abort(shm_client_t *c, void *ptr) { return client_end_reserve(c, ptr, 0, false); }
+shm_error_t shm_client_abort(shm_client_t *c, void *ptr)
+{
+    return client_end_reserve(c, ptr, 0, false);
+}
 
 shm_error_t shm_client_receive_view(shm_client_t *c, shm_view_t *view)
 {

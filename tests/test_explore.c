@@ -385,7 +385,8 @@ static void test_ring_torn_read_recycled_tag(void **state)
 {
     (void)state;
     static const ring_plan_t p = {"ring: torn read, recycled tag", 1, 5, 7,
-                                  {8, 8, 8, 8, 72, 3848, 1000}, 6, 129, 0, false, false, 0, 0, false, 0, {0}};
+                                  {8, 8, 8, 8, 72, 3848, 1000}, 6, 129, 0, false, false, 0,
+                                  0, false, 0, {0}};
     run_ring(&p);
 }
 
@@ -400,7 +401,8 @@ static void test_ring_store_order(void **state)
 {
     (void)state;
     static const ring_plan_t p = {"ring: torn read (PSO)", 1, 5, 7,
-                                  {8, 8, 8, 8, 72, 3848, 1000}, 6, 129, 0, false, true, 0, 0, false, 0, {0}};
+                                  {8, 8, 8, 8, 72, 3848, 1000}, 6, 129, 0, false, true, 0,
+                                  0, false, 0, {0}};
     run_ring(&p);
 }
 
@@ -408,7 +410,8 @@ static void test_ring_store_order_lap(void **state)
 {
     (void)state;
     static const ring_plan_t p = {"ring: wrap and lap (PSO)", 1, 2, 6,
-                                  {1500, 2000, 700, 3000, 100, 1200}, 0, 0, 0, false, true, 0, 0, false, 0, {0}};
+                                  {1500, 2000, 700, 3000, 100, 1200}, 0, 0, 0, false, true, 0,
+                                  0, false, 0, {0}};
     run_ring(&p);
 }
 
@@ -431,7 +434,8 @@ static void test_ring_bare_remainder(void **state)
     (void)state;
     /* records of 2024 + 2064 = 4088 bytes: 8 left, then 100 wraps */
     static const ring_plan_t p = {"ring: bare remainder", 1, 1, 6,
-                                  {2000, 2040, 100, 3000, 50, 2500}, 0, 0, 0, false, false, 0, 0, false, 0, {0}};
+                                  {2000, 2040, 100, 3000, 50, 2500}, 0, 0, 0, false, false, 0,
+                                  0, false, 0, {0}};
     run_ring(&p);
 }
 
@@ -445,7 +449,8 @@ static void test_ring_lapped_on_every_try(void **state)
 {
     (void)state;
     static const ring_plan_t p = {"ring: lapped on every try", 1, 1, 4,
-                                  {3000, 3000, 3000, 3000}, 0, 0, 0, true, false, 0, 0, false, 0, {0}};
+                                  {3000, 3000, 3000, 3000}, 0, 0, 0, true, false, 0,
+                                  0, false, 0, {0}};
     run_ring(&p);
 }
 
@@ -479,7 +484,8 @@ static void test_ring_stale_mark(void **state)
     /* #0: [0, 4024) (payload of 5121s); #1: [4096, 4224) after padding;
      * #2: [4224, 5120); #3 at 5120; #4 */
     static const ring_plan_t p = {"ring: stale bytes as a mark", 1, 1, 5,
-                                  {4000, 100, 872, 100, 500}, 0, 5121, 0, false, false, 0, 0, false, 0, {0}};
+                                  {4000, 100, 872, 100, 500}, 0, 5121, 0, false, false, 0,
+                                  0, false, 0, {0}};
     run_ring(&p);
 }
 
@@ -495,7 +501,8 @@ static void test_ring_writer_killed(void **state)
 {
     (void)state;
     static const ring_plan_t p = {"ring: writer killed, another takes over", 1, 1, 6,
-                                  {600, 1500, 2000, 900, 3000, 200}, 0, 0, 0, false, false, 3, 0, false, 0, {0}};
+                                  {600, 1500, 2000, 900, 3000, 200}, 0, 0, 0, false, false, 3,
+                                  0, false, 0, {0}};
     run_ring(&p);
 }
 
