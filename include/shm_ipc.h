@@ -14,7 +14,9 @@
  *
  * Thread safety: every function may be called from any thread, and several
  * threads may send and receive on one endpoint at once. Each received message
- * is delivered to exactly one receiving thread.
+ * is delivered to exactly one receiving thread. While a zero-copy reservation
+ * or view of an endpoint is open, its sends or receives return SHM_ERROR_BUSY
+ * (see the zero-copy calls).
  */
 #ifndef SHM_IPC_H
 #define SHM_IPC_H
@@ -101,8 +103,10 @@ extern "C" {
     XX(SHM_ERROR_INVALID_SEGMENT, -10,                                         \
        "shared segment is invalid or of another version")                      \
     XX(SHM_ERROR_CLOSED, -11, "endpoint is being destroyed")                  \
-    XX(SHM_ERROR_BUSY, -12, "no free client slot")                             \
-    XX(SHM_ERROR_SYSTEM, -13, "operating system call failed")
+    XX(SHM_ERROR_BUSY, -12, "no free client slot, or a reservation or view is open") \
+    XX(SHM_ERROR_SYSTEM, -13, "operating system call failed")                 \
+    XX(SHM_ERROR_OVERWRITTEN, -14,                                             \
+       "the message was overwritten while its view was held")
 
 /** Result of the calls that can fail: SHM_SUCCESS (0) or a negative code, each
  *  listed with its text in SHM_ERROR_MAP. */
@@ -210,6 +214,14 @@ typedef struct shm_peer_info {
     uint32_t slot;     /**< client slot, 0..max_readers-1 (0 for the server) */
     uint32_t reserved; /**< zero */
 } shm_peer_info_t;
+
+/**
+ * A client's identity on its server: unique across reconnects and slot
+ * reuse, never 0. id = ((uint64_t)epoch << 8) | slot, where slot is the
+ * client's slot (0..max_readers-1) and epoch is the 30-bit claim epoch of
+ * its slot (how many times the slot was claimed), >= 1.
+ */
+typedef uint64_t shm_client_id_t;
 
 /* ---- statistics ------------------------------------------------------------------ */
 
@@ -376,6 +388,136 @@ SHM_API shm_error_t shm_client_get_stats(shm_client_t *client, shm_stats_t *stat
 /** This client's client->server ring, for shm_ring_available(); NULL for a
  *  NULL client (shm_last_error(): SHM_ERROR_INVALID_PARAM). */
 SHM_API shm_ring_t *shm_client_tx_ring(shm_client_t *client);
+
+/* ---- zero-copy ------------------------------------------------------------------- */
+
+/**
+ * @defgroup zerocopy Zero-copy send and receive
+ * Send without a copy: reserve room in the ring, write the message in
+ * place, commit it (or abort). Receive without a copy: take a view of the
+ * next message inside the ring, read it, release it; the release says
+ * whether the bytes stayed intact meanwhile.
+ *
+ * Writers never wait for readers, so a writer may overwrite a message while
+ * a receiver holds its view. The contract: the bytes of a view may change
+ * under the caller; only a release that returns SHM_SUCCESS proves they did
+ * not change from the receive_view to the release. On SHM_ERROR_OVERWRITTEN
+ * the caller discards whatever it computed from them; the message then
+ * counts as lost (messages_lost), not as received. Sequence and loss
+ * accounting are those of the copying receive.
+ *
+ * One reservation and one view per endpoint at a time:
+ *  - while a reservation is open, a send or another reserve on the same
+ *    endpoint returns SHM_ERROR_BUSY at once (from any thread, the
+ *    reserving one included: nothing waits and nothing deadlocks; no lock
+ *    is held between the calls). Any thread may commit or abort it.
+ *  - while a view is open, a receive or receive_view on the same endpoint
+ *    returns SHM_ERROR_BUSY at once. Any thread may release it.
+ * The pointers of a reservation or a view point into the shared memory and
+ * die with the endpoint: after shm_server_destroy() or
+ * shm_client_disconnect() (or a shm_client_reconnect()) they must not be
+ * used; the open reservation or view is then simply dropped (a reservation
+ * publishes nothing).
+ * @{
+ */
+
+/** A received message seen in place: shm_server_receive_view(),
+ *  shm_client_receive_view(). */
+typedef struct shm_view {
+    const void *data;     /**< the message's bytes, inside the ring */
+    uint32_t size;        /**< its length */
+    uint32_t reserved;    /**< zero */
+    shm_client_id_t from; /**< server: the sending client's id; client: 0 */
+    uint64_t internal[2]; /**< the library's: position and ring */
+} shm_view_t;
+
+/**
+ * Reserve room for a message of 1..SHM_MAX_MESSAGE_SIZE bytes to every
+ * connected client, and set *ptr to it: `size` contiguous bytes inside the
+ * ring, to fill in place before shm_server_commit(). Never waits: like a
+ * send it overwrites the oldest messages when the ring is full (they are
+ * given up now, and a client that had not read them counts them lost, even
+ * if the reservation is aborted). Nothing is visible to clients before the
+ * commit.
+ * @return SHM_SUCCESS, SHM_ERROR_INVALID_PARAM (NULL, size 0 or too large
+ *         for the ring), SHM_ERROR_NOT_CONNECTED (no client: nothing is
+ *         reserved), SHM_ERROR_BUSY (a reservation of this server is open),
+ *         SHM_ERROR_CLOSED (the server is being destroyed).
+ */
+SHM_API shm_error_t shm_server_reserve(shm_server_t *server, uint32_t size, void **ptr);
+
+/**
+ * Send the reserved message: its first `size` bytes (1..the reserved size)
+ * at ptr, as shm_server_send() would have sent them. Any thread may call
+ * it. Space reserved beyond `size` is not reused before the next lap.
+ * @return SHM_SUCCESS, SHM_ERROR_INVALID_PARAM (no reservation is open, ptr
+ *         is not its pointer, size 0 or larger than reserved: the
+ *         reservation stays open), SHM_ERROR_CLOSED (the server is being
+ *         destroyed).
+ */
+SHM_API shm_error_t shm_server_commit(shm_server_t *server, void *ptr, uint32_t size);
+
+/**
+ * Give the reservation up: nothing is sent and no sequence number is used.
+ * Messages the reservation overwrote stay lost.
+ * @return SHM_SUCCESS, SHM_ERROR_INVALID_PARAM (no reservation is open, or
+ *         ptr is not its pointer), SHM_ERROR_CLOSED (the server is being
+ *         destroyed).
+ */
+SHM_API shm_error_t shm_server_abort(shm_server_t *server, void *ptr);
+
+/** As shm_server_reserve(), to the server. Errors: SHM_ERROR_INVALID_PARAM,
+ *  SHM_ERROR_NOT_CONNECTED (the server is gone, or a shm_client_reconnect()
+ *  failed), SHM_ERROR_BUSY (a reservation of this client is open),
+ *  SHM_ERROR_CLOSED (the client is being disconnected). */
+SHM_API shm_error_t shm_client_reserve(shm_client_t *client, uint32_t size, void **ptr);
+
+/** As shm_server_commit(). Errors: SHM_ERROR_INVALID_PARAM,
+ *  SHM_ERROR_NOT_CONNECTED (after a failed shm_client_reconnect()),
+ *  SHM_ERROR_CLOSED. */
+SHM_API shm_error_t shm_client_commit(shm_client_t *client, void *ptr, uint32_t size);
+
+/** As shm_server_abort(). Errors: SHM_ERROR_INVALID_PARAM,
+ *  SHM_ERROR_NOT_CONNECTED (after a failed shm_client_reconnect()),
+ *  SHM_ERROR_CLOSED. */
+SHM_API shm_error_t shm_client_abort(shm_client_t *client, void *ptr);
+
+/**
+ * Receive the next message from any client without copying it: view->data
+ * and view->size describe it inside the ring, view->from is the sending
+ * client's id. Blocks as shm_server_receive() does. Hand the view back with
+ * shm_server_release() before the next receive.
+ * @return SHM_SUCCESS, SHM_ERROR_INVALID_PARAM, SHM_ERROR_EMPTY
+ *         (non-blocking, nothing there), SHM_ERROR_TIMEOUT, SHM_ERROR_BUSY
+ *         (a view of this server is open), SHM_ERROR_INVALID_SEGMENT (as
+ *         shm_server_receive()), SHM_ERROR_CLOSED (the server is being
+ *         destroyed).
+ */
+SHM_API shm_error_t shm_server_receive_view(shm_server_t *server, shm_view_t *view);
+
+/**
+ * Hand the view back, and learn whether its bytes stayed intact the whole
+ * time it was held. Any thread may call it.
+ * @return SHM_SUCCESS (intact: the message counts as received),
+ *         SHM_ERROR_OVERWRITTEN (the writer overwrote it meanwhile: discard
+ *         what was computed from it; it counts as lost),
+ *         SHM_ERROR_INVALID_SEGMENT (overwritten, and the ring's shared state
+ *         is corrupt), SHM_ERROR_INVALID_PARAM (view is not the open view;
+ *         the open view stays open), SHM_ERROR_CLOSED (the server is being
+ *         destroyed). After any result but INVALID_PARAM the view is closed.
+ */
+SHM_API shm_error_t shm_server_release(shm_server_t *server, shm_view_t *view);
+
+/** As shm_server_receive_view(), from the server (view->from is 0), with the
+ *  errors of shm_client_receive() besides SHM_ERROR_BUFFER_TOO_SMALL, and
+ *  SHM_ERROR_BUSY (a view of this client is open). */
+SHM_API shm_error_t shm_client_receive_view(shm_client_t *client, shm_view_t *view);
+
+/** As shm_server_release(). Errors: those of shm_server_release(), and
+ *  SHM_ERROR_NOT_CONNECTED (after a failed shm_client_reconnect()). */
+SHM_API shm_error_t shm_client_release(shm_client_t *client, shm_view_t *view);
+
+/** @} */
 
 /* ---- monitoring ------------------------------------------------------------------ */
 

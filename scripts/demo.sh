@@ -2,7 +2,9 @@
 # demo.sh - build xshm for Linux x86_64 (Release, build/linux-x64) and run
 # the programs that use it:
 #   1. example_server in the background, then example_client against it;
-#   2. the stress pair: test_server in the background, then test_client;
+#   2. zero_copy server in the background, then zero_copy client: messages
+#      written and read in place (reserve/commit, receive_view/release);
+#   3. the stress pair: test_server in the background, then test_client;
 #      then prints the reports they write, server_report.txt and test_log.txt.
 # The programs run in build/linux-x64/demo/ (emptied first). A program that is
 # not built (its source does not exist yet) is reported and skipped. Exits
@@ -37,31 +39,36 @@ trap '[ -z "$spid" ] || kill "$spid" 2>/dev/null' EXIT
 prefix() { sed "s/^/   $1| /"; }
 
 # pair SERVER CLIENT: run SERVER in the background and CLIENT in the
-# foreground in $run; both must exit with status 0.
+# foreground in $run; both must exit with status 0. SERVER and CLIENT are a
+# program's name, optionally followed by its arguments ("zero_copy server").
 pair() {
-    local server=$1 client=$2 rc crc t0 out
+    local sargs cargs server client sname=${1// /-} cname=${2// /-} rc crc t0 out
+    read -r -a sargs <<<"$1"
+    read -r -a cargs <<<"$2"
+    server=${sargs[0]}
+    client=${cargs[0]}
     for p in "$server" "$client"; do
         if [ ! -x "$build/$p" ]; then
             echo "   SKIPPED: $server + $client: $p is not built yet (no source file)"
             return 0
         fi
     done
-    (cd "$run" && exec "$build/$server") >"$run/$server.out" 2>&1 &
+    (cd "$run" && exec "$build/$server" "${sargs[@]:1}") >"$run/$sname.out" 2>&1 &
     spid=$!
     # The client retries the connection itself (about 500 ms); repeat while
     # it reports that the channel does not exist yet, for up to 10 s.
     t0=$SECONDS
-    out=$run/$client.out
+    out=$run/$cname.out
     while :; do
         crc=0
-        (cd "$run" && exec timeout 120 "$build/$client") >"$out" 2>&1 || crc=$?
+        (cd "$run" && exec timeout 120 "$build/$client" "${cargs[@]:1}") >"$out" 2>&1 || crc=$?
         if [ "$crc" -ne 0 ] && [ $((SECONDS - t0)) -lt 10 ] && kill -0 "$spid" 2>/dev/null &&
            grep -qiE 'not found|no channel' "$out"; then
             continue
         fi
         break
     done
-    prefix "$client" <"$out"
+    prefix "$cname" <"$out"
     if [ "$crc" -ne 0 ]; then
         echo "   FAILED: $client exited with status $crc"
         failures=$((failures + 1))
@@ -75,7 +82,7 @@ pair() {
     fi
     rc=0
     wait "$spid" || rc=$?
-    prefix "$server" <"$run/$server.out"
+    prefix "$sname" <"$run/$sname.out"
     if [ "$rc" -ne 0 ]; then
         echo "   FAILED: $server exited with status $rc"
         failures=$((failures + 1))
@@ -86,6 +93,9 @@ pair() {
 
 echo "== example_server + example_client (in $run)"
 pair example_server example_client
+
+echo "== zero_copy server + zero_copy client (in $run)"
+pair "zero_copy server" "zero_copy client"
 
 echo "== stress pair test_server + test_client (in $run)"
 pair test_server test_client

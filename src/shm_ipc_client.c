@@ -281,6 +281,16 @@ shm_error_t shm_client_reconnect(shm_client_t *c)
     return ret(err);
 }
 
+/* Under send_lock: the server is there (SHM_ERROR_NOT_CONNECTED: gone).
+ * Checks its process every 1024th call. */
+static shm_error_t client_can_send(void *ep)
+{
+    shm_client_t *c = (shm_client_t *)ep;
+    bool check = (++c->send_count & 1023u) == 0;
+    return (check ? client_gone_now(c) : client_server_gone(c, false)) ? SHM_ERROR_NOT_CONNECTED
+                                                                       : SHM_SUCCESS;
+}
+
 shm_error_t shm_client_send(shm_client_t *c, const void *data, uint32_t size)
 {
     if (c && xa_load32_acq(&c->detached))
@@ -290,11 +300,9 @@ shm_error_t shm_client_send(shm_client_t *c, const void *data, uint32_t size)
     bool fast = xshm_block_lock(&c->sync.send_lock);
     shm_error_t err = SHM_ERROR_CLOSED;
     if (!ep_closing(&c->sync)) { /* the ring only then: see shm_server_send */
-        bool check = (++c->send_count & 1023u) == 0;
-        err = SHM_ERROR_NOT_CONNECTED;
         if (size > c->tx->max_payload)
             err = SHM_ERROR_INVALID_PARAM;
-        else if (!(check ? client_gone_now(c) : client_server_gone(c, false))) {
+        else if ((err = client_can_send(c)) == SHM_SUCCESS) {
             err = xshm_ring_write(c->tx, data, size);
             if (err == SHM_SUCCESS)
                 xshm_ev_notify(c->tx, client_wake_server, c);
@@ -304,17 +312,36 @@ shm_error_t shm_client_send(shm_client_t *c, const void *data, uint32_t size)
     return ret(err);
 }
 
-static shm_error_t client_try_receive(void *ep, void *data, uint32_t *size)
+/* One try: a copy into data (*size bytes), or with `view` a view. */
+static shm_error_t client_try(shm_client_t *c, void *data, uint32_t *size, shm_view_t *view)
 {
-    shm_client_t *c = (shm_client_t *)ep;
     if (!client_same_channel(c))
         return SHM_ERROR_EMPTY; /* the caller then finds the server gone */
-    shm_error_t e = xshm_ring_read(&c->rx, data, size);
-    if (e == SHM_SUCCESS && !client_same_channel(c))
+    shm_error_t e = view ? xshm_ring_view(&c->rx, &view->data, &view->size, &view->internal[0])
+                         : xshm_ring_read(&c->rx, data, size);
+    if (e == SHM_SUCCESS && !client_same_channel(c)) {
+        if (view)
+            xshm_ring_view_release(&c->rx, view->internal[0]); /* not ours to hand out */
         return SHM_ERROR_EMPTY; /* laid out anew while we read */
+    }
     if (e == SHM_ERROR_INVALID_SEGMENT)
         xshm_listener_push(&c->listener, SHM_EVENT_ERROR, NULL, e);
+    if (view && e == SHM_SUCCESS) {
+        view->reserved = 0;
+        view->from = 0;
+        view->internal[1] = 0; /* ring 0 */
+    }
     return e;
+}
+
+static shm_error_t client_try_receive(void *ep, void *data, uint32_t *size)
+{
+    return client_try((shm_client_t *)ep, data, size, NULL);
+}
+
+static shm_error_t client_try_view(void *ep, void *view, uint32_t *size)
+{
+    return client_try((shm_client_t *)ep, NULL, size, (shm_view_t *)view);
 }
 
 static shm_error_t client_peer_state(void *ep, bool waiting)
@@ -326,6 +353,7 @@ static shm_error_t client_peer_state(void *ep, bool waiting)
 }
 
 static const recv_ops_t client_recv_ops = {client_try_receive, client_peer_state, client_ready};
+static const recv_ops_t client_view_ops = {client_try_view, client_peer_state, client_ready};
 
 shm_error_t shm_client_receive(shm_client_t *c, void *data, uint32_t *size)
 {
@@ -335,6 +363,58 @@ shm_error_t shm_client_receive(shm_client_t *c, void *data, uint32_t *size)
         return ret(SHM_ERROR_NOT_CONNECTED);
     return ret(xshm_ep_receive(&client_recv_ops, c, &c->sync, &c->target, c->blocking,
                                c->timeout_ms, data, size));
+}
+
+/* ---- zero-copy ------------------------------------------------------------------------ */
+
+shm_error_t shm_client_reserve(shm_client_t *c, uint32_t size, void **ptr)
+{
+    if (c && xa_load32_acq(&c->detached))
+        return ret(SHM_ERROR_NOT_CONNECTED);
+    if (!c)
+        return ret(SHM_ERROR_INVALID_PARAM);
+    return ret(xshm_ep_reserve(&c->sync, c->tx, size, ptr, client_can_send, c));
+}
+
+/* Commit or abort (shm_client_commit, shm_client_abort). */
+static shm_error_t client_end_reserve(shm_client_t *c, void *ptr, uint32_t size, bool commit)
+{
+    if (c && xa_load32_acq(&c->detached))
+        return ret(SHM_ERROR_NOT_CONNECTED);
+    if (!c)
+        return ret(SHM_ERROR_INVALID_PARAM);
+    return ret(xshm_ep_finish(&c->sync, c->tx, ptr, size, commit, client_wake_server, c));
+}
+
+shm_error_t shm_client_commit(shm_client_t *c, void *ptr, uint32_t size)
+{
+    return client_end_reserve(c, ptr, size, true);
+}
+
+shm_error_t shm_client_abort(shm_client_t *c, void *ptr)
+{
+    return client_end_reserve(c, ptr, 0, false);
+}
+
+shm_error_t shm_client_receive_view(shm_client_t *c, shm_view_t *view)
+{
+    if (!c || !view)
+        return ret(SHM_ERROR_INVALID_PARAM);
+    if (xa_load32_acq(&c->detached))
+        return ret(SHM_ERROR_NOT_CONNECTED);
+    uint32_t unused = 0;
+    return ret(xshm_ep_receive(&client_view_ops, c, &c->sync, &c->target, c->blocking,
+                               c->timeout_ms, view, &unused));
+}
+
+shm_error_t shm_client_release(shm_client_t *c, shm_view_t *view)
+{
+    if (c && xa_load32_acq(&c->detached))
+        return ret(SHM_ERROR_NOT_CONNECTED);
+    if (!c || !view)
+        return ret(SHM_ERROR_INVALID_PARAM);
+    xshm_ring_reader_t *rd = view->internal[1] == 0 ? &c->rx : NULL;
+    return ret(xshm_ep_release(&c->sync, rd, view, &c->listener));
 }
 
 shm_error_t shm_client_register_callback(shm_client_t *c, shm_event_callback_t cb, void *ud)

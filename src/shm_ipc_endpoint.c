@@ -99,3 +99,57 @@ shm_error_t xshm_ep_receive(const recv_ops_t *ops, void *ep, ep_sync_t *sync,
     xa_fetch_add32(&sync->waiting, (uint32_t)-1); /* our last access to ep */
     return e;
 }
+
+/* ---- zero-copy ------------------------------------------------------------------------ */
+
+shm_error_t xshm_ep_reserve(ep_sync_t *e, shm_ring_t *tx, uint32_t size, void **ptr,
+                            shm_error_t (*can_send)(void *ep), void *ep)
+{
+    if (!ptr || size == 0)
+        return SHM_ERROR_INVALID_PARAM;
+    bool fast = xshm_block_lock(&e->send_lock);
+    shm_error_t err = SHM_ERROR_CLOSED;
+    if (!ep_closing(e)) { /* the ring only then: see shm_server_send */
+        if (size > tx->max_payload)
+            err = SHM_ERROR_INVALID_PARAM;
+        else if (xshm_ring_reserved(tx, NULL) != NULL)
+            err = SHM_ERROR_BUSY;
+        else if ((err = can_send(ep)) == SHM_SUCCESS)
+            err = xshm_ring_reserve(tx, size, ptr);
+    }
+    xshm_block_unlock(&e->send_lock, fast);
+    return err;
+}
+
+shm_error_t xshm_ep_finish(ep_sync_t *e, shm_ring_t *tx, void *ptr, uint32_t size, bool commit,
+                           void (*wake)(void *ep, uint32_t slot), void *ep)
+{
+    bool fast = xshm_block_lock(&e->send_lock);
+    shm_error_t err = SHM_ERROR_CLOSED;
+    if (!ep_closing(e)) {
+        void *open = xshm_ring_reserved(tx, NULL);
+        err = SHM_ERROR_INVALID_PARAM;
+        if (open != NULL && ptr == open) {
+            if (!commit)
+                err = xshm_ring_abort(tx);
+            else if ((err = xshm_ring_commit(tx, size)) == SHM_SUCCESS)
+                xshm_ev_notify(tx, wake, ep);
+        }
+    }
+    xshm_block_unlock(&e->send_lock, fast);
+    return err;
+}
+
+shm_error_t xshm_ep_release(ep_sync_t *e, xshm_ring_reader_t *rd, const shm_view_t *view,
+                            xshm_listener_t *l)
+{
+    bool fast = xshm_block_lock(&e->recv_lock);
+    shm_error_t err = SHM_ERROR_CLOSED;
+    if (!ep_closing(e)) {
+        err = rd ? xshm_ring_view_release(rd, view->internal[0]) : SHM_ERROR_INVALID_PARAM;
+        if (err == SHM_ERROR_INVALID_SEGMENT)
+            xshm_listener_push(l, SHM_EVENT_ERROR, NULL, err);
+    }
+    xshm_block_unlock(&e->recv_lock, fast);
+    return err;
+}

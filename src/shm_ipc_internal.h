@@ -78,6 +78,8 @@ void xshm_ep_close(ep_sync_t *e, xshm_wake_target_t *t);
 
 /* The receive loop shared by server and client. */
 typedef struct recv_ops {
+    /* data, size: as given to xshm_ep_receive (a buffer and its size, or for
+     * a view's ops an shm_view_t and an unused size) */
     shm_error_t (*try_receive)(void *ep, void *data, uint32_t *size);
     /* SHM_SUCCESS while waiting makes sense; `waiting`: once per wait slice,
      * so expensive checks are due; otherwise keep it cheap (busy polling) */
@@ -91,6 +93,32 @@ typedef struct recv_ops {
 shm_error_t xshm_ep_receive(const recv_ops_t *ops, void *ep, ep_sync_t *sync,
                             xshm_wake_target_t *t, bool blocking, uint32_t timeout_ms,
                             void *data, uint32_t *size);
+
+/* ---- zero-copy ------------------------------------------------------------------------ */
+
+/*
+ * A reservation lives in the sending ring (xshm_ring_reserve) and a view in
+ * the reader (xshm_ring_view), not in a lock: each call takes send_lock or
+ * recv_lock for its own duration only, so a send, reserve or receive that
+ * meets an open one returns SHM_ERROR_BUSY instead of waiting, whichever
+ * thread holds it. Destroy drains the locks as for every call; the
+ * reservation or view is dropped with the segment.
+ */
+
+/* Reserve on `tx` under send_lock: `can_send` (under the lock) says
+ * SHM_SUCCESS or why not (no peer). */
+shm_error_t xshm_ep_reserve(ep_sync_t *e, shm_ring_t *tx, uint32_t size, void **ptr,
+                            shm_error_t (*can_send)(void *ep), void *ep);
+
+/* Commit (`commit`, `size` bytes) or abort the open reservation of tx,
+ * whose pointer must be ptr; a commit wakes the readers through wake(ep). */
+shm_error_t xshm_ep_finish(ep_sync_t *e, shm_ring_t *tx, void *ptr, uint32_t size, bool commit,
+                           void (*wake)(void *ep, uint32_t slot), void *ep);
+
+/* Release the view held by rd (NULL: the view names no reader of ours)
+ * under recv_lock; corruption raises an ERROR event on l. */
+shm_error_t xshm_ep_release(ep_sync_t *e, xshm_ring_reader_t *rd, const shm_view_t *view,
+                            xshm_listener_t *l);
 
 /* ---- the channel's segment ---------------------------------------------------------- */
 

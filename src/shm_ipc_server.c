@@ -65,6 +65,7 @@ struct shm_server {
     uint32_t send_count;   /* for rate-limiting peer polls */
     uint32_t poll_count;
     uint32_t rr;           /* round-robin start for receive (under recv_lock) */
+    uint32_t viewing;      /* 1 + the ring of the last view (under recv_lock) */
     uint32_t test_wake_only; /* atomic: xshm_server_test_wake_only() */
     uint32_t test_wake_seen; /* server_wake when the listener last looked */
 };
@@ -344,6 +345,16 @@ static bool server_has_clients(shm_server_t *s)
     return s->send_active > 0;
 }
 
+/* Under send_lock: a client to send to (SHM_ERROR_NOT_CONNECTED: none).
+ * Looks for clients that came or went every 1024th call. */
+static shm_error_t server_can_send(void *ep)
+{
+    shm_server_t *s = (shm_server_t *)ep;
+    if ((++s->send_count & 1023u) == 0)
+        server_poll_if_due(s);
+    return server_has_clients(s) ? SHM_SUCCESS : SHM_ERROR_NOT_CONNECTED;
+}
+
 shm_error_t shm_server_send(shm_server_t *s, const void *data, uint32_t size)
 {
     if (!s || !data || size == 0)
@@ -353,12 +364,9 @@ shm_error_t shm_server_send(shm_server_t *s, const void *data, uint32_t size)
     /* The ring only under the lock and not closing: destroy drains the lock
      * before it lets go of the segment. */
     if (!ep_closing(&s->sync)) {
-        if ((++s->send_count & 1023u) == 0)
-            server_poll_if_due(s);
-        err = SHM_ERROR_NOT_CONNECTED;
         if (size > s->tx->max_payload)
             err = SHM_ERROR_INVALID_PARAM;
-        else if (server_has_clients(s)) {
+        else if ((err = server_can_send(s)) == SHM_SUCCESS) {
             err = xshm_ring_write(s->tx, data, size);
             if (err == SHM_SUCCESS)
                 xshm_ev_notify(s->tx, server_wake_client, s);
@@ -368,30 +376,54 @@ shm_error_t shm_server_send(shm_server_t *s, const void *data, uint32_t size)
     return ret(err);
 }
 
-/* One pass over the client rings, starting at a rotating index. */
-static shm_error_t server_try_receive(shm_server_t *s, void *data, uint32_t *size)
+/* The id of the client in slot `slot`, from the claim word of its ring-0
+ * reader slot (see shm_client_id_t). */
+static shm_client_id_t client_id_of_slot(const shm_server_t *s, uint32_t slot)
 {
+    uint64_t claim = xshm_ring_slot_claim(s->tx, slot);
+    return ((uint64_t)SHM_CLAIM_EPOCH(claim) << 8) | slot;
+}
+
+/* One pass over the client rings, starting at a rotating index: a copy
+ * into data (*size bytes), or with `view` a view. */
+static shm_error_t server_try_receive(shm_server_t *s, void *data, uint32_t *size,
+                                      shm_view_t *view)
+{
+    if (s->viewing && s->rx[s->viewing - 1].view_open)
+        return SHM_ERROR_BUSY; /* one view at a time */
     uint32_t n = s->max_readers;
     uint32_t start = s->rr++; /* under recv_lock */
     for (uint32_t k = 0; k < n; k++) {
-        xshm_ring_reader_t *rd = &s->rx[(start + k) % n];
+        uint32_t i = (start + k) % n;
+        xshm_ring_reader_t *rd = &s->rx[i];
         uint32_t sz = *size; /* an empty ring answers EMPTY as cheaply as a check */
-        shm_error_t e = xshm_ring_read(rd, data, &sz);
+        shm_error_t e = view ? xshm_ring_view(rd, &view->data, &view->size, &view->internal[0])
+                             : xshm_ring_read(rd, data, &sz);
         if (e == SHM_ERROR_EMPTY)
             continue;
         if (e == SHM_ERROR_INVALID_SEGMENT)
             xshm_listener_push(&s->listener, SHM_EVENT_ERROR, NULL, e);
-        if (e == SHM_SUCCESS || e == SHM_ERROR_BUFFER_TOO_SMALL)
+        if (view && e == SHM_SUCCESS) {
+            view->reserved = 0;
+            view->from = client_id_of_slot(s, i);
+            view->internal[1] = 1u + i;
+            s->viewing = 1u + i;
+        } else if (!view && (e == SHM_SUCCESS || e == SHM_ERROR_BUFFER_TOO_SMALL)) {
             *size = sz;
+        }
         return e;
     }
     return SHM_ERROR_EMPTY;
 }
 
-
 static shm_error_t server_try_receive_v(void *ep, void *data, uint32_t *size)
 {
-    return server_try_receive((shm_server_t *)ep, data, size);
+    return server_try_receive((shm_server_t *)ep, data, size, NULL);
+}
+
+static shm_error_t server_try_view_v(void *ep, void *view, uint32_t *size)
+{
+    return server_try_receive((shm_server_t *)ep, NULL, size, (shm_view_t *)view);
 }
 
 static shm_error_t server_peer_state(void *ep, bool waiting)
@@ -403,6 +435,7 @@ static shm_error_t server_peer_state(void *ep, bool waiting)
 }
 
 static const recv_ops_t server_recv_ops = {server_try_receive_v, server_peer_state, server_ready};
+static const recv_ops_t server_view_ops = {server_try_view_v, server_peer_state, server_ready};
 
 shm_error_t shm_server_receive(shm_server_t *s, void *data, uint32_t *size)
 {
@@ -410,6 +443,47 @@ shm_error_t shm_server_receive(shm_server_t *s, void *data, uint32_t *size)
         return ret(SHM_ERROR_INVALID_PARAM);
     return ret(xshm_ep_receive(&server_recv_ops, s, &s->sync, &s->target, s->blocking,
                                s->timeout_ms, data, size));
+}
+
+/* ---- zero-copy ------------------------------------------------------------------------ */
+
+shm_error_t shm_server_reserve(shm_server_t *s, uint32_t size, void **ptr)
+{
+    if (!s)
+        return ret(SHM_ERROR_INVALID_PARAM);
+    return ret(xshm_ep_reserve(&s->sync, s->tx, size, ptr, server_can_send, s));
+}
+
+shm_error_t shm_server_commit(shm_server_t *s, void *ptr, uint32_t size)
+{
+    if (!s)
+        return ret(SHM_ERROR_INVALID_PARAM);
+    return ret(xshm_ep_finish(&s->sync, s->tx, ptr, size, true, server_wake_client, s));
+}
+
+shm_error_t shm_server_abort(shm_server_t *s, void *ptr)
+{
+    if (!s)
+        return ret(SHM_ERROR_INVALID_PARAM);
+    return ret(xshm_ep_finish(&s->sync, s->tx, ptr, 0, false, server_wake_client, s));
+}
+
+shm_error_t shm_server_receive_view(shm_server_t *s, shm_view_t *view)
+{
+    if (!s || !view)
+        return ret(SHM_ERROR_INVALID_PARAM);
+    uint32_t unused = 0;
+    return ret(xshm_ep_receive(&server_view_ops, s, &s->sync, &s->target, s->blocking,
+                               s->timeout_ms, view, &unused));
+}
+
+shm_error_t shm_server_release(shm_server_t *s, shm_view_t *view)
+{
+    if (!s || !view)
+        return ret(SHM_ERROR_INVALID_PARAM);
+    uint64_t ring = view->internal[1];
+    xshm_ring_reader_t *rd = ring >= 1 && ring <= s->max_readers ? &s->rx[ring - 1] : NULL;
+    return ret(xshm_ep_release(&s->sync, rd, view, &s->listener));
 }
 
 shm_error_t shm_server_register_callback(shm_server_t *s, shm_event_callback_t cb, void *ud)

@@ -411,19 +411,45 @@ shm_error_t xshm_ring_writer_init(shm_ring_t *r)
     r->w_limit = limit;
     r->w_seq = seq;
     r->w_bytes = bytes;
+    r->w_open = false;
     r->writer_ready = true;
     return SHM_SUCCESS;
 }
 
 void xshm_ring_writer_fini(shm_ring_t *r)
 {
-    if (r)
+    if (r) {
         r->writer_ready = false;
+        r->w_open = false;
+    }
+}
+
+/* The 24-byte header of message `seq` of `size` bytes. Every path that
+ * writes a message's header builds it here. */
+static void record_header_init(const shm_ring_t *r, xshm_record_header_t *h, uint64_t seq,
+                               uint32_t size)
+{
+    (void)r;
+    h->pos = 0; /* the mark is stored on its own, last */
+    h->seq = seq;
+    h->length = size;
+    h->type = SHM_REC_MESSAGE;
+}
+
+/* Write the header of the reserved record (all but its mark word). */
+static void write_header(shm_ring_t *r, uint32_t size)
+{
+    xshm_record_header_t rh;
+    record_header_init(r, &rh, r->w_seq, size);
+    put_header(r->data + (uint32_t)(r->w_start & r->mask), rh.seq, rh.length, rh.type);
 }
 
 /*
  * Write protocol, with the C11 argument for each step (the reader's side is
- * in xshm_ring_read):
+ * in xshm_ring_read). xshm_ring_write is reserve_record (step 1 and the
+ * header), the copy of the payload, then commit_record (steps 2 and 3); the
+ * zero-copy calls run the same two halves with the caller's writes between
+ * them.
  *  1. head, limit and intent are stored (relaxed) before the release fence
  *     F1, and every byte of the new records after it. A reader that copies
  *     any of those bytes and then runs its acquire fence F2 synchronises
@@ -432,7 +458,9 @@ void xshm_ring_writer_fini(shm_ring_t *r)
  *     That is what makes a torn copy detectable. (An ARM64 CPU may reorder
  *     plain stores; without F1 a reader could see new bytes with an old
  *     head.) head covers the records the new bytes overwrite, and the 8
- *     bytes past the record that step 2 clears.
+ *     bytes past the record that step 2 clears. The payload the caller
+ *     writes in place after reserve_record is such bytes too: F1 comes
+ *     before it.
  *  2. The record: header and payload, then the mark word of the next
  *     record cleared, then the record's own mark (position | 1) with a
  *     release store. A reader that loads that mark (acquire) sees the
@@ -444,13 +472,13 @@ void xshm_ring_writer_fini(shm_ring_t *r)
  *     (acquire) sees every byte of every record below it. next_seq is
  *     published with it under pub_ver (odd while they change), for readers
  *     that attach or resynchronise.
+ * A commit may be shorter than its reservation: step 1 gave up the records
+ * the reserved size would overwrite, and they stay given up (a reader that
+ * lags counts them lost, as if they were overwritten). An abort publishes
+ * no message (see xshm_ring_abort).
  */
-shm_error_t xshm_ring_write(shm_ring_t *r, const void *data, uint32_t size)
+static inline uint8_t *reserve_record(shm_ring_t *r, uint32_t size)
 {
-    if (!r || !r->hdr || !data || size == 0 || size > r->max_payload)
-        return SHM_ERROR_INVALID_PARAM;
-    if (!r->writer_ready)
-        return SHM_ERROR_INVALID_PARAM;
     xshm_ring_header_t *h = r->hdr;
     uint32_t span = record_size(size);
 
@@ -477,14 +505,29 @@ shm_error_t xshm_ring_write(shm_ring_t *r, const void *data, uint32_t size)
      * reaches into it (span > off, the record starting at offset 0) would
      * overwrite its header. Without one, a reader at the padding finds head
      * (= start) past it and resumes there. */
-    if (pad >= SHM_RECORD_HEADER_SIZE && span <= off) {
+    r->w_padded = pad >= SHM_RECORD_HEADER_SIZE && span <= off;
+    if (r->w_padded) {
         put_header(r->data + off, 0, pad, SHM_REC_PADDING);
         xa_store64_rel(mark_at(r, tail), mark_of(tail));
     }
-    uint32_t roff = (uint32_t)(start & r->mask);
-    put_header(r->data + roff, r->w_seq, size, SHM_REC_MESSAGE);
-    xa_copy_to_shared(r->data + roff + SHM_RECORD_HEADER_SIZE, data, size);
-    if (clear)
+    r->w_head = head; /* stored: it only grows, whatever the record becomes */
+    r->w_start = start;
+    r->w_size = size;
+    write_header(r, size);
+    return r->data + (uint32_t)(start & r->mask) + SHM_RECORD_HEADER_SIZE;
+}
+
+/* Steps 2 (the marks) and 3 for the reserved record, `size` bytes long
+ * (1..the reserved size). */
+static inline void commit_record(shm_ring_t *r, uint32_t size)
+{
+    xshm_ring_header_t *h = r->hdr;
+    uint64_t start = r->w_start;
+    uint32_t span = record_size(size);
+    uint64_t end = start + span;
+    if (size != r->w_size)
+        write_header(r, size);
+    if (clear_span(r, span))
         xa_store64_relaxed(mark_at(r, end), 0);
     xa_store64_rel(mark_at(r, start), mark_of(start));
 
@@ -499,8 +542,72 @@ shm_error_t xshm_ring_write(shm_ring_t *r, const void *data, uint32_t size)
     xa_store64_rel(&h->pub_ver, ver + 2);
 
     r->w_tail = end;
-    r->w_head = head;
     r->w_seq++;
+}
+
+shm_error_t xshm_ring_write(shm_ring_t *r, const void *data, uint32_t size)
+{
+    if (!r || !r->hdr || !data || size == 0 || size > r->max_payload)
+        return SHM_ERROR_INVALID_PARAM;
+    if (!r->writer_ready)
+        return SHM_ERROR_INVALID_PARAM;
+    if (r->w_open)
+        return SHM_ERROR_BUSY;
+    uint8_t *payload = reserve_record(r, size);
+    xa_copy_to_shared(payload, data, size);
+    commit_record(r, size);
+    return SHM_SUCCESS;
+}
+
+shm_error_t xshm_ring_reserve(shm_ring_t *r, uint32_t size, void **ptr)
+{
+    if (!r || !r->hdr || !ptr || size == 0 || size > r->max_payload || !r->writer_ready)
+        return SHM_ERROR_INVALID_PARAM;
+    if (r->w_open)
+        return SHM_ERROR_BUSY;
+    *ptr = reserve_record(r, size);
+    r->w_open = true;
+    return SHM_SUCCESS;
+}
+
+void *xshm_ring_reserved(const shm_ring_t *r, uint32_t *size)
+{
+    if (!r || !r->writer_ready || !r->w_open)
+        return NULL;
+    if (size)
+        *size = r->w_size;
+    return r->data + (uint32_t)(r->w_start & r->mask) + SHM_RECORD_HEADER_SIZE;
+}
+
+shm_error_t xshm_ring_commit(shm_ring_t *r, uint32_t size)
+{
+    if (!r || !r->writer_ready || !r->w_open || size == 0 || size > r->w_size)
+        return SHM_ERROR_INVALID_PARAM;
+    r->w_open = false;
+    commit_record(r, size);
+    return SHM_SUCCESS;
+}
+
+shm_error_t xshm_ring_abort(shm_ring_t *r)
+{
+    if (!r || !r->writer_ready || !r->w_open)
+        return SHM_ERROR_INVALID_PARAM;
+    r->w_open = false;
+    if (!r->w_padded)
+        return SHM_SUCCESS; /* nothing marked: the next write starts at the tail again */
+    /* A padding record is marked, and a reader may have read it: we may not
+     * write there again in this lap. Publish it (tail = start, no message),
+     * with the mark word at start cleared first, as at every published
+     * tail (step 1 gave that word up). */
+    xshm_ring_header_t *h = r->hdr;
+    uint64_t start = r->w_start;
+    xa_store64_relaxed(mark_at(r, start), 0);
+    uint64_t ver = xa_load64_relaxed(&h->pub_ver);
+    xa_store64_relaxed(&h->pub_ver, ver + 1);
+    xa_fence_rel();
+    xa_store64_rel(&h->tail, start);
+    xa_store64_rel(&h->pub_ver, ver + 2);
+    r->w_tail = start;
     return SHM_SUCCESS;
 }
 
@@ -745,12 +852,18 @@ static shm_error_t resync(xshm_ring_reader_t *rd, bool corrupt)
  *     mismatch now is corruption, not a race.
  * A record that is too big for the caller's buffer, malformed, or padding is
  * acted upon only after the same check.
+ * next_message is the protocol, for a copy (xshm_ring_read) and for a view
+ * (xshm_ring_view: `view`, buf NULL, *size UINT32_MAX): a view checks the
+ * header as a copy checks header and payload, and leaves the payload's
+ * check, and the counting of the message as received, to
+ * xshm_ring_view_release.
  */
-shm_error_t xshm_ring_read(xshm_ring_reader_t *rd, void *buf, uint32_t *size)
+static inline shm_error_t next_message(xshm_ring_reader_t *rd, void *buf, uint32_t *size,
+                                       bool view)
 {
-    if (!rd || !rd->ring || !size || (!buf && *size != 0))
-        return SHM_ERROR_INVALID_PARAM;
     const shm_ring_t *r = rd->ring;
+    if (rd->view_open)
+        return SHM_ERROR_BUSY; /* one view at a time, and no read past it */
     shm_error_t result = SHM_ERROR_EMPTY; /* SUCCESS only with a message copied */
     uint64_t start_cursor = rd->cursor;
 
@@ -815,11 +928,11 @@ shm_error_t xshm_ring_read(xshm_ring_reader_t *rd, void *buf, uint32_t *size)
                     break;
                 }
                 lapped = true;
-            } else if (hdr.type == SHM_REC_MESSAGE && hdr.length <= *size) {
+            } else if (hdr.type == SHM_REC_MESSAGE && hdr.length <= *size && !view) {
                 xa_copy_from_shared(buf, r->data + off + SHM_RECORD_HEADER_SIZE, hdr.length);
                 lapped = overwritten(r, c); /* 3. */
             } else if (off + SHM_RECORD_HEADER_SIZE <= r->capacity) {
-                lapped = overwritten(r, c); /* padding or too big: header only */
+                lapped = overwritten(r, c); /* padding, too big or a view: header only */
             }
         }
         if (lapped) {
@@ -856,8 +969,14 @@ shm_error_t xshm_ring_read(xshm_ring_reader_t *rd, void *buf, uint32_t *size)
         }
         rd->lost += hdr.seq - rd->expected_seq;
         rd->expected_seq = hdr.seq + 1;
-        rd->received++;
-        rd->bytes += hdr.length;
+        if (view) {
+            rd->view_open = true; /* received once released intact */
+            rd->view_pos = c;
+            rd->view_len = hdr.length;
+        } else {
+            rd->received++;
+            rd->bytes += hdr.length;
+        }
         rd->seq_pos = c + span;
         rd->peek = true; /* its writer cleared the next mark word first */
         xa_store64_relaxed(&rd->cursor, c + span);
@@ -867,6 +986,51 @@ shm_error_t xshm_ring_read(xshm_ring_reader_t *rd, void *buf, uint32_t *size)
     }
     if (rd->cursor != start_cursor)
         reader_publish(rd);
+    return result;
+}
+
+shm_error_t xshm_ring_read(xshm_ring_reader_t *rd, void *buf, uint32_t *size)
+{
+    if (!rd || !rd->ring || !size || (!buf && *size != 0))
+        return SHM_ERROR_INVALID_PARAM;
+    return next_message(rd, buf, size, false);
+}
+
+shm_error_t xshm_ring_view(xshm_ring_reader_t *rd, const void **ptr, uint32_t *len,
+                           uint64_t *token)
+{
+    if (!rd || !rd->ring || !ptr || !len || !token)
+        return SHM_ERROR_INVALID_PARAM;
+    uint32_t size = UINT32_MAX;
+    shm_error_t e = next_message(rd, NULL, &size, true);
+    if (e != SHM_SUCCESS)
+        return e;
+    const shm_ring_t *r = rd->ring;
+    *ptr = r->data + (uint32_t)(rd->view_pos & r->mask) + SHM_RECORD_HEADER_SIZE;
+    *len = rd->view_len;
+    *token = rd->view_pos;
+    return SHM_SUCCESS;
+}
+
+/* The check of step 3, for the bytes of a view, after the caller's reads. */
+shm_error_t xshm_ring_view_release(xshm_ring_reader_t *rd, uint64_t token)
+{
+    if (!rd || !rd->ring || !rd->view_open || token != rd->view_pos)
+        return SHM_ERROR_INVALID_PARAM;
+    rd->view_open = false;
+    shm_error_t result = SHM_SUCCESS;
+    if (!overwritten(rd->ring, token)) {
+        rd->received++;
+        rd->bytes += rd->view_len;
+    } else {
+        /* Lapped while held: lost, not received; resume as a lapped copy
+         * does, from the record's position (head is past it). */
+        rd->lost++;
+        xa_store64_relaxed(&rd->cursor, token);
+        result = resync(rd, false) == SHM_SUCCESS ? SHM_ERROR_OVERWRITTEN
+                                                  : SHM_ERROR_INVALID_SEGMENT;
+    }
+    reader_publish(rd);
     return result;
 }
 

@@ -123,6 +123,10 @@ typedef struct shm_ring {
     /* writer state, valid in the writing process only */
     bool writer_ready;
     bool w_remote_fence;      /* sleepers fence for us (SHM_WRITER_REMOTE_FENCE) */
+    bool w_open;              /* a reservation is open (xshm_ring_reserve) */
+    bool w_padded;            /* it wrote (and marked) a padding record */
+    uint32_t w_size;          /* its size */
+    uint64_t w_start;         /* its record's position */
     uint64_t w_tail, w_head, w_limit, w_seq, w_bytes;
 } shm_ring_t;
 
@@ -160,6 +164,9 @@ typedef struct xshm_ring_reader {
     uint64_t claim;           /* SHM_CLAIM(pid, epoch, ACTIVE) of our claim */
     bool peek;                /* the mark word at the cursor was cleared for
                                  us: a mark there means a complete record */
+    bool view_open;           /* a view is held (xshm_ring_view) */
+    uint32_t view_len;        /* its length */
+    uint64_t view_pos;        /* its record's position: the token */
     shm_ring_t *ring;
     xshm_reader_slot_t *slot;
     uint32_t slot_index;
@@ -221,6 +228,43 @@ void xshm_ring_writer_fini(shm_ring_t *ring);
  */
 shm_error_t xshm_ring_write(shm_ring_t *ring, const void *data, uint32_t size);
 
+/*
+ * Zero-copy writing: xshm_ring_write is reserve, copy, commit, and these
+ * are its two halves with the caller's own writes between them.
+ *
+ * xshm_ring_reserve: reserve a record for a message of 1..max_payload bytes
+ * and set *ptr to its payload, `size` contiguous bytes inside the ring
+ * (records never wrap). Like a write it never waits: it gives up the oldest
+ * records the reserved size needs (head moves past them now, so readers
+ * that lag count them lost), writes a padding record if the record goes
+ * to the next lap, and the header. Nothing is published: readers see the
+ * message only after the commit. Errors: SHM_ERROR_INVALID_PARAM (NULL,
+ * size 0 or too large, no writer), SHM_ERROR_BUSY (a reservation is open:
+ * one at a time; xshm_ring_write returns it too meanwhile).
+ *
+ * xshm_ring_commit: publish the reserved record as a message of `size`
+ * bytes, 1..the reserved size (the first `size` bytes at *ptr), exactly as
+ * xshm_ring_write publishes one. The records given up for the reserved size
+ * stay given up. Errors: SHM_ERROR_INVALID_PARAM (no open reservation, size
+ * 0 or larger than reserved).
+ *
+ * xshm_ring_abort: close the reservation without a message: no sequence
+ * number is used and readers see nothing of it. The records given up for it
+ * stay given up (lost for a reader that had not read them, as after a
+ * write). A padding record it wrote is already marked, and a reader may
+ * have read it: it stays, and the tail is published past it (no message);
+ * otherwise the next write or reservation starts at the same position.
+ * Errors: SHM_ERROR_INVALID_PARAM (no open reservation).
+ *
+ * xshm_ring_reserved: the open reservation's payload pointer and size, or
+ * NULL when none is open.
+ * The caller wakes sleeping readers after a commit, as after a write.
+ */
+shm_error_t xshm_ring_reserve(shm_ring_t *ring, uint32_t size, void **ptr);
+shm_error_t xshm_ring_commit(shm_ring_t *ring, uint32_t size);
+shm_error_t xshm_ring_abort(shm_ring_t *ring);
+void *xshm_ring_reserved(const shm_ring_t *ring, uint32_t *size);
+
 /* After a write: a full fence, then true when some reader slot may be
  * sleeping (the writer then wakes the slots whose `waiting` is set). */
 bool xshm_ring_wake_needed(shm_ring_t *ring);
@@ -271,6 +315,30 @@ bool xshm_ring_slot_reclaim(shm_ring_t *ring, uint32_t i, uint64_t observed);
  * Callers serialise their calls on one reader.
  */
 shm_error_t xshm_ring_read(xshm_ring_reader_t *r, void *buf, uint32_t *size);
+
+/*
+ * Zero-copy reading. xshm_ring_view finds the next message as xshm_ring_read
+ * does (the same padding, loss counting, resynchronisation and corruption
+ * handling), checks once that its record is intact, and sets *ptr and *len
+ * to its payload inside the ring and *token to the record's position,
+ * without copying. Errors: those of xshm_ring_read but
+ * SHM_ERROR_BUFFER_TOO_SMALL, and SHM_ERROR_BUSY while a view is held
+ * (xshm_ring_read returns it too meanwhile: one view at a time).
+ *
+ * The writer never waits for a view: it may overwrite the bytes while the
+ * caller reads them. xshm_ring_view_release runs the check of a copy (an
+ * acquire fence, then limit and perhaps head) after the caller's reads:
+ * SHM_SUCCESS proves that no byte of the record was overwritten while the
+ * view was held, and the message counts as received. Otherwise
+ * SHM_ERROR_OVERWRITTEN: the message counts as lost, never as received,
+ * and the reader resumes as after a lapped copy (at head;
+ * SHM_ERROR_INVALID_SEGMENT when head is not believable, and it restarts
+ * at the tail). Either way the view is closed. SHM_ERROR_INVALID_PARAM
+ * (the view is not closed): no view is held, or token is not its token.
+ */
+shm_error_t xshm_ring_view(xshm_ring_reader_t *r, const void **ptr, uint32_t *len,
+                           uint64_t *token);
+shm_error_t xshm_ring_view_release(xshm_ring_reader_t *r, uint64_t token);
 
 /* True when the reader has unread records (a cheap check, no copy). */
 bool xshm_ring_reader_pending(const xshm_ring_reader_t *r);

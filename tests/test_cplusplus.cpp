@@ -179,6 +179,30 @@ int run()
     CHECK(g_connects.load() == 1);
     CHECK(g_other.load() == 0);
 
+    // Zero-copy both ways: reserve/commit, receive_view/release.
+    void *room = nullptr;
+    CHECK(shm_server_reserve(server, 16, &room) == SHM_SUCCESS);
+    std::memcpy(room, hello, sizeof(hello));
+    CHECK(shm_server_commit(server, room, sizeof(hello)) == SHM_SUCCESS);
+    shm_view_t view;
+    CHECK(shm_client_receive_view(client, &view) == SHM_SUCCESS);
+    CHECK(view.size == sizeof(hello) && view.from == 0);
+    CHECK(std::memcmp(view.data, hello, sizeof(hello)) == 0);
+    CHECK(shm_client_release(client, &view) == SHM_SUCCESS);
+    CHECK(shm_client_reserve(client, 8, &room) == SHM_SUCCESS);
+    CHECK(shm_client_abort(client, room) == SHM_SUCCESS);
+    CHECK(shm_client_reserve(client, 8, &room) == SHM_SUCCESS);
+    std::memcpy(room, "zc", 3);
+    CHECK(shm_client_commit(client, room, 3) == SHM_SUCCESS);
+    CHECK(wait_for(g_data, 4, 10000));
+    CHECK(shm_server_receive_view(server, &view) == SHM_SUCCESS);
+    CHECK(view.size == 3 && std::strcmp(static_cast<const char *>(view.data), "zc") == 0);
+    shm_client_id_t from = view.from;
+    CHECK(from != 0 && (from & 0xFFu) == 0);
+    CHECK(shm_server_release(server, &view) == SHM_SUCCESS);
+    CHECK(shm_server_release(server, &view) == SHM_ERROR_INVALID_PARAM);
+    CHECK(std::strcmp(shm_strerror(SHM_ERROR_OVERWRITTEN), "unknown error") != 0);
+
     return 0; // ~endpoints: disconnect, then destroy
 }
 

@@ -71,7 +71,10 @@ static void test_strerror(void **state)
 #undef TEXT_
     };
     const size_t n = sizeof(codes) / sizeof(codes[0]);
-    assert_int_equal(n, 14);
+    assert_int_equal(n, 15);
+    assert_int_equal(SHM_ERROR_OVERWRITTEN, -14);
+    assert_string_equal(shm_strerror(SHM_ERROR_OVERWRITTEN),
+                        "the message was overwritten while its view was held");
     for (size_t i = 0; i < n; i++) {
         const char *t = shm_strerror(codes[i]);
         assert_non_null(t);
@@ -81,7 +84,7 @@ static void test_strerror(void **state)
         for (size_t j = 0; j < i; j++)
             assert_string_not_equal(t, shm_strerror(codes[j]));
     }
-    const int unknown[] = {1, 5, -14, -99, 1000, -1000000};
+    const int unknown[] = {1, 5, -15, -99, 1000, -1000000};
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
         const char *t = shm_strerror((shm_error_t)unknown[i]);
         assert_non_null(t);

@@ -1494,6 +1494,211 @@ static void test_local_atomics_aligned(void **state)
     }
 }
 
+/* ---- zero-copy: reserve, commit, abort; view, release ------------------------------- */
+
+/* Reserve gives contiguous room at the next record's payload; write and a
+ * second reserve are BUSY meanwhile; a shorter commit publishes only its
+ * length, and the next record follows it. */
+static void test_reserve_commit(void **state)
+{
+    (void)state;
+    mem_seg_t *m = mem_seg_new(4096, 1);
+    shm_ring_t *r = &m->seg.rings[0];
+    xshm_ring_reader_t rd;
+    assert_int_equal(xshm_ring_reader_attach(r, &rd), SHM_SUCCESS);
+    uint8_t msg[512], out[512];
+    void *p = NULL, *q = NULL;
+    uint32_t rs = 0;
+
+    assert_int_equal(xshm_ring_reserve(r, 0, &p), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_ring_reserve(r, r->max_payload + 1, &p), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_ring_reserve(r, 10, NULL), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_ring_commit(r, 1), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_ring_abort(r), SHM_ERROR_INVALID_PARAM);
+    assert_null(xshm_ring_reserved(r, NULL));
+
+    assert_int_equal(xshm_ring_reserve(r, 300, &p), SHM_SUCCESS);
+    assert_ptr_equal(p, r->data + SHM_RECORD_HEADER_SIZE);
+    assert_ptr_equal(xshm_ring_reserved(r, &rs), p);
+    assert_int_equal(rs, 300);
+    tm_make(msg, 0, 300);
+    assert_int_equal(xshm_ring_write(r, msg, 10), SHM_ERROR_BUSY);
+    assert_int_equal(xshm_ring_reserve(r, 10, &q), SHM_ERROR_BUSY);
+    uint32_t size = sizeof(out);
+    assert_int_equal(xshm_ring_read(&rd, out, &size), SHM_ERROR_EMPTY); /* unpublished */
+    tm_make((uint8_t *)p, 0, 120);
+    assert_int_equal(xshm_ring_commit(r, 0), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_ring_commit(r, 301), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_ring_commit(r, 120), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_commit(r, 120), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(r->w_tail, RECORD(120));
+    assert_int_equal(r->hdr->tail, RECORD(120));
+    /* the mark word past the shorter record is cleared */
+    assert_int_equal(*(uint64_t *)(void *)(r->data + RECORD(120)), 0);
+    assert_int_equal(xshm_ring_write(r, msg, 200), SHM_SUCCESS);
+    size = sizeof(out);
+    assert_int_equal(xshm_ring_read(&rd, out, &size), SHM_SUCCESS);
+    assert_int_equal(size, 120);
+    assert_true(tm_check(out, 0, 120));
+    size = sizeof(out);
+    assert_int_equal(xshm_ring_read(&rd, out, &size), SHM_SUCCESS);
+    assert_int_equal(size, 200);
+    assert_int_equal(rd.expected_seq, 2);
+    assert_int_equal(rd.lost, 0);
+    xshm_ring_reader_detach(&rd);
+    mem_seg_free(m);
+}
+
+/* Abort: without a padding record the position is used again and no
+ * sequence number is spent; with one (the record went to the next lap),
+ * the padding stays, published as the tail, for a reader that may have
+ * read it already through its mark. */
+static void test_reserve_abort(void **state)
+{
+    (void)state;
+    mem_seg_t *m = mem_seg_new(4096, 2);
+    shm_ring_t *r = &m->seg.rings[0];
+    xshm_ring_reader_t rd;
+    assert_int_equal(xshm_ring_reader_attach(r, &rd), SHM_SUCCESS);
+    uint8_t msg[2048], out[2048];
+    void *p = NULL;
+    uint32_t size;
+
+    assert_int_equal(xshm_ring_reserve(r, 100, &p), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_abort(r), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_abort(r), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(r->w_tail, 0);
+    assert_int_equal(r->hdr->tail, 0);
+    assert_int_equal(r->hdr->next_seq, 0);
+    /* 3 records: 3 x 1200 + 24 = tail 3624, 472 bytes left in the lap */
+    for (uint64_t k = 0; k < 3; k++) {
+        tm_make(msg, k, 1176);
+        assert_int_equal(xshm_ring_write(r, msg, 1176), SHM_SUCCESS);
+    }
+    assert_int_equal(r->w_tail, 3600);
+    for (int k = 0; k < 3; k++) {
+        size = sizeof(out);
+        assert_int_equal(xshm_ring_read(&rd, out, &size), SHM_SUCCESS);
+    }
+    /* 500 bytes do not fit in 496: a padding record at 3600, the record at
+     * 4096 (it gives up message #0) */
+    assert_int_equal(xshm_ring_reserve(r, 500, &p), SHM_SUCCESS);
+    assert_ptr_equal(p, r->data + SHM_RECORD_HEADER_SIZE);
+    assert_int_equal(*(uint64_t *)(void *)(r->data + 3600), 3601); /* marked */
+    /* the reader, caught up, finds the padding through its mark */
+    size = sizeof(out);
+    assert_int_equal(xshm_ring_read(&rd, out, &size), SHM_ERROR_EMPTY);
+    assert_int_equal(rd.cursor, 4096);
+    assert_int_equal(xshm_ring_abort(r), SHM_SUCCESS);
+    assert_int_equal(r->w_tail, 4096);
+    assert_int_equal(r->hdr->tail, 4096);
+    assert_int_equal(r->hdr->next_seq, 3);
+    assert_int_equal(*(uint64_t *)(void *)r->data, 0); /* a published tail's mark word */
+    /* a reader attaching now starts at the published tail */
+    xshm_ring_reader_t rd2;
+    assert_int_equal(xshm_ring_reader_attach(r, &rd2), SHM_SUCCESS);
+    assert_int_equal(rd2.cursor, 4096);
+    tm_make(msg, 3, 64);
+    assert_int_equal(xshm_ring_write(r, msg, 64), SHM_SUCCESS);
+    xshm_ring_reader_t *both[2] = {&rd, &rd2};
+    for (int i = 0; i < 2; i++) {
+        size = sizeof(out);
+        assert_int_equal(xshm_ring_read(both[i], out, &size), SHM_SUCCESS);
+        assert_int_equal(size, 64);
+        assert_true(tm_check(out, 3, 64));
+        assert_int_equal(both[i]->lost, 0);
+        size = sizeof(out);
+        assert_int_equal(xshm_ring_read(both[i], out, &size), SHM_ERROR_EMPTY);
+    }
+    xshm_ring_reader_detach(&rd2);
+    xshm_ring_reader_detach(&rd);
+    mem_seg_free(m);
+}
+
+/* A view: no copy, BUSY for reads until released, counted received only at
+ * a release that finds it intact; a lapped one is OVERWRITTEN, counted lost,
+ * and the reader resumes as after a lapped copy. A copying reader of the
+ * same stream ends with the same counts. */
+static void test_view_release(void **state)
+{
+    (void)state;
+    mem_seg_t *m = mem_seg_new(4096, 2);
+    shm_ring_t *r = &m->seg.rings[0];
+    xshm_ring_reader_t rv, rc;
+    assert_int_equal(xshm_ring_reader_attach(r, &rv), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_reader_attach(r, &rc), SHM_SUCCESS);
+    uint8_t msg[1024], out[1024];
+    const void *ptr = NULL;
+    uint32_t len = 0, size;
+    uint64_t tok = 0;
+
+    assert_int_equal(xshm_ring_view(&rv, &ptr, &len, &tok), SHM_ERROR_EMPTY);
+    assert_int_equal(xshm_ring_view(&rv, NULL, &len, &tok), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_ring_view_release(&rv, 0), SHM_ERROR_INVALID_PARAM);
+    for (uint64_t k = 0; k < 2; k++) {
+        tm_make(msg, k, 1000);
+        assert_int_equal(xshm_ring_write(r, msg, 1000), SHM_SUCCESS);
+    }
+    assert_int_equal(xshm_ring_view(&rv, &ptr, &len, &tok), SHM_SUCCESS);
+    assert_ptr_equal(ptr, r->data + SHM_RECORD_HEADER_SIZE);
+    assert_int_equal(len, 1000);
+    assert_int_equal(tok, 0);
+    assert_true(tm_check((const uint8_t *)ptr, 0, 1000));
+    size = sizeof(out);
+    assert_int_equal(xshm_ring_read(&rv, out, &size), SHM_ERROR_BUSY);
+    assert_int_equal(xshm_ring_view(&rv, &ptr, &len, &tok), SHM_ERROR_BUSY);
+    assert_int_equal(rv.received, 0);
+    assert_int_equal(xshm_ring_view_release(&rv, tok + 8), SHM_ERROR_INVALID_PARAM);
+    assert_int_equal(xshm_ring_view_release(&rv, tok), SHM_SUCCESS);
+    assert_int_equal(rv.received, 1);
+    assert_int_equal(rv.bytes, 1000);
+    size = sizeof(out); /* the copying reader takes #0 too */
+    assert_int_equal(xshm_ring_read(&rc, out, &size), SHM_SUCCESS);
+    assert_int_equal(xshm_ring_view_release(&rv, tok), SHM_ERROR_INVALID_PARAM);
+
+    /* #1 viewed, then the writer laps it: #2..#5 (4 x 1024 bytes) */
+    assert_int_equal(xshm_ring_view(&rv, &ptr, &len, &tok), SHM_SUCCESS);
+    assert_int_equal(tok, 1024);
+    for (uint64_t k = 2; k < 6; k++) {
+        tm_make(msg, k, 1000);
+        assert_int_equal(xshm_ring_write(r, msg, 1000), SHM_SUCCESS);
+    }
+    assert_int_equal(xshm_ring_view_release(&rv, tok), SHM_ERROR_OVERWRITTEN);
+    assert_int_equal(rv.received, 1);
+    assert_int_equal(rv.lost, 1);
+    assert_int_equal(rv.cursor, r->hdr->head); /* resumed at the oldest intact record */
+    assert_false(rv.view_open);
+    uint64_t next = rv.expected_seq;
+    for (;;) {
+        shm_error_t e = xshm_ring_view(&rv, &ptr, &len, &tok);
+        if (e == SHM_ERROR_EMPTY)
+            break;
+        assert_int_equal(e, SHM_SUCCESS);
+        assert_true(rv.expected_seq - 1 >= next);
+        assert_true(tm_check((const uint8_t *)ptr, rv.expected_seq - 1, len));
+        assert_int_equal(xshm_ring_view_release(&rv, tok), SHM_SUCCESS);
+    }
+    assert_int_equal(rv.received + rv.lost, 6);
+    /* the copying reader, which read #0 and nothing else: the same counts */
+    for (;;) {
+        size = sizeof(out);
+        shm_error_t e = xshm_ring_read(&rc, out, &size);
+        if (e == SHM_ERROR_EMPTY)
+            break;
+        assert_int_equal(e, SHM_SUCCESS);
+    }
+    assert_int_equal(rc.received + rc.lost, 6);
+    assert_int_equal(rc.expected_seq, rv.expected_seq);
+    assert_int_equal(rc.lost, rv.lost);
+    assert_int_equal(rc.received, rv.received);
+    assert_int_equal(rc.bytes, rv.bytes);
+    assert_int_equal(rv.slot->lost, rv.lost); /* published */
+    assert_int_equal(rv.slot->received, rv.received);
+    xshm_ring_reader_detach(&rc);
+    xshm_ring_reader_detach(&rv);
+    mem_seg_free(m);
+}
+
 static const tp_helper_t helpers[] = {
     {"writer", helper_writer},
     {NULL, NULL},
@@ -1530,6 +1735,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_slot_claims),
         cmocka_unit_test(test_resume_ahead_of_unpublished_tail),
         cmocka_unit_test(test_local_atomics_aligned),
+        cmocka_unit_test(test_reserve_commit),
+        cmocka_unit_test(test_reserve_abort),
+        cmocka_unit_test(test_view_release),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -71,6 +71,22 @@ int main(void)
         rc = failed("shm_client_send", err);
     if (rc == 0)
         rc = expect(server, NULL, "pong");
+    /* zero-copy: written in the ring, read where it lies */
+    void *room = NULL;
+    shm_view_t view;
+    if (rc == 0 && (err = shm_server_reserve(server, 8, &room)) != SHM_SUCCESS)
+        rc = failed("shm_server_reserve", err);
+    if (rc == 0) {
+        memcpy(room, "zc", 3);
+        if ((err = shm_server_commit(server, room, 3)) != SHM_SUCCESS)
+            rc = failed("shm_server_commit", err);
+    }
+    if (rc == 0 && (err = shm_client_receive_view(client, &view)) != SHM_SUCCESS)
+        rc = failed("shm_client_receive_view", err);
+    if (rc == 0 && (view.size != 3 || memcmp(view.data, "zc", 3) != 0))
+        rc = failed("zero-copy message", SHM_ERROR_INVALID_SEGMENT);
+    if (rc == 0 && (err = shm_client_release(client, &view)) != SHM_SUCCESS)
+        rc = failed("shm_client_release", err);
 
     shm_client_disconnect(client);
     shm_server_destroy(server);

@@ -21,6 +21,7 @@ namespace Xshm
         Closed = -11,
         Busy = -12,
         System = -13,
+        Overwritten = -14,
     }
 
     /// <summary>

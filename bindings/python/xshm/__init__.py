@@ -32,6 +32,7 @@ from ._errors import (
     MemoryError,
     NotConnectedError,
     NotFoundError,
+    OverwrittenError,
     SystemError,
     TimeoutError,
 )
@@ -70,7 +71,8 @@ __all__ = [
     "Server", "Client", "Event", "EventType", "Peer", "Stats",
     "Error", "InvalidParamError", "MemoryError", "TimeoutError", "EmptyError", "ExistsError",
     "NotFoundError", "AccessError", "NotConnectedError", "BufferTooSmallError",
-    "InvalidSegmentError", "ClosedError", "BusyError", "SystemError", "ERRORS",
+    "InvalidSegmentError", "ClosedError", "BusyError", "SystemError", "OverwrittenError",
+    "ERRORS",
     "LibraryNotFoundError", "MAX_MESSAGE_SIZE", "MIN_RING_SIZE", "MAX_RING_SIZE",
     "MESSAGE_OVERHEAD", "MAX_CLIENTS", "MAX_NAME_LENGTH",
     "library_path", "library_version", "strerror",

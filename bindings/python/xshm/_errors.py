@@ -84,10 +84,16 @@ class SystemError(Error):  # noqa: A001
     code, name = -13, "SHM_ERROR_SYSTEM"
 
 
+class OverwrittenError(Error):
+    """A zero-copy view's bytes were overwritten while it was held."""
+
+    code, name = -14, "SHM_ERROR_OVERWRITTEN"
+
+
 ERRORS = {cls.code: cls for cls in (
     InvalidParamError, MemoryError, TimeoutError, EmptyError, ExistsError, NotFoundError,
     AccessError, NotConnectedError, BufferTooSmallError, InvalidSegmentError, ClosedError,
-    BusyError, SystemError)}
+    BusyError, SystemError, OverwrittenError)}
 
 
 def error_for(code, operation=None):
