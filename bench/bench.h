@@ -70,13 +70,18 @@ typedef struct ctrl {
 enum {
     CMD_CACHELINE = 1, /* echo each pair's ping into its pong until STOP */
     CMD_WAKE,          /* wake-up echo until STOP */
-    CMD_XSHM_ECHO,     /* connect to `name`, echo until a 1-byte message */
-    CMD_XSHM_SINK,     /* connect, count slices ended by 1 byte, until 2 bytes */
+    CMD_XSHM_ECHO,     /* connect to `name`, echo until a 1-byte message (arg: ZC_*) */
+    CMD_XSHM_SINK,     /* connect, count slices ended by 1 byte, until 2 bytes (arg: ZC_*) */
     CMD_XSHM_IDLE,     /* connect, CPU time of one blocking receive (arg: callback) */
     CMD_STREAM_ECHO,   /* arg: stream kind; echo 64-byte messages */
     CMD_STREAM_SINK,   /* arg: kind, arg2: message size; read slices */
     CMD_EXIT
 };
+
+/* arg of CMD_XSHM_ECHO and CMD_XSHM_SINK: the child receives with
+ * shm_client_receive_view()/shm_client_release() and echoes with
+ * shm_client_reserve()/shm_client_commit() instead of copying. */
+#define ZC_VIEWS 1u
 
 enum { STREAM_PIPE = 0, STREAM_SOCKET = 1, STREAM_NPIPE = 2 };
 extern const char *const stream_names[3];

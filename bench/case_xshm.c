@@ -117,23 +117,95 @@ row_t *bench_xshm_rtt(bool blocking, const row_t *floor)
     return r64;
 }
 
-/* One-way: this process sends for a slice, the child counts. */
-void bench_xshm_oneway(const row_t *const *memcpy_rows, row_t **r64_out, row_t **r64k_out)
+/* The 64 B round trip without a copy: the message written in place, its
+ * echo read where it lies (the child echoes the same way). */
+static bool op_xshm_views(void *ctx)
+{
+    xshm_ctx_t *x = (xshm_ctx_t *)ctx;
+    uint64_t seq = ++x->seq;
+    void *room = NULL;
+    if (shm_server_reserve(x->srv, x->size, &room) != SHM_SUCCESS)
+        return false;
+    memcpy(room, &seq, 8);
+    if (shm_server_commit(x->srv, room, x->size) != SHM_SUCCESS)
+        return false;
+    for (uint32_t polls = 1;; polls++) {
+        shm_view_t v;
+        shm_error_t e = shm_server_receive_view(x->srv, &v);
+        if (e == SHM_SUCCESS) {
+            bool mine = v.size == x->size && memcmp(v.data, &seq, 8) == 0;
+            if (shm_server_release(x->srv, &v) != SHM_SUCCESS || !mine) {
+                fprintf(stderr, "xshm_bench: echo of message %" PRIu64 " is not its own\n", seq);
+                return false;
+            }
+            return true;
+        }
+        if (e != SHM_ERROR_EMPTY)
+            return false;
+        if ((polls & 0xFFFFFu) == 0 && !child_alive())
+            return false;
+    }
+}
+
+row_t *bench_xshm_rtt_views(const row_t *floor)
+{
+    char name[96];
+    shm_server_t *srv = make_server("views", false, name, sizeof(name));
+    bool ok = srv && issue(CMD_XSHM_ECHO, ZC_VIEWS, 0, name);
+    row_t *r = new_row("xshm", "round trip 64 B, busy, reserve + view");
+    xshm_ctx_t x;
+    x.srv = srv;
+    x.out = g_out;
+    x.in = g_in;
+    x.size = 64;
+    x.seq = 0;
+    if (!ok || !measure_latency(r, op_xshm_views, &x, NULL))
+        r->failed = true;
+    set_ratio(r, floor, false, "cache-line floor");
+    if (ok) {
+        shm_server_send(srv, g_out, 1); /* ends the echo */
+        finish_cmd();
+    }
+    shm_server_destroy(srv);
+    return r;
+}
+
+/* Send g_out's first `size` bytes: copied in by shm_server_send, or with
+ * `views` written in place into a reservation (the producer's one write). */
+static bool send_one(shm_server_t *srv, uint32_t size, bool views)
+{
+    if (!views)
+        return shm_server_send(srv, g_out, size) == SHM_SUCCESS;
+    void *room = NULL;
+    if (shm_server_reserve(srv, size, &room) != SHM_SUCCESS)
+        return false;
+    memcpy(room, g_out, size);
+    return shm_server_commit(srv, room, size) == SHM_SUCCESS;
+}
+
+/* One-way: this process sends for a slice, the child counts. With `views`,
+ * 64 KiB only, sent by reserve/commit and received by view/release. */
+void bench_xshm_oneway(const row_t *const *memcpy_rows, bool views, row_t **r64_out,
+                       row_t **r64k_out)
 {
     static const uint32_t sizes[] = {64, 1024, 65536};
     char name[96], label[16];
-    shm_server_t *srv = make_server("oneway", false, name, sizeof(name));
-    bool ok = srv && issue(CMD_XSHM_SINK, 0, 0, name);
+    shm_server_t *srv =
+        make_server(views ? "oneway-zc" : "oneway", false, name, sizeof(name));
+    bool ok = srv && issue(CMD_XSHM_SINK, views ? ZC_VIEWS : 0, 0, name);
     uint32_t slice_no = xs_load32(&C->slice.v);
     for (int i = 0; i < 3; i++) {
         uint32_t size = sizes[i];
         double rates[16], gbs[16];
-        if (g_set.core && size == 1024)
+        if ((g_set.core || views) && size == 1024)
+            continue;
+        if (views && size == 64)
             continue;
         uint64_t sent_all = 0, recv_all = 0, lost_all = 0, lib_lost_all = 0, bad = 0;
         double send_rate = 0;
         size_label(label, sizeof(label), size);
-        row_t *r = new_row("xshm", "one-way %s messages", label);
+        row_t *r = new_row("xshm", "one-way %s messages%s", label,
+                           views ? ", reserve + view" : "");
         r->unit = U_MPS;
         for (int s = -1; ok && s < g_set.slices; s++) { /* s = -1: warm-up */
             double secs = s < 0 ? g_set.warm_s : g_set.slice_s;
@@ -143,7 +215,7 @@ void bench_xshm_oneway(const row_t *const *memcpy_rows, row_t **r64_out, row_t *
             do {
                 for (int k = 0; k < 64; k++) {
                     memcpy(g_out, &sent, 8); /* sequence number */
-                    if (shm_server_send(srv, g_out, size) != SHM_SUCCESS) {
+                    if (!send_one(srv, size, views)) {
                         ok = false;
                         break;
                     }
@@ -186,9 +258,9 @@ void bench_xshm_oneway(const row_t *const *memcpy_rows, row_t **r64_out, row_t *
             r->ratio = r->gbs / m->median;
             snprintf(r->ratio_to, sizeof(r->ratio_to), "memcpy %s", label);
         }
-        if (size == 64)
+        if (size == 64 && r64_out)
             *r64_out = r;
-        if (size == 65536)
+        if (size == 65536 && r64k_out)
             *r64k_out = r;
     }
     if (ok) {

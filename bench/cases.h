@@ -15,7 +15,9 @@ void bench_ceiling(const row_t *mc[3]);
 /* xshm (case_xshm.c): round trips on one channel, returning the 64 B row;
  * one-way throughput (its 64 B and 64 KiB rows); the idle reader. */
 row_t *bench_xshm_rtt(bool blocking, const row_t *floor);
-void bench_xshm_oneway(const row_t *const *memcpy_rows, row_t **r64_out, row_t **r64k_out);
+void bench_xshm_oneway(const row_t *const *memcpy_rows, bool views, row_t **r64_out,
+                       row_t **r64k_out);
+row_t *bench_xshm_rtt_views(const row_t *floor);
 row_t *bench_idle(bool with_callback);
 
 /* alternatives (case_stream.c): one stream kind, returning its round-trip row */

@@ -63,7 +63,29 @@ static void child_xshm(uint32_t cmd, uint32_t seq, unsigned char *buf)
         C->res[2] = cpu_time_step();
     }
     xs_store32(&C->ack_seq.v, seq);
-    if (cmd == CMD_XSHM_ECHO) {
+    if (cmd == CMD_XSHM_ECHO && (C->arg & ZC_VIEWS)) {
+        /* The message where it lies; its echo written in place. */
+        for (uint32_t polls = 1;; polls++) {
+            shm_view_t v;
+            shm_error_t e = shm_client_receive_view(c, &v);
+            if (e == SHM_ERROR_EMPTY || e == SHM_ERROR_TIMEOUT) {
+                if ((polls & 0xFFFFFFu) == 0 && xs_parent_gone())
+                    break;
+                continue;
+            }
+            void *room = NULL;
+            if (e != SHM_SUCCESS || v.size == 1 ||
+                shm_client_reserve(c, v.size, &room) != SHM_SUCCESS)
+                break;
+            memcpy(room, v.data, v.size);
+            if (shm_client_release(c, &v) != SHM_SUCCESS) { /* overwritten: do not echo it */
+                shm_client_abort(c, room);
+                break;
+            }
+            if (shm_client_commit(c, room, v.size) != SHM_SUCCESS)
+                break;
+        }
+    } else if (cmd == CMD_XSHM_ECHO) {
         for (uint32_t polls = 1;; polls++) {
             uint32_t n = SHM_MAX_MESSAGE_SIZE;
             shm_error_t e = shm_client_receive(c, buf, &n);
@@ -79,9 +101,27 @@ static void child_xshm(uint32_t cmd, uint32_t seq, unsigned char *buf)
         uint64_t received = 0, lost = 0, expected = 0, first = 0;
         shm_stats_t st0, st;
         shm_client_get_stats(c, &st0);
+        bool views = (C->arg & ZC_VIEWS) != 0;
         for (uint32_t polls = 1;; polls++) {
             uint32_t n = SHM_MAX_MESSAGE_SIZE;
-            shm_error_t e = shm_client_receive(c, buf, &n);
+            shm_view_t v;
+            shm_error_t e;
+            if (views) {
+                /* In place: the sequence number and the last 8 bytes are
+                 * read where they lie, then the view is released. */
+                e = shm_client_receive_view(c, &v);
+                if (e == SHM_SUCCESS) {
+                    n = v.size;
+                    memcpy(buf, v.data, n < 8 ? n : 8);
+                    if (n >= 16)
+                        memcpy(buf + 8, (const unsigned char *)v.data + n - 8, 8);
+                    e = shm_client_release(c, &v);
+                    if (e == SHM_ERROR_OVERWRITTEN) /* counted lost by the library */
+                        continue;
+                }
+            } else {
+                e = shm_client_receive(c, buf, &n);
+            }
             if (e == SHM_ERROR_EMPTY) {
                 if ((polls & 0xFFFFFFu) == 0 && xs_parent_gone())
                     break;

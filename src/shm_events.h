@@ -49,6 +49,10 @@ void xshm_wake_target_fini(xshm_wake_target_t *t);
 /* Spin this long (ns) before sleeping. */
 #define SHM_EV_SPIN_NS 20000u
 
+/* Poll ready(ctx), with pauses between, for up to spin_ns: true as soon as
+ * it is. */
+bool xshm_ev_spin(bool (*ready)(void *ctx), void *ctx, uint32_t spin_ns);
+
 /*
  * Wait until ready(ctx) is true or timeout_ms passes. Spins up to spin_ns
  * first, then sleeps on the target. Returns SHM_SUCCESS (ready) or

@@ -72,6 +72,19 @@ void xshm_ev_signal(uint32_t *word, plat_wake_t *os)
 
 void xshm_ev_wake_local(xshm_wake_target_t *t) { xshm_ev_signal(t->word, &t->os); }
 
+bool xshm_ev_spin(bool (*ready)(void *ctx), void *ctx, uint32_t spin_ns)
+{
+    uint64_t spin_until = xshm_plat_now_ns() + spin_ns;
+    do {
+        for (int k = 0; k < 16; k++) {
+            xa_pause();
+            if (ready(ctx))
+                return true;
+        }
+    } while (xshm_plat_now_ns() < spin_until);
+    return false;
+}
+
 shm_error_t xshm_ev_wait(xshm_wake_target_t *t, bool (*ready)(void *ctx), void *ctx,
                         uint32_t timeout_ms, uint32_t spin_ns)
 {
@@ -80,16 +93,8 @@ shm_error_t xshm_ev_wait(xshm_wake_target_t *t, bool (*ready)(void *ctx), void *
     uint64_t start = xshm_plat_now_ns();
     /* Spin: a reply often comes within microseconds, and waking a sleeping
      * thread costs tens of microseconds on virtual machines. */
-    if (spin_ns) {
-        uint64_t spin_until = start + spin_ns;
-        do {
-            for (int k = 0; k < 16; k++) {
-                xa_pause();
-                if (ready(ctx))
-                    return SHM_SUCCESS;
-            }
-        } while (xshm_plat_now_ns() < spin_until);
-    }
+    if (spin_ns && xshm_ev_spin(ready, ctx, spin_ns))
+        return SHM_SUCCESS;
     uint64_t deadline = start + (uint64_t)timeout_ms * 1000000u;
     for (;;) {
         uint32_t w = xa_load32_acq(t->word);

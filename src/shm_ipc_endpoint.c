@@ -51,7 +51,14 @@ static shm_error_t wait_loop(const recv_ops_t *ops, void *ep, ep_sync_t *sync,
                              uint32_t *size)
 {
     uint64_t start = xshm_plat_now_ns();
-    uint32_t spin = SHM_EV_SPIN_NS;
+    /* Spin first: a reply often comes within microseconds, and the peer
+     * check below may cost a system call (is its process alive?), which a
+     * receive that waits for a prompt reply should not pay. */
+    if (xshm_ev_spin(ops->ready, ep, SHM_EV_SPIN_NS)) {
+        shm_error_t e = try_locked(ops, ep, sync, data, size, false);
+        if (e != SHM_ERROR_EMPTY)
+            return e;
+    }
     for (;;) {
         if (ep_closing(sync))
             return SHM_ERROR_CLOSED;
@@ -72,8 +79,7 @@ static shm_error_t wait_loop(const recv_ops_t *ops, void *ep, ep_sync_t *sync,
             if (timeout_ms - spent_ms < slice)
                 slice = (uint32_t)(timeout_ms - spent_ms);
         }
-        xshm_ev_wait(t, ops->ready, ep, slice, spin);
-        spin = 0; /* spin once per call, then sleep */
+        xshm_ev_wait(t, ops->ready, ep, slice, 0); /* spun above: sleep */
         e = try_locked(ops, ep, sync, data, size, false);
         if (e != SHM_ERROR_EMPTY)
             return e;
