@@ -113,7 +113,7 @@ static void ring_setup(void *ctx)
     ring_sc_t *r = (ring_sc_t *)ctx;
     sim_reset();
     xe_alloc_reset();
-    xshm_seg_params_t p = {1, r->capacity, (uint32_t)r->readers, false, 0};
+    xshm_seg_params_t p = {1, r->capacity, (uint32_t)r->readers, false, 0, 0};
     size_t size = xshm_segment_size(&p);
     r->mem = xe_aligned_alloc(size);
     xe_shared(r->mem, size);
@@ -462,7 +462,7 @@ static void slot_setup(void *ctx)
     slot_sc_t *s = (slot_sc_t *)ctx;
     sim_reset();
     xe_alloc_reset();
-    xshm_seg_params_t p = {1, 4096, 1, false, 0};
+    xshm_seg_params_t p = {1, 4096, 1, false, 0, 0};
     size_t size = xshm_segment_size(&p);
     s->mem = xe_aligned_alloc(size);
     xe_shared(s->mem, size);
@@ -884,7 +884,7 @@ static void wake_setup(void *ctx)
     wake_sc_t *w = (wake_sc_t *)ctx;
     sim_reset();
     xe_alloc_reset();
-    xshm_seg_params_t p = {1, 4096, 1, true, 0};
+    xshm_seg_params_t p = {1, 4096, 1, true, 0, 0};
     size_t size = xshm_segment_size(&p);
     w->mem = xe_aligned_alloc(size);
     xe_shared(w->mem, size);
