@@ -2,7 +2,10 @@
 # demo.sh - build xshm for Linux x86_64 (Release, build/linux-x64) and run
 # the programs that use it:
 #   1. example_server in the background, then example_client against it;
-#   2. the stress pair: test_server in the background, then test_client;
+#   2. request_reply: a server answering three client processes it starts,
+#      each answered individually, each printing PASS when it got exactly
+#      its own answers;
+#   3. the stress pair: test_server in the background, then test_client;
 #      then prints the reports they write, server_report.txt and test_log.txt.
 # The programs run in build/linux-x64/demo/ (emptied first). A program that is
 # not built (its source does not exist yet) is reported and skipped. Exits
@@ -86,6 +89,25 @@ pair() {
 
 echo "== example_server + example_client (in $run)"
 pair example_server example_client
+
+# solo PROGRAM: run PROGRAM (which starts its own peers) in $run; it must
+# exit with status 0 within 120 s.
+solo() {
+    local prog=$1 rc=0
+    if [ ! -x "$build/$prog" ]; then
+        echo "   SKIPPED: $prog is not built yet (no source file)"
+        return 0
+    fi
+    (cd "$run" && exec timeout 120 "$build/$prog") >"$run/$prog.out" 2>&1 || rc=$?
+    prefix "$prog" <"$run/$prog.out"
+    if [ "$rc" -ne 0 ]; then
+        echo "   FAILED: $prog exited with status $rc"
+        failures=$((failures + 1))
+    fi
+}
+
+echo "== request_reply: one server, three clients, each answered alone (in $run)"
+solo request_reply
 
 echo "== stress pair test_server + test_client (in $run)"
 pair test_server test_client
