@@ -45,6 +45,13 @@
  *           intact messages, in order, and exactly received + lost == sent,
  *           where lost comes from shm_*_get_stats (messages_lost) and agrees
  *           with the gaps in the sequence numbers.
+ *   addressed   min(count, 500) round trips: the client sends a message, the
+ *           server answers with shm_server_send_to to the id
+ *           shm_server_receive_from gave it. The server receives every
+ *           message of the session with shm_server_receive_from: each must
+ *           name the same client id, the one its CONNECT event carried
+ *           (shm_peer_info_t.client_id, whose low byte is the slot); the
+ *           client's CONNECT carries 0.
  *
  * Exits 0 when every check passed, 1 on a failed check or error, 2 on bad
  * arguments. The last line is "<role>: PASS ..." or "<role>: FAIL: ...".
@@ -359,6 +366,9 @@ typedef struct endpoint {
     uint64_t rx_next;       /* seq we expect next from the peer */
     uint64_t rx_count;      /* messages received */
     uint64_t rx_gaps;       /* messages missed, from the sequence numbers */
+    shm_client_id_t peer_id; /* server: the client's id, from its first message */
+    uint64_t foreign;       /* server: messages receive_from gave another id */
+    int addressed;          /* server: send with shm_server_send_to(peer_id) */
     events_t ev;
 } endpoint_t;
 
@@ -408,14 +418,27 @@ static void on_event(void *ud, shm_event_type_t type, const void *data, uint32_t
 
 static shm_error_t ep_send(endpoint_t *ep, const void *data, uint32_t size)
 {
+    if (ep->server && ep->addressed)
+        return shm_server_send_to(ep->server, ep->peer_id, data, size);
     return ep->server ? shm_server_send(ep->server, data, size)
                       : shm_client_send(ep->client, data, size);
 }
 
+/* The server receives with shm_server_receive_from: every message must come
+ * from the one client, under one id. */
 static shm_error_t ep_receive(endpoint_t *ep, void *data, uint32_t *size)
 {
-    return ep->server ? shm_server_receive(ep->server, data, size)
-                      : shm_client_receive(ep->client, data, size);
+    if (!ep->server)
+        return shm_client_receive(ep->client, data, size);
+    shm_client_id_t from = 0;
+    shm_error_t e = shm_server_receive_from(ep->server, data, size, &from);
+    if (e == SHM_SUCCESS) {
+        if (ep->peer_id == 0)
+            ep->peer_id = from;
+        else if (from != ep->peer_id)
+            ep->foreign++;
+    }
+    return e;
 }
 
 static shm_ring_t *ep_tx_ring(endpoint_t *ep)
@@ -677,7 +700,8 @@ enum {
     PHASE_PACED_S2C = 2,
     PHASE_BURST_C2S = 3,
     PHASE_BURST_S2C = 4,
-    PHASE_DONE = 5
+    PHASE_DONE = 5,
+    PHASE_ADDRESSED = 6
 };
 
 typedef struct results {
@@ -749,6 +773,30 @@ static int paced_receive(endpoint_t *ep, uint32_t phase, uint32_t expected, resu
     res->paced_records = records;
     res->paced_blobs = blobs;
     res->paced_largest = largest;
+    return 0;
+}
+
+/* Addressed round trips: the client sends, the server answers it with
+ * shm_server_send_to (one message in flight: nothing may be lost). A byte
+ * array of up to the largest size in one of four. */
+static int addressed_round_trips(endpoint_t *ep, uint32_t count)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t kind = i % 4u == 3u ? MX_BLOB : MX_RECORD;
+        uint32_t bytes = blob_size(ep->tx_seq, ep->max_message);
+        if (ep->server) {
+            if (receive_checked(ep, 1, RECEIVE_LIMIT_MS, NULL, NULL) < 0)
+                return -1;
+            ep->addressed = 1;
+            int rc = send_raw(ep, txbuf.b, make_message(ep, kind, bytes));
+            ep->addressed = 0;
+            if (rc != 0)
+                return -1;
+        } else if (send_paced(ep, txbuf.b, make_message(ep, kind, bytes)) != 0 ||
+                   receive_checked(ep, 1, RECEIVE_LIMIT_MS, NULL, NULL) < 0) {
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -983,6 +1031,13 @@ static int session(endpoint_t *ep, const options_t *o)
     if (ci.ptr_bits != peer.ptr_bits || ci.pid != peer.pid)
         return fail(ep, "CONNECT event says %u-bit pid %u, the %s's hello %u-bit pid %u",
                     ci.ptr_bits, ci.pid, ep->peer_role, peer.ptr_bits, peer.pid);
+    if (ep->server && (ci.client_id == 0 || ci.client_id != ep->peer_id ||
+                       (uint32_t)(ci.client_id & 0xFFu) != ci.slot))
+        return fail(ep, "CONNECT event names client id 0x%llx (slot %u), receive_from 0x%llx",
+                    (unsigned long long)ci.client_id, ci.slot, (unsigned long long)ep->peer_id);
+    if (!ep->server && ci.client_id != 0)
+        return fail(ep, "the client's CONNECT event carries client id 0x%llx, not 0",
+                    (unsigned long long)ci.client_id);
     if (o->expect_peer_bits && ci.ptr_bits != o->expect_peer_bits)
         return fail(ep, "the %s is %u-bit, expected %u-bit", ep->peer_role, ci.ptr_bits,
                     o->expect_peer_bits);
@@ -1021,6 +1076,19 @@ static int session(endpoint_t *ep, const options_t *o)
                (unsigned)(rx.burst_rx + rx.burst_lost));
         fflush(stdout);
     }
+
+    /* ---- addressed: request and reply, the server answering one client ---- */
+    uint32_t trips = o->count < 500u ? o->count : 500u;
+    if (addressed_round_trips(ep, trips) != 0)
+        return -1;
+    if (ep->server && ep->foreign != 0)
+        return fail(ep, "%llu messages attributed to another client id than 0x%llx",
+                    (unsigned long long)ep->foreign, (unsigned long long)ep->peer_id);
+    printf("%s: addressed  %u round trips, %s; client id 0x%llx\n", ep->role, trips,
+           ep->server ? "each answered with send_to, every message from that id"
+                      : "each answer addressed to this client",
+           (unsigned long long)(ep->server ? ep->peer_id : ci.client_id));
+    fflush(stdout);
 
     /* ---- done: the client says so, the server answers ---- */
     if (is_s ? receive_ctrl(ep, MX_DONE, PHASE_DONE, NULL) ||
