@@ -1084,10 +1084,12 @@ static int session(endpoint_t *ep, const options_t *o)
     if (ep->server && ep->foreign != 0)
         return fail(ep, "%llu messages attributed to another client id than 0x%llx",
                     (unsigned long long)ep->foreign, (unsigned long long)ep->peer_id);
-    printf("%s: addressed  %u round trips, %s; client id 0x%llx\n", ep->role, trips,
-           ep->server ? "each answered with send_to, every message from that id"
-                      : "each answer addressed to this client",
-           (unsigned long long)(ep->server ? ep->peer_id : ci.client_id));
+    if (ep->server)
+        printf("server: addressed  %u round trips, each answered with send_to; every message "
+               "from client id 0x%llx, as its CONNECT said\n",
+               trips, (unsigned long long)ep->peer_id);
+    else
+        printf("client: addressed  %u round trips, each answer addressed to this client\n", trips);
     fflush(stdout);
 
     /* ---- done: the client says so, the server answers ---- */
