@@ -317,7 +317,11 @@ SHM_API shm_error_t shm_server_receive(shm_server_t *server, void *data, uint32_
 
 /**
  * shm_server_receive(), also telling which client sent the message.
- * @param from  set to the sender's id on SHM_SUCCESS (left alone otherwise):
+ * @param server  the server
+ * @param data    where the message is copied
+ * @param size    in: the bytes available at data; out: the message length
+ *                (or, with SHM_ERROR_BUFFER_TOO_SMALL, the length needed)
+ * @param from    set to the sender's id on SHM_SUCCESS (left alone otherwise):
  *              the id of the client that wrote the message, even when it has
  *              left meanwhile and another client has its slot
  * @return as shm_server_receive(); SHM_ERROR_INVALID_PARAM also for a NULL
@@ -337,6 +341,12 @@ SHM_API shm_error_t shm_server_receive_from(shm_server_t *server, void *data, ui
  * kept, as is that of broadcasts, but not the order between the two kinds.
  * A message is never delivered to another client, not even to one that
  * takes the slot of `client` after it left while the message was on its way.
+ * @param server  the server
+ * @param client  the receiver: an id from shm_server_receive_from() or from a
+ *                CONNECT event (shm_peer_info_t::client_id)
+ * @param data    the message, 1..min(SHM_MAX_MESSAGE_SIZE, addressed ring
+ *                size - SHM_MESSAGE_OVERHEAD) bytes
+ * @param size    its length in bytes
  * @return SHM_SUCCESS, SHM_ERROR_INVALID_PARAM (NULL, size 0 or too large for
  *         the addressed ring, or a value that no client id can have),
  *         SHM_ERROR_NOT_CONNECTED (that client is gone, even when a new
