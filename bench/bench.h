@@ -117,11 +117,12 @@ typedef struct row {
     char note[96];                 /* secondary figures */
     double ratio;                  /* < 0: none */
     char ratio_to[40];
-    char target[40];               /* "" when none */
+    char target[64];               /* "" when none */
     int met;                       /* -1 none, 0 not met, 1 met */
     bool failed;                   /* could not be measured */
     double bound;                  /* idle: upper bound given the counter's step */
     double gbs;                    /* one-way rows: delivered GB/s (< 0: none) */
+    double lost_pct;               /* one-way rows: % of the sent messages lost (< 0: none) */
 } row_t;
 
 #define MAX_ROWS 40
@@ -129,6 +130,7 @@ extern row_t g_rows[MAX_ROWS];
 extern int g_nrows;
 
 /* What the header and the JSON say about the run. */
+extern int g_cpu_child; /* the CPU the child is pinned to (-1: none) */
 extern char g_machine[128], g_os[128], g_load[128], g_disturb[160], g_pin_note[160];
 extern char g_lib_path[512], g_lib_id[48];
 

@@ -53,6 +53,49 @@ row_t *bench_floor_cacheline(void)
     return r;
 }
 
+/* The other end of the thread floor: the child's loop, in a thread of ours
+ * on the child's CPU. */
+static void floor_echo_thread(void *arg)
+{
+    bool *pinned = (bool *)arg;
+    *pinned = g_cpu_child >= 0 && xs_pin_thread_to(g_cpu_child);
+    for (uint32_t i = 1;;) {
+        floor_pair_t *p = &C->floor[i % FLOOR_PAIRS];
+        uint32_t v = xs_load32(&p->ping.v);
+        if (v == STOP)
+            break;
+        if (v != i)
+            continue;
+        xs_store32(&p->pong.v, v);
+        i++;
+    }
+}
+
+/* The same walk between two threads of this process: what two processes
+ * add to it (nothing, when the lines are the same) shows beside it. */
+row_t *bench_floor_threads(void)
+{
+    row_t *r = new_row("floor", "cache-line ping-pong, two threads");
+    for (uint32_t k = 0; k < FLOOR_PAIRS; k++) {
+        xs_store32(&C->floor[k].ping.v, 0);
+        xs_store32(&C->floor[k].pong.v, 0);
+    }
+    g_ping_no = 0;
+    bool pinned = false;
+    xs_thread_t t;
+    if (!xs_thread_start(&t, floor_echo_thread, &pinned)) {
+        r->failed = true;
+        return r;
+    }
+    measure_latency(r, op_cacheline, NULL, NULL);
+    xs_store32(&C->floor[(g_ping_no + 1) % FLOOR_PAIRS].ping.v, STOP);
+    xs_thread_join(&t);
+    if (!r->note[0])
+        snprintf(r->note, sizeof(r->note), "busy baseline of the target; %u line pairs%s",
+                 FLOOR_PAIRS, pinned ? "" : "; second thread not pinned");
+    return r;
+}
+
 row_t *bench_floor_wake(void)
 {
     row_t *r = new_row("floor", "%s", wake_row_name);

@@ -175,10 +175,9 @@ void bench_xshm_oneway(const row_t *const *memcpy_rows, row_t **r64_out, row_t *
         }
         r->median = median_of(rates, g_set.slices);
         r->gbs = median_of(gbs, g_set.slices);
-        snprintf(r->note, sizeof(r->note), "%.2f GB/s; sent %.2f M/s, lost %.1f%%%s",
-                 r->gbs, send_rate,
-                 sent_all ? 100.0 * (double)lost_all / (double)sent_all : 0.0,
-                 bad ? ", LOSS COUNT MISMATCH" : "");
+        r->lost_pct = sent_all ? 100.0 * (double)lost_all / (double)sent_all : 0.0;
+        snprintf(r->note, sizeof(r->note), "%.2f GB/s; sent %.2f M/s, lost %.1f%%%s", r->gbs,
+                 send_rate, r->lost_pct, bad ? ", LOSS COUNT MISMATCH" : "");
         (void)recv_all;
         (void)lib_lost_all;
         /* Ratio to memcpy of the same block: delivered bytes/s over copied bytes/s. */

@@ -8,6 +8,7 @@
 
 /* floor and ceiling (case_floor.c) */
 row_t *bench_floor_cacheline(void);
+row_t *bench_floor_threads(void);
 row_t *bench_floor_wake(void);
 void bench_ceiling(const row_t *mc[3]);
 

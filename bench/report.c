@@ -30,6 +30,7 @@ row_t *new_row(const char *section, const char *fmt, ...)
     r->ratio = -1;
     r->met = -1;
     r->gbs = -1;
+    r->lost_pct = -1;
     va_start(ap, fmt);
     vsnprintf(r->name, sizeof(r->name), fmt, ap);
     va_end(ap);

@@ -19,6 +19,11 @@
 #   <target>-plot/   64 B round-trip samples, rtt_64B.gp and rtt_64B.png
 #                    (the PNG needs gnuplot; for the Wine run it is drawn here)
 # --quick passes --quick to the benchmark (about a quarter of the time).
+# After the linux-x64 run, when build/linux-x64 has them: pingpong (the
+# same 64 B busy round trip through the public API alone) with the ratio of
+# its median to the benchmark's row ("one truth": they should agree within
+# 20%), and linebudget (the cache lines that round trip moves), kept in
+# pingpong.txt and linebudget.txt.
 # Then, when build/linux-x64 has the Python benchmark's C peer
 # (xshm_echo_peer): a 64 B round trip from Python against a round
 # trip from C, with the ratio (bindings/python/bench_roundtrip.py), kept in
@@ -373,6 +378,42 @@ else
     echo "== linux-x64: FAILED: no benchmark at $linux (build it first, or pass --linux PATH)"
     summary+=("linux-x64: FAILED: $linux not found")
     failed=$((failed + 1))
+fi
+
+# One truth for the round trip: the benchmark's 64 B busy row beside
+# pingpong's (bench/pingpong.c: the public API alone, two pinned processes,
+# the median of every round trip of its run), with their ratio; then the
+# cache-line budget of that round trip (bench/linebudget.c).
+pingpong=$(dirname "$linux")/pingpong
+linebudget=$(dirname "$linux")/linebudget
+if [ -x "$pingpong" ] && [ -s "$out/linux-x64.json" ]; then
+    echo "== pingpong (bench/pingpong.c), after the linux-x64 benchmark"
+    quiet
+    pp_seconds=3
+    [ ${#quick[@]} -gt 0 ] && pp_seconds=1
+    if timeout 300 "$pingpong" --seconds "$pp_seconds" >"$out/pingpong.txt" 2>&1; then
+        pp=$(sed -n 's/^xshm 64 B busy round trip *median *\([0-9.]*\) ns.*/\1/p' "$out/pingpong.txt")
+        pp_floor=$(sed -n 's/^cache-line ping-pong *median *\([0-9.]*\) ns.*/\1/p' "$out/pingpong.txt")
+        bench_rt=$(jrow "$out/linux-x64.json" "round trip 64 B, busy-poll" median)
+        bench_floor=$(jrow "$out/linux-x64.json" "cache-line ping-pong, round trip" median)
+        {
+            cat "$out/pingpong.txt"
+            awk -v pp="$pp" -v pf="$pp_floor" -v b="$bench_rt" -v bf="$bench_floor" 'BEGIN {
+                if (pp + 0 <= 0 || b + 0 <= 0) { print "one truth: not measured"; exit }
+                printf "one truth: 64 B busy round trip %.0f ns (xshm_bench, %.2fx its floor of %.0f ns) and %.0f ns (pingpong, %.2fx its floor of %.0f ns): pingpong/xshm_bench %.2f, %s\n",
+                    b, b / bf, bf, pp, pp / pf, pf, pp / b,
+                    (pp / b >= 0.8 && pp / b <= 1.2) ? "within 20%" : "NOT within 20%"
+            }'
+        } | tee "$out/pingpong.txt.tmp" && mv "$out/pingpong.txt.tmp" "$out/pingpong.txt"
+        summary+=("pingpong: $out/pingpong.txt")
+    else
+        cat "$out/pingpong.txt"
+        summary+=("pingpong: FAILED ($out/pingpong.txt)")
+        failed=$((failed + 1))
+    fi
+    if [ -x "$linebudget" ]; then
+        "$linebudget" | tee "$out/linebudget.txt"
+    fi
 fi
 
 if [ -x "$linux32" ]; then

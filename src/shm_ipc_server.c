@@ -69,6 +69,9 @@ struct shm_server {
     known_peer_t known[SHM_MAX_READERS];
     XA_ALIGN8 uint64_t last_poll_ns; /* atomic */
     uint32_t members_seen; /* segment member_changes at the last poll */
+    uint32_t send_members; /* under send_lock: member_changes when send_active was counted */
+    uint32_t send_active;  /* under send_lock: ACTIVE slots of ring 0 then */
+    bool send_counted;     /* under send_lock: send_active was counted */
     uint32_t send_count;   /* for rate-limiting peer polls */
     uint32_t poll_count;
     uint32_t rr;           /* round-robin start for receive (under recv_lock) */
@@ -102,8 +105,10 @@ static void server_poll(void *arg)
              * Its pid is part of the claim: one that died doing so is freed,
              * a live one keeps the slot however long it takes. */
             plat_proc_id_t claimer = {SHM_CLAIM_PID(word), 0};
-            if (!xshm_plat_proc_alive(&claimer) && server_reclaim(s, i, word))
+            if (!xshm_plat_proc_alive(&claimer) && server_reclaim(s, i, word)) {
                 k->seen = xshm_ring_slot_claim(s->tx, i); /* it never connected */
+                xa_fetch_add32(&s->seg.hdr->member_changes, 1); /* for server_has_clients */
+            }
             continue;
         }
         bool active = SHM_CLAIM_STATE(word) == SHM_SLOT_ACTIVE;
@@ -113,7 +118,8 @@ static void server_poll(void *arg)
             peer_from_slot(s->tx, i, word, &info, &id);
             if (!xshm_plat_proc_alive(&id)) {
                 /* Crashed without disconnecting: free its slot. */
-                server_reclaim(s, i, word);
+                if (server_reclaim(s, i, word))
+                    xa_fetch_add32(&s->seg.hdr->member_changes, 1); /* for server_has_clients */
                 active = false;
             }
         }
@@ -358,6 +364,28 @@ static void send_poll(shm_server_t *s)
         server_poll_if_due(s);
 }
 
+/*
+ * True when a slot of ring 0 is ACTIVE: a client is there to receive. Under
+ * send_lock. The slots are counted again only when the segment's
+ * member_changes has moved since the last count, so a send loads one word
+ * of a line that changes when clients come and go, not a line per slot.
+ * Every change of a slot's state to or from ACTIVE is followed by a bump of
+ * member_changes: a client's, after its claim and after its detach
+ * (shm_ipc_client.c), the server's after it reclaims the slot of a client
+ * that died (server_poll). A send that loads the new value (acquire) counts
+ * the slots as that change left them.
+ */
+static bool server_has_clients(shm_server_t *s)
+{
+    uint32_t changes = xa_load32_acq(&s->seg.hdr->member_changes);
+    if (!s->send_counted || changes != s->send_members) {
+        s->send_active = xshm_ring_active_readers(s->tx);
+        s->send_members = changes;
+        s->send_counted = true;
+    }
+    return s->send_active > 0;
+}
+
 shm_error_t shm_server_send(shm_server_t *s, const void *data, uint32_t size)
 {
     if (!s || !data || size == 0)
@@ -371,7 +399,7 @@ shm_error_t shm_server_send(shm_server_t *s, const void *data, uint32_t size)
         err = SHM_ERROR_NOT_CONNECTED;
         if (size > s->tx->max_payload)
             err = SHM_ERROR_INVALID_PARAM;
-        else if (xshm_ring_active_readers(s->tx) > 0) {
+        else if (server_has_clients(s)) {
             err = xshm_ring_write(s->tx, data, size);
             if (err == SHM_SUCCESS)
                 xshm_ev_notify(s->tx, server_wake_client, s);

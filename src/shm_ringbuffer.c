@@ -853,13 +853,25 @@ shm_error_t xshm_ring_read(xshm_ring_reader_t *rd, void *buf, uint32_t *size)
         uint64_t c = rd->cursor;
         uint32_t off = (uint32_t)(c & r->mask);
         uint64_t tail = rd->tail_seen;
-        if (c >= tail && rd->peek && r->capacity - off >= SHM_RECORD_HEADER_SIZE &&
-            xa_load64_acq(mark_at(r, c)) == mark_of(c)) {
+        bool peeked = c >= tail && rd->peek && r->capacity - off >= SHM_RECORD_HEADER_SIZE;
+        uint64_t mark = peeked ? xa_load64_acq(mark_at(r, c)) : 0;
+        if (peeked && mark == mark_of(c)) {
             /* 1a. The next record's mark: it is complete, and it ends before
              * this lap does. Read it without waiting to see the tail, which
              * the writer publishes after it, and without loading the line
              * the writer updates for every message. */
             tail = c + (r->capacity - off);
+        } else if (peeked && mark == 0 && xa_load64_relaxed(&r->hdr->limit) <= c + r->capacity) {
+            /* 1b. The word the writer cleared for us is still clear, and
+             * the writer has written no byte of the next lap at our
+             * position (limit, which it moves before writing; acquire on
+             * the mark: a word of a later lap would come with that lap's
+             * limit): the record at c is not complete yet. Empty, without
+             * loading the tail: a reader that polls an empty ring keeps
+             * only the mark's line and limit's, which the writer rarely
+             * writes, in its cache. Any other word, or a limit past
+             * c + capacity (we may be lapped), takes the tail below. */
+            break;
         } else if (c >= tail) {
             /* 1. */
             uint64_t t = xa_load64_acq(&r->hdr->tail);

@@ -31,7 +31,10 @@
  * before it, because the writer clears the next record's mark word before
  * it marks a record complete (so no stale word of an older lap is ever
  * read as a mark). That lets a reader that keeps up read without loading
- * the tail. The mark never decides whether a copy is intact.
+ * the tail, and find the ring empty without loading it either: the word at
+ * its position still clear and limit (below) at most a ring past that
+ * position mean no record there is complete yet. The mark never decides
+ * whether a copy is intact.
  *
  * Three positions of the writer, each only growing, say what a reader may
  * trust:

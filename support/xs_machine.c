@@ -89,6 +89,16 @@ bool xs_pin_to(int cpu)
     return SetProcessAffinityMask(GetCurrentProcess(), (DWORD_PTR)1 << cpu) != 0;
 }
 
+bool xs_pin_thread_to(int cpu)
+{
+    DWORD_PTR process_mask, system_mask;
+    if (cpu < 0 || cpu >= (int)(sizeof(DWORD_PTR) * 8) ||
+        !GetProcessAffinityMask(GetCurrentProcess(), &process_mask, &system_mask) ||
+        (process_mask & ((DWORD_PTR)1 << cpu)) == 0)
+        return false;
+    return SetThreadAffinityMask(GetCurrentThread(), (DWORD_PTR)1 << cpu) != 0;
+}
+
 void xs_os_description(char *out, size_t n)
 {
     HMODULE ntdll = GetModuleHandleA("ntdll.dll");
@@ -159,6 +169,9 @@ bool xs_pin_to(int cpu)
     CPU_SET(cpu, &set);
     return sched_setaffinity(0, sizeof(set), &set) == 0;
 }
+
+/* sched_setaffinity(0, ...) above already applies to the calling thread only. */
+bool xs_pin_thread_to(int cpu) { return xs_pin_to(cpu); }
 
 void xs_os_description(char *out, size_t n)
 {

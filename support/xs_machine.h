@@ -22,6 +22,9 @@ int xs_cpus_allowed(int *cpus, int max);
 /* Run on `cpu` only: the calling thread on Linux (the whole process of a
  * single-threaded program), the process on Windows. False when refused. */
 bool xs_pin_to(int cpu);
+/* Pin the calling thread alone to `cpu`; false when the OS refuses (on
+ * Windows, also when the process may not run there). */
+bool xs_pin_thread_to(int cpu);
 
 /* The processor's brand string (x86 CPUID), or "unknown CPU". */
 void xs_cpu_model(char *out, size_t n);

@@ -739,12 +739,17 @@ static void test_hostile_tail(void **state)
     hostile_t h;
 
     /* Misaligned: the records the reader finds through their marks are
-     * delivered; the read that needs the tail fails, and every read does
-     * until the writer publishes a tail again. */
+     * delivered. At the next position the word the writer cleared is still
+     * clear and limit says no later lap reached it: empty, without a look
+     * at the tail. A reader that cannot trust that word (it resumed, or
+     * went past a padding record) needs the tail: that read fails, and
+     * every read does until the writer publishes a tail again. */
     hostile_init(&h, 3);
     h.r->hdr->tail += 4;
     for (uint64_t s = 0; s < 3; s++)
         expect_message(&h.rd, s, HOSTILE_LEN);
+    expect_refused(&h, SHM_ERROR_EMPTY, "misaligned tail, a reader in step");
+    h.rd.peek = false;
     expect_refused(&h, SHM_ERROR_INVALID_SEGMENT, "misaligned tail");
     expect_refused(&h, SHM_ERROR_INVALID_SEGMENT, "misaligned tail, again");
     expect_recovers(&h, 0, "misaligned tail");
@@ -759,6 +764,8 @@ static void test_hostile_tail(void **state)
     for (uint64_t s = 0; s < 3; s++)
         expect_message(&h.rd, s, HOSTILE_LEN);
     h.r->hdr->tail += 3 * 4096;
+    expect_refused(&h, SHM_ERROR_EMPTY, "tail 3 rings ahead, a reader in step");
+    h.rd.peek = false; /* as above: a reader that needs the tail */
     expect_refused(&h, SHM_ERROR_INVALID_SEGMENT, "tail 3 rings ahead");
     assert_int_equal(h.rd.cursor, 384 + 3 * 4096);
     expect_refused(&h, SHM_ERROR_EMPTY, "at the forged tail");
@@ -772,6 +779,7 @@ static void test_hostile_tail(void **state)
         expect_message(&h.rd, s, HOSTILE_LEN);
     assert_int_equal(h.rd.cursor, 5120);
     h.r->hdr->tail = 5120 - 4096 - 128;
+    h.rd.peek = false; /* as above */
     expect_refused(&h, SHM_ERROR_INVALID_SEGMENT, "tail more than a ring behind");
     assert_int_equal(h.rd.cursor, 5120 - 4096 - 128);
     hostile_fini(&h);

@@ -151,44 +151,60 @@ XA_INLINE void xa_pause(void) { _mm_pause(); }
 #define XA_INLINE static inline __attribute__((always_inline))
 #define xa_compiler_barrier() __asm__ __volatile__("" ::: "memory")
 
+/* XSHM_LINE_TRACE: the cache-line budget's test build (bench/linebudget.c)
+ * sees every shared access, with its size and whether it writes. */
+#if defined(XSHM_LINE_TRACE)
+void xshm_line_trace(const void *p, size_t n, int write);
+#define XA_TRACE(p, n, w) xshm_line_trace((p), (n), (w))
+#else
+#define XA_TRACE(p, n, w) ((void)0)
+#endif
+
 /* On i386 a uint64_t member may be only 4-aligned to the compiler; the
  * shared layout puts every one at an 8-byte offset, and this type tells the
  * compiler so, which keeps 64-bit atomics inline and lock-free. */
 typedef uint64_t xa_u64_aligned __attribute__((aligned(8)));
 
-XA_INLINE uint32_t xa_load32_relaxed(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
-XA_INLINE uint32_t xa_load32_acq(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
-XA_INLINE void xa_store32_relaxed(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
-XA_INLINE void xa_store32_rel(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
-XA_INLINE uint32_t xa_fetch_add32(uint32_t *p, uint32_t v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
-XA_INLINE uint32_t xa_xchg32(uint32_t *p, uint32_t v) { return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST); }
+XA_INLINE uint32_t xa_load32_relaxed(const uint32_t *p) { XA_TRACE(p, 4, 0); return __atomic_load_n(p, __ATOMIC_RELAXED); }
+XA_INLINE uint32_t xa_load32_acq(const uint32_t *p) { XA_TRACE(p, 4, 0); return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+XA_INLINE void xa_store32_relaxed(uint32_t *p, uint32_t v) { XA_TRACE(p, 4, 1); __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+XA_INLINE void xa_store32_rel(uint32_t *p, uint32_t v) { XA_TRACE(p, 4, 1); __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+XA_INLINE uint32_t xa_fetch_add32(uint32_t *p, uint32_t v) { XA_TRACE(p, 4, 1); return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
+XA_INLINE uint32_t xa_xchg32(uint32_t *p, uint32_t v) { XA_TRACE(p, 4, 1); return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST); }
 XA_INLINE int xa_cas32(uint32_t *p, uint32_t expected, uint32_t desired)
 {
+    XA_TRACE(p, 4, 1);
     return __atomic_compare_exchange_n(p, &expected, desired, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 
 XA_INLINE uint64_t xa_load64_relaxed(const uint64_t *p)
 {
+    XA_TRACE(p, 8, 0);
     return __atomic_load_n((const xa_u64_aligned *)p, __ATOMIC_RELAXED);
 }
 XA_INLINE uint64_t xa_load64_acq(const uint64_t *p)
 {
+    XA_TRACE(p, 8, 0);
     return __atomic_load_n((const xa_u64_aligned *)p, __ATOMIC_ACQUIRE);
 }
 XA_INLINE void xa_store64_relaxed(uint64_t *p, uint64_t v)
 {
+    XA_TRACE(p, 8, 1);
     __atomic_store_n((xa_u64_aligned *)p, v, __ATOMIC_RELAXED);
 }
 XA_INLINE void xa_store64_rel(uint64_t *p, uint64_t v)
 {
+    XA_TRACE(p, 8, 1);
     __atomic_store_n((xa_u64_aligned *)p, v, __ATOMIC_RELEASE);
 }
 XA_INLINE uint64_t xa_fetch_add64(uint64_t *p, uint64_t v)
 {
+    XA_TRACE(p, 8, 1);
     return __atomic_fetch_add((xa_u64_aligned *)p, v, __ATOMIC_SEQ_CST);
 }
 XA_INLINE int xa_cas64(uint64_t *p, uint64_t expected, uint64_t desired)
 {
+    XA_TRACE(p, 8, 1);
     return __atomic_compare_exchange_n((xa_u64_aligned *)p, &expected, desired, 0,
                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
@@ -228,6 +244,9 @@ static inline void xa_copy_shared(void *dst, const void *src, size_t n)
 }
 #define xa_copy_from_shared(dst, src, n) xa_copy_shared((dst), (src), (n))
 #define xa_copy_to_shared(dst, src, n) xa_copy_shared((dst), (src), (n))
+#elif defined(XSHM_LINE_TRACE)
+#define xa_copy_from_shared(dst, src, n) (XA_TRACE((src), (n), 0), memcpy((dst), (src), (n)))
+#define xa_copy_to_shared(dst, src, n) (XA_TRACE((dst), (n), 1), memcpy((dst), (src), (n)))
 #else
 #define xa_copy_from_shared(dst, src, n) memcpy((dst), (src), (n))
 #define xa_copy_to_shared(dst, src, n) memcpy((dst), (src), (n))
