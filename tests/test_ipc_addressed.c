@@ -124,6 +124,8 @@ static void test_event_ids_match_receive_from(void **state)
     ev_init(&clog);
     shm_client_t *c1 = tc_client(name);
     assert_int_equal(shm_client_register_callback(c1, ev_callback, &clog), SHM_SUCCESS);
+    /* dispatched before c1 leaves (its listener drops what it has not) */
+    assert_true(TP_WAIT_UNTIL(ev_count(&clog, SHM_EVENT_CONNECT) == 1, 10000));
     shm_client_t *c2 = tc_client(name);
     shm_client_id_t id1 = id_of(s, c1, "one"), id2 = id_of(s, c2, "two");
     assert_true(id1 != id2);
