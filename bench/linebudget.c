@@ -39,7 +39,7 @@ enum { SIDE_SERVER = 0, SIDE_CLIENT = 1, DIR_S2C = 0, DIR_C2S = 1 };
 
 #define MAX_KINDS 64
 typedef struct kind {
-    char name[48];
+    char name[96];
     uint64_t reads[2], writes[2]; /* accesses, per side */
     uint64_t moves[2];            /* per direction: lines moved to a core */
     uint64_t invals[2];           /* per direction: copies invalidated */
@@ -87,7 +87,7 @@ static const char *header_line_name(uint32_t line)
 /* Name of the line at address a. */
 static int classify(uintptr_t a)
 {
-    char name[48];
+    char name[96];
     if (a < g_base || a >= g_end)
         return kind_of_name("process-local words");
     if (a < g_base + sizeof(xshm_seg_header_t))

@@ -3,8 +3,8 @@
  * @brief xshm: shared-memory IPC between processes on one machine.
  *
  * One server and up to config.max_readers clients share a named channel made
- * of overwriting rings: one server->clients, and one client->server per
- * client. Writes never block: when a ring is full the oldest messages are
+ * of overwriting rings: one server->clients (broadcast), and per client one
+ * client->server and one server->that client (addressed messages). Writes never block: when a ring is full the oldest messages are
  * overwritten, and every reader learns exactly how many it lost. Messages are
  * 1..SHM_MAX_MESSAGE_SIZE bytes. x86 and x64 processes may share a channel.
  *
@@ -79,6 +79,9 @@ extern "C" {
 #define SHM_MESSAGE_OVERHEAD 24u
 /** Largest number of clients (shm_ring_config_t::max_readers). */
 #define SHM_MAX_READERS 64u
+/** Largest size of a client's addressed ring (shm_server_send_to()): it is
+ *  min(shm_ring_config_t::size, SHM_ADDRESSED_RING_SIZE) bytes. */
+#define SHM_ADDRESSED_RING_SIZE (256u * 1024u)
 /** Longest channel name, without an optional `Local\` or `Global\` prefix. */
 #define SHM_MAX_NAME_LENGTH 64u
 
@@ -144,8 +147,11 @@ typedef struct {
      *  min(SHM_MAX_MESSAGE_SIZE, size - SHM_MESSAGE_OVERHEAD) bytes. */
     uint32_t size;
     /** Clients that may be connected at once, 1..SHM_MAX_READERS. The channel
-     *  has one server->clients ring and one client->server ring per client
-     *  slot: it takes about (1 + max_readers) * size bytes of shared memory. */
+     *  has one server->clients ring of `size` bytes and per client slot a
+     *  client->server ring of `size` bytes and an addressed server->client
+     *  ring of A = min(size, SHM_ADDRESSED_RING_SIZE) bytes: it takes about
+     *  (1 + max_readers) * size + max_readers * A bytes of shared memory
+     *  (the default: 5 * 4 MiB + 4 * 256 KiB = 21 MiB). */
     uint32_t max_readers;
     /** Receive waits for a message (true) or returns SHM_ERROR_EMPTY at once
      *  (false). */
@@ -206,6 +212,18 @@ typedef enum {
 typedef void (*shm_event_callback_t)(void *ud, shm_event_type_t type, const void *data,
                                      uint32_t sz);
 
+/**
+ * A client's identity on its server: unique across reconnects and slot
+ * reuse, never 0. id = ((uint64_t)epoch << 8) | slot, where slot is the
+ * client's slot (0..max_readers-1) and epoch is the 30-bit claim counter of
+ * that slot (1..2^30-1), which moves on each time a client takes the slot.
+ * A server learns it from shm_server_receive_from() and from the CONNECT and
+ * DISCONNECT events (shm_peer_info_t::client_id), and answers the client
+ * with shm_server_send_to(). (An id comes back only after 2^30 - 1 further
+ * connections through the same slot.)
+ */
+typedef uint64_t shm_client_id_t;
+
 /** The peer of a CONNECT or DISCONNECT event: for a server, the client; for
  *  a client, the server. */
 typedef struct shm_peer_info {
@@ -213,6 +231,10 @@ typedef struct shm_peer_info {
     uint32_t ptr_bits; /**< 32 or 64: the peer's pointer width */
     uint32_t slot;     /**< client slot, 0..max_readers-1 (0 for the server) */
     uint32_t reserved; /**< zero */
+    /** server: the client's shm_client_id_t, the one shm_server_receive_from()
+     *  reports for its messages; client: 0. (Added after 1.0: a callback
+     *  built against 1.0 reads the first 16 bytes; `sz` is 24 now.) */
+    uint64_t client_id;
 } shm_peer_info_t;
 
 /**
@@ -306,6 +328,47 @@ SHM_API shm_error_t shm_server_send(shm_server_t *server, const void *data, uint
 SHM_API shm_error_t shm_server_receive(shm_server_t *server, void *data, uint32_t *size);
 
 /**
+ * shm_server_receive(), also telling which client sent the message.
+ * @param server  the server
+ * @param data    where the message is copied
+ * @param size    in: the bytes available at data; out: the message length
+ *                (or, with SHM_ERROR_BUFFER_TOO_SMALL, the length needed)
+ * @param from    set to the sender's id on SHM_SUCCESS (left alone otherwise):
+ *              the id of the client that wrote the message, even when it has
+ *              left meanwhile and another client has its slot
+ * @return as shm_server_receive(); SHM_ERROR_INVALID_PARAM also for a NULL
+ *         `from`.
+ */
+SHM_API shm_error_t shm_server_receive_from(shm_server_t *server, void *data, uint32_t *size,
+                                            shm_client_id_t *from);
+
+/**
+ * Send one message to the client `client` only, through that client's
+ * addressed ring (min(size, SHM_ADDRESSED_RING_SIZE) bytes, see
+ * shm_ring_config_t): the other clients do not see it and pay nothing for
+ * it. Never blocks: a client that does not keep up loses its oldest
+ * addressed messages, and counts them in its messages_lost. The client
+ * receives it with shm_client_receive(), among the broadcasts of
+ * shm_server_send(): the order of addressed messages among themselves is
+ * kept, as is that of broadcasts, but not the order between the two kinds.
+ * A message is never delivered to another client, not even to one that
+ * takes the slot of `client` after it left while the message was on its way.
+ * @param server  the server
+ * @param client  the receiver: an id from shm_server_receive_from() or from a
+ *                CONNECT event (shm_peer_info_t::client_id)
+ * @param data    the message, 1..min(SHM_MAX_MESSAGE_SIZE, addressed ring
+ *                size - SHM_MESSAGE_OVERHEAD) bytes
+ * @param size    its length in bytes
+ * @return SHM_SUCCESS, SHM_ERROR_INVALID_PARAM (NULL, size 0 or too large for
+ *         the addressed ring, or a value that no client id can have),
+ *         SHM_ERROR_NOT_CONNECTED (that client is gone, even when a new
+ *         client has its slot: nothing is written), SHM_ERROR_CLOSED (the
+ *         server is being destroyed).
+ */
+SHM_API shm_error_t shm_server_send_to(shm_server_t *server, shm_client_id_t client,
+                                       const void *data, uint32_t size);
+
+/**
  * Set the event callback cb, called with ud (replacing any earlier one), and
  * start the listener thread if it is not running. CONNECT is raised at once
  * for every client already connected.
@@ -369,7 +432,11 @@ SHM_API shm_error_t shm_client_send(shm_client_t *client, const void *data, uint
  * server's blocking and timeout_ms (SHM_ERROR_CLOSED: the client is being
  * disconnected). Messages already sent are delivered even after the server
  * left (closed or died); then SHM_ERROR_NOT_CONNECTED, also after a failed
- * shm_client_reconnect().
+ * shm_client_reconnect(). Delivers both the server's broadcasts
+ * (shm_server_send()) and the messages addressed to this client
+ * (shm_server_send_to()); a blocked receive wakes for either. Each kind
+ * arrives in the order sent; which kind comes first when both are waiting
+ * is not defined.
  */
 SHM_API shm_error_t shm_client_receive(shm_client_t *client, void *data, uint32_t *size);
 

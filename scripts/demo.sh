@@ -4,7 +4,10 @@
 #   1. example_server in the background, then example_client against it;
 #   2. zero_copy server in the background, then zero_copy client: messages
 #      written and read in place (reserve/commit, receive_view/release);
-#   3. the stress pair: test_server in the background, then test_client;
+#   3. request_reply: a server answering three client processes it starts,
+#      each answered individually, each printing PASS when it got exactly
+#      its own answers;
+#   4. the stress pair: test_server in the background, then test_client;
 #      then prints the reports they write, server_report.txt and test_log.txt.
 # The programs run in build/linux-x64/demo/ (emptied first). A program that is
 # not built (its source does not exist yet) is reported and skipped. Exits
@@ -96,6 +99,25 @@ pair example_server example_client
 
 echo "== zero_copy server + zero_copy client (in $run)"
 pair "zero_copy server" "zero_copy client"
+
+# solo PROGRAM: run PROGRAM (which starts its own peers) in $run; it must
+# exit with status 0 within 120 s.
+solo() {
+    local prog=$1 rc=0
+    if [ ! -x "$build/$prog" ]; then
+        echo "   SKIPPED: $prog is not built yet (no source file)"
+        return 0
+    fi
+    (cd "$run" && exec timeout 120 "$build/$prog") >"$run/$prog.out" 2>&1 || rc=$?
+    prefix "$prog" <"$run/$prog.out"
+    if [ "$rc" -ne 0 ]; then
+        echo "   FAILED: $prog exited with status $rc"
+        failures=$((failures + 1))
+    fi
+}
+
+echo "== request_reply: one server, three clients, each answered alone (in $run)"
+solo request_reply
 
 echo "== stress pair test_server + test_client (in $run)"
 pair test_server test_client

@@ -80,7 +80,8 @@ static shm_error_t bind(xshm_inspect_t *v, void *mem, size_t size, bool channel,
 {
     xshm_segment_t *seg = &v->seg;
     shm_error_t e = xshm_segment_attach(seg, mem, size);
-    if (e == SHM_SUCCESS && channel && seg->ring_count != 1u + seg->rings[0].max_readers) {
+    if (e == SHM_SUCCESS && channel &&
+        seg->ring_count != SHM_CHANNEL_RINGS(seg->rings[0].max_readers)) {
         if (why && n)
             snprintf(why, n,
                      "it is an xshm segment but not a channel (%u rings for %u client slots)",

@@ -33,7 +33,7 @@ extern "C" {
 #endif
 
 /* Rings of a channel: ring 0 (server -> clients) and one per client slot. */
-#define XSHM_INSPECT_MAX_RINGS (1u + SHM_MAX_READERS)
+#define XSHM_INSPECT_MAX_RINGS (1u + 2u * SHM_MAX_READERS)
 
 /* The segment's state (xshm_inspect_snap_t.state). */
 enum {
@@ -91,7 +91,7 @@ typedef struct xshm_inspect_snap {
     uint32_t state;        /* XSHM_INSPECT_SEG_* */
     uint32_t layout_version;
     uint32_t ring_count;
-    uint32_t capacity;     /* of every ring */
+    uint32_t capacity;     /* of rings 0..max_readers (addressed rings: rings[].capacity) */
     uint32_t max_readers;  /* reader slots of ring 0: the channel's client slots */
     uint32_t max_message;  /* largest message of ring 0 */
     uint32_t creator_pid;  /* the server */
@@ -118,7 +118,7 @@ typedef void (*xshm_inspect_mapped_fn)(void *base, size_t size);
  * Open the channel segment named os_name (the OS name, see
  * xshm_channel_os_name) for observing: map it (xshm_plat_shm_open), call
  * `mapped` (may be NULL), validate it as a client does, and require it to
- * be laid out as a channel (1 + max_readers rings). On failure *out is NULL
+ * be laid out as a channel (1 + 2 * max_readers rings). On failure *out is NULL
  * and `why` (if not NULL, n bytes) says why in words when the object exists
  * (empty when there is nothing more to say than the error).
  * Errors: those of xshm_plat_shm_open (SHM_ERROR_NOT_FOUND, SHM_ERROR_ACCESS,
@@ -143,7 +143,7 @@ void xshm_inspect_close(xshm_inspect_t *v);
 /* Rings of the segment (1..XSHM_INSPECT_MAX_RINGS). */
 uint32_t xshm_inspect_ring_count(const xshm_inspect_t *v);
 
-/* A snapshot of the whole segment (about 370 KB: allocate it). */
+/* A snapshot of the whole segment (about 740 KB: allocate it). */
 void xshm_inspect_snapshot(const xshm_inspect_t *v, xshm_inspect_snap_t *s);
 
 /* A snapshot of ring i alone; false (and *out zeroed) if there is no ring i. */

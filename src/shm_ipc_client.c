@@ -1,7 +1,8 @@
 /*
  * shm_ipc_client.c - the client: joining a channel (claiming a reader slot
- * of ring 0 and its own ring), sending, receiving, reconnecting, and
- * noticing that the server closed, crashed or was replaced.
+ * of ring 0, with it its own ring and its addressed ring), sending,
+ * receiving (broadcasts and addressed messages), reconnecting, and noticing
+ * that the server closed, crashed or was replaced.
  */
 #include "shm_ipc_internal.h"
 
@@ -19,9 +20,12 @@ struct shm_client {
     uint32_t slot;
     bool blocking;
     uint32_t timeout_ms;
-    xshm_ring_reader_t rx;
-    xshm_ring_reader_t *rx_ptr;
+    xshm_ring_reader_t rx;         /* ring 0: the server's broadcasts */
+    xshm_ring_reader_t arx;        /* our addressed ring: messages for us alone */
+    xshm_ring_reader_t *rx_ptr[2]; /* both, for the wake target */
     bool rx_attached;
+    uint32_t epoch;                /* of our claim: our id's, our records' tag */
+    uint32_t rr;                   /* which ring receive tries first (recv_lock) */
     shm_ring_t *tx;
     uint64_t tx_msgs0, tx_bytes0; /* ring counters when we connected */
     plat_wake_t server_wake;
@@ -80,12 +84,14 @@ static bool client_same_channel(shm_client_t *c)
 static bool client_pending(void *arg)
 {
     shm_client_t *c = (shm_client_t *)arg;
-    return client_same_channel(c) && xshm_ring_reader_pending(&c->rx);
+    return client_same_channel(c) &&
+           (xshm_ring_reader_pending(&c->rx) || xshm_ring_reader_pending(&c->arx));
 }
 
 static uint64_t client_data_mark(void *arg)
 {
-    return xa_load64_acq(&((shm_client_t *)arg)->rx.ring->hdr->tail);
+    shm_client_t *c = (shm_client_t *)arg;
+    return xa_load64_acq(&c->rx.ring->hdr->tail) + xa_load64_acq(&c->arx.ring->hdr->tail);
 }
 
 static bool client_ready(void *arg)
@@ -121,6 +127,20 @@ static bool client_changed(void *arg)
 static const xshm_listener_ops_t client_ops = {client_poll, client_pending, client_data_mark,
                                               client_finish, client_changed};
 
+/* Between claiming slot `slot` of ring 0 and turning it ACTIVE: become the
+ * reader of addressed ring `slot`, so that whatever the server addresses to
+ * us once it sees us ACTIVE reaches us. Records on it for the slot's
+ * previous holders carry their epoch, not ours: passed over. */
+static shm_error_t client_take_addressed(void *arg, uint32_t slot, uint32_t epoch)
+{
+    shm_client_t *c = (shm_client_t *)arg;
+    uint32_t readers = c->seg.rings[0].max_readers;
+    xshm_ring_reader_take(&c->seg.rings[1 + readers + slot], &c->arx);
+    c->arx.want_tag = epoch;
+    c->epoch = epoch;
+    return SHM_SUCCESS;
+}
+
 /* One attempt: open, check the channel and its server, claim a slot. */
 static shm_error_t client_attach(shm_client_t *c)
 {
@@ -133,7 +153,7 @@ static shm_error_t client_attach(shm_client_t *c)
     xshm_plat_shm_drop_name(&c->seg.shm);
     xshm_seg_header_t *h = c->seg.hdr;
     uint32_t readers = xa_load32_relaxed(&h->max_readers);
-    if (c->seg.ring_count != 1 + readers) {
+    if (readers > SHM_MAX_READERS || c->seg.ring_count != SHM_CHANNEL_RINGS(readers)) {
         xshm_segment_close(&c->seg);
         return SHM_ERROR_INVALID_SEGMENT; /* a segment, but not a channel */
     }
@@ -143,7 +163,7 @@ static shm_error_t client_attach(shm_client_t *c)
         xshm_segment_close(&c->seg);
         return SHM_ERROR_NOT_FOUND; /* left by a server that is gone */
     }
-    e = xshm_ring_reader_attach(&c->seg.rings[0], &c->rx);
+    e = xshm_ring_reader_attach_then(&c->seg.rings[0], &c->rx, client_take_addressed, c);
     if (e != SHM_SUCCESS) {
         xshm_segment_close(&c->seg);
         return e;
@@ -165,6 +185,7 @@ static void client_release(shm_client_t *c)
     /* Leave the slot only if the channel is still the one we joined: a new
      * server may have laid out a new channel in the same memory. */
     if (c->rx_attached && xa_load64_relaxed(&c->seg.hdr->generation) == c->generation) {
+        xshm_ring_reader_detach(&c->arx); /* before the slot it goes with */
         xshm_ring_reader_detach(&c->rx);
         /* Let the server notice at once rather than at its next poll. */
         xa_fetch_add32(&c->seg.hdr->member_changes, 1); /* we left */
@@ -193,10 +214,14 @@ static shm_error_t client_open(shm_client_t *c)
         return err;
     c->tx = &c->seg.rings[1 + c->slot];
     err = xshm_ring_writer_init(c->tx);
+    c->tx->w_tag = c->epoch; /* the server attributes our messages by it */
     c->tx_msgs0 = xshm_ring_messages_written(c->tx);
     c->tx_bytes0 = xa_load64_relaxed(&c->tx->hdr->bytes_written);
-    c->rx_ptr = &c->rx;
-    xshm_wake_target_init(&c->target, &c->rx.slot->wake_word, &c->rx_ptr, 1);
+    c->rx_ptr[0] = &c->rx;
+    c->rx_ptr[1] = &c->arx;
+    /* One wake word for both rings: the server wakes us through it for
+     * either. */
+    xshm_wake_target_init(&c->target, &c->rx.slot->wake_word, c->rx_ptr, 2);
     char wname[PLAT_NAME_MAX];
     if (err == SHM_SUCCESS)
         err = xshm_wake_name(wname, sizeof(wname), c->base, c->generation, "s", 0);
@@ -312,16 +337,26 @@ shm_error_t shm_client_send(shm_client_t *c, const void *data, uint32_t size)
     return ret(err);
 }
 
-/* One try: a copy into data (*size bytes), or with `view` a view. */
+/* One try over the broadcasts and our addressed messages, the ring tried
+ * first alternating so that neither kind holds the other back: a copy into
+ * data (*size bytes), or with `view` a view (internal[1]: which ring). */
 static shm_error_t client_try(shm_client_t *c, void *data, uint32_t *size, shm_view_t *view)
 {
     if (!client_same_channel(c))
         return SHM_ERROR_EMPTY; /* the caller then finds the server gone */
-    shm_error_t e = view ? xshm_ring_view(&c->rx, &view->data, &view->size, &view->internal[0])
-                         : xshm_ring_read(&c->rx, data, size);
+    if (c->rx.view_open || c->arx.view_open)
+        return SHM_ERROR_BUSY; /* one view at a time, over both rings */
+    uint32_t first = c->rr++ & 1u, which = 0;
+    shm_error_t e = SHM_ERROR_EMPTY;
+    for (uint32_t k = 0; k < 2 && e == SHM_ERROR_EMPTY; k++) {
+        which = (first + k) & 1u;
+        xshm_ring_reader_t *rd = c->rx_ptr[which];
+        e = view ? xshm_ring_view(rd, &view->data, &view->size, &view->internal[0])
+                 : xshm_ring_read(rd, data, size);
+    }
     if (e == SHM_SUCCESS && !client_same_channel(c)) {
-        if (view)
-            xshm_ring_view_release(&c->rx, view->internal[0]); /* not ours to hand out */
+        if (view) /* not ours to hand out */
+            xshm_ring_view_release(c->rx_ptr[which], view->internal[0]);
         return SHM_ERROR_EMPTY; /* laid out anew while we read */
     }
     if (e == SHM_ERROR_INVALID_SEGMENT)
@@ -329,18 +364,20 @@ static shm_error_t client_try(shm_client_t *c, void *data, uint32_t *size, shm_v
     if (view && e == SHM_SUCCESS) {
         view->reserved = 0;
         view->from = 0;
-        view->internal[1] = 0; /* ring 0 */
+        view->internal[1] = which;
     }
     return e;
 }
 
-static shm_error_t client_try_receive(void *ep, void *data, uint32_t *size)
+static shm_error_t client_try_receive(void *ep, void *data, uint32_t *size, uint64_t *from)
 {
+    (void)from;
     return client_try((shm_client_t *)ep, data, size, NULL);
 }
 
-static shm_error_t client_try_view(void *ep, void *view, uint32_t *size)
+static shm_error_t client_try_view(void *ep, void *view, uint32_t *size, uint64_t *from)
 {
+    (void)from;
     return client_try((shm_client_t *)ep, NULL, size, (shm_view_t *)view);
 }
 
@@ -362,7 +399,7 @@ shm_error_t shm_client_receive(shm_client_t *c, void *data, uint32_t *size)
     if (xa_load32_acq(&c->detached))
         return ret(SHM_ERROR_NOT_CONNECTED);
     return ret(xshm_ep_receive(&client_recv_ops, c, &c->sync, &c->target, c->blocking,
-                               c->timeout_ms, data, size));
+                               c->timeout_ms, data, size, NULL));
 }
 
 /* ---- zero-copy ------------------------------------------------------------------------ */
@@ -404,7 +441,7 @@ shm_error_t shm_client_receive_view(shm_client_t *c, shm_view_t *view)
         return ret(SHM_ERROR_NOT_CONNECTED);
     uint32_t unused = 0;
     return ret(xshm_ep_receive(&client_view_ops, c, &c->sync, &c->target, c->blocking,
-                               c->timeout_ms, view, &unused));
+                               c->timeout_ms, view, &unused, NULL));
 }
 
 shm_error_t shm_client_release(shm_client_t *c, shm_view_t *view)
@@ -413,7 +450,7 @@ shm_error_t shm_client_release(shm_client_t *c, shm_view_t *view)
         return ret(SHM_ERROR_NOT_CONNECTED);
     if (!c || !view)
         return ret(SHM_ERROR_INVALID_PARAM);
-    xshm_ring_reader_t *rd = view->internal[1] == 0 ? &c->rx : NULL;
+    xshm_ring_reader_t *rd = view->internal[1] < 2 ? c->rx_ptr[view->internal[1]] : NULL;
     return ret(xshm_ep_release(&c->sync, rd, view, &c->listener));
 }
 
@@ -443,11 +480,13 @@ shm_error_t shm_client_get_stats(shm_client_t *c, shm_stats_t *st)
     memset(st, 0, sizeof(*st));
     st->messages_sent = xshm_ring_messages_written(c->tx) - c->tx_msgs0;
     st->bytes_sent = xa_load64_relaxed(&c->tx->hdr->bytes_written) - c->tx_bytes0;
-    xshm_reader_counts_t n;
-    xshm_ring_reader_counts(&c->rx, &n);
-    st->messages_received = n.received;
-    st->bytes_received = n.bytes;
-    st->messages_lost = n.lost;
+    for (int k = 0; k < 2; k++) { /* broadcasts and addressed messages */
+        xshm_reader_counts_t n;
+        xshm_ring_reader_counts(c->rx_ptr[k], &n);
+        st->messages_received += n.received;
+        st->bytes_received += n.bytes;
+        st->messages_lost += n.lost;
+    }
     st->connected = client_gone_now(c) ? 0u : 1u;
     return SHM_SUCCESS;
 }

@@ -36,10 +36,10 @@ void xshm_ep_close(ep_sync_t *e, xshm_wake_target_t *t)
 
 /* One attempt under recv_lock; `closing` is checked inside the lock. */
 static shm_error_t try_locked(const recv_ops_t *ops, void *ep, ep_sync_t *sync, void *data,
-                              uint32_t *size, bool register_wait)
+                              uint32_t *size, uint64_t *from, bool register_wait)
 {
     bool fast = xshm_block_lock(&sync->recv_lock);
-    shm_error_t e = ep_closing(sync) ? SHM_ERROR_CLOSED : ops->try_receive(ep, data, size);
+    shm_error_t e = ep_closing(sync) ? SHM_ERROR_CLOSED : ops->try_receive(ep, data, size, from);
     if (e == SHM_ERROR_EMPTY && register_wait)
         xa_fetch_add32(&sync->waiting, 1);
     xshm_block_unlock(&sync->recv_lock, fast);
@@ -48,14 +48,14 @@ static shm_error_t try_locked(const recv_ops_t *ops, void *ep, ep_sync_t *sync, 
 
 static shm_error_t wait_loop(const recv_ops_t *ops, void *ep, ep_sync_t *sync,
                              xshm_wake_target_t *t, uint32_t timeout_ms, void *data,
-                             uint32_t *size)
+                             uint32_t *size, uint64_t *from)
 {
     uint64_t start = xshm_plat_now_ns();
     /* Spin first: a reply often comes within microseconds, and the peer
      * check below may cost a system call (is its process alive?), which a
      * receive that waits for a prompt reply should not pay. */
     if (xshm_ev_spin(ops->ready, ep, SHM_EV_SPIN_NS)) {
-        shm_error_t e = try_locked(ops, ep, sync, data, size, false);
+        shm_error_t e = try_locked(ops, ep, sync, data, size, from, false);
         if (e != SHM_ERROR_EMPTY)
             return e;
     }
@@ -65,7 +65,7 @@ static shm_error_t wait_loop(const recv_ops_t *ops, void *ep, ep_sync_t *sync,
         shm_error_t e = ops->peer_state(ep, true);
         if (e != SHM_SUCCESS) {
             /* The peer left: deliver what it sent before leaving first. */
-            shm_error_t last = try_locked(ops, ep, sync, data, size, false);
+            shm_error_t last = try_locked(ops, ep, sync, data, size, from, false);
             return last == SHM_ERROR_EMPTY ? e : last;
         }
         uint32_t slice = WAIT_SLICE_MS;
@@ -73,14 +73,14 @@ static shm_error_t wait_loop(const recv_ops_t *ops, void *ep, ep_sync_t *sync,
             uint64_t spent_ms = (xshm_plat_now_ns() - start) / 1000000u;
             if (spent_ms >= timeout_ms) {
                 /* One last look: a message may have come at the deadline. */
-                e = try_locked(ops, ep, sync, data, size, false);
+                e = try_locked(ops, ep, sync, data, size, from, false);
                 return e == SHM_ERROR_EMPTY ? SHM_ERROR_TIMEOUT : e;
             }
             if (timeout_ms - spent_ms < slice)
                 slice = (uint32_t)(timeout_ms - spent_ms);
         }
         xshm_ev_wait(t, ops->ready, ep, slice, 0); /* spun above: sleep */
-        e = try_locked(ops, ep, sync, data, size, false);
+        e = try_locked(ops, ep, sync, data, size, from, false);
         if (e != SHM_ERROR_EMPTY)
             return e;
     }
@@ -89,19 +89,19 @@ static shm_error_t wait_loop(const recv_ops_t *ops, void *ep, ep_sync_t *sync,
 /* The receive shared by server and client. */
 shm_error_t xshm_ep_receive(const recv_ops_t *ops, void *ep, ep_sync_t *sync,
                             xshm_wake_target_t *t, bool blocking, uint32_t timeout_ms,
-                            void *data, uint32_t *size)
+                            void *data, uint32_t *size, uint64_t *from)
 {
-    shm_error_t e = try_locked(ops, ep, sync, data, size, blocking);
+    shm_error_t e = try_locked(ops, ep, sync, data, size, from, blocking);
     if (e != SHM_ERROR_EMPTY)
         return e;
     if (!blocking) {
         e = ops->peer_state(ep, false);
         if (e == SHM_SUCCESS)
             return SHM_ERROR_EMPTY;
-        shm_error_t last = try_locked(ops, ep, sync, data, size, false);
+        shm_error_t last = try_locked(ops, ep, sync, data, size, from, false);
         return last == SHM_ERROR_EMPTY ? e : last;
     }
-    e = wait_loop(ops, ep, sync, t, timeout_ms, data, size);
+    e = wait_loop(ops, ep, sync, t, timeout_ms, data, size, from);
     xa_fetch_add32(&sync->waiting, (uint32_t)-1); /* our last access to ep */
     return e;
 }

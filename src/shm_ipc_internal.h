@@ -6,7 +6,12 @@
  * include/shm_ipc.h.
  *
  * A channel is one segment: ring 0 carries server -> clients (each client
- * reads it through its own slot), ring 1 + i carries client i -> server.
+ * reads it through its own slot), ring 1 + i carries client i -> server,
+ * ring 1 + max_readers + i server -> client i (addressed messages). Client
+ * i's id is (epoch << 8) | i, epoch being that of its claim of slot i of
+ * ring 0; it tags its ring's records with that epoch, and the server tags
+ * an addressed message with the epoch of the client it is for, which that
+ * client's reader checks (want_tag).
  * The server notices clients through the slots of ring 0: an ACTIVE slot
  * whose process is alive is a connected client; a slot whose process died is
  * reclaimed. A client notices the server going away through the segment
@@ -79,8 +84,9 @@ void xshm_ep_close(ep_sync_t *e, xshm_wake_target_t *t);
 /* The receive loop shared by server and client. */
 typedef struct recv_ops {
     /* data, size: as given to xshm_ep_receive (a buffer and its size, or for
-     * a view's ops an shm_view_t and an unused size) */
-    shm_error_t (*try_receive)(void *ep, void *data, uint32_t *size);
+     * a view's ops an shm_view_t and an unused size); `from` (may be NULL):
+     * the sender's client id, on success */
+    shm_error_t (*try_receive)(void *ep, void *data, uint32_t *size, uint64_t *from);
     /* SHM_SUCCESS while waiting makes sense; `waiting`: once per wait slice,
      * so expensive checks are due; otherwise keep it cheap (busy polling) */
     shm_error_t (*peer_state)(void *ep, bool waiting);
@@ -92,7 +98,7 @@ typedef struct recv_ops {
  * or timeout_ms (0: no limit). */
 shm_error_t xshm_ep_receive(const recv_ops_t *ops, void *ep, ep_sync_t *sync,
                             xshm_wake_target_t *t, bool blocking, uint32_t timeout_ms,
-                            void *data, uint32_t *size);
+                            void *data, uint32_t *size, uint64_t *from);
 
 /* ---- zero-copy ------------------------------------------------------------------------ */
 
@@ -121,6 +127,11 @@ shm_error_t xshm_ep_release(ep_sync_t *e, xshm_ring_reader_t *rd, const shm_view
                             xshm_listener_t *l);
 
 /* ---- the channel's segment ---------------------------------------------------------- */
+
+/* Client ids (shm_client_id_t): ((uint64_t)epoch << 8) | slot. */
+#define CLIENT_ID(epoch, slot) (((uint64_t)(epoch) << 8) | (uint64_t)(slot))
+#define CLIENT_ID_SLOT(id) ((uint32_t)((id) & 0xFFu))
+#define CLIENT_ID_EPOCH(id) ((uint32_t)((id) >> 8))
 
 /*
  * Create the channel's segment `seg` under the name seg_name, whose name

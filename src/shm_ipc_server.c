@@ -1,7 +1,8 @@
 /*
  * shm_ipc_server.c - the server: creating and destroying a channel, sending
- * to every client, receiving from each, and finding clients that connect,
- * disconnect or crash (slots of ring 0, see shm_ipc_internal.h).
+ * to every client or to one, receiving from each (and telling which), and
+ * finding clients that connect, disconnect or crash (slots of ring 0, see
+ * shm_ipc_internal.h).
  */
 #include "shm_ipc_internal.h"
 
@@ -29,9 +30,16 @@ static void peer_from_slot(const shm_ring_t *r, uint32_t slot, uint64_t claim,
     p->pid = SHM_CLAIM_PID(claim);
     p->ptr_bits = xa_load32_relaxed(&s->ptr_bits);
     p->slot = slot;
+    p->client_id = CLIENT_ID(SHM_CLAIM_EPOCH(claim), slot);
     id->pid = p->pid;
     id->start_time = xa_load64_relaxed(&s->start_time);
 }
+
+/* Who an addressed ring's wake-up is for. */
+typedef struct addr_wake {
+    shm_server_t *server;
+    uint32_t slot;
+} addr_wake_t;
 
 typedef struct known_peer {
     bool connected;
@@ -49,6 +57,8 @@ struct shm_server {
     uint32_t timeout_ms;
     uint32_t max_readers;
     shm_ring_t *tx;
+    shm_ring_t *addr[SHM_MAX_READERS]; /* addressed rings: server -> client i */
+    addr_wake_t addr_wake[SHM_MAX_READERS];
     xshm_ring_reader_t rx[SHM_MAX_READERS];
     xshm_ring_reader_t *rx_ptr[SHM_MAX_READERS];
     plat_wake_t client_wake[SHM_MAX_READERS];
@@ -70,6 +80,17 @@ struct shm_server {
     uint32_t test_wake_seen; /* server_wake when the listener last looked */
 };
 
+/* Free slot i of ring 0, whose claim `word` names a process that is gone,
+ * and the reader slot of its addressed ring if that process holds it: that
+ * one first, while no new client of slot i can have taken it over. */
+static bool server_reclaim(shm_server_t *s, uint32_t i, uint64_t word)
+{
+    uint64_t aw = xshm_ring_slot_claim(s->addr[i], 0);
+    if (SHM_CLAIM_STATE(aw) != SHM_SLOT_FREE && SHM_CLAIM_PID(aw) == SHM_CLAIM_PID(word))
+        xshm_ring_slot_reclaim(s->addr[i], 0, aw);
+    return xshm_ring_slot_reclaim(s->tx, i, word);
+}
+
 /* Find connects, disconnects and dead clients; queue their events. */
 static void server_poll(void *arg)
 {
@@ -85,7 +106,7 @@ static void server_poll(void *arg)
              * Its pid is part of the claim: one that died doing so is freed,
              * a live one keeps the slot however long it takes. */
             plat_proc_id_t claimer = {SHM_CLAIM_PID(word), 0};
-            if (!xshm_plat_proc_alive(&claimer) && xshm_ring_slot_reclaim(s->tx, i, word)) {
+            if (!xshm_plat_proc_alive(&claimer) && server_reclaim(s, i, word)) {
                 k->seen = xshm_ring_slot_claim(s->tx, i); /* it never connected */
                 xa_fetch_add32(&s->seg.hdr->member_changes, 1); /* for server_has_clients */
             }
@@ -98,7 +119,7 @@ static void server_poll(void *arg)
             peer_from_slot(s->tx, i, word, &info, &id);
             if (!xshm_plat_proc_alive(&id)) {
                 /* Crashed without disconnecting: free its slot. */
-                if (xshm_ring_slot_reclaim(s->tx, i, word))
+                if (server_reclaim(s, i, word))
                     xa_fetch_add32(&s->seg.hdr->member_changes, 1); /* for server_has_clients */
                 active = false;
             }
@@ -160,6 +181,13 @@ static void server_wake_client(void *arg, uint32_t slot)
 {
     shm_server_t *s = (shm_server_t *)arg;
     xshm_ev_signal(&s->tx->slots[slot].wake_word, &s->client_wake[slot]);
+}
+
+static void server_wake_addressed(void *arg, uint32_t slot)
+{
+    addr_wake_t *w = (addr_wake_t *)arg;
+    (void)slot; /* an addressed ring's only slot: client w->slot's */
+    server_wake_client(w->server, w->slot);
 }
 
 static void server_free(shm_server_t *s);
@@ -228,8 +256,8 @@ static shm_server_t *server_create(const char *name, const shm_ring_config_t *co
     s->timeout_ms = cfg.timeout_ms;
     s->max_readers = cfg.max_readers;
 
-    xshm_seg_params_t p = {1 + cfg.max_readers, cfg.size, cfg.max_readers, cfg.blocking,
-                          cfg.timeout_ms};
+    xshm_seg_params_t p = {SHM_CHANNEL_RINGS(cfg.max_readers), cfg.size, cfg.max_readers,
+                          cfg.blocking, cfg.timeout_ms, SHM_ADDRESSED_CAPACITY(cfg.size)};
     /* The name lock first: a live server holds it (EXISTS); once we have it,
      * nobody else creates, replaces or removes this channel until we let go. */
     err = xshm_plat_lock_take(&s->lock, s->seg_name);
@@ -247,9 +275,16 @@ static shm_server_t *server_create(const char *name, const shm_ring_config_t *co
     uint64_t gen = s->seg.generation;
     char wname[PLAT_NAME_MAX];
     err = xshm_ring_writer_init(s->tx);
+    for (uint32_t i = 0; i < cfg.max_readers; i++) {
+        s->addr[i] = &s->seg.rings[1 + cfg.max_readers + i];
+        s->addr_wake[i].server = s;
+        s->addr_wake[i].slot = i;
+    }
     for (uint32_t i = 0; err == SHM_SUCCESS && i < cfg.max_readers; i++) {
         err = xshm_ring_reader_attach(&s->seg.rings[1 + i], &s->rx[i]);
         s->rx_ptr[i] = &s->rx[i];
+        if (err == SHM_SUCCESS)
+            err = xshm_ring_writer_init(s->addr[i]);
         if (err == SHM_SUCCESS)
             err = xshm_wake_name(wname, sizeof(wname), base, gen, "c", i);
         if (err == SHM_SUCCESS)
@@ -323,6 +358,13 @@ void shm_server_destroy(shm_server_t *s)
     /* else: the listener frees s when the callback returns */
 }
 
+/* Sends look for dead clients now and then (every 1024th, when due). */
+static void send_poll(shm_server_t *s)
+{
+    if ((++s->send_count & 1023u) == 0)
+        server_poll_if_due(s);
+}
+
 /*
  * True when a slot of ring 0 is ACTIVE: a client is there to receive. Under
  * send_lock. The slots are counted again only when the segment's
@@ -350,8 +392,7 @@ static bool server_has_clients(shm_server_t *s)
 static shm_error_t server_can_send(void *ep)
 {
     shm_server_t *s = (shm_server_t *)ep;
-    if ((++s->send_count & 1023u) == 0)
-        server_poll_if_due(s);
+    send_poll(s);
     return server_has_clients(s) ? SHM_SUCCESS : SHM_ERROR_NOT_CONNECTED;
 }
 
@@ -376,18 +417,42 @@ shm_error_t shm_server_send(shm_server_t *s, const void *data, uint32_t size)
     return ret(err);
 }
 
-/* The id of the client in slot `slot`, from the claim word of its ring-0
- * reader slot (see shm_client_id_t). */
-static shm_client_id_t client_id_of_slot(const shm_server_t *s, uint32_t slot)
+shm_error_t shm_server_send_to(shm_server_t *s, shm_client_id_t client, const void *data,
+                               uint32_t size)
 {
-    uint64_t claim = xshm_ring_slot_claim(s->tx, slot);
-    return ((uint64_t)SHM_CLAIM_EPOCH(claim) << 8) | slot;
+    uint32_t slot = CLIENT_ID_SLOT(client), epoch = CLIENT_ID_EPOCH(client);
+    if (!s || !data || size == 0 || slot >= s->max_readers || epoch == 0 ||
+        (client >> 8) > SHM_REC_TAG_MASK)
+        return ret(SHM_ERROR_INVALID_PARAM);
+    bool quick = xshm_block_lock(&s->sync.send_lock);
+    shm_error_t err = SHM_ERROR_CLOSED;
+    if (!ep_closing(&s->sync)) { /* the ring only then: see shm_server_send */
+        send_poll(s);
+        shm_ring_t *r = s->addr[slot];
+        uint64_t word = xshm_ring_slot_claim(s->tx, slot);
+        err = SHM_ERROR_NOT_CONNECTED;
+        if (size > r->max_payload) {
+            err = SHM_ERROR_INVALID_PARAM;
+        } else if (SHM_CLAIM_STATE(word) == SHM_SLOT_ACTIVE && SHM_CLAIM_EPOCH(word) == epoch) {
+            /* The client may leave, and another take its slot, before the
+             * record is published: the tag makes the newcomer's reader pass
+             * it over (want_tag), so it reaches nobody but `client`. */
+            r->w_tag = epoch;
+            err = xshm_ring_write(r, data, size);
+            if (err == SHM_SUCCESS)
+                xshm_ev_notify(r, server_wake_addressed, &s->addr_wake[slot]);
+        }
+    }
+    xshm_block_unlock(&s->sync.send_lock, quick);
+    return ret(err);
 }
 
 /* One pass over the client rings, starting at a rotating index: a copy
- * into data (*size bytes), or with `view` a view. */
+ * into data (*size bytes), or with `view` a view. `from` (may be NULL) and
+ * the view's `from`: the sender's id, from the record's tag (its writer's
+ * epoch), never from whoever holds the slot now. */
 static shm_error_t server_try_receive(shm_server_t *s, void *data, uint32_t *size,
-                                      shm_view_t *view)
+                                      uint64_t *from, shm_view_t *view)
 {
     if (s->viewing && s->rx[s->viewing - 1].view_open)
         return SHM_ERROR_BUSY; /* one view at a time */
@@ -405,25 +470,27 @@ static shm_error_t server_try_receive(shm_server_t *s, void *data, uint32_t *siz
             xshm_listener_push(&s->listener, SHM_EVENT_ERROR, NULL, e);
         if (view && e == SHM_SUCCESS) {
             view->reserved = 0;
-            view->from = client_id_of_slot(s, i);
+            view->from = CLIENT_ID(rd->last_tag, i);
             view->internal[1] = 1u + i;
             s->viewing = 1u + i;
         } else if (!view && (e == SHM_SUCCESS || e == SHM_ERROR_BUFFER_TOO_SMALL)) {
             *size = sz;
         }
+        if (e == SHM_SUCCESS && from)
+            *from = CLIENT_ID(rd->last_tag, i); /* its writer's epoch */
         return e;
     }
     return SHM_ERROR_EMPTY;
 }
 
-static shm_error_t server_try_receive_v(void *ep, void *data, uint32_t *size)
+static shm_error_t server_try_receive_v(void *ep, void *data, uint32_t *size, uint64_t *from)
 {
-    return server_try_receive((shm_server_t *)ep, data, size, NULL);
+    return server_try_receive((shm_server_t *)ep, data, size, from, NULL);
 }
 
-static shm_error_t server_try_view_v(void *ep, void *view, uint32_t *size)
+static shm_error_t server_try_view_v(void *ep, void *view, uint32_t *size, uint64_t *from)
 {
-    return server_try_receive((shm_server_t *)ep, NULL, size, (shm_view_t *)view);
+    return server_try_receive((shm_server_t *)ep, NULL, size, from, (shm_view_t *)view);
 }
 
 static shm_error_t server_peer_state(void *ep, bool waiting)
@@ -442,7 +509,16 @@ shm_error_t shm_server_receive(shm_server_t *s, void *data, uint32_t *size)
     if (!s || !size || (!data && *size != 0))
         return ret(SHM_ERROR_INVALID_PARAM);
     return ret(xshm_ep_receive(&server_recv_ops, s, &s->sync, &s->target, s->blocking,
-                               s->timeout_ms, data, size));
+                               s->timeout_ms, data, size, NULL));
+}
+
+shm_error_t shm_server_receive_from(shm_server_t *s, void *data, uint32_t *size,
+                                    shm_client_id_t *from)
+{
+    if (!s || !size || (!data && *size != 0) || !from)
+        return ret(SHM_ERROR_INVALID_PARAM);
+    return ret(xshm_ep_receive(&server_recv_ops, s, &s->sync, &s->target, s->blocking,
+                               s->timeout_ms, data, size, from));
 }
 
 /* ---- zero-copy ------------------------------------------------------------------------ */
@@ -474,7 +550,7 @@ shm_error_t shm_server_receive_view(shm_server_t *s, shm_view_t *view)
         return ret(SHM_ERROR_INVALID_PARAM);
     uint32_t unused = 0;
     return ret(xshm_ep_receive(&server_view_ops, s, &s->sync, &s->target, s->blocking,
-                               s->timeout_ms, view, &unused));
+                               s->timeout_ms, view, &unused, NULL));
 }
 
 shm_error_t shm_server_release(shm_server_t *s, shm_view_t *view)
@@ -517,6 +593,8 @@ shm_error_t shm_server_get_stats(shm_server_t *s, shm_stats_t *st)
     st->messages_sent = xshm_ring_messages_written(s->tx);
     st->bytes_sent = xa_load64_relaxed(&s->tx->hdr->bytes_written);
     for (uint32_t i = 0; i < s->max_readers; i++) {
+        st->messages_sent += xshm_ring_messages_written(s->addr[i]);
+        st->bytes_sent += xa_load64_relaxed(&s->addr[i]->hdr->bytes_written);
         xshm_reader_counts_t n;
         xshm_ring_reader_counts(&s->rx[i], &n);
         st->messages_received += n.received;

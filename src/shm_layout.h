@@ -27,7 +27,7 @@
 #include <stdint.h>
 
 #define SHM_SEG_MAGIC 0x4D485358u /* "XSHM" in little-endian memory */
-#define SHM_LAYOUT_VERSION 2u
+#define SHM_LAYOUT_VERSION 3u
 
 #define XSHM_LAYOUT_TYPE_u32 uint32_t
 #define XSHM_LAYOUT_TYPE_u64 uint64_t
@@ -44,7 +44,8 @@
     F(T, header_size,      u32,      8) /* sizeof(xshm_seg_header_t) */                    \
     F(T, ring_count,       u32,     12) /* 1..SHM_SEG_MAX_RINGS */                         \
     F(T, total_size,       u64,     16) /* bytes of the layout */                          \
-    F(T, ring_capacity,    u32,     24) /* data bytes per ring, power of two */            \
+    F(T, ring_capacity,    u32,     24) /* data bytes of rings 0..max_readers, power of */ \
+                                        /* two */                                          \
     F(T, max_readers,      u32,     28) /* reader slots of ring 0 (others: 1) */           \
     F(T, max_message,      u32,     32) /* SHM_MAX_MESSAGE_SIZE */                         \
     F(T, creator_ptr_bits, u32,     36) /* 32 or 64 */                                     \
@@ -56,7 +57,9 @@
     F(T, cfg_timeout_ms,   u32,     68)                                                    \
     F(T, server_wake,      u32,     72) /* wake word of a reader of several rings */       \
     F(T, member_changes,   u32,     76) /* bumped by clients joining or leaving */         \
-    A(T, reserved,         u32, 12, 80) /* 80..127 */
+    F(T, addr_capacity,    u32,     80) /* data bytes of the rings after ring */           \
+                                        /* max_readers (addressed rings), power of two */  \
+    A(T, reserved,         u32, 11, 84) /* 84..127 */
 #define XSHM_SEG_HEADER_SIZE 128
 
 /*
@@ -115,7 +118,7 @@
     F(T, seq,              u64,      8) /* message sequence number; 0 for padding */       \
     F(T, length,           u32,     16) /* payload bytes (message) or record bytes */      \
                                         /* (padding) */                                    \
-    F(T, type,             u32,     20) /* SHM_REC_* */
+    F(T, type,             u32,     20) /* SHM_REC_*, or a tagged message */
 #define XSHM_RECORD_HEADER_SIZE 24
 
 /* Every table, with the struct it defines and that struct's size. */

@@ -24,6 +24,14 @@ static uint32_t ring_slot_count(uint32_t ring_index, uint32_t max_readers)
     return ring_index == 0 ? max_readers : 1u;
 }
 
+/* Rings after ring max_readers (a channel's addressed rings) hold
+ * addr_capacity bytes, the others capacity. */
+static uint32_t ring_data_size(uint32_t ring_index, uint32_t max_readers, uint32_t capacity,
+                               uint32_t addr_capacity)
+{
+    return ring_index > max_readers ? addr_capacity : capacity;
+}
+
 static size_t ring_span(uint32_t slots, uint32_t capacity)
 {
     return sizeof(xshm_ring_header_t) + (size_t)slots * sizeof(xshm_reader_slot_t) + capacity;
@@ -46,15 +54,26 @@ shm_error_t xshm_seg_params_check(const xshm_seg_params_t *p)
         return SHM_ERROR_INVALID_PARAM;
     if (p->max_readers < 1 || p->max_readers > SHM_MAX_READERS)
         return SHM_ERROR_INVALID_PARAM;
+    if (p->addr_capacity != 0 && (!is_pow2(p->addr_capacity) ||
+                                  p->addr_capacity < SHM_MIN_RING_SIZE ||
+                                  p->addr_capacity > p->capacity))
+        return SHM_ERROR_INVALID_PARAM;
     return SHM_SUCCESS;
 }
 
+static uint32_t addr_capacity_of(const xshm_seg_params_t *p)
+{
+    return p->addr_capacity ? p->addr_capacity : p->capacity;
+}
+
 /* Size of a layout; 0 when it would not fit a size_t (32-bit processes). */
-static size_t layout_size(uint32_t ring_count, uint32_t capacity, uint32_t max_readers)
+static size_t layout_size(uint32_t ring_count, uint32_t capacity, uint32_t max_readers,
+                          uint32_t addr_capacity)
 {
     uint64_t total = sizeof(xshm_seg_header_t);
     for (uint32_t i = 0; i < ring_count; i++)
-        total += ring_span(ring_slot_count(i, max_readers), capacity);
+        total += ring_span(ring_slot_count(i, max_readers),
+                           ring_data_size(i, max_readers, capacity, addr_capacity));
     if (total > (uint64_t)(SIZE_MAX / 2))
         return 0;
     return (size_t)total;
@@ -64,18 +83,19 @@ size_t xshm_segment_size(const xshm_seg_params_t *p)
 {
     if (xshm_seg_params_check(p) != SHM_SUCCESS)
         return 0;
-    return layout_size(p->ring_count, p->capacity, p->max_readers);
+    return layout_size(p->ring_count, p->capacity, p->max_readers, addr_capacity_of(p));
 }
 
 /* Bind the process-local ring handles to validated geometry. */
 static void bind_rings(xshm_segment_t *seg, uint8_t *base, uint32_t ring_count,
-                       uint32_t capacity, uint32_t max_readers)
+                       uint32_t ring_capacity, uint32_t max_readers, uint32_t addr_capacity)
 {
     size_t off = sizeof(xshm_seg_header_t);
     seg->ring_count = ring_count;
     for (uint32_t i = 0; i < ring_count; i++) {
         shm_ring_t *r = &seg->rings[i];
         uint32_t slots = ring_slot_count(i, max_readers);
+        uint32_t capacity = ring_data_size(i, max_readers, ring_capacity, addr_capacity);
         memset(r, 0, sizeof(*r));
         r->hdr = (xshm_ring_header_t *)(void *)(base + off);
         r->slots = (xshm_reader_slot_t *)(void *)(base + off + sizeof(xshm_ring_header_t));
@@ -110,6 +130,7 @@ shm_error_t xshm_segment_format(xshm_segment_t *seg, void *mem, size_t size,
     h->ring_count = p->ring_count;
     h->total_size = need;
     h->ring_capacity = p->capacity;
+    h->addr_capacity = addr_capacity_of(p);
     h->max_readers = p->max_readers;
     h->max_message = SHM_MAX_MESSAGE_SIZE;
     h->creator_ptr_bits = ptr_bits();
@@ -121,10 +142,10 @@ shm_error_t xshm_segment_format(xshm_segment_t *seg, void *mem, size_t size,
     h->state = SHM_SEG_INITIALIZING; /* READY once its owner is set up */
 
     memset(seg, 0, sizeof(*seg));
-    bind_rings(seg, base, p->ring_count, p->capacity, p->max_readers);
+    bind_rings(seg, base, p->ring_count, p->capacity, p->max_readers, addr_capacity_of(p));
     for (uint32_t i = 0; i < p->ring_count; i++) {
         xshm_ring_header_t *rh = seg->rings[i].hdr;
-        rh->capacity = p->capacity;
+        rh->capacity = seg->rings[i].capacity;
         rh->max_readers = seg->rings[i].max_readers;
         rh->ring_index = i;
     }
@@ -154,23 +175,24 @@ shm_error_t xshm_segment_attach(xshm_segment_t *seg, void *mem, size_t size)
     uint32_t rings = xa_load32_relaxed(&h->ring_count);
     uint64_t total = xa_load64_relaxed(&h->total_size);
     uint32_t cap = xa_load32_relaxed(&h->ring_capacity);
+    uint32_t addr_cap = xa_load32_relaxed(&h->addr_capacity);
     uint32_t readers = xa_load32_relaxed(&h->max_readers);
     uint32_t maxmsg = xa_load32_relaxed(&h->max_message);
     if (version != SHM_LAYOUT_VERSION || hsize != sizeof(xshm_seg_header_t) ||
         maxmsg != SHM_MAX_MESSAGE_SIZE)
         return SHM_ERROR_INVALID_SEGMENT;
-    xshm_seg_params_t p = {rings, cap, readers, false, 0};
-    if (xshm_seg_params_check(&p) != SHM_SUCCESS)
+    xshm_seg_params_t p = {rings, cap, readers, false, 0, addr_cap};
+    if (addr_cap == 0 || xshm_seg_params_check(&p) != SHM_SUCCESS)
         return SHM_ERROR_INVALID_SEGMENT;
-    size_t need = layout_size(rings, cap, readers);
+    size_t need = layout_size(rings, cap, readers, addr_cap);
     if (need == 0 || total != (uint64_t)need || need > size)
         return SHM_ERROR_INVALID_SEGMENT;
     memset(seg, 0, sizeof(*seg));
-    bind_rings(seg, (uint8_t *)mem, rings, cap, readers);
+    bind_rings(seg, (uint8_t *)mem, rings, cap, readers, addr_cap);
     /* Each ring header must agree with the segment header. */
     for (uint32_t i = 0; i < rings; i++) {
         shm_ring_t *r = &seg->rings[i];
-        if (xa_load32_relaxed(&r->hdr->capacity) != cap ||
+        if (xa_load32_relaxed(&r->hdr->capacity) != r->capacity ||
             xa_load32_relaxed(&r->hdr->max_readers) != r->max_readers ||
             xa_load32_relaxed(&r->hdr->ring_index) != i) {
             memset(seg, 0, sizeof(*seg));
@@ -242,6 +264,31 @@ void xshm_segment_close(xshm_segment_t *seg)
 
 /* ---- records --------------------------------------------------------------------- */
 
+/* A message's type word: untagged, or SHM_REC_TAGGED with a tag of 1..2^30-1. */
+static bool is_message(uint32_t type)
+{
+    return type == SHM_REC_MESSAGE ||
+           ((type & ~SHM_REC_TAG_MASK) == SHM_REC_TAGGED && (type & SHM_REC_TAG_MASK) != 0);
+}
+
+/* The tag of a message's type word (0: untagged). */
+static uint32_t tag_of(uint32_t type)
+{
+    return type == SHM_REC_MESSAGE ? 0u : type & SHM_REC_TAG_MASK;
+}
+
+/* The header of the writer's next message (its mark, stored last, zero
+ * here): every message header is made here. */
+static void record_header_init(const shm_ring_t *r, xshm_record_header_t *h, uint64_t seq,
+                               uint32_t size)
+{
+    uint32_t tag = r->w_tag & SHM_REC_TAG_MASK;
+    h->pos = 0;
+    h->seq = seq;
+    h->length = size;
+    h->type = tag ? SHM_REC_TAGGED | tag : SHM_REC_MESSAGE;
+}
+
 /* The writer moves `limit` ahead by this much at a time: readers that lag by
  * less than capacity - step prove a copy intact without loading `head`. */
 static uint32_t limit_step(const shm_ring_t *r) { return r->capacity / 8u; }
@@ -256,7 +303,7 @@ static uint32_t record_span(const shm_ring_t *r, const xshm_record_header_t *hdr
     uint32_t rest = r->capacity - off;
     if (hdr->type == SHM_REC_PADDING)
         return hdr->length == rest ? rest : 0;
-    if (hdr->type != SHM_REC_MESSAGE || hdr->length == 0 || hdr->length > r->max_payload)
+    if (!is_message(hdr->type) || hdr->length == 0 || hdr->length > r->max_payload)
         return 0;
     uint32_t span = record_size(hdr->length);
     return span <= rest ? span : 0;
@@ -357,17 +404,17 @@ shm_error_t xshm_ring_writer_init(shm_ring_t *r)
         xshm_record_header_t hdr;
         uint32_t span = record_at(r, tail, &hdr);
         uint32_t off = (uint32_t)(tail & r->mask);
-        bool counted = hdr.type == SHM_REC_MESSAGE && hdr.seq + 1 == seq;
+        bool message = is_message(hdr.type);
+        bool counted = message && hdr.seq + 1 == seq;
         if (span == 0 || r->capacity - off < SHM_RECORD_HEADER_SIZE || hdr.pos != mark_of(tail) ||
-            (hdr.type == SHM_REC_MESSAGE && hdr.seq != seq && !counted) ||
-            tail + span - head > r->capacity)
+            (message && hdr.seq != seq && !counted) || tail + span - head > r->capacity)
             break;
-        if (hdr.type == SHM_REC_MESSAGE && !counted) {
+        if (message && !counted) {
             seq++;
             bytes += hdr.length;
         }
         tail += span;
-        if (hdr.type == SHM_REC_MESSAGE)
+        if (message)
             break; /* a writer writes one message at a time */
     }
     /* limit only grows (readers rely on it); one outside (tail, tail +
@@ -426,16 +473,6 @@ void xshm_ring_writer_fini(shm_ring_t *r)
 
 /* The 24-byte header of message `seq` of `size` bytes. Every path that
  * writes a message's header builds it here. */
-static void record_header_init(const shm_ring_t *r, xshm_record_header_t *h, uint64_t seq,
-                               uint32_t size)
-{
-    (void)r;
-    h->pos = 0; /* the mark is stored on its own, last */
-    h->seq = seq;
-    h->length = size;
-    h->type = SHM_REC_MESSAGE;
-}
-
 /* Write the header of the reserved record (all but its mark word). */
 static void write_header(shm_ring_t *r, uint32_t size)
 {
@@ -695,48 +732,33 @@ void xshm_ring_reader_counts(const xshm_ring_reader_t *rd, xshm_reader_counts_t 
     out->lost = xa_load64_relaxed(&rd->slot->lost);
 }
 
-shm_error_t xshm_ring_reader_attach(shm_ring_t *r, xshm_ring_reader_t *rd)
+/* The claim counter after `word`'s: never 0, so that a claim's epoch (and
+ * a channel's client id made from it) is never 0. */
+static uint32_t next_epoch(uint64_t word)
 {
-    if (!r || !r->hdr || !rd)
-        return SHM_ERROR_INVALID_PARAM;
-    plat_proc_id_t self;
-    xshm_plat_proc_self(&self);
-    for (uint32_t i = 0; i < r->max_readers; i++) {
-        xshm_reader_slot_t *s = &r->slots[i];
-        uint64_t word = xa_load64_acq(&s->claim);
-        if (SHM_CLAIM_STATE(word) != SHM_SLOT_FREE)
-            continue;
-        uint32_t epoch = (SHM_CLAIM_EPOCH(word) + 1u) & 0x3FFFFFFFu;
-        uint64_t claiming = SHM_CLAIM(self.pid, epoch, SHM_SLOT_CLAIMING);
-        if (!xa_cas64(&s->claim, word, claiming))
-            continue; /* taken meanwhile */
-        /* The slot is ours while this process lives: fill it in. */
-        memset(rd, 0, sizeof(*rd));
-        rd->ring = r;
-        rd->slot = s;
-        rd->slot_index = i;
-        uint64_t cursor;
-        xshm_ring_counters(r, &cursor, &rd->expected_seq, NULL);
-        xa_store64_relaxed(&rd->cursor, cursor);
-        rd->seq_pos = rd->tail_seen = cursor;
-        rd->peek = true; /* the mark word at a published tail is cleared */
-        xa_store64_relaxed(&s->start_time, self.start_time);
-        xa_store32_relaxed(&s->ptr_bits, ptr_bits());
-        xa_store32_relaxed(&s->waiting, 0);
-        publish_fields(rd);
-        /* ACTIVE by a compare-and-swap (seq_cst: the identity above is
-         * visible to whoever sees ACTIVE). It fails only if the slot was
-         * reclaimed, i.e. this process was taken for gone: the slot is
-         * someone else's then, and we leave it alone. */
-        uint64_t active = SHM_CLAIM(self.pid, epoch, SHM_SLOT_ACTIVE);
-        if (!xa_cas64(&s->claim, claiming, active)) {
-            memset(rd, 0, sizeof(*rd));
-            continue;
-        }
-        rd->claim = active;
-        return SHM_SUCCESS;
-    }
-    return SHM_ERROR_BUSY;
+    uint32_t epoch = (SHM_CLAIM_EPOCH(word) + 1u) & 0x3FFFFFFFu;
+    return epoch ? epoch : 1u;
+}
+
+/* Fill in rd as the reader of slot i, which this process has just claimed:
+ * it starts at the published tail. */
+static void reader_init(shm_ring_t *r, xshm_ring_reader_t *rd, uint32_t i,
+                        const plat_proc_id_t *self)
+{
+    xshm_reader_slot_t *s = &r->slots[i];
+    memset(rd, 0, sizeof(*rd));
+    rd->ring = r;
+    rd->slot = s;
+    rd->slot_index = i;
+    uint64_t cursor;
+    xshm_ring_counters(r, &cursor, &rd->expected_seq, NULL);
+    xa_store64_relaxed(&rd->cursor, cursor);
+    rd->seq_pos = rd->tail_seen = cursor;
+    rd->peek = true; /* the mark word at a published tail is cleared */
+    xa_store64_relaxed(&s->start_time, self->start_time);
+    xa_store32_relaxed(&s->ptr_bits, ptr_bits());
+    xa_store32_relaxed(&s->waiting, 0);
+    publish_fields(rd);
 }
 
 /* Clear slot s's waiting mark (and its count in the ring header). */
@@ -749,6 +771,75 @@ static void clear_waiting(shm_ring_t *r, xshm_reader_slot_t *s)
 static uint64_t freed(uint64_t claim)
 {
     return SHM_CLAIM(SHM_CLAIM_PID(claim), SHM_CLAIM_EPOCH(claim), SHM_SLOT_FREE);
+}
+
+shm_error_t xshm_ring_reader_attach_then(shm_ring_t *r, xshm_ring_reader_t *rd,
+                                         shm_error_t (*prepare)(void *ctx, uint32_t slot,
+                                                                uint32_t epoch),
+                                         void *ctx)
+{
+    if (!r || !r->hdr || !rd)
+        return SHM_ERROR_INVALID_PARAM;
+    plat_proc_id_t self;
+    xshm_plat_proc_self(&self);
+    for (uint32_t i = 0; i < r->max_readers; i++) {
+        xshm_reader_slot_t *s = &r->slots[i];
+        uint64_t word = xa_load64_acq(&s->claim);
+        if (SHM_CLAIM_STATE(word) != SHM_SLOT_FREE)
+            continue;
+        uint32_t epoch = next_epoch(word);
+        uint64_t claiming = SHM_CLAIM(self.pid, epoch, SHM_SLOT_CLAIMING);
+        if (!xa_cas64(&s->claim, word, claiming))
+            continue; /* taken meanwhile */
+        /* The slot is ours while this process lives: fill it in. */
+        reader_init(r, rd, i, &self);
+        if (prepare) {
+            shm_error_t e = prepare(ctx, i, epoch);
+            if (e != SHM_SUCCESS) {
+                xa_cas64(&s->claim, claiming, freed(claiming));
+                memset(rd, 0, sizeof(*rd));
+                return e;
+            }
+        }
+        /* ACTIVE by a compare-and-swap (seq_cst: the identity above, and
+         * what prepare did, is visible to whoever sees ACTIVE). It fails
+         * only if the slot was reclaimed, i.e. this process was taken for
+         * gone: the slot is someone else's then, and we leave it alone. */
+        uint64_t active = SHM_CLAIM(self.pid, epoch, SHM_SLOT_ACTIVE);
+        if (!xa_cas64(&s->claim, claiming, active)) {
+            memset(rd, 0, sizeof(*rd));
+            continue;
+        }
+        rd->claim = active;
+        return SHM_SUCCESS;
+    }
+    return SHM_ERROR_BUSY;
+}
+
+shm_error_t xshm_ring_reader_attach(shm_ring_t *r, xshm_ring_reader_t *rd)
+{
+    return xshm_ring_reader_attach_then(r, rd, NULL, NULL);
+}
+
+void xshm_ring_reader_take(shm_ring_t *r, xshm_ring_reader_t *rd)
+{
+    plat_proc_id_t self;
+    xshm_plat_proc_self(&self);
+    xshm_reader_slot_t *s = &r->slots[0];
+    uint64_t word, claiming;
+    uint32_t epoch;
+    do {
+        word = xa_load64_acq(&s->claim);
+        epoch = next_epoch(word);
+        claiming = SHM_CLAIM(self.pid, epoch, SHM_SLOT_CLAIMING);
+    } while (!xa_cas64(&s->claim, word, claiming));
+    /* A previous holder that died asleep left its waiting mark: it is not
+     * ours to keep counted. */
+    clear_waiting(r, &r->slots[0]);
+    reader_init(r, rd, 0, &self);
+    uint64_t active = SHM_CLAIM(self.pid, epoch, SHM_SLOT_ACTIVE);
+    xa_cas64(&s->claim, claiming, active); /* nobody else moves a taken slot */
+    rd->claim = active;
 }
 
 void xshm_ring_reader_detach(xshm_ring_reader_t *rd)
@@ -928,11 +1019,12 @@ static inline shm_error_t next_message(xshm_ring_reader_t *rd, void *buf, uint32
                     break;
                 }
                 lapped = true;
-            } else if (hdr.type == SHM_REC_MESSAGE && hdr.length <= *size && !view) {
+            } else if (is_message(hdr.type) && hdr.length <= *size && !view &&
+                       (!rd->want_tag || tag_of(hdr.type) == rd->want_tag)) {
                 xa_copy_from_shared(buf, r->data + off + SHM_RECORD_HEADER_SIZE, hdr.length);
                 lapped = overwritten(r, c); /* 3. */
             } else if (off + SHM_RECORD_HEADER_SIZE <= r->capacity) {
-                lapped = overwritten(r, c); /* padding, too big or a view: header only */
+                lapped = overwritten(r, c); /* padding, too big, a view, or not ours: header only */
             }
         }
         if (lapped) {
@@ -954,7 +1046,8 @@ static inline shm_error_t next_message(xshm_ring_reader_t *rd, void *buf, uint32
             xa_store64_relaxed(&rd->cursor, c + span);
             continue;
         }
-        if (hdr.length > *size) {
+        bool ours = !rd->want_tag || tag_of(hdr.type) == rd->want_tag;
+        if (ours && hdr.length > *size) {
             *size = hdr.length; /* the message stays for a larger buffer */
             result = SHM_ERROR_BUFFER_TOO_SMALL;
             break;
@@ -969,6 +1062,12 @@ static inline shm_error_t next_message(xshm_ring_reader_t *rd, void *buf, uint32
         }
         rd->lost += hdr.seq - rd->expected_seq;
         rd->expected_seq = hdr.seq + 1;
+        rd->seq_pos = c + span;
+        rd->peek = true; /* its writer cleared the next mark word first */
+        xa_store64_relaxed(&rd->cursor, c + span);
+        if (!ours)
+            continue; /* another reader's: passed over, not received, not lost */
+        rd->last_tag = tag_of(hdr.type);
         if (view) {
             rd->view_open = true; /* received once released intact */
             rd->view_pos = c;
@@ -977,9 +1076,6 @@ static inline shm_error_t next_message(xshm_ring_reader_t *rd, void *buf, uint32
             rd->received++;
             rd->bytes += hdr.length;
         }
-        rd->seq_pos = c + span;
-        rd->peek = true; /* its writer cleared the next mark word first */
-        xa_store64_relaxed(&rd->cursor, c + span);
         *size = hdr.length;
         result = SHM_SUCCESS;
         break;

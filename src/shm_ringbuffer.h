@@ -6,17 +6,25 @@
  *   [segment header][ring 0][ring 1]...      every part 64-byte aligned
  *   ring = [ring header][reader slot x n][data: capacity bytes]
  *
- * Ring 0 has max_readers reader slots; every further ring has one. A channel
- * uses ring 0 for server -> clients and ring 1 + i for client i -> server, so
- * that every ring has a single writing process and no lock is shared between
- * processes.
+ * Ring 0 has max_readers reader slots; every further ring has one. Rings
+ * 0..max_readers hold ring_capacity data bytes, the rings after them
+ * addr_capacity. A channel uses ring 0 for server -> clients, ring 1 + i
+ * for client i -> server and ring 1 + max_readers + i for server -> client
+ * i (addressed messages), so that every ring has a single writing process
+ * and no lock is shared between processes.
  *
  * Each ring has one writing process and up to max_readers readers, each with
  * its own cursor in a reader slot. Positions are 64-bit byte counters that
  * only grow; the offset in the data area is position & (capacity - 1).
  *
  * Records are 8-byte aligned: a 24-byte header (mark, sequence, length,
- * type) and the payload. A padding record (or, when fewer than 24 bytes
+ * type) and the payload. A message's type word is SHM_REC_MESSAGE, or
+ * SHM_REC_TAGGED | tag for a message that carries a tag (1..2^30 - 1) of
+ * its writer's choosing (shm_ring_t.w_tag): a channel tags a client ring's
+ * records with the writing client's claim epoch, and an addressed ring's
+ * records with the epoch of the client they are for. A reader learns the
+ * tag of each message it reads (last_tag) and may be told to pass over
+ * messages with another tag (want_tag). A padding record (or, when fewer than 24 bytes
  * remain, the bare remainder) fills the end of the data area before the
  * writer wraps. A record's mark, its position | 1, is stored last: it says
  * "complete" to a reader that reached that position by reading the record
@@ -83,6 +91,10 @@ extern "C" {
 
 enum { SHM_SEG_INITIALIZING = 0, SHM_SEG_READY = 1, SHM_SEG_CLOSED = 2 };
 enum { SHM_REC_MESSAGE = 0x4D534731u /* "1GSM" */, SHM_REC_PADDING = 0x50414431u };
+/* A tagged message: the two high bits set (neither constant above has
+ * them), the tag in the low 30 bits, never 0. */
+#define SHM_REC_TAGGED 0xC0000000u
+#define SHM_REC_TAG_MASK 0x3FFFFFFFu
 
 /*
  * A reader slot's `claim` word: the process id of its owner (or last owner)
@@ -128,6 +140,8 @@ typedef struct shm_ring {
     uint32_t w_size;          /* its size */
     uint64_t w_start;         /* its record's position */
     uint64_t w_tail, w_head, w_limit, w_seq, w_bytes;
+    uint32_t w_tag;           /* tag of the messages written (0: untagged); set
+                                 by the writing endpoint under its send lock */
 } shm_ring_t;
 
 /* Parameters of a new segment. */
@@ -137,9 +151,17 @@ typedef struct xshm_seg_params {
     uint32_t max_readers;     /* 1..SHM_MAX_READERS */
     bool blocking;            /* recorded for clients */
     uint32_t timeout_ms;      /* recorded for clients */
+    uint32_t addr_capacity;   /* data bytes of the rings after ring max_readers:
+                                 a power of two, SHM_MIN_RING_SIZE..capacity;
+                                 0: capacity */
 } xshm_seg_params_t;
 
-#define SHM_SEG_MAX_RINGS (1u + SHM_MAX_READERS)
+/* A channel's rings: ring 0, a client ring and an addressed ring per slot. */
+#define SHM_SEG_MAX_RINGS (1u + 2u * SHM_MAX_READERS)
+#define SHM_CHANNEL_RINGS(max_readers) (1u + 2u * (max_readers))
+/* The data bytes of a channel's addressed rings for rings of `capacity`. */
+#define SHM_ADDRESSED_CAPACITY(capacity) \
+    ((capacity) < SHM_ADDRESSED_RING_SIZE ? (capacity) : SHM_ADDRESSED_RING_SIZE)
 
 typedef struct xshm_segment {
     plat_shm_t shm;           /* the OS object (zero for a memory-only segment) */
@@ -167,6 +189,9 @@ typedef struct xshm_ring_reader {
     bool view_open;           /* a view is held (xshm_ring_view) */
     uint32_t view_len;        /* its length */
     uint64_t view_pos;        /* its record's position: the token */
+    uint32_t want_tag;        /* non-zero: messages with another tag (or none)
+                                 are passed over, neither received nor lost */
+    uint32_t last_tag;        /* the tag of the message last read (0: none) */
     shm_ring_t *ring;
     xshm_reader_slot_t *slot;
     uint32_t slot_index;
@@ -278,6 +303,26 @@ bool xshm_ring_wake_needed(shm_ring_t *ring);
  */
 shm_error_t xshm_ring_reader_attach(shm_ring_t *ring, xshm_ring_reader_t *r);
 
+/*
+ * As xshm_ring_reader_attach, with a step between the claim and its
+ * activation: once slot `slot` is CLAIMING (the identity written),
+ * prepare(ctx, slot, epoch) runs; when it fails the claim is given back and
+ * its error returned. Peers that act on ACTIVE slots see what it did.
+ */
+shm_error_t xshm_ring_reader_attach_then(shm_ring_t *ring, xshm_ring_reader_t *r,
+                                         shm_error_t (*prepare)(void *ctx, uint32_t slot,
+                                                                uint32_t epoch),
+                                         void *ctx);
+
+/*
+ * Become the reader of slot 0 of `ring` whatever its claim says: for a ring
+ * whose reader is decided elsewhere (a channel's addressed ring i is read by
+ * whoever holds slot i of ring 0, so a claim left on it is a previous
+ * holder's). The claim's epoch moves on, so that a previous holder that
+ * still runs publishes nothing more into the slot.
+ */
+void xshm_ring_reader_take(shm_ring_t *ring, xshm_ring_reader_t *r);
+
 /* Give the slot back (only if our claim still stands). */
 void xshm_ring_reader_detach(xshm_ring_reader_t *r);
 
@@ -312,6 +357,9 @@ bool xshm_ring_slot_reclaim(shm_ring_t *ring, uint32_t i, uint64_t observed);
  * SHM_ERROR_EMPTY also when the writer overwrote the record under the
  * reader on each of SHM_RING_READ_TRIES tries: nothing is delivered, the
  * loss is counted, the next call goes on from the oldest intact record.
+ * On success r->last_tag is the message's tag (0: untagged). With
+ * r->want_tag set, a message with another tag is passed over as if it were
+ * padding: not delivered, not counted as received nor as lost.
  * Callers serialise their calls on one reader.
  */
 shm_error_t xshm_ring_read(xshm_ring_reader_t *r, void *buf, uint32_t *size);

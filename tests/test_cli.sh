@@ -333,6 +333,7 @@ check_grep "$tmp/out" '^  \(3 free slots not shown\)$' "stat: ring 0's free slot
 run xshm stat "$name" --all
 check_rc 0 "stat --all"
 check_grep "$tmp/out" '^ring 4: client slot 3 -> server$' "stat --all: every client ring"
+check_grep "$tmp/out" '^ring 8: server -> client slot 3 \(addressed\)$' "stat --all: every addressed ring"
 check_grep "$tmp/out" '^ +3 +free +- ' "stat --all: free slots"
 
 # The figures move: one more message, and the counters follow.
@@ -362,7 +363,9 @@ assert d["clients"] == 1, d["clients"]
 assert d["server"]["pid"] == server_pid and d["server"]["alive"] is True
 assert d["config"]["blocking"] is True and d["config"]["timeout_ms"] == 200
 assert d["config"]["max_clients"] == 4 and d["config"]["ring_size"] == 4194304
-assert len(d["rings"]) == 5
+assert len(d["rings"]) == 9
+assert d["rings"][5]["direction"] == "server->client" and d["rings"][5]["client_slot"] == 0
+assert d["rings"][5]["capacity"] == 262144, d["rings"][5]
 r0 = d["rings"][0]
 assert r0["messages_written"] == 2 and r0["bytes_written"] == 14, r0
 assert r0["writer"]["pid"] == server_pid

@@ -45,7 +45,7 @@ static void end_leftovers(fixture_t *f);
 static int setup(void **state)
 {
     fixture_t *f = (fixture_t *)calloc(1, sizeof(*f));
-    xshm_seg_params_t p = {1, 1u << 16, 2, true, 0};
+    xshm_seg_params_t p = {1, 1u << 16, 2, true, 0, 0};
     size_t size = xshm_segment_size(&p);
     f->mem = tm_alloc64(size);
     if (!f->mem || xshm_segment_format(&f->seg, f->mem, size, &p) != SHM_SUCCESS)
@@ -410,7 +410,7 @@ static void test_listener_dispatch(void **state)
     fixture_t *f = (fixture_t *)*state;
     lctx_t *c = lctx_new(f);
     /* Events pushed before a callback exists are dropped. */
-    shm_peer_info_t early = {4241, 64, 1, 0};
+    shm_peer_info_t early = {4241, 64, 1, 0, 0};
     xshm_listener_push(&c->l, SHM_EVENT_CONNECT, &early, SHM_SUCCESS);
     assert_false(xshm_listener_active(&c->l));
     assert_int_equal(xshm_listener_start(&c->l, NULL, NULL), SHM_ERROR_INVALID_PARAM);
@@ -418,7 +418,7 @@ static void test_listener_dispatch(void **state)
     assert_true(xshm_listener_active(&c->l));
 
     /* Then each is delivered once, in order, with its data. */
-    shm_peer_info_t peer = {4242, 64, 1, 0};
+    shm_peer_info_t peer = {4242, 64, 1, 0, 0};
     xshm_listener_push(&c->l, SHM_EVENT_CONNECT, &peer, SHM_SUCCESS);
     xshm_listener_push(&c->l, SHM_EVENT_ERROR, NULL, SHM_ERROR_INVALID_SEGMENT);
     bool ok = false;
@@ -473,7 +473,7 @@ static void test_listener_stop_from_callback(void **state)
     c->stop_in_callback = true;
     xshm_listener_init(&c->l, &l_ops, c, &f->target);
     assert_int_equal(xshm_listener_start(&c->l, l_callback, c), SHM_SUCCESS);
-    shm_peer_info_t peer = {1, 32, 0, 0};
+    shm_peer_info_t peer = {1, 32, 0, 0, 0};
     xshm_listener_push(&c->l, SHM_EVENT_DISCONNECT, &peer, SHM_SUCCESS);
     /* Events after the stop are not delivered. */
     xshm_listener_push(&c->l, SHM_EVENT_CONNECT, &peer, SHM_SUCCESS);
@@ -503,7 +503,7 @@ static void test_listener_queue_drops_oldest(void **state)
     lctx_t *c = lctx_new(f);
     c->hold_pid = 100000;
     assert_int_equal(xshm_listener_start(&c->l, l_callback, c), SHM_SUCCESS);
-    shm_peer_info_t peer = {c->hold_pid, 64, 0, 0};
+    shm_peer_info_t peer = {c->hold_pid, 64, 0, 0, 0};
     xshm_listener_push(&c->l, SHM_EVENT_CONNECT, &peer, SHM_SUCCESS);
     bool ok = false;
     TP_WAIT_UNTIL_SET(ok, xa_load32_acq(&c->held) == 1, 10000);
@@ -581,7 +581,7 @@ static void test_listener_restart(void **state)
     bool ok[2] = {false, false};
     for (uint32_t k = 0; k < 2; k++) {
         assert_int_equal(xshm_listener_start(&c->l, l_callback, c), SHM_SUCCESS);
-        shm_peer_info_t peer = {10 + k, 64, 0, 0};
+        shm_peer_info_t peer = {10 + k, 64, 0, 0, 0};
         xshm_listener_push(&c->l, SHM_EVENT_CONNECT, &peer, SHM_SUCCESS);
         TP_WAIT_UNTIL_SET(ok[k], xa_load32_acq(&c->events[SHM_EVENT_CONNECT]) == k + 1, 5000);
         assert_true(xshm_listener_stop(&c->l));

@@ -148,7 +148,7 @@ static void ring_setup(void *ctx)
     ring_sc_t *r = (ring_sc_t *)ctx;
     sim_reset();
     xe_alloc_reset();
-    xshm_seg_params_t p = {1, r->capacity, (uint32_t)r->readers, false, 0};
+    xshm_seg_params_t p = {1, r->capacity, (uint32_t)r->readers, false, 0, 0};
     size_t size = xshm_segment_size(&p);
     r->mem = xe_aligned_alloc(size);
     xe_shared(r->mem, size);
@@ -627,7 +627,7 @@ static void slot_setup(void *ctx)
     slot_sc_t *s = (slot_sc_t *)ctx;
     sim_reset();
     xe_alloc_reset();
-    xshm_seg_params_t p = {1, 4096, 1, false, 0};
+    xshm_seg_params_t p = {1, 4096, 1, false, 0, 0};
     size_t size = xshm_segment_size(&p);
     s->mem = xe_aligned_alloc(size);
     xe_shared(s->mem, size);
@@ -1026,6 +1026,164 @@ static void test_channel_reclaimed_under_client(void **state)
     run_create("channel: reclaimed under a client", true, false, true, false, 2);
 }
 
+/* ---- addressed messages and client ids ---------------------------------------------------- */
+
+/*
+ * shm_server_send_to and shm_server_receive_from while a client's slot
+ * changes hands. Client A (process 101, connected in setup, id_a) sends
+ * "from-a" and leaves; client B (102) takes the channel's only slot once A
+ * is gone and sends "from-b"; the server (1) sends "for-a" to id_a, then
+ * receives everything with receive_from. Invariants:
+ *   - B never receives "for-a", not even when A leaves and B joins between
+ *     the server's check of id_a and its write (B's reader passes over a
+ *     record tagged with another epoch), and such a record counts neither
+ *     as received nor as lost for B;
+ *   - "from-a" is attributed to id_a and "from-b" to B's id, never the
+ *     other way round.
+ */
+typedef struct addr_sc {
+    shm_server_t *server;
+    shm_client_t *a, *b;
+    shm_client_id_t id_a, id_b;
+    bool a_done, b_sent, to_sent;
+} addr_sc_t;
+
+static bool addr_flag(void *arg) { return *(bool *)arg; }
+
+static void addr_setup(void *ctx)
+{
+    addr_sc_t *c = (addr_sc_t *)ctx;
+    sim_reset();
+    xe_alloc_reset();
+    shm_ring_config_t cfg = one_client();
+    c->server = shm_server_create(CHAN, &cfg);
+    if (!c->server)
+        xe_fail("setup: server: %s", shm_strerror(shm_last_error()));
+    xe_set_setup_pid(101);
+    c->a = shm_client_connect(CHAN);
+    xe_set_setup_pid(1);
+    if (!c->a)
+        xe_fail("setup: client A: %s", shm_strerror(shm_last_error()));
+    char buf[16];
+    uint32_t size = sizeof(buf);
+    xe_set_setup_pid(101);
+    shm_error_t e = shm_client_send(c->a, "hello", 6);
+    xe_set_setup_pid(1);
+    if (e != SHM_SUCCESS || shm_server_receive_from(c->server, buf, &size, &c->id_a) != SHM_SUCCESS)
+        xe_fail("setup: A's hello");
+    c->b = NULL;
+    c->id_b = 0;
+    c->a_done = c->b_sent = c->to_sent = false;
+}
+
+static void addr_server(addr_sc_t *c)
+{
+    shm_error_t e = shm_server_send_to(c->server, c->id_a, "for-a", 6);
+    if (e != SHM_SUCCESS && e != SHM_ERROR_NOT_CONNECTED)
+        xe_fail("server: send_to returned %s", shm_strerror(e));
+    c->to_sent = true;
+    xe_block(addr_flag, &c->b_sent, UINT64_MAX);
+    char buf[16];
+    for (;;) {
+        uint32_t size = sizeof(buf);
+        shm_client_id_t from = 0;
+        e = shm_server_receive_from(c->server, buf, &size, &from);
+        if (e == SHM_ERROR_EMPTY)
+            break;
+        if (e != SHM_SUCCESS)
+            xe_fail("server: receive_from returned %s", shm_strerror(e));
+        xe_note("server: got %s from %llx", buf, (unsigned long long)from);
+        if (strcmp(buf, "from-a") == 0 && from != c->id_a)
+            xe_fail("A's message attributed to %llx, not to A (%llx)", (unsigned long long)from,
+                    (unsigned long long)c->id_a);
+        if (strcmp(buf, "from-b") == 0 && from != c->id_b)
+            xe_fail("B's message attributed to %llx, not to B (%llx)", (unsigned long long)from,
+                    (unsigned long long)c->id_b);
+    }
+}
+
+static void addr_client_b(addr_sc_t *c)
+{
+    xe_block(addr_flag, &c->a_done, UINT64_MAX);
+    c->b = shm_client_connect(CHAN);
+    if (!c->b)
+        xe_fail("B: connect: %s", shm_strerror(shm_last_error()));
+    uint64_t claim = xshm_ring_slot_claim(shm_server_tx_ring(c->server), 0);
+    c->id_b = ((uint64_t)SHM_CLAIM_EPOCH(claim) << 8) | 0u;
+    if (c->id_b == c->id_a)
+        xe_fail("B got A's id %llx", (unsigned long long)c->id_a);
+    if (shm_client_send(c->b, "from-b", 7) != SHM_SUCCESS)
+        xe_fail("B: send failed");
+    c->b_sent = true;
+    xe_block(addr_flag, &c->to_sent, UINT64_MAX);
+    char buf[16];
+    uint32_t size = sizeof(buf);
+    shm_error_t e = shm_client_receive(c->b, buf, &size);
+    if (e == SHM_SUCCESS)
+        xe_fail("B received \"%s\", addressed to A", buf);
+    if (e != SHM_ERROR_EMPTY)
+        xe_fail("B: receive returned %s", shm_strerror(e));
+    shm_stats_t st;
+    if (shm_client_get_stats(c->b, &st) != SHM_SUCCESS || st.messages_received != 0 ||
+        st.messages_lost != 0)
+        xe_fail("B counts A's message: %llu received, %llu lost",
+                (unsigned long long)st.messages_received, (unsigned long long)st.messages_lost);
+}
+
+static void addr_actor(void *ctx, int id)
+{
+    addr_sc_t *c = (addr_sc_t *)ctx;
+    if (id == 0) {
+        addr_server(c);
+    } else if (id == 1) {
+        if (shm_client_send(c->a, "from-a", 7) != SHM_SUCCESS)
+            xe_fail("A: send failed");
+        shm_client_disconnect(c->a);
+        c->a = NULL;
+        c->a_done = true;
+    } else {
+        addr_client_b(c);
+    }
+}
+
+static void addr_teardown(void *ctx)
+{
+    addr_sc_t *c = (addr_sc_t *)ctx;
+    if (c->a) {
+        xe_set_setup_pid(101);
+        shm_client_disconnect(c->a);
+    }
+    if (c->b) {
+        xe_set_setup_pid(102);
+        shm_client_disconnect(c->b);
+    }
+    xe_set_setup_pid(1);
+    shm_server_destroy(c->server);
+    c->a = c->b = NULL;
+}
+
+static void test_addressed_slot_changes_hands(void **state)
+{
+    (void)state;
+    addr_sc_t *c = (addr_sc_t *)calloc(1, sizeof(*c));
+    assert_non_null(c);
+    xe_scenario_t sc;
+    memset(&sc, 0, sizeof(sc));
+    sc.name = "addressed: the slot changes hands under send_to";
+    sc.actors = 3;
+    sc.pids[0] = 1;
+    sc.pids[1] = 101;
+    sc.pids[2] = 102;
+    sc.preemptions = 2;
+    sc.max_steps = 200000;
+    sc.setup = addr_setup;
+    sc.actor = addr_actor;
+    sc.teardown = addr_teardown;
+    run_scenario(&sc, c);
+    free(c);
+}
+
+/* ---- sleeping and waking ------------------------------------------------------------------ */
 /* ---- sleeping and waking ------------------------------------------------------------------ */
 
 /*
@@ -1049,7 +1207,7 @@ static void wake_setup(void *ctx)
     wake_sc_t *w = (wake_sc_t *)ctx;
     sim_reset();
     xe_alloc_reset();
-    xshm_seg_params_t p = {1, 4096, 1, true, 0};
+    xshm_seg_params_t p = {1, 4096, 1, true, 0, 0};
     size_t size = xshm_segment_size(&p);
     w->mem = xe_aligned_alloc(size);
     xe_shared(w->mem, size);
@@ -1318,6 +1476,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_channel_two_reclaimers_windows),
         cmocka_unit_test(test_channel_reclaimed_under_client_windows),
         cmocka_unit_test(test_channel_reclaimed_under_client),
+        cmocka_unit_test(test_addressed_slot_changes_hands),
         cmocka_unit_test(test_sleep_wake),
         cmocka_unit_test(test_sleep_wake_remote_fence_fails),
     };

@@ -117,13 +117,13 @@ static void test_snapshot_counts(void **state)
     assert_int_equal(sz, 3);
 
     xshm_inspect_t *v = view_of(name);
-    assert_int_equal(xshm_inspect_ring_count(v), 3);
+    assert_int_equal(xshm_inspect_ring_count(v), 5); /* 1 + 2 per client slot */
     xshm_inspect_snap_t *sn = snap_of(v);
 
     /* the segment */
     assert_int_equal(sn->state, XSHM_INSPECT_SEG_READY);
     assert_int_equal(sn->layout_version, xshm_inspect_layout_version());
-    assert_int_equal(sn->ring_count, 3);
+    assert_int_equal(sn->ring_count, 5);
     assert_int_equal(sn->capacity, 4096);
     assert_int_equal(sn->max_readers, 2);
     assert_int_equal(sn->max_message, 4096 - SHM_MESSAGE_OVERHEAD);
@@ -190,20 +190,27 @@ static void test_snapshot_counts(void **state)
     assert_int_equal(sn->rings[2].tail, 0);
     assert_int_equal(sn->rings[2].writer_pid, 0);
 
-    /* one ring alone says the same; there is no ring 3 */
+    /* ring 3: addressed messages to client slot 0, read by the client */
+    assert_int_equal(sn->rings[3].capacity, 4096);
+    assert_int_equal(sn->rings[3].nslots, 1);
+    assert_int_equal(sn->rings[3].messages, 0);
+    assert_int_equal(sn->rings[3].slots[0].state, XSHM_INSPECT_SLOT_ACTIVE);
+    assert_int_equal(sn->rings[3].slots[0].pid, me.pid);
+
+    /* one ring alone says the same; there is no ring 5 */
     xshm_inspect_ring_t one;
     assert_true(xshm_inspect_ring(v, 0, &one));
     assert_int_equal(one.tail, tail0);
     assert_int_equal(one.messages, 5);
     assert_int_equal(one.slots[0].cursor, read0);
-    assert_false(xshm_inspect_ring(v, 3, &one));
+    assert_false(xshm_inspect_ring(v, 5, &one));
     assert_int_equal(one.messages, 0);
     uint64_t t, m, b;
     assert_true(xshm_inspect_ring_counters(v, 1, &t, &m, &b));
     assert_int_equal(t, rec(3) + rec(30));
     assert_int_equal(m, 2);
     assert_int_equal(b, 33);
-    assert_false(xshm_inspect_ring_counters(v, 3, &t, &m, &b));
+    assert_false(xshm_inspect_ring_counters(v, 5, &t, &m, &b));
     assert_int_equal(t, 0);
     assert_int_equal(m, 0);
 
@@ -487,7 +494,7 @@ static shm_error_t attach_mem(void *mem, size_t size, bool channel, char *why, s
 static void test_corrupt_segments(void **state)
 {
     (void)state;
-    xshm_seg_params_t p = {3, 4096, 2, false, 0};
+    xshm_seg_params_t p = {SHM_CHANNEL_RINGS(2), 4096, 2, false, 0, 0};
     size_t size = xshm_segment_size(&p);
     assert_true(size > 0);
     void *raw;
@@ -518,7 +525,7 @@ static void test_corrupt_segments(void **state)
     free(raw);
 
     /* valid, but one ring for two client slots: not a channel */
-    xshm_seg_params_t q = {1, 4096, 2, false, 0};
+    xshm_seg_params_t q = {1, 4096, 2, false, 0, 0};
     size = xshm_segment_size(&q);
     mem = aligned(size, &raw);
     assert_int_equal(xshm_segment_format(&seg, mem, size, &q), SHM_SUCCESS);
@@ -541,7 +548,7 @@ static void test_corrupt_segments(void **state)
 static void test_hostile_words_bounded(void **state)
 {
     (void)state;
-    xshm_seg_params_t p = {2, 4096, 1, false, 0};
+    xshm_seg_params_t p = {SHM_CHANNEL_RINGS(1), 4096, 1, false, 0, 0};
     size_t size = xshm_segment_size(&p);
     void *raw;
     uint8_t *mem = aligned(size, &raw);

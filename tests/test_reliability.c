@@ -986,7 +986,7 @@ static void test_corrupt_ring_raises_error(void **state)
     at = xa_load64_acq(&rx->hdr->tail);
     assert_int_equal(shm_client_send(cl, "a", 2), SHM_SUCCESS);
     rh = (xshm_record_header_t *)(void *)(rx->data + (at & rx->mask));
-    assert_int_equal(rh->type, SHM_REC_MESSAGE);
+    assert_int_equal(rh->type & ~SHM_REC_TAG_MASK, SHM_REC_TAGGED); /* its sender's tag */
     rh->type = 0x12345678u;
     sz = sizeof(buf);
     assert_int_equal(shm_server_receive(s, buf, &sz), SHM_ERROR_INVALID_SEGMENT);
@@ -1116,7 +1116,7 @@ static void test_join_waits_for_publication(void **state)
     pk_os_name(os, sizeof(os), name);
     xshm_segment_t *seg = (xshm_segment_t *)calloc(1, sizeof(*seg));
     assert_non_null(seg);
-    xshm_seg_params_t p = {1 + 2, 4096, 2, false, 0};
+    xshm_seg_params_t p = {SHM_CHANNEL_RINGS(2), 4096, 2, false, 0, 0};
     assert_int_equal(xshm_segment_create(seg, os, &p), SHM_SUCCESS);
     assert_int_equal(seg->hdr->state, SHM_SEG_INITIALIZING);
     assert_null(shm_client_connect(name));
@@ -1158,7 +1158,7 @@ static void test_not_a_channel(void **state)
     pk_os_name(os, sizeof(os), name);
     xshm_segment_t *seg = (xshm_segment_t *)calloc(1, sizeof(*seg));
     assert_non_null(seg);
-    xshm_seg_params_t p = {3, 4096, 1, false, 0};
+    xshm_seg_params_t p = {SHM_CHANNEL_RINGS(1) + 1, 4096, 1, false, 0, 0};
     assert_int_equal(xshm_segment_create(seg, os, &p), SHM_SUCCESS);
     assert_null(shm_client_connect(name));
     assert_int_equal(shm_last_error(), SHM_ERROR_INVALID_SEGMENT);
@@ -1199,7 +1199,7 @@ static void test_not_a_channel(void **state)
     for (int gone = 0; gone <= 1; gone++) {
         tp_unique_name(name, sizeof(name), gone ? "rel-v1-gone" : "rel-v1");
         pk_os_name(os, sizeof(os), name);
-        xshm_seg_params_t p1 = {2, 4096, 1, false, 0};
+        xshm_seg_params_t p1 = {SHM_CHANNEL_RINGS(1), 4096, 1, false, 0, 0};
         assert_int_equal(xshm_segment_create(seg, os, &p1), SHM_SUCCESS);
         xa_store32_relaxed(&seg->hdr->layout_version, 1);
         if (gone)

@@ -45,6 +45,13 @@
  *           intact messages, in order, and exactly received + lost == sent,
  *           where lost comes from shm_*_get_stats (messages_lost) and agrees
  *           with the gaps in the sequence numbers.
+ *   addressed   min(count, 500) round trips: the client sends a message, the
+ *           server answers with shm_server_send_to to the id
+ *           shm_server_receive_from gave it. The server receives every
+ *           message of the session with shm_server_receive_from: each must
+ *           name the same client id, the one its CONNECT event carried
+ *           (shm_peer_info_t.client_id, whose low byte is the slot); the
+ *           client's CONNECT carries 0.
  *
  * Every other message is sent by reserve/commit instead of send, and every
  * other receive takes a view (receive_view/release) instead of a copy: a
@@ -368,6 +375,9 @@ typedef struct endpoint {
     uint64_t zc_sent;       /* messages sent by reserve/commit */
     uint64_t zc_viewed;     /* messages received by a view released intact */
     uint64_t zc_overwritten; /* views the writer overwrote while we held them */
+    shm_client_id_t peer_id; /* server: the client's id, from its first message */
+    uint64_t foreign;       /* server: messages receive_from gave another id */
+    int addressed;          /* server: send with shm_server_send_to(peer_id) */
     events_t ev;
 } endpoint_t;
 
@@ -438,6 +448,8 @@ static shm_error_t ep_send_zc(endpoint_t *ep, const void *data, uint32_t size)
 
 static shm_error_t ep_send(endpoint_t *ep, const void *data, uint32_t size)
 {
+    if (ep->server && ep->addressed)
+        return shm_server_send_to(ep->server, ep->peer_id, data, size);
     if (ep->tx_seq % 2u == 1u)
         return ep_send_zc(ep, data, size);
     return ep->server ? shm_server_send(ep->server, data, size)
@@ -454,7 +466,8 @@ static shm_error_t ep_receive_view(endpoint_t *ep, void *data, uint32_t *size)
                                : shm_client_receive_view(ep->client, &v);
     if (e != SHM_SUCCESS)
         return e;
-    int from_ok = ep->server ? v.from != 0 : v.from == 0;
+    int from_ok = ep->server ? v.from != 0 && (ep->peer_id == 0 || v.from == ep->peer_id)
+                             : v.from == 0;
     if (v.size <= *size)
         memcpy(data, v.data, v.size);
     e = ep->server ? shm_server_release(ep->server, &v) : shm_client_release(ep->client, &v);
@@ -473,12 +486,24 @@ static shm_error_t ep_receive_view(endpoint_t *ep, void *data, uint32_t *size)
     return e;
 }
 
+/* Every other receive by view; the server's others with
+ * shm_server_receive_from: every message must come from the one client,
+ * under one id. */
 static shm_error_t ep_receive(endpoint_t *ep, void *data, uint32_t *size)
 {
     if (ep->rx_calls++ % 2u == 1u)
         return ep_receive_view(ep, data, size);
-    return ep->server ? shm_server_receive(ep->server, data, size)
-                      : shm_client_receive(ep->client, data, size);
+    if (!ep->server)
+        return shm_client_receive(ep->client, data, size);
+    shm_client_id_t from = 0;
+    shm_error_t e = shm_server_receive_from(ep->server, data, size, &from);
+    if (e == SHM_SUCCESS) {
+        if (ep->peer_id == 0)
+            ep->peer_id = from;
+        else if (from != ep->peer_id)
+            ep->foreign++;
+    }
+    return e;
 }
 
 static shm_ring_t *ep_tx_ring(endpoint_t *ep)
@@ -740,7 +765,8 @@ enum {
     PHASE_PACED_S2C = 2,
     PHASE_BURST_C2S = 3,
     PHASE_BURST_S2C = 4,
-    PHASE_DONE = 5
+    PHASE_DONE = 5,
+    PHASE_ADDRESSED = 6
 };
 
 typedef struct results {
@@ -812,6 +838,30 @@ static int paced_receive(endpoint_t *ep, uint32_t phase, uint32_t expected, resu
     res->paced_records = records;
     res->paced_blobs = blobs;
     res->paced_largest = largest;
+    return 0;
+}
+
+/* Addressed round trips: the client sends, the server answers it with
+ * shm_server_send_to (one message in flight: nothing may be lost). A byte
+ * array of up to the largest size in one of four. */
+static int addressed_round_trips(endpoint_t *ep, uint32_t count)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t kind = i % 4u == 3u ? MX_BLOB : MX_RECORD;
+        uint32_t bytes = blob_size(ep->tx_seq, ep->max_message);
+        if (ep->server) {
+            if (receive_checked(ep, 1, RECEIVE_LIMIT_MS, NULL, NULL) < 0)
+                return -1;
+            ep->addressed = 1;
+            int rc = send_raw(ep, txbuf.b, make_message(ep, kind, bytes));
+            ep->addressed = 0;
+            if (rc != 0)
+                return -1;
+        } else if (send_paced(ep, txbuf.b, make_message(ep, kind, bytes)) != 0 ||
+                   receive_checked(ep, 1, RECEIVE_LIMIT_MS, NULL, NULL) < 0) {
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -1046,6 +1096,13 @@ static int session(endpoint_t *ep, const options_t *o)
     if (ci.ptr_bits != peer.ptr_bits || ci.pid != peer.pid)
         return fail(ep, "CONNECT event says %u-bit pid %u, the %s's hello %u-bit pid %u",
                     ci.ptr_bits, ci.pid, ep->peer_role, peer.ptr_bits, peer.pid);
+    if (ep->server && (ci.client_id == 0 || ci.client_id != ep->peer_id ||
+                       (uint32_t)(ci.client_id & 0xFFu) != ci.slot))
+        return fail(ep, "CONNECT event names client id 0x%llx (slot %u), receive_from 0x%llx",
+                    (unsigned long long)ci.client_id, ci.slot, (unsigned long long)ep->peer_id);
+    if (!ep->server && ci.client_id != 0)
+        return fail(ep, "the client's CONNECT event carries client id 0x%llx, not 0",
+                    (unsigned long long)ci.client_id);
     if (o->expect_peer_bits && ci.ptr_bits != o->expect_peer_bits)
         return fail(ep, "the %s is %u-bit, expected %u-bit", ep->peer_role, ci.ptr_bits,
                     o->expect_peer_bits);
@@ -1084,6 +1141,21 @@ static int session(endpoint_t *ep, const options_t *o)
                (unsigned)(rx.burst_rx + rx.burst_lost));
         fflush(stdout);
     }
+
+    /* ---- addressed: request and reply, the server answering one client ---- */
+    uint32_t trips = o->count < 500u ? o->count : 500u;
+    if (addressed_round_trips(ep, trips) != 0)
+        return -1;
+    if (ep->server && ep->foreign != 0)
+        return fail(ep, "%llu messages attributed to another client id than 0x%llx",
+                    (unsigned long long)ep->foreign, (unsigned long long)ep->peer_id);
+    if (ep->server)
+        printf("server: addressed  %u round trips, each answered with send_to; every message "
+               "from client id 0x%llx, as its CONNECT said\n",
+               trips, (unsigned long long)ep->peer_id);
+    else
+        printf("client: addressed  %u round trips, each answer addressed to this client\n", trips);
+    fflush(stdout);
 
     /* ---- done: the client says so, the server answers ---- */
     if (is_s ? receive_ctrl(ep, MX_DONE, PHASE_DONE, NULL) ||

@@ -59,12 +59,26 @@ static bool ring_rate(const xshm_inspect_snap_t *prev, const xshm_inspect_snap_t
 
 /* ---- text ------------------------------------------------------------------------ */
 
+/* The client slot ring i > 0 belongs to: rings 1..max_readers carry client
+ * slot i - 1 -> server, the rest (addressed rings) server -> that slot. */
+static uint32_t ring_slot(const xshm_inspect_snap_t *s, uint32_t i)
+{
+    return i <= s->max_readers ? i - 1 : i - 1 - s->max_readers;
+}
+
+static bool ring_addressed(const xshm_inspect_snap_t *s, uint32_t i)
+{
+    return i > s->max_readers;
+}
+
 /* Whether ring i is worth showing without --all. */
 static bool ring_shown(const xshm_inspect_snap_t *s, uint32_t i, bool all)
 {
     if (all || i == 0)
         return true;
-    return s->rings[0].slots[i - 1].state != XSHM_INSPECT_SLOT_FREE || s->rings[i].messages != 0;
+    uint32_t slot = ring_slot(s, i);
+    return (slot < SHM_MAX_READERS && s->rings[0].slots[slot].state != XSHM_INSPECT_SLOT_FREE) ||
+           s->rings[i].messages != 0;
 }
 
 static void print_ring(const xshm_inspect_snap_t *s, uint32_t i, bool all,
@@ -77,8 +91,11 @@ static void print_ring(const xshm_inspect_snap_t *s, uint32_t i, bool all,
     cli_fmt_size(r->bytes, bytes, sizeof(bytes));
     if (i == 0)
         printf("\nring 0: server -> clients\n");
+    else if (ring_addressed(s, i))
+        printf("\nring %u: server -> client slot %u (addressed)\n", (unsigned)i,
+               (unsigned)ring_slot(s, i));
     else
-        printf("\nring %u: client slot %u -> server\n", (unsigned)i, (unsigned)(i - 1));
+        printf("\nring %u: client slot %u -> server\n", (unsigned)i, (unsigned)ring_slot(s, i));
     printf("  capacity  %s, used %s (%.1f%%), head %" PRIu64 ", tail %" PRIu64 "\n", cap, used,
            r->capacity ? 100.0 * (double)r->used / (double)r->capacity : 0.0, r->head, r->tail);
     if (r->bytes >= 1024)
@@ -153,7 +170,7 @@ void cli_print_stat(const chan_name_t *name, const xshm_inspect_snap_t *s,
             hidden++;
     }
     if (hidden)
-        printf("\n(%u client ring%s of free slots, never written to, not shown; --all shows "
+        printf("\n(%u ring%s of free client slots, never written to, not shown; --all shows "
                "them)\n",
                (unsigned)hidden, hidden == 1 ? "" : "s");
 }
@@ -198,9 +215,11 @@ void cli_json_stat_body(jw_t *w, const chan_name_t *name, const xshm_inspect_sna
         const xshm_inspect_ring_t *r = &s->rings[i];
         jw_open(w, NULL, '{');
         jw_u64(w, "index", i);
-        jw_str(w, "direction", i == 0 ? "server->clients" : "client->server");
+        jw_str(w, "direction", i == 0                  ? "server->clients"
+                               : ring_addressed(s, i) ? "server->client"
+                                                      : "client->server");
         if (i > 0)
-            jw_u64(w, "client_slot", i - 1);
+            jw_u64(w, "client_slot", ring_slot(s, i));
         jw_u64(w, "capacity", r->capacity);
         jw_u64(w, "used", r->used);
         jw_u64(w, "head", r->head);

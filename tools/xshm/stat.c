@@ -13,12 +13,14 @@ static const char help_stat[] =
     "writing anything:\n"
     "  the server: process id, pointer width, alive; the channel's generation\n"
     "  and configuration (ring size, client slots, receive mode, timeout);\n"
-    "  per ring (ring 0: server -> clients; ring 1+i: client slot i -> server):\n"
+    "  per ring (ring 0: server -> clients; ring 1+i: client slot i -> server;\n"
+    "  ring 1+max+i: server -> client slot i, addressed messages):\n"
     "  capacity, bytes in use (tail - slowest active reader), messages and\n"
     "  bytes written, the writer's identity;\n"
     "  per reader slot: state, pid, pointer width, alive, position (cursor),\n"
     "  lag (tail - cursor, in bytes), messages received and lost, bytes.\n"
-    "--all also shows free reader slots and client rings never written to.\n";
+    "--all also shows free reader slots and the rings of free client slots never\n"
+    "written to.\n";
 
 static int cmd_stat(const opts_t *o)
 {

@@ -47,6 +47,7 @@ namespace Xshm
         private uint pointerBits;
         private uint slot;
         private uint reserved;
+        private ulong clientId;
 
         /// <summary>The peer's process id.</summary>
         public int ProcessId { get { return (int)pid; } }
@@ -54,6 +55,8 @@ namespace Xshm
         public int PointerBits { get { return (int)pointerBits; } }
         /// <summary>The client's slot, 0..maxClients-1 (0 for the server).</summary>
         public int Slot { get { return (int)slot; } }
+        /// <summary>Server: the client's id (shm_client_id_t); client: 0.</summary>
+        public ulong ClientId { get { return clientId; } }
     }
 
 #pragma warning restore 0169, 0649

@@ -341,6 +341,9 @@ namespace Xshm.Tests
                 Assert.Signalled(disconnected, "Disconnected");
                 Assert.Equal(peer.ProcessId, left.ProcessId, "who left");
                 Assert.Equal(peer.Slot, left.Slot, "slot");
+                Assert.True(peer.ClientId != 0 && peer.ClientId == left.ClientId,
+                            "the same client id on Connected and Disconnected");
+                Assert.True((peer.ClientId & 0xFF) == (ulong)peer.Slot, "the client id names the slot");
             }
         }
 

@@ -24,7 +24,8 @@ def test_server_sees_connect_data_disconnect(channel, recorder):
         server.on_event(recorder)
         client = xshm.Client(channel)
         connect = recorder.wait_for(of_type(CONNECT))
-        assert connect.peer == xshm.Peer(os.getpid(), 64 if sys.maxsize > 2**32 else 32, 0)
+        # the first client of a new channel: slot 0, claim epoch 1
+        assert connect.peer == xshm.Peer(os.getpid(), 64 if sys.maxsize > 2**32 else 32, 0, 1 << 8)
         client.send(b"x")
         assert recorder.wait_for(of_type(DATA)).peer is None
         client.close()
@@ -44,7 +45,9 @@ def test_client_sees_the_server_arrive_and_leave(channel, recorder):
 def test_clients_already_connected_are_reported(channel, recorder):
     with xshm.Server(channel) as server, xshm.Client(channel):
         server.on_event(recorder)  # CONNECT at once for the client already there
-        assert recorder.wait_for(of_type(CONNECT)).peer.slot == 0
+        peer = recorder.wait_for(of_type(CONNECT)).peer
+        assert peer.slot == 0
+        assert peer.client_id != 0 and peer.client_id & 0xFF == 0  # (epoch << 8) | slot
 
 
 def test_callback_may_send_and_receive_on_its_endpoint(channel):

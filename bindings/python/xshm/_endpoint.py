@@ -35,6 +35,7 @@ class Peer(NamedTuple):
     pid: int
     ptr_bits: int  #: 32 or 64
     slot: int  #: the client's slot (0 for the server)
+    client_id: int = 0  #: server: the client's id (shm_client_id_t); client: 0
 
 
 class Event(NamedTuple):
@@ -82,7 +83,7 @@ def _decode_event(etype, data, size):
     if etype in (EventType.CONNECT, EventType.DISCONNECT) and data and \
             size == ctypes.sizeof(_native.PeerInfoC):
         info = _native.PeerInfoC.from_address(data)
-        return Event(etype, peer=Peer(info.pid, info.ptr_bits, info.slot))
+        return Event(etype, peer=Peer(info.pid, info.ptr_bits, info.slot, info.client_id))
     if etype == EventType.ERROR and data and size == ctypes.sizeof(ctypes.c_int):
         return Event(etype, error=error_for(ctypes.c_int.from_address(data).value, "event"))
     return Event(etype)

@@ -48,6 +48,7 @@ class PeerInfoC(ctypes.Structure):
         ("ptr_bits", c_uint32),
         ("slot", c_uint32),
         ("reserved", c_uint32),
+        ("client_id", ctypes.c_uint64),
     ]
 
 
