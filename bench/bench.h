@@ -73,6 +73,8 @@ enum {
     CMD_XSHM_ECHO,     /* connect to `name`, echo until a 1-byte message (arg: ZC_*) */
     CMD_XSHM_SINK,     /* connect, count slices ended by 1 byte, until 2 bytes (arg: ZC_*) */
     CMD_XSHM_IDLE,     /* connect, CPU time of one blocking receive (arg: callback) */
+    CMD_XSHM_CLIENTS,  /* connect arg clients (<= 4), each sends its index, then echo
+                          whatever each receives through it, until a 1-byte message */
     CMD_STREAM_ECHO,   /* arg: stream kind; echo 64-byte messages */
     CMD_STREAM_SINK,   /* arg: kind, arg2: message size; read slices */
     CMD_EXIT

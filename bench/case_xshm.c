@@ -170,6 +170,85 @@ row_t *bench_xshm_rtt_views(const row_t *floor)
     return r;
 }
 
+typedef struct rr_ctx {
+    shm_server_t *srv;
+    shm_client_id_t ids[4]; /* client k's id, from its hello */
+    uint32_t clients;
+    uint64_t seq;
+} rr_ctx_t;
+
+/* One request/reply: the server sends to client seq % clients by its id
+ * and waits for the answer, which must come from that client (by
+ * shm_server_receive_from) and carry the same sequence number. */
+static bool op_request_reply(void *ctx)
+{
+    rr_ctx_t *x = (rr_ctx_t *)ctx;
+    uint64_t seq = ++x->seq;
+    uint32_t k = (uint32_t)(seq % x->clients);
+    memcpy(g_out, &seq, 8);
+    if (shm_server_send_to(x->srv, x->ids[k], g_out, 64) != SHM_SUCCESS)
+        return false;
+    for (uint32_t polls = 1;; polls++) {
+        uint32_t n = SHM_MAX_MESSAGE_SIZE;
+        shm_client_id_t from = 0;
+        shm_error_t e = shm_server_receive_from(x->srv, g_in, &n, &from);
+        if (e == SHM_SUCCESS) {
+            if (n != 64 || memcmp(g_in, &seq, 8) != 0 || from != x->ids[k]) {
+                fprintf(stderr, "xshm_bench: answer %" PRIu64 " is not client %u's\n", seq, k);
+                return false;
+            }
+            return true;
+        }
+        if (e != SHM_ERROR_EMPTY)
+            return false;
+        if ((polls & 0xFFFFFu) == 0 && !child_alive())
+            return false;
+    }
+}
+
+/* Request/reply round trips with `clients` clients connected (in the child,
+ * polled in turn by one thread), each addressed by its id in turn. */
+row_t *bench_xshm_request_reply(uint32_t clients, const row_t *floor)
+{
+    char name[96], what[16];
+    snprintf(what, sizeof(what), "rr%u", clients);
+    rr_ctx_t x;
+    memset(&x, 0, sizeof(x));
+    x.clients = clients;
+    x.srv = make_server(what, false, name, sizeof(name));
+    row_t *r = new_row("xshm", "request/reply 64 B, %u client%s, by id", clients,
+                       clients == 1 ? "" : "s");
+    bool ok = x.srv && issue(CMD_XSHM_CLIENTS, clients, 0, name);
+    /* The hellos: each client's index, from its id. */
+    for (uint32_t got = 0, polls = 1; ok && got < clients; polls++) {
+        uint32_t n = SHM_MAX_MESSAGE_SIZE, k;
+        shm_client_id_t from = 0;
+        shm_error_t e = shm_server_receive_from(x.srv, g_in, &n, &from);
+        if (e == SHM_SUCCESS && n == 8) {
+            memcpy(&k, g_in, sizeof(k));
+            if (k < clients && x.ids[k] == 0) {
+                x.ids[k] = from;
+                got++;
+            }
+        } else if ((e != SHM_ERROR_EMPTY && e != SHM_SUCCESS) ||
+                   ((polls & 0xFFFFFu) == 0 && !child_alive())) {
+            ok = false;
+        }
+    }
+    if (!ok || !measure_latency(r, op_request_reply, &x, NULL))
+        r->failed = true;
+    set_ratio(r, floor, false, "cache-line floor");
+    if (!r->note[0])
+        snprintf(r->note, sizeof(r->note), "busy-poll; the answer must come from the client asked");
+    if (ok) {
+        shm_server_send(x.srv, g_out, 1); /* ends every client's echo */
+        finish_cmd();
+    }
+    if (x.srv)
+        shm_server_destroy(x.srv);
+    return r;
+}
+
 /* Send g_out's first `size` bytes: copied in by shm_server_send, or with
  * `views` written in place into a reservation (the producer's one write). */
 static bool send_one(shm_server_t *srv, uint32_t size, bool views)

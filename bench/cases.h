@@ -18,6 +18,7 @@ row_t *bench_xshm_rtt(bool blocking, const row_t *floor);
 void bench_xshm_oneway(const row_t *const *memcpy_rows, bool views, row_t **r64_out,
                        row_t **r64k_out);
 row_t *bench_xshm_rtt_views(const row_t *floor);
+row_t *bench_xshm_request_reply(uint32_t clients, const row_t *floor);
 row_t *bench_idle(bool with_callback);
 
 /* alternatives (case_stream.c): one stream kind, returning its round-trip row */

@@ -163,6 +163,41 @@ static void child_xshm(uint32_t cmd, uint32_t seq, unsigned char *buf)
     shm_client_disconnect(c);
 }
 
+/* Several clients of one channel, polled in turn by this one thread: each
+ * echoes what it receives (addressed to it) back to the server. */
+static void child_clients(uint32_t seq, unsigned char *buf)
+{
+    shm_client_t *cl[4] = {NULL, NULL, NULL, NULL};
+    uint32_t n = C->arg < 1 ? 1 : C->arg > 4 ? 4 : C->arg, k;
+    for (k = 0; k < n; k++) {
+        cl[k] = child_connect(C->name);
+        memset(buf, 0, 8);
+        memcpy(buf, &k, sizeof(k));
+        if (!cl[k] || shm_client_send(cl[k], buf, 8) != SHM_SUCCESS) { /* hello: its index */
+            child_fail((int32_t)shm_last_error(), seq);
+            break;
+        }
+    }
+    if (k == n) {
+        xs_store32(&C->ack_seq.v, seq);
+        bool done = false;
+        for (uint32_t polls = 1; !done; polls++) {
+            for (k = 0; k < n && !done; k++) {
+                uint32_t size = SHM_MAX_MESSAGE_SIZE;
+                shm_error_t e = shm_client_receive(cl[k], buf, &size);
+                if (e == SHM_ERROR_EMPTY)
+                    continue;
+                done = e != SHM_SUCCESS || size == 1 || shm_client_send(cl[k], buf, size) != SHM_SUCCESS;
+            }
+            if ((polls & 0xFFFFFFu) == 0 && xs_parent_gone())
+                break;
+        }
+    }
+    for (k = 0; k < n; k++)
+        if (cl[k])
+            shm_client_disconnect(cl[k]);
+}
+
 static void child_stream(uint32_t cmd, uint32_t seq, unsigned char *buf)
 {
     stream_ctx_t s;
@@ -269,6 +304,9 @@ int child_main(int argc, char **argv)
         case CMD_XSHM_SINK:
         case CMD_XSHM_IDLE:
             child_xshm(cmd, seq, buf);
+            break;
+        case CMD_XSHM_CLIENTS:
+            child_clients(seq, buf);
             break;
         case CMD_STREAM_ECHO:
         case CMD_STREAM_SINK:

@@ -225,6 +225,8 @@ int main(int argc, char **argv)
         bench_xshm_oneway(mc, false, &ow64, &ow64k);
         if (!g_set.core) {
             bench_xshm_rtt_views(cl);
+            for (uint32_t n = 1; n <= 4; n *= 2)
+                bench_xshm_request_reply(n, cl);
             bench_xshm_oneway(mc, true, NULL, &ow64k_zc);
         }
     }
