@@ -351,6 +351,8 @@ static shm_error_t client_try(shm_client_t *c, void *data, uint32_t *size, shm_v
     for (uint32_t k = 0; k < 2 && e == SHM_ERROR_EMPTY; k++) {
         which = (first + k) & 1u;
         xshm_ring_reader_t *rd = c->rx_ptr[which];
+        if (xshm_ring_reader_idle(rd))
+            continue; /* nothing there, told by two loads (most receives: one ring is) */
         e = view ? xshm_ring_view(rd, &view->data, &view->size, &view->internal[0])
                  : xshm_ring_read(rd, data, size);
     }

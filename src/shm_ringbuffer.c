@@ -973,7 +973,7 @@ static inline shm_error_t next_message(xshm_ring_reader_t *rd, void *buf, uint32
              * the writer publishes after it, and without loading the line
              * the writer updates for every message. */
             tail = c + (r->capacity - off);
-        } else if (peeked && mark == 0 && xa_load64_relaxed(&r->hdr->limit) <= c + r->capacity) {
+        } else if (peeked && xshm_ring_clear_at(r, c, mark)) {
             /* 1b. The word the writer cleared for us is still clear, and
              * the writer has written no byte of the next lap at our
              * position (limit, which it moves before writing; acquire on

@@ -391,6 +391,27 @@ shm_error_t xshm_ring_view_release(xshm_ring_reader_t *r, uint64_t token);
 /* True when the reader has unread records (a cheap check, no copy). */
 bool xshm_ring_reader_pending(const xshm_ring_reader_t *r);
 
+/* Nothing complete at position c, given the word read there (acquire) by a
+ * reader that keeps up: still the 0 the writer cleared, and limit says no
+ * later lap reached it (xshm_ring_read's step 1b, see shm_ringbuffer.c). */
+static inline bool xshm_ring_clear_at(const shm_ring_t *r, uint64_t c, uint64_t word)
+{
+    return word == 0 && xa_load64_relaxed(&r->hdr->limit) <= c + r->capacity;
+}
+
+/* True when a read would surely find nothing: the reader keeps up and the
+ * word at its position is clear (above). Inline, for the endpoints to skip
+ * a ring that is usually empty (a client's addressed ring) at the cost of
+ * two loads; false does not promise a message. */
+static inline bool xshm_ring_reader_idle(const xshm_ring_reader_t *rd)
+{
+    const shm_ring_t *r = rd->ring;
+    uint64_t c = rd->cursor; /* the caller holds the reader's lock */
+    uint32_t off = (uint32_t)(c & r->mask);
+    return rd->peek && c >= rd->tail_seen && r->capacity - off >= SHM_RECORD_HEADER_SIZE &&
+           xshm_ring_clear_at(r, c, xa_load64_acq((const uint64_t *)(const void *)(r->data + off)));
+}
+
 /*
  * Sleeping (the event-count pattern, driven by shm_events_wait.c):
  *   reader: w = wake word; sleep_begin (marks waiting, full fence);
