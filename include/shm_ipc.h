@@ -237,14 +237,6 @@ typedef struct shm_peer_info {
     uint64_t client_id;
 } shm_peer_info_t;
 
-/**
- * A client's identity on its server: unique across reconnects and slot
- * reuse, never 0. id = ((uint64_t)epoch << 8) | slot, where slot is the
- * client's slot (0..max_readers-1) and epoch is the 30-bit claim epoch of
- * its slot (how many times the slot was claimed), >= 1.
- */
-typedef uint64_t shm_client_id_t;
-
 /* ---- statistics ------------------------------------------------------------------ */
 
 /** Counters of an endpoint: shm_server_get_stats(), shm_client_get_stats(). */
@@ -279,6 +271,8 @@ SHM_API shm_server_t *shm_server_create(const char *name, const shm_ring_config_
  * shm_server_create() with the security descriptor of the channel's objects
  * given as an SDDL string, so that other users can open it (a service and
  * the desktop programs of a session, see docs/security.md). Does not block.
+ * @param name    as for shm_server_create()
+ * @param config  as for shm_server_create() (NULL: SHM_DEFAULT_CONFIG())
  * @param sddl  NULL: exactly shm_server_create(). Windows: the DACL (and the
  *              SACL, e.g. a mandatory label "S:(ML;;NW;;;LW)") of every
  *              object of the channel (section, lock and wake-up events); it
