@@ -705,7 +705,10 @@ void xshm_ring_counters(const shm_ring_t *r, uint64_t *tail, uint64_t *seq, uint
 static void publish_fields(xshm_ring_reader_t *rd)
 {
     xshm_reader_slot_t *s = rd->slot;
-    xa_store64_relaxed(&s->cursor, rd->cursor);
+    /* A message held in a view is still unread: the slot shows the view's
+     * position until its release, so that a writer pacing itself with
+     * shm_ring_available() does not overwrite it. */
+    xa_store64_relaxed(&s->cursor, rd->view_open ? rd->view_pos : rd->cursor);
     xa_store64_relaxed(&s->expected_seq, rd->expected_seq);
     xa_store64_relaxed(&s->received, rd->received);
     xa_store64_relaxed(&s->lost, rd->lost);

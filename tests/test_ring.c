@@ -1619,6 +1619,31 @@ static void test_reserve_abort(void **state)
  * a release that finds it intact; a lapped one is OVERWRITTEN, counted lost,
  * and the reader resumes as after a lapped copy. A copying reader of the
  * same stream ends with the same counts. */
+/* A held view counts as unread: shm_ring_available() leaves its record
+ * alone until the release, so a writer that paces itself never overwrites a
+ * message while it is viewed. */
+static void test_view_holds_room(void **state)
+{
+    (void)state;
+    mem_seg_t *m = mem_seg_new(4096, 1);
+    shm_ring_t *r = &m->seg.rings[0];
+    xshm_ring_reader_t rv;
+    assert_int_equal(xshm_ring_reader_attach(r, &rv), SHM_SUCCESS);
+    uint8_t msg[1000];
+    const void *ptr = NULL;
+    uint32_t len = 0;
+    uint64_t tok = 0;
+    tm_make(msg, 0, 1000);
+    assert_int_equal(xshm_ring_write(r, msg, 1000), SHM_SUCCESS);
+    assert_int_equal(shm_ring_available(r), 4096 - 1024);
+    assert_int_equal(xshm_ring_view(&rv, &ptr, &len, &tok), SHM_SUCCESS);
+    assert_int_equal(shm_ring_available(r), 4096 - 1024); /* still unread */
+    assert_int_equal(xshm_ring_view_release(&rv, tok), SHM_SUCCESS);
+    assert_int_equal(shm_ring_available(r), 4096);
+    xshm_ring_reader_detach(&rv);
+    mem_seg_free(m);
+}
+
 static void test_view_release(void **state)
 {
     (void)state;
@@ -1738,6 +1763,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_reserve_commit),
         cmocka_unit_test(test_reserve_abort),
         cmocka_unit_test(test_view_release),
+        cmocka_unit_test(test_view_holds_room),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -466,8 +466,7 @@ static shm_error_t ep_receive_view(endpoint_t *ep, void *data, uint32_t *size)
                                : shm_client_receive_view(ep->client, &v);
     if (e != SHM_SUCCESS)
         return e;
-    int from_ok = ep->server ? v.from != 0 && (ep->peer_id == 0 || v.from == ep->peer_id)
-                             : v.from == 0;
+    int from_ok = ep->server ? v.from != 0 : v.from == 0;
     if (v.size <= *size)
         memcpy(data, v.data, v.size);
     e = ep->server ? shm_server_release(ep->server, &v) : shm_client_release(ep->client, &v);
@@ -482,6 +481,10 @@ static shm_error_t ep_receive_view(endpoint_t *ep, void *data, uint32_t *size)
     if (e == SHM_SUCCESS) {
         *size = v.size;
         ep->zc_viewed++;
+        if (ep->server && ep->peer_id == 0) /* as receive_from below */
+            ep->peer_id = v.from;
+        else if (ep->server && v.from != ep->peer_id)
+            ep->foreign++;
     }
     return e;
 }
