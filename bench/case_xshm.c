@@ -18,6 +18,45 @@ typedef struct xshm_ctx {
     uint64_t seq;
 } xshm_ctx_t;
 
+/* An answer the server polls for: a copy into `buf` (n bytes), its sender,
+ * or a view. */
+typedef struct answer {
+    shm_server_t *srv;
+    unsigned char *buf;
+    uint32_t n;
+    shm_client_id_t from;
+    shm_view_t view;
+} answer_t;
+
+static shm_error_t recv_copy(answer_t *a)
+{
+    a->n = SHM_MAX_MESSAGE_SIZE;
+    return shm_server_receive(a->srv, a->buf, &a->n);
+}
+
+static shm_error_t recv_from(answer_t *a)
+{
+    a->n = SHM_MAX_MESSAGE_SIZE;
+    return shm_server_receive_from(a->srv, a->buf, &a->n, &a->from);
+}
+
+static shm_error_t recv_view(answer_t *a) { return shm_server_receive_view(a->srv, &a->view); }
+
+/* Poll (busy channel) or block (blocking channel) with `recv` until it
+ * answers other than SHM_ERROR_EMPTY; every 2^20 empty polls, make sure the
+ * child still runs (SHM_ERROR_NOT_CONNECTED when not). Inline: each caller's
+ * `recv` is called directly in its timed loop. */
+static inline shm_error_t poll_answer(shm_error_t (*recv)(answer_t *), answer_t *a)
+{
+    for (uint32_t polls = 1;; polls++) {
+        shm_error_t e = recv(a);
+        if (e != SHM_ERROR_EMPTY)
+            return e; /* a timeout too: an answer cannot take 5 s */
+        if ((polls & 0xFFFFFu) == 0 && !child_alive())
+            return SHM_ERROR_NOT_CONNECTED;
+    }
+}
+
 /* Send, then poll (busy channel) or block (blocking channel) for the echo.
  * Each message carries a sequence number and its echo must carry it back:
  * a stale echo, or a second message in flight, would make round trips look
@@ -29,21 +68,14 @@ static bool op_xshm(void *ctx)
     memcpy(x->out, &seq, 8);
     if (shm_server_send(x->srv, x->out, x->size) != SHM_SUCCESS)
         return false;
-    for (uint32_t polls = 1;; polls++) {
-        uint32_t n = SHM_MAX_MESSAGE_SIZE;
-        shm_error_t e = shm_server_receive(x->srv, x->in, &n);
-        if (e == SHM_SUCCESS) {
-            if (n != x->size || memcmp(x->in, &seq, 8) != 0) {
-                fprintf(stderr, "xshm_bench: echo of message %" PRIu64 " is not its own\n", seq);
-                return false;
-            }
-            return true;
-        }
-        if (e != SHM_ERROR_EMPTY)
-            return false; /* a timeout too: the echo cannot take 5 s */
-        if ((polls & 0xFFFFFu) == 0 && !child_alive())
-            return false;
+    answer_t a = {x->srv, x->in, 0, 0, {NULL, 0, 0, 0, {0, 0}}};
+    if (poll_answer(recv_copy, &a) != SHM_SUCCESS)
+        return false;
+    if (a.n != x->size || memcmp(x->in, &seq, 8) != 0) {
+        fprintf(stderr, "xshm_bench: echo of message %" PRIu64 " is not its own\n", seq);
+        return false;
     }
+    return true;
 }
 
 static shm_server_t *make_server(const char *what, bool blocking, char *name, size_t n)
@@ -129,22 +161,15 @@ static bool op_xshm_views(void *ctx)
     memcpy(room, &seq, 8);
     if (shm_server_commit(x->srv, room, x->size) != SHM_SUCCESS)
         return false;
-    for (uint32_t polls = 1;; polls++) {
-        shm_view_t v;
-        shm_error_t e = shm_server_receive_view(x->srv, &v);
-        if (e == SHM_SUCCESS) {
-            bool mine = v.size == x->size && memcmp(v.data, &seq, 8) == 0;
-            if (shm_server_release(x->srv, &v) != SHM_SUCCESS || !mine) {
-                fprintf(stderr, "xshm_bench: echo of message %" PRIu64 " is not its own\n", seq);
-                return false;
-            }
-            return true;
-        }
-        if (e != SHM_ERROR_EMPTY)
-            return false;
-        if ((polls & 0xFFFFFu) == 0 && !child_alive())
-            return false;
+    answer_t a = {x->srv, NULL, 0, 0, {NULL, 0, 0, 0, {0, 0}}};
+    if (poll_answer(recv_view, &a) != SHM_SUCCESS)
+        return false;
+    bool mine = a.view.size == x->size && memcmp(a.view.data, &seq, 8) == 0;
+    if (shm_server_release(x->srv, &a.view) != SHM_SUCCESS || !mine) {
+        fprintf(stderr, "xshm_bench: echo of message %" PRIu64 " is not its own\n", seq);
+        return false;
     }
+    return true;
 }
 
 row_t *bench_xshm_rtt_views(const row_t *floor)
@@ -188,22 +213,14 @@ static bool op_request_reply(void *ctx)
     memcpy(g_out, &seq, 8);
     if (shm_server_send_to(x->srv, x->ids[k], g_out, 64) != SHM_SUCCESS)
         return false;
-    for (uint32_t polls = 1;; polls++) {
-        uint32_t n = SHM_MAX_MESSAGE_SIZE;
-        shm_client_id_t from = 0;
-        shm_error_t e = shm_server_receive_from(x->srv, g_in, &n, &from);
-        if (e == SHM_SUCCESS) {
-            if (n != 64 || memcmp(g_in, &seq, 8) != 0 || from != x->ids[k]) {
-                fprintf(stderr, "xshm_bench: answer %" PRIu64 " is not client %u's\n", seq, k);
-                return false;
-            }
-            return true;
-        }
-        if (e != SHM_ERROR_EMPTY)
-            return false;
-        if ((polls & 0xFFFFFu) == 0 && !child_alive())
-            return false;
+    answer_t a = {x->srv, g_in, 0, 0, {NULL, 0, 0, 0, {0, 0}}};
+    if (poll_answer(recv_from, &a) != SHM_SUCCESS)
+        return false;
+    if (a.n != 64 || memcmp(g_in, &seq, 8) != 0 || a.from != x->ids[k]) {
+        fprintf(stderr, "xshm_bench: answer %" PRIu64 " is not client %u's\n", seq, k);
+        return false;
     }
+    return true;
 }
 
 /* Request/reply round trips with `clients` clients connected (in the child,
